@@ -1,0 +1,66 @@
+"""The ``onex-otel`` command line.
+
+Each subcommand lives in its own module of this package and exposes ``register(subparsers)``,
+which adds its parser and sets ``func`` (a callable taking the parsed namespace and returning the
+exit code). Modules are imported only when their command runs, except for their tiny ``register``
+functions, so ``onex-otel --help`` and the shell-hook commands start quickly.
+
+Errors reach the user as one clear sentence on stderr and exit code 1 (2 for usage errors);
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["CliError", "main"]
+
+#: Modules (relative to this package) whose ``register`` adds a subcommand, in help order.
+COMMAND_MODULES: tuple[str, ...] = (
+    "._config",
+)
+
+
+class CliError(Exception):
+    """An error to show the user as one sentence, exit code 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="onex-otel",
+        description="OpenTelemetry observability for AI agents: tools, collector and demo.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name, __name__).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        print("onex-otel: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        message = str(exc) or type(exc).__name__
+        print(f"onex-otel {args.command}: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""``onex-otel config``: show the settings in force, or the reference table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add the ``config`` subcommand."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "config", help="show the configuration in force (or --markdown: the reference table)"
+    )
+    p.add_argument("--markdown", action="store_true", help="print the reference as Markdown")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the resolved settings as JSON (secrets masked) or the reference table."""
+    from dataclasses import asdict
+
+    from onex_otel.config import load_settings, reference_markdown
+
+    if args.markdown:
+        print(reference_markdown())
+        return 0
+    values = asdict(load_settings())
+    values.pop("extra", None)
+    for key in ("postgres_password", "database_url"):
+        if values.get(key):
+            values[key] = "***"
+    print(json.dumps(values, indent=2, default=list))
+    return 0

@@ -1,0 +1,323 @@
+"""All onex-otel settings, in one module.
+
+Each setting has one environment variable (some have a legacy alias), a meaning and a default.
+Precedence: an explicit argument beats the environment, which beats the default. A value that
+cannot be parsed raises :class:`ConfigError` naming the variable, the value and what was expected;
+nothing is silently guessed.
+
+The module imports only the standard library so that short-lived processes (CLI hooks) can read
+their configuration cheaply.
+
+Use :func:`load_settings` to read everything at once, or :data:`SETTINGS` for the table of
+definitions (the README's configuration reference is generated from the same table, see
+``onex-otel config --markdown``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+_TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
+_FALSE = frozenset({"0", "false", "no", "off", "n", "f", ""})
+
+
+def parse_bool(text: str) -> bool:
+    """Parse a boolean environment value (``true/false``, ``1/0``, ``yes/no``, ``on/off``)."""
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("expected true/false, 1/0, yes/no or on/off")
+
+
+def parse_int(text: str) -> int:
+    """Parse an integer environment value."""
+    return int(text.strip())
+
+
+def parse_float(text: str) -> float:
+    """Parse a float environment value."""
+    return float(text.strip())
+
+
+def parse_str(text: str) -> str:
+    """Return a string environment value stripped of surrounding white space."""
+    return text.strip()
+
+
+def parse_list(text: str) -> tuple[str, ...]:
+    """Parse a comma-separated list; empty items are dropped."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def parse_optional_str(text: str) -> str | None:
+    """Parse a string where the empty string means "not set"."""
+    value = text.strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """The definition of one setting: where it is read from, how, and what it means."""
+
+    attr: str
+    env: str
+    parse: Callable[[str], T]
+    default: T
+    doc: str
+    aliases: tuple[str, ...] = ()
+    group: str = "core"
+
+    def read(self, environ: Mapping[str, str]) -> T:
+        """Read this setting from ``environ``; fall back to the default when unset."""
+        for name in (self.env, *self.aliases):
+            raw = environ.get(name)
+            if raw is None:
+                continue
+            try:
+                return self.parse(raw)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from None
+        return self.default
+
+
+#: Default secret-looking keys whose values are redacted in captured payloads (case-insensitive,
+#: matched as substrings of the normalised key).
+DEFAULT_REDACT_KEYS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "authorization",
+    "cookie",
+    "session_key",
+    "private_key",
+    "privatekey",
+    "credential",
+    "access_key",
+    "client_secret",
+    "signature",
+    "jwt",
+)
+
+SETTINGS: tuple[Setting[Any], ...] = (
+    # --- core -------------------------------------------------------------------------------
+    Setting("service_name", "OTEL_SERVICE_NAME", parse_optional_str, None,
+            "Service name of the agent process (standard OpenTelemetry variable)."),
+    Setting("environment", "ENVIRONMENT", parse_str, "dev",
+            "Deployment environment (dev/test/prod); recorded as deployment.environment.name."),
+    Setting("tenant_id", "TENANT_ID", parse_str, "default",
+            "Tenant of every envelope (seed 003 multi-tenant isolation)."),
+    Setting("source", "ONEX_SOURCE", parse_str, "omniclaude",
+            "The envelope's `source` field."),
+    Setting("debug", "DEBUG", parse_bool, False,
+            "DEBUG mode of the legacy stack: also publish every individual action."),
+    Setting("capture_content", "ONEX_CAPTURE_CONTENT", parse_bool, True,
+            "Record arguments, results, contexts and user requests. false: not recorded at all."),
+    Setting("max_payload_bytes", "ONEX_MAX_PAYLOAD_BYTES", parse_int, 8192,
+            "Largest JSON payload kept per attribute; longer values are truncated (still valid "
+            "JSON, with a marker and the original size)."),
+    Setting("redact_keys", "ONEX_REDACT_KEYS", parse_list, DEFAULT_REDACT_KEYS,
+            "Comma-separated key fragments whose values are redacted, any nesting depth, "
+            "case-insensitive. Replaces the default list."),
+    Setting("extra_redact_keys", "ONEX_EXTRA_REDACT_KEYS", parse_list, (),
+            "Comma-separated key fragments redacted in addition to ONEX_REDACT_KEYS."),
+    Setting("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", parse_optional_str, None,
+            "OTLP endpoint; when set, configure() also exports spans over OTLP (standard "
+            "OpenTelemetry variable, with the other OTEL_EXPORTER_OTLP_* variables)."),
+    # --- kafka ------------------------------------------------------------------------------
+    Setting("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", parse_optional_str, None,
+            "Kafka bootstrap servers. Unset: no Kafka publishing.",
+            aliases=("KAFKA_BROKERS",), group="kafka"),
+    Setting("kafka_enable_logging", "KAFKA_ENABLE_LOGGING", parse_bool, True,
+            "false turns publishing of events to Kafka off.", group="kafka"),
+    Setting("topic_prefix", "ONEX_TOPIC_PREFIX", parse_str, "",
+            "Prefix added to every default topic name.", group="kafka"),
+    Setting("spool_dir", "ONEX_SPOOL_DIR", parse_optional_str, None,
+            "Directory of the durable spool for events Kafka could not take "
+            "(default: <user cache dir>/onex-otel/spool).", group="kafka"),
+    Setting("spool_max_bytes", "ONEX_SPOOL_MAX_BYTES", parse_int, 256 * 1024 * 1024,
+            "Bound of the spool; beyond it the oldest events are dropped and counted.",
+            group="kafka"),
+    Setting("spool_fsync", "ONEX_SPOOL_FSYNC", parse_str, "batch",
+            "Spool fsync policy: always | batch | never.", group="kafka"),
+    Setting("kafka_delivery_timeout_ms", "ONEX_KAFKA_DELIVERY_TIMEOUT_MS", parse_int, 10000,
+            "How long the producer tries a message before it goes to the spool.", group="kafka"),
+    Setting("emit_socket", "ONEX_EMIT_SOCKET", parse_optional_str, None,
+            "Unix socket of the local emit daemon (default: <runtime dir>/onex-otel/emit.sock).",
+            group="kafka"),
+    # --- collector --------------------------------------------------------------------------
+    Setting("database_url", "DATABASE_URL", parse_optional_str, None,
+            "PostgreSQL connection URL; overrides the POSTGRES_* variables.", group="collector"),
+    Setting("postgres_host", "POSTGRES_HOST", parse_str, "localhost",
+            "PostgreSQL host.", group="collector"),
+    Setting("postgres_port", "POSTGRES_PORT", parse_int, 5432,
+            "PostgreSQL port.", group="collector"),
+    Setting("postgres_database", "POSTGRES_DATABASE", parse_str, "omninode_bridge",
+            "PostgreSQL database.", group="collector"),
+    Setting("postgres_user", "POSTGRES_USER", parse_str, "postgres",
+            "PostgreSQL user.", group="collector"),
+    Setting("postgres_password", "POSTGRES_PASSWORD", parse_optional_str, None,
+            "PostgreSQL password.", group="collector"),
+    Setting("kafka_group_id", "KAFKA_GROUP_ID", parse_str, "agent-observability-postgres",
+            "Consumer group of the collector.", group="collector"),
+    Setting("batch_size", "BATCH_SIZE", parse_int, 100,
+            "Events per database transaction.", group="collector"),
+    Setting("batch_timeout_ms", "BATCH_TIMEOUT_MS", parse_int, 1000,
+            "Longest wait before a partial batch is written.", group="collector"),
+    Setting("dlq_topic", "ONEX_DLQ_TOPIC", parse_str, "onex.dlq.agent-observability.v1",
+            "Dead-letter topic of the collector.", group="collector"),
+    Setting("http_port", "ONEX_COLLECTOR_PORT", parse_int, 8080,
+            "Port of the collector's /health and /metrics endpoints (0: off).", group="collector"),
+    Setting("http_host", "ONEX_COLLECTOR_HOST", parse_str, "127.0.0.1",
+            "Address the collector's HTTP endpoints bind to.", group="collector"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every onex-otel setting, resolved. Build one with :func:`load_settings`."""
+
+    service_name: str | None = None
+    environment: str = "dev"
+    tenant_id: str = "default"
+    source: str = "omniclaude"
+    debug: bool = False
+    capture_content: bool = True
+    max_payload_bytes: int = 8192
+    redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
+    extra_redact_keys: tuple[str, ...] = ()
+    otlp_endpoint: str | None = None
+    kafka_bootstrap_servers: str | None = None
+    kafka_enable_logging: bool = True
+    topic_prefix: str = ""
+    spool_dir: str | None = None
+    spool_max_bytes: int = 256 * 1024 * 1024
+    spool_fsync: str = "batch"
+    kafka_delivery_timeout_ms: int = 10000
+    emit_socket: str | None = None
+    database_url: str | None = None
+    postgres_host: str = "localhost"
+    postgres_port: int = 5432
+    postgres_database: str = "omninode_bridge"
+    postgres_user: str = "postgres"
+    postgres_password: str | None = None
+    kafka_group_id: str = "agent-observability-postgres"
+    batch_size: int = 100
+    batch_timeout_ms: int = 1000
+    dlq_topic: str = "onex.dlq.agent-observability.v1"
+    http_port: int = 8080
+    http_host: str = "127.0.0.1"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def all_redact_keys(self) -> tuple[str, ...]:
+        """The redaction key fragments in force (``redact_keys`` + ``extra_redact_keys``)."""
+        return self.redact_keys + self.extra_redact_keys
+
+    @property
+    def kafka_enabled(self) -> bool:
+        """Whether events are published to Kafka at all."""
+        return bool(self.kafka_bootstrap_servers) and self.kafka_enable_logging
+
+    @property
+    def spool_path(self) -> Path:
+        """The spool directory in force."""
+        if self.spool_dir:
+            return Path(self.spool_dir)
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "onex-otel" / "spool"
+
+    def postgres_conninfo(self) -> str:
+        """A libpq connection string from ``DATABASE_URL`` or the ``POSTGRES_*`` settings."""
+        if self.database_url:
+            return self.database_url
+        parts = {
+            "host": self.postgres_host,
+            "port": str(self.postgres_port),
+            "dbname": self.postgres_database,
+            "user": self.postgres_user,
+        }
+        if self.postgres_password:
+            parts["password"] = self.postgres_password
+        return " ".join(f"{k}={_quote_conninfo(v)}" for k, v in parts.items())
+
+
+def _quote_conninfo(value: str) -> str:
+    if value and all(c not in value for c in " '\\"):
+        return value
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+_VALIDATORS: dict[str, Callable[[Any], str | None]] = {
+    "max_payload_bytes": lambda v: None if v >= 64 else "must be at least 64",
+    "spool_max_bytes": lambda v: None if v >= 0 else "must be >= 0",
+    "spool_fsync": lambda v: None if v in ("always", "batch", "never")
+    else "must be always, batch or never",
+    "kafka_delivery_timeout_ms": lambda v: None if v > 0 else "must be > 0",
+    "batch_size": lambda v: None if v >= 1 else "must be >= 1",
+    "batch_timeout_ms": lambda v: None if v >= 1 else "must be >= 1",
+    "postgres_port": lambda v: None if 0 < v < 65536 else "must be a TCP port",
+    "http_port": lambda v: None if 0 <= v < 65536 else "must be a TCP port or 0",
+}
+
+_FIELD_NAMES = frozenset(f.name for f in fields(Settings)) - {"extra"}
+assert _FIELD_NAMES == {s.attr for s in SETTINGS}, "SETTINGS and Settings disagree"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Resolve every setting: explicit ``overrides`` > ``environ`` (default ``os.environ``) > default.
+
+    Raises :class:`ConfigError` for an unparsable or out-of-range value, or an unknown override.
+    """
+    env = os.environ if environ is None else environ
+    unknown = set(overrides) - _FIELD_NAMES
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.attr in overrides and overrides[setting.attr] is not None:
+            values[setting.attr] = overrides[setting.attr]
+        else:
+            values[setting.attr] = setting.read(env)
+    for name, check in _VALIDATORS.items():
+        problem = check(values[name])
+        if problem:
+            setting = next(s for s in SETTINGS if s.attr == name)
+            raise ConfigError(f"{setting.env}={values[name]!r} {problem}")
+    return Settings(**values)
+
+
+def with_overrides(settings: Settings, **overrides: Any) -> Settings:
+    """Return a copy of ``settings`` with some values replaced (``None`` values are ignored)."""
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def reference_markdown() -> str:
+    """The configuration reference as a Markdown table (used to keep the README true)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        names = ", ".join(f"`{n}`" for n in (s.env, *s.aliases))
+        default = s.default
+        if isinstance(default, tuple):
+            default = ",".join(default) if default else ""
+        shown = "unset" if default is None or default == "" else f"`{default}`"
+        lines.append(f"| {names} | {shown} | {s.doc} |")
+    return "\n".join(lines)

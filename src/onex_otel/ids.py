@@ -1,0 +1,93 @@
+"""Identifiers: correlation ids (= trace ids) and time-ordered event ids (UUID v7).
+
+A correlation id is a UUID and the trace id of every span of its execution is that UUID's
+128-bit value, so ``format(trace_id, "032x") == correlation_id.hex``. Correlation ids that are not
+UUIDs (legacy strings such as ``"abc-123-def-456"``) map deterministically to
+``uuid5(CORRELATION_ID_NAMESPACE, text)``; the original text is kept on the span as
+``onex.correlation_id.original``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+
+from onex_otel.conventions import CORRELATION_ID_NAMESPACE
+
+__all__ = [
+    "correlation_uuid",
+    "new_correlation_id",
+    "trace_id_to_uuid",
+    "uuid7",
+]
+
+
+def correlation_uuid(value: str | uuid.UUID | None) -> tuple[uuid.UUID, str | None]:
+    """Map a correlation id to its UUID; never raises.
+
+    Returns ``(uuid, original)`` where ``original`` is the caller's text when it was not a UUID
+    (and so was mapped with uuid5 under :data:`~onex_otel.conventions.CORRELATION_ID_NAMESPACE`),
+    else ``None``. ``None`` or an empty string yields a new random UUID. The nil UUID is not a
+    valid trace id, so it is mapped like a legacy string.
+    """
+    if value is None:
+        return new_correlation_id(), None
+    if isinstance(value, uuid.UUID):
+        parsed: uuid.UUID | None = value
+        text = str(value)
+    else:
+        text = str(value)
+        if not text.strip():
+            return new_correlation_id(), None
+        try:
+            parsed = uuid.UUID(text.strip())
+        except ValueError:
+            parsed = None
+    if parsed is None or parsed.int == 0:
+        return uuid.uuid5(CORRELATION_ID_NAMESPACE, text), text
+    return parsed, None
+
+
+def new_correlation_id() -> uuid.UUID:
+    """A fresh random correlation id (UUID v4, never the nil UUID)."""
+    return uuid.uuid4()
+
+
+def trace_id_to_uuid(trace_id: int) -> uuid.UUID:
+    """The correlation id whose trace id is ``trace_id``."""
+    return uuid.UUID(int=trace_id)
+
+
+_uuid7_lock = threading.Lock()
+_uuid7_last_ms = 0
+_uuid7_counter = 0
+
+
+def uuid7() -> uuid.UUID:
+    """A UUID version 7 (RFC 9562): 48-bit Unix ms timestamp, then random bits.
+
+    Monotonic within a process: ids made in the same millisecond carry an increasing 12-bit
+    counter in ``rand_a`` (RFC 9562 method 1), so sorting event ids sorts them by creation.
+    """
+    global _uuid7_last_ms, _uuid7_counter
+    rand = int.from_bytes(os.urandom(10), "big")
+    with _uuid7_lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _uuid7_last_ms:
+            _uuid7_counter += 1
+            if _uuid7_counter > 0xFFF:  # counter exhausted: borrow the next millisecond
+                _uuid7_last_ms += 1
+                _uuid7_counter = 0
+            ms = _uuid7_last_ms
+        else:
+            _uuid7_last_ms = ms
+            _uuid7_counter = rand >> 68 & 0x7FF  # random start, headroom for increments
+        counter = _uuid7_counter
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80
+    value |= 0x7 << 76
+    value |= counter << 64
+    value |= 0b10 << 62
+    value |= rand & 0x3FFF_FFFF_FFFF_FFFF
+    return uuid.UUID(int=value)

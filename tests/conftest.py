@@ -1,0 +1,34 @@
+"""Shared fixtures: real services for integration tests (see tests/services/)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services.kafka import Broker, running_broker
+from tests.services.postgres import Database, fresh_database
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A real Kafka-protocol broker for the whole session."""
+    with running_broker(tmp_path_factory.mktemp("kafka")) as b:
+        yield b
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker of the test's own, which the test may stop and restart."""
+    with running_broker(tmp_path) as b:
+        if b.external:
+            pytest.skip("outage tests need a broker the suite starts itself")
+        yield b
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[Database]:
+    """A fresh PostgreSQL database for the test session, dropped afterwards."""
+    with fresh_database() as db:
+        yield db
