@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.services.kafka import Broker, running_broker
+from tests.services.otlp import OtlpReceiver
 from tests.services.postgres import Database, fresh_database
 
 
@@ -32,3 +33,13 @@ def database() -> Iterator[Database]:
     """A fresh PostgreSQL database for the test session, dropped afterwards."""
     with fresh_database() as db:
         yield db
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """A real OTLP/gRPC trace receiver on a free loopback port."""
+    receiver = OtlpReceiver()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
