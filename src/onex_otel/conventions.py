@@ -7,6 +7,10 @@ dashboard author) finds each of them once. Nothing else in the project spells th
 Attribute keys follow the OpenTelemetry GenAI semantic conventions where one exists
 (``gen_ai.*``); fields of the legacy stack that have no semantic-convention equivalent use the
 ``onex.*`` namespace.
+
+The module imports only the standard library (short-lived CLI hooks import it); the semantic
+convention keys are spelled out here and a test checks them against
+``opentelemetry-semantic-conventions``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,6 @@ import uuid
 from enum import StrEnum
 from typing import Final
 
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
-from opentelemetry.semconv.attributes import error_attributes as _error
-from opentelemetry.semconv.attributes import exception_attributes as _exception
 
 # --------------------------------------------------------------------------------------------
 # Instrumentation scope
@@ -54,21 +55,21 @@ def decision_span_name(decision_name: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Span attribute keys: OpenTelemetry GenAI semantic conventions
 # --------------------------------------------------------------------------------------------
-GEN_AI_OPERATION_NAME: Final = _gen_ai.GEN_AI_OPERATION_NAME  # "gen_ai.operation.name"
-GEN_AI_AGENT_NAME: Final = _gen_ai.GEN_AI_AGENT_NAME  # "gen_ai.agent.name"
-GEN_AI_AGENT_ID: Final = _gen_ai.GEN_AI_AGENT_ID  # "gen_ai.agent.id" (= execution id)
-GEN_AI_CONVERSATION_ID: Final = _gen_ai.GEN_AI_CONVERSATION_ID  # "gen_ai.conversation.id" (= session id)
-GEN_AI_TOOL_NAME: Final = _gen_ai.GEN_AI_TOOL_NAME  # "gen_ai.tool.name"
-GEN_AI_TOOL_CALL_ID: Final = _gen_ai.GEN_AI_TOOL_CALL_ID  # "gen_ai.tool.call.id"
-GEN_AI_TOOL_TYPE: Final = _gen_ai.GEN_AI_TOOL_TYPE  # "gen_ai.tool.type"
-GEN_AI_TOOL_DESCRIPTION: Final = _gen_ai.GEN_AI_TOOL_DESCRIPTION  # "gen_ai.tool.description"
-GEN_AI_TOOL_CALL_ARGUMENTS: Final = _gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS  # "gen_ai.tool.call.arguments"
-GEN_AI_TOOL_CALL_RESULT: Final = _gen_ai.GEN_AI_TOOL_CALL_RESULT  # "gen_ai.tool.call.result"
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
+GEN_AI_AGENT_ID: Final = "gen_ai.agent.id"  # = execution id
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"  # = session id
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
+GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
 
-ERROR_TYPE: Final = _error.ERROR_TYPE  # "error.type"
-EXCEPTION_TYPE: Final = _exception.EXCEPTION_TYPE  # "exception.type"
-EXCEPTION_MESSAGE: Final = _exception.EXCEPTION_MESSAGE  # "exception.message"
-EXCEPTION_STACKTRACE: Final = _exception.EXCEPTION_STACKTRACE  # "exception.stacktrace"
+ERROR_TYPE: Final = "error.type"
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 
 # --------------------------------------------------------------------------------------------
 # Span attribute keys: onex (legacy fields with no semantic-convention equivalent)

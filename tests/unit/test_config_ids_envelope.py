@@ -135,3 +135,22 @@ def test_readme_configuration_reference_is_current() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     block = readme.split("<!-- config:begin -->\n")[1].split("\n<!-- config:end -->")[0]
     assert block == reference_markdown(), "run: onex-otel config --markdown, paste into README"
+
+
+def test_semconv_keys_match_the_semantic_conventions_package() -> None:
+    from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+    from opentelemetry.semconv.attributes import error_attributes, exception_attributes
+
+    from onex_otel import conventions as c
+
+    for name in (
+        "GEN_AI_OPERATION_NAME", "GEN_AI_AGENT_NAME", "GEN_AI_AGENT_ID", "GEN_AI_CONVERSATION_ID",
+        "GEN_AI_TOOL_NAME", "GEN_AI_TOOL_CALL_ID", "GEN_AI_TOOL_TYPE", "GEN_AI_TOOL_DESCRIPTION",
+        "GEN_AI_TOOL_CALL_ARGUMENTS", "GEN_AI_TOOL_CALL_RESULT",
+    ):
+        assert getattr(c, name) == getattr(gen_ai, name)
+    assert c.ERROR_TYPE == error_attributes.ERROR_TYPE
+    for name in ("EXCEPTION_TYPE", "EXCEPTION_MESSAGE", "EXCEPTION_STACKTRACE"):
+        assert getattr(c, name) == getattr(exception_attributes, name)
+    assert c.OP_INVOKE_AGENT == gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value
+    assert c.OP_EXECUTE_TOOL == gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value
