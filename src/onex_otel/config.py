@@ -279,7 +279,7 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
 }
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Settings)) - {"extra"}
-assert _FIELD_NAMES == {s.attr for s in SETTINGS}, "SETTINGS and Settings disagree"
+assert {s.attr for s in SETTINGS} == _FIELD_NAMES, "SETTINGS and Settings disagree"
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -49,7 +49,7 @@ class _Servicer(trace_service_pb2_grpc.TraceServiceServicer):
     def __init__(self, sink: OtlpReceiver) -> None:
         self.sink = sink
 
-    def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC method name
+    def Export(self, request: Any, context: Any) -> Any:
         self.sink._add(request)
         return trace_service_pb2.ExportTraceServiceResponse()
 

@@ -152,5 +152,5 @@ def test_semconv_keys_match_the_semantic_conventions_package() -> None:
     assert c.ERROR_TYPE == error_attributes.ERROR_TYPE
     for name in ("EXCEPTION_TYPE", "EXCEPTION_MESSAGE", "EXCEPTION_STACKTRACE"):
         assert getattr(c, name) == getattr(exception_attributes, name)
-    assert c.OP_INVOKE_AGENT == gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value
-    assert c.OP_EXECUTE_TOOL == gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value
+    assert gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value == c.OP_INVOKE_AGENT
+    assert gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value == c.OP_EXECUTE_TOOL

@@ -22,6 +22,7 @@ __all__ = ["CliError", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "._config",
     "._skills",
+    "._trace",
 )
 
 
