@@ -141,6 +141,9 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", parse_optional_str, None,
             "OTLP endpoint; when set, configure() also exports spans over OTLP (standard "
             "OpenTelemetry variable, with the other OTEL_EXPORTER_OTLP_* variables)."),
+    Setting("otlp_protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", parse_str, "grpc",
+            "OTLP transport used by configure(): grpc or http/protobuf (standard OpenTelemetry "
+            "variable)."),
     # --- kafka ------------------------------------------------------------------------------
     Setting("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", parse_optional_str, None,
             "Kafka bootstrap servers. Unset: no Kafka publishing.",
@@ -204,6 +207,7 @@ class Settings:
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     extra_redact_keys: tuple[str, ...] = ()
     otlp_endpoint: str | None = None
+    otlp_protocol: str = "grpc"
     kafka_bootstrap_servers: str | None = None
     kafka_enable_logging: bool = True
     topic_prefix: str = ""
@@ -268,6 +272,8 @@ def _quote_conninfo(value: str) -> str:
 
 _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "max_payload_bytes": lambda v: None if v >= 64 else "must be at least 64",
+    "otlp_protocol": lambda v: None if v in ("grpc", "http/protobuf")
+    else "must be grpc or http/protobuf",
     "spool_max_bytes": lambda v: None if v >= 0 else "must be >= 0",
     "spool_fsync": lambda v: None if v in ("always", "batch", "never")
     else "must be always, batch or never",

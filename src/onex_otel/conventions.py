@@ -163,6 +163,14 @@ ATTR_DETECTION_CANDIDATES: Final = "onex.detection.candidates"  # JSON array
 ATTR_DETECTION_CONFIDENCE: Final = "onex.detection.best_confidence"
 ATTR_DETECTION_STRATEGY: Final = "onex.detection.strategy"
 ATTR_DETECTION_CONTEXT: Final = "onex.detection.context"  # JSON object
+ATTR_DETECTION_CANDIDATES_EVALUATED: Final = "onex.detection.candidates_evaluated"
+ATTR_DETECTION_DURATION_MS: Final = "onex.detection.duration_ms"
+
+# Markers written into captured values.
+REDACTED_MARKER: Final = "[REDACTED]"  # value under a secret-looking key
+NOT_CAPTURED_MARKER: Final = "[not captured]"  # required text field while capture is off
+# Status description of a cancelled execution (asyncio.CancelledError, KeyboardInterrupt).
+CANCELLED_DESCRIPTION: Final = "cancelled"
 
 
 # --------------------------------------------------------------------------------------------

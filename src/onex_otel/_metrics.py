@@ -1,0 +1,97 @@
+"""OpenTelemetry metric instruments of onex-otel.
+
+- ``onex.agent.actions`` (counter, ``{action}``; agent_name, action_type, tool_name): the
+  legacy ``action_log_counter``;
+- ``onex.agent.action.duration`` (histogram, ``ms``; same attributes): ``action_log_duration``;
+- ``onex.agent.action.errors`` (counter, ``{error}``; agent_name, error_type):
+  ``action_log_errors_counter``;
+- ``onex.internal.errors`` (counter, ``{error}``; kind): contained onex-otel failures (new).
+
+They are recorded through the global MeterProvider (or the one given to ``configure()``); with none
+configured they cost next to nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry import metrics as _metrics_api
+
+from onex_otel.conventions import (
+    INSTRUMENTATION_NAME,
+    METRIC_ACTION_DURATION,
+    METRIC_ACTION_ERRORS,
+    METRIC_ACTIONS,
+    METRIC_ATTR_ACTION_TYPE,
+    METRIC_ATTR_AGENT,
+    METRIC_ATTR_ERROR_TYPE,
+    METRIC_ATTR_KIND,
+    METRIC_ATTR_TOOL_NAME,
+    METRIC_INTERNAL_ERRORS,
+)
+
+__all__ = ["Instruments", "count_internal_error", "instruments", "set_meter_provider"]
+
+
+class Instruments:
+    """The instruments made from one meter."""
+
+    __slots__ = ("action_duration", "action_errors", "actions", "internal_errors")
+
+    def __init__(self, meter: _metrics_api.Meter) -> None:
+        self.actions = meter.create_counter(
+            METRIC_ACTIONS, unit="{action}", description="Agent actions (tool calls, decisions)."
+        )
+        self.action_duration = meter.create_histogram(
+            METRIC_ACTION_DURATION, unit="ms", description="Duration of timed agent actions."
+        )
+        self.action_errors = meter.create_counter(
+            METRIC_ACTION_ERRORS, unit="{error}", description="Agent action errors by error type."
+        )
+        self.internal_errors = meter.create_counter(
+            METRIC_INTERNAL_ERRORS, unit="{error}", description="Contained onex-otel failures."
+        )
+
+    def action(self, agent: str | None, action_type: str, tool: str | None,
+               duration_ms: float | None) -> None:
+        """Count one action (and record its duration when timed)."""
+        attrs: dict[str, Any] = {
+            METRIC_ATTR_AGENT: agent or "", METRIC_ATTR_ACTION_TYPE: str(action_type)
+        }
+        if tool:
+            attrs[METRIC_ATTR_TOOL_NAME] = tool
+        self.actions.add(1, attrs)
+        if duration_ms is not None:
+            self.action_duration.record(duration_ms, attrs)
+
+    def error(self, agent: str | None, error_type: str) -> None:
+        """Count one error."""
+        self.action_errors.add(
+            1, {METRIC_ATTR_AGENT: agent or "", METRIC_ATTR_ERROR_TYPE: error_type}
+        )
+
+
+_instruments: Instruments | None = None
+_meter_provider: _metrics_api.MeterProvider | None = None
+
+
+def instruments() -> Instruments:
+    """The instruments in force (made from the global MeterProvider on first use)."""
+    global _instruments
+    current = _instruments
+    if current is None:
+        provider = _meter_provider or _metrics_api.get_meter_provider()
+        current = _instruments = Instruments(provider.get_meter(INSTRUMENTATION_NAME))
+    return current
+
+
+def set_meter_provider(provider: _metrics_api.MeterProvider | None) -> None:
+    """Record through ``provider`` from now on (``None``: the global MeterProvider)."""
+    global _instruments, _meter_provider
+    _meter_provider = provider
+    _instruments = None
+
+
+def count_internal_error(kind: str) -> None:
+    """Add one to ``onex.internal.errors{kind}``."""
+    instruments().internal_errors.add(1, {METRIC_ATTR_KIND: kind})

@@ -1,0 +1,625 @@
+"""Timed actions: tool calls (``execute_tool {tool}``) and timed decisions (``decision {name}``).
+
+An :class:`ActionInvocation` is the small object behind every timed action: it starts the span and
+makes it current, then :meth:`~ActionInvocation.stop` or :meth:`~ActionInvocation.fail` records the
+outcome, ends the span and restores the caller's context. The decorators stay thin: they choose one
+of four branches (sync, async, generator, async generator) once, at decoration time, together with
+everything else that can be computed before the first call (names, static attributes, parameter
+names).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from random import getrandbits
+from types import TracebackType
+from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
+
+from opentelemetry import context as _context_api
+from opentelemetry import trace as _trace_api
+from opentelemetry.trace import Status, StatusCode
+
+from onex_otel import _context, _payload
+from onex_otel._execution import error_type_name
+from onex_otel._internal import internal_error
+from onex_otel._metrics import instruments
+from onex_otel.conventions import (
+    ATTR_DECISION_CONTEXT,
+    ATTR_DECISION_RESULT,
+    ERROR_TYPE,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_TOOL_CALL_ARGUMENTS,
+    GEN_AI_TOOL_CALL_ID,
+    GEN_AI_TOOL_CALL_RESULT,
+    GEN_AI_TOOL_NAME,
+    GEN_AI_TOOL_TYPE,
+    ONEX_ACTION_NAME,
+    ONEX_ACTION_TYPE,
+    OP_DECISION,
+    OP_EXECUTE_TOOL,
+    ORIGINAL_SIZE_SUFFIX,
+    REDACTED_MARKER,
+    ActionType,
+    decision_span_name,
+    tool_span_name,
+)
+
+__all__ = ["ActionInvocation", "ActionSpec", "ToolCall", "tool_call", "traced_decision",
+           "traced_tool_call"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_attach = _context_api.attach
+_detach = _context_api.detach
+_set_span_in_context = _trace_api.set_span_in_context
+_current_execution = _context.current_execution
+_tracer = _context.tracer
+_perf_ns = time.perf_counter_ns
+_FLAT = frozenset({str, int, bool, type(None)})
+_TOOL_TYPE_FUNCTION = "function"
+
+
+def new_call_id() -> str:
+    """A random UUID version 4 string (cheaper than ``str(uuid.uuid4())``)."""
+    n = getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)
+    n = n & ~(0xC000 << 48) | (0x8000 << 48)
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _set_json(attrs: dict[str, Any], key: str, value: Any, pol: _payload.Policy) -> None:
+    """Put ``value`` as JSON under ``key`` (fast for flat mappings of scalars)."""
+    kind = type(value)
+    if (
+        kind in _FLAT
+        or (kind is dict and all(type(v) in _FLAT for v in value.values()))
+        or (kind is float and math.isfinite(value))
+    ):
+        text, original = _payload.encode_plain(value, pol)
+    else:
+        text, original = _payload.encode(value, pol)
+    attrs[key] = text
+    if original is not None:
+        attrs[key + ORIGINAL_SIZE_SUFFIX] = original
+
+
+class ActionSpec:
+    """Everything about a timed action that is known before it is called."""
+
+    __slots__ = ("action_type", "args_key", "capture_args", "capture_result", "exclude", "name",
+                 "positional", "redact", "result_key", "skip", "span_name", "static",
+                 "var_positional")
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        action_type: ActionType,
+        capture_args: bool = True,
+        capture_result: bool = True,
+        redact: Iterable[str] = (),
+        exclude: Iterable[str] = (),
+        func: Callable[..., Any] | None = None,
+        skip_first: bool = False,
+    ) -> None:
+        self.name = name
+        self.action_type = action_type
+        self.capture_args = capture_args
+        self.capture_result = capture_result
+        self.redact = frozenset(redact)
+        self.exclude = frozenset(exclude)
+        if action_type is ActionType.TOOL_CALL:
+            self.span_name = tool_span_name(name)
+            self.args_key, self.result_key = GEN_AI_TOOL_CALL_ARGUMENTS, GEN_AI_TOOL_CALL_RESULT
+            self.static: dict[str, Any] = {
+                GEN_AI_OPERATION_NAME: OP_EXECUTE_TOOL,
+                GEN_AI_TOOL_NAME: name,
+                GEN_AI_TOOL_TYPE: _TOOL_TYPE_FUNCTION,
+                ONEX_ACTION_TYPE: action_type.value,
+                ONEX_ACTION_NAME: name,
+            }
+        else:
+            self.span_name = decision_span_name(name)
+            self.args_key, self.result_key = ATTR_DECISION_CONTEXT, ATTR_DECISION_RESULT
+            self.static = {
+                GEN_AI_OPERATION_NAME: OP_DECISION,
+                ONEX_ACTION_TYPE: action_type.value,
+                ONEX_ACTION_NAME: name,
+            }
+        self.positional: tuple[str, ...] = ()
+        self.var_positional: str | None = None
+        self.skip = 0
+        if func is not None:
+            self._read_signature(func, skip_first)
+
+    def _read_signature(self, func: Callable[..., Any], skip_first: bool) -> None:
+        try:
+            params = list(inspect.signature(func).parameters.values())
+        except (TypeError, ValueError):
+            return
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        self.positional = tuple(p.name for p in params if p.kind in kinds)
+        for p in params:
+            if p.kind is inspect.Parameter.VAR_POSITIONAL:
+                self.var_positional = p.name
+        qualname = getattr(func, "__qualname__", "")
+        in_class = "." in qualname and not qualname.endswith(">") and \
+            qualname.rsplit(".", 2)[-2] != "<locals>"
+        if self.positional and (skip_first or (in_class and self.positional[0] in ("self", "cls"))):
+            self.skip = 1
+
+    def arguments(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The call's arguments by parameter name (as passed; defaults are not filled in)."""
+        names = self.positional
+        out: dict[str, Any] = {}
+        count = len(names)
+        for i in range(self.skip, min(len(args), count)):
+            out[names[i]] = args[i]
+        if len(args) > count:
+            out[self.var_positional or "args"] = list(args[count:])
+        if kwargs:
+            out.update(kwargs)
+        if self.exclude or self.redact:
+            for key in self.exclude:
+                out.pop(key, None)
+            for key in self.redact:
+                if key in out:
+                    out[key] = REDACTED_MARKER
+        return out
+
+
+class ActionInvocation:
+    """One running timed action: its span is current until :meth:`stop` or :meth:`fail`."""
+
+    __slots__ = ("agent", "span", "spec", "start_ns", "token")
+
+    def __init__(self, spec: ActionSpec, span: _trace_api.Span, agent: str | None) -> None:
+        self.spec = spec
+        self.span = span
+        self.agent = agent
+        self.token: object | None = None
+        self.start_ns = _perf_ns()
+
+    @classmethod
+    def start(
+        cls,
+        tracer: _trace_api.Tracer,
+        spec: ActionSpec,
+        arguments: Any = None,
+        *,
+        attach: bool = True,
+        has_arguments: bool = True,
+    ) -> ActionInvocation:
+        """Start the action's span (current unless ``attach`` is false)."""
+        attrs = spec.static.copy()
+        if spec.action_type is ActionType.TOOL_CALL:
+            attrs[GEN_AI_TOOL_CALL_ID] = new_call_id()
+        if spec.capture_args and has_arguments:
+            pol = _payload.policy()
+            if pol.capture:
+                if type(arguments) is dict and arguments:
+                    for key in arguments:
+                        if pol.is_secret(key):
+                            arguments[key] = REDACTED_MARKER
+                _set_json(attrs, spec.args_key, arguments, pol)
+        span = tracer.start_span(spec.span_name, attributes=attrs)
+        execution = _current_execution()
+        inv = cls(spec, span, execution.agent_name if execution is not None else None)
+        if attach:
+            inv.token = _attach(_set_span_in_context(span))
+        return inv
+
+    def stop(self, result: Any = None, *, has_result: bool = True) -> None:
+        """The action succeeded with ``result``: record it, end the span, restore the context."""
+        try:
+            span = self.span
+            spec = self.spec
+            if has_result and spec.capture_result:
+                pol = _payload.policy()
+                if pol.capture:
+                    attrs: dict[str, Any] = {}
+                    _set_json(attrs, spec.result_key, result, pol)
+                    span.set_attributes(attrs)
+            span.end()
+            instruments().action(self.agent, spec.action_type, spec.name,
+                                 (_perf_ns() - self.start_ns) / 1e6)
+        except Exception:
+            internal_error("action.stop")
+        finally:
+            self._restore()
+
+    def fail(self, exc: BaseException) -> None:
+        """The action raised ``exc``: record it on the span, end the span, restore the context."""
+        try:
+            span = self.span
+            kind = error_type_name(exc)
+            span.set_attribute(ERROR_TYPE, kind)
+            span.record_exception(exc, escaped=True)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {_safe_str(exc)}"))
+            span.end()
+            metrics = instruments()
+            metrics.action(self.agent, self.spec.action_type, self.spec.name,
+                           (_perf_ns() - self.start_ns) / 1e6)
+            metrics.error(self.agent, kind)
+        except Exception:
+            internal_error("action.fail")
+        finally:
+            self._restore()
+
+    def close(self) -> None:
+        """End the span without a result (a generator closed early)."""
+        try:
+            self.span.end()
+        except Exception:
+            internal_error("action.close")
+        finally:
+            self._restore()
+
+    def _restore(self) -> None:
+        token, self.token = self.token, None
+        if token is not None:
+            _detach(token)  # type: ignore[arg-type]
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return ""
+
+
+# ------------------------------------------------------------------------------------------------
+# The decorator branches
+# ------------------------------------------------------------------------------------------------
+def _start(spec: ActionSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
+           attach: bool = True) -> ActionInvocation | None:
+    tracer = _tracer()
+    if tracer is None:
+        return None
+    try:
+        arguments = spec.arguments(args, kwargs) if spec.capture_args else None
+        return ActionInvocation.start(tracer, spec, arguments, attach=attach)
+    except Exception:
+        internal_error("action.start")
+        return None
+
+
+def _wrap_sync(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        tracer = _tracer()
+        if tracer is None:
+            return func(*args, **kwargs)
+        try:
+            inv = ActionInvocation.start(
+                tracer, spec, spec.arguments(args, kwargs) if spec.capture_args else None
+            )
+        except Exception:
+            internal_error("action.start")
+            return func(*args, **kwargs)
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            inv.fail(exc)
+            raise
+        inv.stop(result)
+        return result
+
+    return wrapper
+
+
+def _wrap_async(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        inv = _start(spec, args, kwargs)
+        if inv is None:
+            return await func(*args, **kwargs)
+        try:
+            result = await func(*args, **kwargs)
+        except BaseException as exc:
+            inv.fail(exc)
+            raise
+        inv.stop(result)
+        return result
+
+    return wrapper
+
+
+def _wrap_generator(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
+    """The span covers the whole iteration; it is current only while the generator runs."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        inv = _start(spec, args, kwargs, attach=False)
+        if inv is None:
+            return (yield from func(*args, **kwargs))
+        span_ctx = _set_span_in_context(inv.span)
+        try:
+            token = _attach(span_ctx)
+            try:
+                gen = func(*args, **kwargs)
+            finally:
+                _detach(token)
+        except BaseException as exc:
+            inv.fail(exc)
+            raise
+        send_value: Any = None
+        throw: BaseException | None = None
+        while True:
+            token = _attach(span_ctx)
+            try:
+                if throw is not None:
+                    thrown, throw = throw, None
+                    item = gen.throw(thrown)
+                else:
+                    item = gen.send(send_value)
+            except StopIteration as stop:
+                _detach(token)
+                inv.stop(stop.value, has_result=stop.value is not None)
+                return stop.value
+            except BaseException as exc:
+                _detach(token)
+                inv.fail(exc)
+                raise
+            _detach(token)
+            try:
+                send_value = yield item
+            except GeneratorExit:
+                token = _attach(span_ctx)
+                try:
+                    gen.close()
+                except BaseException as exc:
+                    _detach(token)
+                    inv.fail(exc)
+                    raise
+                _detach(token)
+                inv.close()
+                raise
+            except BaseException as exc:
+                throw = exc
+
+    return wrapper
+
+
+def _wrap_async_generator(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
+    """Async generator form of :func:`_wrap_generator`."""
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        inv = _start(spec, args, kwargs, attach=False)
+        if inv is None:
+            async for item in func(*args, **kwargs):
+                yield item
+            return
+        span_ctx = _set_span_in_context(inv.span)
+        try:
+            token = _attach(span_ctx)
+            try:
+                agen = func(*args, **kwargs)
+            finally:
+                _detach(token)
+        except BaseException as exc:
+            inv.fail(exc)
+            raise
+        send_value: Any = None
+        throw: BaseException | None = None
+        while True:
+            token = _attach(span_ctx)
+            try:
+                if throw is not None:
+                    thrown, throw = throw, None
+                    item = await agen.athrow(thrown)
+                else:
+                    item = await agen.asend(send_value)
+            except StopAsyncIteration:
+                _detach(token)
+                inv.stop(None, has_result=False)
+                return
+            except BaseException as exc:
+                _detach(token)
+                inv.fail(exc)
+                raise
+            _detach(token)
+            try:
+                send_value = yield item
+            except GeneratorExit:
+                token = _attach(span_ctx)
+                try:
+                    await agen.aclose()
+                except BaseException as exc:
+                    _detach(token)
+                    inv.fail(exc)
+                    raise
+                _detach(token)
+                inv.close()
+                raise
+            except BaseException as exc:
+                throw = exc
+
+    return wrapper
+
+
+def _decorate(func: Any, spec_for: Callable[[Callable[..., Any], bool], ActionSpec]) -> Any:
+    if isinstance(func, (classmethod, staticmethod)):
+        inner = func.__func__
+        spec = spec_for(inner, isinstance(func, classmethod))
+        return type(func)(_decorate_function(inner, spec))
+    return _decorate_function(func, spec_for(func, False))
+
+
+def _decorate_function(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
+    if inspect.isasyncgenfunction(func):
+        return _wrap_async_generator(func, spec)
+    if inspect.isgeneratorfunction(func):
+        return _wrap_generator(func, spec)
+    if inspect.iscoroutinefunction(func):
+        return _wrap_async(func, spec)
+    return _wrap_sync(func, spec)
+
+
+@overload
+def traced_tool_call(func: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def traced_tool_call(
+    *,
+    name: str | None = None,
+    capture_args: bool = True,
+    capture_result: bool = True,
+    redact: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def traced_tool_call(
+    func: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    capture_args: bool = True,
+    capture_result: bool = True,
+    redact: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Trace every call of the decorated function as a tool call (``execute_tool {name}``).
+
+    Works on functions, coroutine functions, generators, async generators and methods (also
+    above ``@classmethod``/``@staticmethod``). ``name`` defaults to the function's ``__name__``;
+    ``redact`` names parameters whose values are recorded as ``[REDACTED]``, ``exclude`` names
+    parameters left out of the recorded arguments.
+    """
+    redact_names, exclude_names = tuple(redact), tuple(exclude)
+
+    def spec_for(fn: Callable[..., Any], skip_first: bool) -> ActionSpec:
+        return ActionSpec(name or str(getattr(fn, "__name__", "tool")),
+                          action_type=ActionType.TOOL_CALL,
+                          capture_args=capture_args, capture_result=capture_result,
+                          redact=redact_names, exclude=exclude_names, func=fn,
+                          skip_first=skip_first)
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        return cast(Callable[P, R], _decorate(fn, spec_for))
+
+    if func is not None:
+        return decorate(func)
+    return decorate
+
+
+@overload
+def traced_decision(func: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def traced_decision(
+    *,
+    name: str | None = None,
+    capture_args: bool = True,
+    capture_result: bool = True,
+    redact: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def traced_decision(
+    func: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    capture_args: bool = True,
+    capture_result: bool = True,
+    redact: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Trace every call of the decorated function as a timed decision (``decision {name}``).
+
+    The arguments become the decision context and the return value the decision result.
+    """
+    redact_names, exclude_names = tuple(redact), tuple(exclude)
+
+    def spec_for(fn: Callable[..., Any], skip_first: bool) -> ActionSpec:
+        return ActionSpec(name or str(getattr(fn, "__name__", "decision")),
+                          action_type=ActionType.DECISION, capture_args=capture_args,
+                          capture_result=capture_result, redact=redact_names,
+                          exclude=exclude_names, func=fn, skip_first=skip_first)
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        return cast(Callable[P, R], _decorate(fn, spec_for))
+
+    if func is not None:
+        return decorate(func)
+    return decorate
+
+
+# ------------------------------------------------------------------------------------------------
+# tool_call(): the context manager form
+# ------------------------------------------------------------------------------------------------
+class ToolCall:
+    """A tool call as a ``with``/``async with`` block; call :meth:`set_result` inside it."""
+
+    __slots__ = ("_has_result", "_inv", "_result", "name", "parameters")
+
+    def __init__(self, name: str, parameters: Mapping[str, Any] | None = None) -> None:
+        self.name = name
+        self.parameters = parameters
+        self._inv: ActionInvocation | None = None
+        self._result: Any = None
+        self._has_result = False
+
+    def set_result(self, result: Any) -> None:
+        """Record the tool's result (recorded when the block exits)."""
+        self._result = result
+        self._has_result = True
+
+    @property
+    def span(self) -> _trace_api.Span:
+        """The tool call's span (non-recording when no SDK is configured)."""
+        return self._inv.span if self._inv is not None else _trace_api.INVALID_SPAN
+
+    def __enter__(self) -> ToolCall:
+        tracer = _tracer()
+        if tracer is not None:
+            try:
+                spec = ActionSpec(self.name, action_type=ActionType.TOOL_CALL)
+                params = dict(self.parameters) if self.parameters is not None else None
+                self._inv = ActionInvocation.start(tracer, spec, params,
+                                                   has_arguments=params is not None)
+            except Exception:
+                internal_error("tool_call.start")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        inv, self._inv = self._inv, None
+        if inv is not None:
+            if exc is not None:
+                inv.fail(exc)
+            else:
+                inv.stop(self._result, has_result=self._has_result)
+        return False
+
+    async def __aenter__(self) -> ToolCall:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        return self.__exit__(exc_type, exc, tb)
+
+
+def tool_call(name: str, parameters: Mapping[str, Any] | None = None) -> ToolCall:
+    """Trace a block as a tool call named ``name`` with ``parameters`` (see the package docs)."""
+    return ToolCall(name, parameters)
+
