@@ -136,27 +136,28 @@ def _convert(obj: Any, pol: Policy, limit: int, depth: int, seen: set[int]) -> A
         return _float(obj)
     if depth >= _MAX_DEPTH:
         return "<max depth>"
-    if isinstance(obj, enum.Enum):
-        return _convert(obj.value, pol, limit, depth + 1, seen)
-    if isinstance(obj, (str, int, float)):  # subclasses of the scalars
-        try:
-            if isinstance(obj, str):
-                return str(obj)
-            if isinstance(obj, int):
-                return int(obj)
-            return _float(float(obj))
-        except Exception:
-            return _safe_repr(obj)
     oid = id(obj)
     if oid in seen:
         return "<cycle>"
     seen.add(oid)
     try:
-        return _convert_container(obj, pol, limit, depth + 1, seen)
+        return _convert_other(obj, pol, limit, depth + 1, seen)
     except Exception:
         return _safe_repr(obj)
     finally:
         seen.discard(oid)
+
+
+def _convert_other(obj: Any, pol: Policy, limit: int, depth: int, seen: set[int]) -> Any:
+    if isinstance(obj, enum.Enum):
+        return _convert(obj.value, pol, limit, depth, seen)
+    if isinstance(obj, str):  # subclasses of the scalars
+        return str(obj)
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return _float(float(obj))
+    return _convert_container(obj, pol, limit, depth, seen)
 
 
 def _mapping(items: Iterable[tuple[Any, Any]], pol: Policy, limit: int, depth: int,

@@ -107,9 +107,10 @@ def test_uuid_object_accepted(spans: Spans) -> None:
 
 def test_inside_existing_span_is_child_and_inherits_trace(spans: Spans) -> None:
     tracer = spans.provider.get_tracer("outer")
-    with tracer.start_as_current_span("outer") as outer:
-        with agent_execution("a", correlation_id=CID) as run:
-            inner_cid = current_correlation_id()
+    with tracer.start_as_current_span("outer") as outer, agent_execution(
+        "a", correlation_id=CID
+    ) as run:
+        inner_cid = current_correlation_id()
     span = spans.by_name("invoke_agent a")
     assert span.parent is not None and span.parent.span_id == outer.get_span_context().span_id
     assert span.context.trace_id == outer.get_span_context().trace_id
@@ -198,9 +199,8 @@ async def test_asyncio_cancel_marks_cancelled(spans: Spans) -> None:
 
 @pytest.mark.parametrize("percent", [-0.1, 100.5, float("nan"), "50", True, None])
 def test_progress_rejects_bad_percent_before_recording(spans: Spans, percent: Any) -> None:
-    with agent_execution("a") as run:
-        with pytest.raises(ValueError, match="percent"):
-            run.progress("stage", percent)
+    with agent_execution("a") as run, pytest.raises(ValueError, match="percent"):
+        run.progress("stage", percent)
     assert spans.by_name("invoke_agent a").events == ()
 
 
@@ -211,9 +211,8 @@ def test_progress_rejects_empty_stage(spans: Spans) -> None:
 
 @pytest.mark.parametrize("score", [-0.01, 1.01, float("inf"), "0.5"])
 def test_complete_rejects_bad_quality_score(spans: Spans, score: Any) -> None:
-    with agent_execution("a") as run:
-        with pytest.raises(ValueError, match="quality_score"):
-            run.complete(quality_score=score, output_summary="not recorded")
+    with agent_execution("a") as run, pytest.raises(ValueError, match="quality_score"):
+        run.complete(quality_score=score, output_summary="not recorded")
     attrs = spans.by_name("invoke_agent a").attributes or {}
     assert "onex.quality_score" not in attrs and "onex.output_summary" not in attrs
 
@@ -259,9 +258,9 @@ def test_user_request_not_recorded_when_capture_off(
 
 def test_other_instrumentations_spans_carry_execution_attributes(spans: Spans) -> None:
     other = spans.provider.get_tracer("psycopg-like")
-    with agent_execution("a", correlation_id=CID, session_id="s") as run:
-        with other.start_as_current_span("SELECT"):
-            pass
+    with agent_execution("a", correlation_id=CID, session_id="s") as run, \
+            other.start_as_current_span("SELECT"):
+        pass
     with other.start_as_current_span("after"):
         pass
     inside = spans.by_name("SELECT")
@@ -300,7 +299,8 @@ def test_correlation_id_in_copy_context_threads(spans: Spans) -> None:
     seen: list[str | None] = []
     with agent_execution("a", correlation_id=CID):
         ctx = contextvars.copy_context()
-        worker = threading.Thread(target=ctx.run, args=(lambda: seen.append(current_correlation_id()),))
+        record = lambda: seen.append(current_correlation_id())  # noqa: E731
+        worker = threading.Thread(target=ctx.run, args=(record,))
         plain = threading.Thread(target=lambda: seen.append(current_correlation_id()))
         worker.start()
         worker.join(10)
