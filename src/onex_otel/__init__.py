@@ -78,7 +78,17 @@ API
 :func:`traced_decision`, :func:`record_decision`, :func:`record_error`, :func:`record_success`,
 :func:`routing_decision`, :func:`transformation`, :func:`router_metrics`,
 :func:`detection_failure`, :func:`current_correlation_id`, :func:`current_execution`.
+
+Legacy APIs (drop-in, loaded on first use; see :mod:`onex_otel.legacy`): :class:`ActionLogger`,
+:func:`log_action`, :func:`publish_action_event`, :func:`publish_tool_call`,
+:func:`publish_decision`, :func:`publish_error`, :func:`publish_success`,
+:class:`AgentExecutionPublisher`, :class:`AgentExecutionPublisherContext`,
+:func:`publish_execution_started`, :func:`publish_execution_completed`,
+:func:`publish_execution_failed`, :func:`log_agent_execution`, :class:`AgentExecutionLogger`,
+:class:`EnumOperationStatus`.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from onex_otel._configure import configure
 from onex_otel._context import current_correlation_id, current_execution
@@ -95,8 +105,68 @@ from onex_otel._execution import Execution, agent_execution, traced_agent_execut
 from onex_otel._tool import ToolCall, tool_call, traced_decision, traced_tool_call
 from onex_otel.config import ConfigError, Settings, load_settings
 
+if TYPE_CHECKING:
+    from onex_otel.legacy import (
+        ActionLogger,
+        AgentExecutionLogger,
+        AgentExecutionPublisher,
+        AgentExecutionPublisherContext,
+        EnumOperationStatus,
+        log_action,
+        log_agent_execution,
+        publish_action_event,
+        publish_decision,
+        publish_error,
+        publish_execution_completed,
+        publish_execution_failed,
+        publish_execution_started,
+        publish_success,
+        publish_tool_call,
+    )
+
+#: The legacy API names, imported from :mod:`onex_otel.legacy` on first use.
+_LEGACY = frozenset({
+    "ActionLogger",
+    "AgentExecutionLogger",
+    "AgentExecutionPublisher",
+    "AgentExecutionPublisherContext",
+    "EnumOperationStatus",
+    "log_action",
+    "log_agent_execution",
+    "publish_action_event",
+    "publish_decision",
+    "publish_error",
+    "publish_execution_completed",
+    "publish_execution_failed",
+    "publish_execution_started",
+    "publish_success",
+    "publish_tool_call",
+})
+
+
+def __getattr__(name: str) -> Any:
+    """Load the legacy API names lazily (``import onex_otel`` stays light)."""
+    if name in _LEGACY:
+        from onex_otel import legacy
+
+        value = getattr(legacy, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'onex_otel' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names, the lazy legacy ones included."""
+    return sorted({*globals(), *_LEGACY})
+
+
 __all__ = [
+    "ActionLogger",
+    "AgentExecutionLogger",
+    "AgentExecutionPublisher",
+    "AgentExecutionPublisherContext",
     "ConfigError",
+    "EnumOperationStatus",
     "Execution",
     "Settings",
     "ToolCall",
@@ -106,6 +176,16 @@ __all__ = [
     "current_execution",
     "detection_failure",
     "load_settings",
+    "log_action",
+    "log_agent_execution",
+    "publish_action_event",
+    "publish_decision",
+    "publish_error",
+    "publish_execution_completed",
+    "publish_execution_failed",
+    "publish_execution_started",
+    "publish_success",
+    "publish_tool_call",
     "record_decision",
     "record_error",
     "record_success",
