@@ -68,7 +68,7 @@ _TOOL_TYPE_FUNCTION = "function"
 
 def new_call_id() -> str:
     """A random UUID version 4 string (cheaper than ``str(uuid.uuid4())``)."""
-    n = getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)
+    n: int = getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)
     n = n & ~(0xC000 << 48) | (0x8000 << 48)
     h = f"{n:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -79,7 +79,7 @@ def _is_flat(value: Any) -> bool:
     if kind in _FLAT:
         return True
     if kind is dict:
-        for item in value.values():
+        for item in value.values():  # noqa: SIM110 - a plain loop is faster than all()
             if type(item) not in _FLAT:
                 return False
         return True
@@ -116,9 +116,24 @@ def _set_json(attrs: dict[str, Any], key: str, value: Any, pol: _payload.Policy)
 class ActionSpec:
     """Everything about a timed action that is known before it is called."""
 
-    __slots__ = ("action_type", "args_key", "capture_args", "capture_result", "exclude", "name",
-                 "is_tool", "named", "positional", "redact", "result_key", "secret_cache", "skip",
-                 "span_name", "static", "var_positional")
+    __slots__ = (
+        "action_type",
+        "args_key",
+        "capture_args",
+        "capture_result",
+        "exclude",
+        "is_tool",
+        "name",
+        "named",
+        "positional",
+        "redact",
+        "result_key",
+        "secret_cache",
+        "skip",
+        "span_name",
+        "static",
+        "var_positional",
+    )
 
     def __init__(
         self,
@@ -189,7 +204,7 @@ class ActionSpec:
         if self.skip:
             args = args[self.skip:]
         names = self.named
-        out = dict(zip(names, args))
+        out = dict(zip(names, args, strict=False))
         if len(args) > len(names):
             out[self.var_positional or "args"] = list(args[len(names):])
         cache = self.secret_cache
