@@ -209,7 +209,8 @@ class ActionSpec:
             out[self.var_positional or "args"] = list(args[len(names):])
         cache = self.secret_cache
         if cache is None or cache[0] is not pol:
-            cache = self.secret_cache = (pol, tuple(n for n in names if pol.is_secret(n)))
+            secret = tuple(name for name in names if pol.is_secret(name))
+            cache = self.secret_cache = (pol, secret)
         for key in cache[1]:
             if key in out:
                 out[key] = REDACTED_MARKER
