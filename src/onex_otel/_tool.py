@@ -177,7 +177,7 @@ class ActionSpec:
         self.skip = 0
         if func is not None:
             self._read_signature(func, skip_first)
-        self.named = self.positional[self.skip:]  # the recorded positional parameters
+        self.named: tuple[str, ...] = self.positional[self.skip:]  # the recorded positional parameters
         # (policy, names among ``named`` whose values are redacted under it)
         self.secret_cache: tuple[_payload.Policy, tuple[str, ...]] | None = None
 
