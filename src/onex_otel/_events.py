@@ -231,7 +231,9 @@ def record_decision(
         _json(attrs, ATTR_DECISION_RESULT, {} if result is None else result)
         if millis is not None:
             attrs[ATTR_EVENT_DURATION_MS] = millis
-        instruments().action(_agent(), ActionType.DECISION, None, millis)
+        metrics = instruments()
+        if metrics is not None:
+            metrics.action(_agent(), ActionType.DECISION, None, millis)
     except Exception:
         internal_error("event.decision")
         return
@@ -257,9 +259,10 @@ def record_error(
         }
         _json(attrs, ATTR_ERROR_CONTEXT, {} if context is None else context)
         metrics = instruments()
-        agent = _agent()
-        metrics.action(agent, ActionType.ERROR, None, None)
-        metrics.error(agent, error_type)
+        if metrics is not None:
+            agent = _agent()
+            metrics.action(agent, ActionType.ERROR, None, None)
+            metrics.error(agent, error_type)
     except Exception:
         internal_error("event.error")
         return
@@ -276,7 +279,9 @@ def record_success(name: str, details: Any = None, duration_ms: float | None = N
         _json(attrs, ATTR_DETAILS, {} if details is None else details)
         if millis is not None:
             attrs[ATTR_EVENT_DURATION_MS] = millis
-        instruments().action(_agent(), ActionType.SUCCESS, None, millis)
+        metrics = instruments()
+        if metrics is not None:
+            metrics.action(_agent(), ActionType.SUCCESS, None, millis)
     except Exception:
         internal_error("event.success")
         return

@@ -328,7 +328,9 @@ class Execution:
         duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
         span = self._span
         metrics = instruments()
-        if status is ExecutionStatus.SUCCESS:
+        if metrics is None:
+            pass
+        elif status is ExecutionStatus.SUCCESS:
             metrics.action(self.agent_name, ActionType.SUCCESS, None, duration_ms)
         else:
             error_type = (

@@ -7,8 +7,8 @@
   ``action_log_errors_counter``;
 - ``onex.internal.errors`` (counter, ``{error}``; kind): contained onex-otel failures (new).
 
-They are recorded through the global MeterProvider (or the one given to ``configure()``); with none
-configured they cost next to nothing.
+They are recorded through the global MeterProvider (or the one given to ``configure()``); while
+none is configured nothing is recorded and nothing is spent.
 """
 
 from __future__ import annotations
@@ -71,27 +71,43 @@ class Instruments:
         )
 
 
-_instruments: Instruments | None = None
 _meter_provider: _metrics_api.MeterProvider | None = None
+_cached_provider: object = None
+_cached: Instruments | None = None
 
 
-def instruments() -> Instruments:
-    """The instruments in force (made from the global MeterProvider on first use)."""
-    global _instruments
-    current = _instruments
-    if current is None:
-        provider = _meter_provider or _metrics_api.get_meter_provider()
-        current = _instruments = Instruments(provider.get_meter(INSTRUMENTATION_NAME))
-    return current
+def _global_provider() -> _metrics_api.MeterProvider | None:
+    internal = getattr(_metrics_api, "_internal", None)
+    provider = getattr(internal, "_METER_PROVIDER", None)
+    if provider is None and internal is None:  # pragma: no cover - future API layout
+        return _metrics_api.get_meter_provider()
+    return provider
+
+
+def instruments() -> Instruments | None:
+    """The instruments in force, or ``None`` while no MeterProvider is configured at all.
+
+    Instruments are made once per MeterProvider: the one given to ``configure()``, else the
+    global one (a provider installed later is picked up on the next call).
+    """
+    global _cached_provider, _cached
+    provider = _meter_provider or _global_provider()
+    if provider is None:
+        return None
+    if provider is not _cached_provider:
+        _cached = Instruments(provider.get_meter(INSTRUMENTATION_NAME))
+        _cached_provider = provider
+    return _cached
 
 
 def set_meter_provider(provider: _metrics_api.MeterProvider | None) -> None:
     """Record through ``provider`` from now on (``None``: the global MeterProvider)."""
-    global _instruments, _meter_provider
+    global _meter_provider
     _meter_provider = provider
-    _instruments = None
 
 
 def count_internal_error(kind: str) -> None:
     """Add one to ``onex.internal.errors{kind}``."""
-    instruments().internal_errors.add(1, {METRIC_ATTR_KIND: kind})
+    current = instruments()
+    if current is not None:
+        current.internal_errors.add(1, {METRIC_ATTR_KIND: kind})

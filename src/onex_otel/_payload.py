@@ -39,6 +39,20 @@ _MAX_DEPTH = 24
 _SCALARS = (str, int, bool, type(None))
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _encode_text = _encoder.encode
+# The C encoder made once (JSONEncoder.encode builds one per call): no cycle check, no default,
+# NaN rejected. Only for trees known to be acyclic; any failure falls back to the full path.
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_c_encoder = (
+    _c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    if _c_make_encoder is not None
+    else None
+)
+
+
+def _encode_fast(tree: Any) -> str:
+    if _c_encoder is None or isinstance(tree, str):
+        return _encode_text(tree)
+    return "".join(_c_encoder(tree, 0))
 
 
 class Policy:
@@ -258,7 +272,7 @@ def encode(value: Any, pol: Policy | None = None) -> tuple[str, int | None]:
 def encode_plain(tree: Any, pol: Policy) -> tuple[str, int | None]:
     """Encode an already JSON-compatible, already redacted value (fast path); never raises."""
     try:
-        text = _encode_text(tree)
+        text = _encode_fast(tree)
     except Exception:
         return encode(tree, pol)
     return fit(text, tree, pol.max_bytes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -26,7 +27,7 @@ from opentelemetry.trace import Status, StatusCode
 from onex_otel import _context, _payload
 from onex_otel._execution import error_type_name
 from onex_otel._internal import internal_error
-from onex_otel._metrics import instruments
+from onex_otel._metrics import instruments as _instruments
 from onex_otel.conventions import (
     ATTR_DECISION_CONTEXT,
     ATTR_DECISION_RESULT,
@@ -61,28 +62,52 @@ _current_execution = _context.current_execution
 _tracer = _context.tracer
 _perf_ns = time.perf_counter_ns
 _FLAT = frozenset({str, int, bool, type(None)})
+_encode_str = json.encoder.encode_basestring  # the C version when available
 _TOOL_TYPE_FUNCTION = "function"
 
 
 def new_call_id() -> str:
     """A random UUID version 4 string (cheaper than ``str(uuid.uuid4())``)."""
-    n = getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)
+    n: int = getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)
     n = n & ~(0xC000 << 48) | (0x8000 << 48)
     h = f"{n:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _set_json(attrs: dict[str, Any], key: str, value: Any, pol: _payload.Policy) -> None:
-    """Put ``value`` as JSON under ``key`` (fast for flat mappings of scalars)."""
+def _is_flat(value: Any) -> bool:
     kind = type(value)
-    if (
-        kind in _FLAT
-        or (kind is dict and all(type(v) in _FLAT for v in value.values()))
-        or (kind is float and math.isfinite(value))
-    ):
-        text, original = _payload.encode_plain(value, pol)
-    else:
-        text, original = _payload.encode(value, pol)
+    if kind in _FLAT:
+        return True
+    if kind is dict:
+        for item in value.values():  # noqa: SIM110 - a plain loop is faster than all()
+            if type(item) not in _FLAT:
+                return False
+        return True
+    return kind is float and math.isfinite(value)
+
+
+def _json_text(value: Any, pol: _payload.Policy) -> tuple[str, int | None]:
+    """``value`` as bounded JSON (fast for scalars and flat mappings of scalars)."""
+    kind = type(value)
+    if kind is str:
+        if len(value) * 6 + 2 <= pol.max_bytes:  # fits even if every character is escaped
+            return _encode_str(value), None
+    elif kind is int:
+        text = int.__repr__(value)
+        if len(text) <= pol.max_bytes:
+            return text, None
+    elif value is None:
+        return "null", None
+    elif kind is bool:
+        return ("true" if value else "false"), None
+    if _is_flat(value):
+        return _payload.encode_plain(value, pol)
+    return _payload.encode(value, pol)
+
+
+def _set_json(attrs: dict[str, Any], key: str, value: Any, pol: _payload.Policy) -> None:
+    """Put ``value`` as JSON under ``key`` (and its original size when it had to be cut)."""
+    text, original = _json_text(value, pol)
     attrs[key] = text
     if original is not None:
         attrs[key + ORIGINAL_SIZE_SUFFIX] = original
@@ -91,9 +116,24 @@ def _set_json(attrs: dict[str, Any], key: str, value: Any, pol: _payload.Policy)
 class ActionSpec:
     """Everything about a timed action that is known before it is called."""
 
-    __slots__ = ("action_type", "args_key", "capture_args", "capture_result", "exclude", "name",
-                 "positional", "redact", "result_key", "skip", "span_name", "static",
-                 "var_positional")
+    __slots__ = (
+        "action_type",
+        "args_key",
+        "capture_args",
+        "capture_result",
+        "exclude",
+        "is_tool",
+        "name",
+        "named",
+        "positional",
+        "redact",
+        "result_key",
+        "secret_cache",
+        "skip",
+        "span_name",
+        "static",
+        "var_positional",
+    )
 
     def __init__(
         self,
@@ -109,6 +149,7 @@ class ActionSpec:
     ) -> None:
         self.name = name
         self.action_type = action_type
+        self.is_tool = action_type is ActionType.TOOL_CALL
         self.capture_args = capture_args
         self.capture_result = capture_result
         self.redact = frozenset(redact)
@@ -136,6 +177,9 @@ class ActionSpec:
         self.skip = 0
         if func is not None:
             self._read_signature(func, skip_first)
+        self.named: tuple[str, ...] = self.positional[self.skip:]  # the recorded positional parameters
+        # (policy, names among ``named`` whose values are redacted under it)
+        self.secret_cache: tuple[_payload.Policy, tuple[str, ...]] | None = None
 
     def _read_signature(self, func: Callable[..., Any], skip_first: bool) -> None:
         try:
@@ -153,17 +197,26 @@ class ActionSpec:
         if self.positional and (skip_first or (in_class and self.positional[0] in ("self", "cls"))):
             self.skip = 1
 
-    def arguments(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        """The call's arguments by parameter name (as passed; defaults are not filled in)."""
-        names = self.positional
-        out: dict[str, Any] = {}
-        count = len(names)
-        for i in range(self.skip, min(len(args), count)):
-            out[names[i]] = args[i]
-        if len(args) > count:
-            out[self.var_positional or "args"] = list(args[count:])
+    def arguments(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], pol: _payload.Policy
+    ) -> dict[str, Any]:
+        """The call's arguments by parameter name, secrets redacted (defaults not filled in)."""
+        if self.skip:
+            args = args[self.skip:]
+        names = self.named
+        out = dict(zip(names, args, strict=False))
+        if len(args) > len(names):
+            out[self.var_positional or "args"] = list(args[len(names):])
+        cache = self.secret_cache
+        if cache is None or cache[0] is not pol:
+            secret = tuple(name for name in names if pol.is_secret(name))
+            cache = self.secret_cache = (pol, secret)
+        for key in cache[1]:
+            if key in out:
+                out[key] = REDACTED_MARKER
         if kwargs:
-            out.update(kwargs)
+            for key, value in kwargs.items():
+                out[key] = REDACTED_MARKER if pol.is_secret(key) else value
         if self.exclude or self.redact:
             for key in self.exclude:
                 out.pop(key, None)
@@ -176,14 +229,21 @@ class ActionSpec:
 class ActionInvocation:
     """One running timed action: its span is current until :meth:`stop` or :meth:`fail`."""
 
-    __slots__ = ("agent", "span", "spec", "start_ns", "token")
+    __slots__ = ("agent", "metrics", "pol", "span", "spec", "start_ns", "token")
 
-    def __init__(self, spec: ActionSpec, span: _trace_api.Span, agent: str | None) -> None:
+    def __init__(self, spec: ActionSpec, span: _trace_api.Span, pol: _payload.Policy) -> None:
         self.spec = spec
         self.span = span
-        self.agent = agent
+        self.pol = pol
         self.token: object | None = None
-        self.start_ns = _perf_ns()
+        metrics = self.metrics = _instruments()
+        if metrics is None:
+            self.agent: str | None = None
+            self.start_ns = 0
+        else:
+            execution = _current_execution()
+            self.agent = execution.agent_name if execution is not None else None
+            self.start_ns = _perf_ns()
 
     @classmethod
     def start(
@@ -194,44 +254,60 @@ class ActionInvocation:
         *,
         attach: bool = True,
         has_arguments: bool = True,
+        pol: _payload.Policy | None = None,
     ) -> ActionInvocation:
-        """Start the action's span (current unless ``attach`` is false)."""
+        """Start the action's span (current unless ``attach`` is false).
+
+        ``arguments`` are recorded (when capture is on); a mapping built by
+        :meth:`ActionSpec.arguments` arrives redacted, pass ``pol`` to say so.
+        """
+        policy = pol or _payload.policy()
         attrs = spec.static.copy()
-        if spec.action_type is ActionType.TOOL_CALL:
+        if spec.is_tool:
             attrs[GEN_AI_TOOL_CALL_ID] = new_call_id()
-        if spec.capture_args and has_arguments:
-            pol = _payload.policy()
-            if pol.capture:
-                if type(arguments) is dict and arguments:
-                    for key in arguments:
-                        if pol.is_secret(key):
-                            arguments[key] = REDACTED_MARKER
-                _set_json(attrs, spec.args_key, arguments, pol)
+        if spec.capture_args and has_arguments and policy.capture:
+            if pol is None and type(arguments) is dict:
+                for key in arguments:
+                    if policy.is_secret(key):
+                        arguments[key] = REDACTED_MARKER
+            _set_json(attrs, spec.args_key, arguments, policy)
         span = tracer.start_span(spec.span_name, attributes=attrs)
-        execution = _current_execution()
-        inv = cls(spec, span, execution.agent_name if execution is not None else None)
+        inv = cls(spec, span, policy)
         if attach:
             inv.token = _attach(_set_span_in_context(span))
         return inv
 
     def stop(self, result: Any = None, *, has_result: bool = True) -> None:
         """The action succeeded with ``result``: record it, end the span, restore the context."""
+        span = self.span
+        spec = self.spec
         try:
-            span = self.span
-            spec = self.spec
-            if has_result and spec.capture_result:
-                pol = _payload.policy()
-                if pol.capture:
-                    attrs: dict[str, Any] = {}
-                    _set_json(attrs, spec.result_key, result, pol)
-                    span.set_attributes(attrs)
-            span.end()
-            instruments().action(self.agent, spec.action_type, spec.name,
-                                 (_perf_ns() - self.start_ns) / 1e6)
+            if has_result and spec.capture_result and self.pol.capture:
+                text, original = _json_text(result, self.pol)
+                span.set_attribute(spec.result_key, text)
+                if original is not None:
+                    span.set_attribute(spec.result_key + ORIGINAL_SIZE_SUFFIX, original)
+        except Exception:
+            self._end()
+            internal_error("action.result")
+        else:
+            self._end()
+
+    def _end(self) -> None:
+        try:
+            self.span.end()
+            metrics = self.metrics
+            if metrics is not None:
+                spec = self.spec
+                metrics.action(self.agent, spec.action_type, spec.name,
+                               (_perf_ns() - self.start_ns) / 1e6)
         except Exception:
             internal_error("action.stop")
         finally:
-            self._restore()
+            token = self.token
+            if token is not None:
+                self.token = None
+                _detach(token)  # type: ignore[arg-type]
 
     def fail(self, exc: BaseException) -> None:
         """The action raised ``exc``: record it on the span, end the span, restore the context."""
@@ -242,10 +318,11 @@ class ActionInvocation:
             span.record_exception(exc, escaped=True)
             span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {_safe_str(exc)}"))
             span.end()
-            metrics = instruments()
-            metrics.action(self.agent, self.spec.action_type, self.spec.name,
-                           (_perf_ns() - self.start_ns) / 1e6)
-            metrics.error(self.agent, kind)
+            metrics = self.metrics
+            if metrics is not None:
+                metrics.action(self.agent, self.spec.action_type, self.spec.name,
+                               (_perf_ns() - self.start_ns) / 1e6)
+                metrics.error(self.agent, kind)
         except Exception:
             internal_error("action.fail")
         finally:
@@ -282,8 +359,10 @@ def _start(spec: ActionSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
     if tracer is None:
         return None
     try:
-        arguments = spec.arguments(args, kwargs) if spec.capture_args else None
-        return ActionInvocation.start(tracer, spec, arguments, attach=attach)
+        pol = _payload.policy()
+        arguments = spec.arguments(args, kwargs, pol) if spec.capture_args and pol.capture \
+            else None
+        return ActionInvocation.start(tracer, spec, arguments, attach=attach, pol=pol)
     except Exception:
         internal_error("action.start")
         return None
@@ -296,9 +375,10 @@ def _wrap_sync(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]
         if tracer is None:
             return func(*args, **kwargs)
         try:
-            inv = ActionInvocation.start(
-                tracer, spec, spec.arguments(args, kwargs) if spec.capture_args else None
-            )
+            pol = _payload.policy()
+            arguments = spec.arguments(args, kwargs, pol) if spec.capture_args and pol.capture \
+                else None
+            inv = ActionInvocation.start(tracer, spec, arguments, pol=pol)
         except Exception:
             internal_error("action.start")
             return func(*args, **kwargs)

@@ -63,7 +63,14 @@ def test_internal_error_contained_counted_logged_once(
 def test_failure_at_stop_still_restores_context_and_returns(
     spans: Spans, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_tool, "instruments", _explode)
+    real = _tool._json_text
+
+    def fail_on_result(value: Any, pol: Any) -> Any:
+        if value == "ok":
+            raise Boom("result encoding bug")
+        return real(value, pol)
+
+    monkeypatch.setattr(_tool, "_json_text", fail_on_result)
 
     @traced_tool_call
     def tool() -> str:
@@ -79,7 +86,7 @@ def test_failure_at_stop_still_restores_context_and_returns(
 def test_user_exception_passes_when_instrumentation_fails(
     spans: Spans, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_tool, "instruments", _explode)
+    monkeypatch.setattr(_tool, "_instruments", _explode)
     error = KeyError("user")
 
     @traced_tool_call
