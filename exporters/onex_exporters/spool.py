@@ -409,3 +409,7 @@ class Spool:
                 os.close(self._fd)
             self._fd = None
             self._active = None
+        with contextlib.suppress(OSError), self._locked():
+            cursor = self._read_cursor()
+            self._collect(cursor)
+            self._write_cursor(cursor)
