@@ -462,7 +462,7 @@ class OnexKafkaSpanExporter(SpanExporter):
                 for i, (topic, value, key, headers) in enumerate(messages):
                     try:
                         producer.produce(topic, value, key, headers=headers,
-                                         on_delivery=self._on_delivery)
+                                         on_delivery=_Delivery(self, headers))
                     except BufferError:  # queue full: keep the order, go through the spool
                         self._degraded = True
                         to_spool = [SpoolRecord(t, v, k, tuple(h))
@@ -499,15 +499,15 @@ class OnexKafkaSpanExporter(SpanExporter):
             with contextlib.suppress(OSError):
                 self.spool.sync()
 
-    def _on_delivery(self, err: Any, msg: Any) -> None:
+    def _on_delivery(self, err: Any, msg: Any, headers: list[tuple[str, bytes]]) -> None:
         if err is None:
             self._count(OUTCOME_DELIVERED)
             return
         self._degraded = True
         self._warn.warning("delivery", "onex-otel could not deliver to Kafka (%s): spooling "
                                        "events until the broker is back", err)
-        self._to_spool([SpoolRecord(msg.topic(), msg.value(), msg.key(),
-                                    tuple(msg.headers() or ()))])
+        # a delivery report carries no headers: they travel with the callback
+        self._to_spool([SpoolRecord(msg.topic(), msg.value(), msg.key(), tuple(headers))])
 
     # -- re-sending the spool --------------------------------------------------------------
     def _broker_reachable(self) -> bool:
@@ -557,7 +557,11 @@ class OnexKafkaSpanExporter(SpanExporter):
                 break
         deadline = time.monotonic() + self._delivery_timeout_s + 2.0
         while len(results) < sent and time.monotonic() < deadline and not self._fatal:
-            producer.flush(0.1)
+            try:
+                producer.flush(0.1)
+            except Exception:  # a fatal producer error: rebuilt by the I/O loop
+                self._fatal = True
+                break
             if self._stop.is_set():
                 break
         ok = 0
@@ -650,6 +654,19 @@ class OnexKafkaSpanExporter(SpanExporter):
                 self.spool.close()
         except Exception:
             _log.warning("onex-otel Kafka exporter shutdown failed", exc_info=True)
+
+
+class _Delivery:
+    """A delivery callback that keeps the message's headers (delivery reports lack them)."""
+
+    __slots__ = ("exporter", "headers")
+
+    def __init__(self, exporter: OnexKafkaSpanExporter, headers: list[tuple[str, bytes]]) -> None:
+        self.exporter = exporter
+        self.headers = headers
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        self.exporter._on_delivery(err, msg, self.headers)
 
 
 def _after_fork_in_child() -> None:
