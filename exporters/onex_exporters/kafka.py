@@ -247,6 +247,8 @@ class OnexKafkaSpanExporter(SpanExporter):
         if self._producer is not None:
             _ABANDONED.append(self._producer)
         self._stats_lock = threading.Lock()
+        self._counts = dict.fromkeys(self._counts, 0)  # the child accounts for its own events
+        self._drops = {}
         self._init_runtime()
         if self.spool is not None:
             self.spool.after_fork_in_child()

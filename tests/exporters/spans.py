@@ -154,7 +154,8 @@ def progress(span: trace.Span, stage: str, percent: float, metadata: dict[str, A
 def record_all_events(span: trace.Span) -> None:
     """Record one span event of every kind the contract names."""
     span.add_event(c.EVENT_DECISION, {c.ATTR_NAME: "select_strategy",
-                                      c.ATTR_DECISION_CONTEXT: json.dumps({"candidates": ["a", "b"]}),
+                                      c.ATTR_DECISION_CONTEXT:
+                                          json.dumps({"candidates": ["a", "b"]}),
                                       c.ATTR_DECISION_RESULT: json.dumps({"selected": "a"}),
                                       c.ATTR_EVENT_DURATION_MS: 5})
     span.add_event(c.EVENT_ERROR, {c.ATTR_ERROR_TYPE: "ImportError",
@@ -167,7 +168,8 @@ def record_all_events(span: trace.Span) -> None:
     span.add_event(c.EVENT_ROUTING_DECISION, {
         c.ATTR_SELECTED_AGENT: "agent-performance", c.ATTR_CONFIDENCE_SCORE: 0.92,
         c.ATTR_ALTERNATIVES: json.dumps(["agent-api", "agent-debug"]),
-        c.ATTR_REASONING: "High confidence match", c.ATTR_ROUTING_STRATEGY: "enhanced_fuzzy_matching",
+        c.ATTR_REASONING: "High confidence match",
+        c.ATTR_ROUTING_STRATEGY: "enhanced_fuzzy_matching",
         c.ATTR_ROUTING_TIME_MS: 45, c.ATTR_ROUTING_USER_REQUEST: "optimize my database queries",
         c.ATTR_ROUTING_CONTEXT: json.dumps({"domain": "db"})})
     span.add_event(c.EVENT_TRANSFORMATION, {

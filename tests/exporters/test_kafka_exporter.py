@@ -15,8 +15,8 @@ from onex_exporters import install
 from onex_exporters.kafka import OnexKafkaSpanExporter
 from onex_exporters.lifecycle import OnexLifecycleProcessor
 from onex_otel import conventions as c
-from onex_otel.conventions import EventType
 from onex_otel.config import load_settings
+from onex_otel.conventions import EventType
 from tests.exporters.helpers import (
     RecordingExporter,
     decode,

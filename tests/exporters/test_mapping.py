@@ -207,10 +207,9 @@ def test_tool_call_span() -> None:
 
 def test_failed_tool_call_carries_the_error() -> None:
     f = SpanFactory()
-    with f.execution() as root:
-        with pytest.raises(KeyError), f.tool(root, "Write", {"p": 1}) as span:
-            span.set_attribute(c.ERROR_TYPE, "KeyError")
-            raise KeyError("missing")
+    with f.execution() as root, pytest.raises(KeyError), f.tool(root, "Write", {"p": 1}) as span:
+        span.set_attribute(c.ERROR_TYPE, "KeyError")
+        raise KeyError("missing")
     tool = next(s for s in f.finished() if s.name == "execute_tool Write")
     (record,) = span_to_records(tool, OPTIONS)
     details = record.envelope["payload"]["action_details"]

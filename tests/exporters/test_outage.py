@@ -21,7 +21,6 @@ from tests.exporters.helpers import (
     order_by_key,
     run_executions,
     settings_for,
-    topics,
     wait_until,
 )
 from tests.exporters.spans import SpanFactory
