@@ -44,6 +44,7 @@ from onex_otel.legacy._support import (
     never_raises,
     reject,
     scope,
+    show,
 )
 
 __all__ = [
@@ -177,9 +178,9 @@ async def publish_action_event(
     fn = "publish_action_event"
     identity = _identity(fn, agent_name, correlation_id, project_path, project_name,
                          working_directory, debug_mode)
-    if action_type not in _ACTION_TYPES:
+    if not isinstance(action_type, str) or action_type not in _ACTION_TYPES:
         raise ValueError(f"{fn}: action_type must be one of {', '.join(sorted(_ACTION_TYPES))}, "
-                         f"got {action_type!r}")
+                         f"got {show(action_type)}")
     name = check_name(fn, "action_name", action_name)
     details = check_mapping(fn, "action_details", action_details) or {}
     millis = check_millis(fn, "duration_ms", duration_ms)
@@ -272,7 +273,8 @@ async def publish_error(
     message = check_optional_text(fn, "error_message", error_message) or ""
     level = check_name(fn, "severity", severity).lower()
     if level not in SEVERITIES:
-        raise ValueError(f"{fn}: severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+        raise ValueError(
+            f"{fn}: severity must be one of {', '.join(SEVERITIES)}, got {show(severity)}")
     return _event(identity, EVENT_ERROR,
                   lambda: record_error(kind, message, error_context, level))
 

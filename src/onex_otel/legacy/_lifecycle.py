@@ -38,10 +38,12 @@ from onex_otel.legacy._support import (
     check_millis,
     check_name,
     check_optional_text,
+    check_score,
     ensure_tracer,
     kafka_logging_enabled,
     never_raises,
     reject,
+    show,
 )
 
 __all__ = [
@@ -238,13 +240,14 @@ class AgentExecutionPublisher:
         name = check_name(fn, "agent_name", agent_name)
         cid = check_correlation_id(fn, correlation_id)
         check_millis(fn, "duration_ms", duration_ms)
+        score = check_score(fn, "quality_score", quality_score)
         summary = check_optional_text(fn, "output_summary", output_summary)
         if not self._ready():
             return False
         opened = _registry.take(_key(cid), owner=_OWNER_PUBLISHER, agent_name=name) or \
             _open(_OWNER_PUBLISHER, name, cid)
         try:
-            opened.execution.complete(quality_score, summary, metrics)
+            opened.execution.complete(score, summary, metrics)
         finally:
             opened.close()
         return _recorded()
@@ -293,10 +296,11 @@ def _percent(fn: str, percent: object, done: object, total: object) -> float | N
     for field, count in (("steps_completed", done), ("steps_total", total)):
         if count is not None and (isinstance(count, bool) or not isinstance(count, int)
                                   or count < 0):
-            raise ValueError(f"{fn}: {field} must be a non-negative integer, got {count!r}")
+            raise ValueError(f"{fn}: {field} must be a non-negative integer, got {show(count)}")
     if percent is not None:
         if isinstance(percent, bool) or not isinstance(percent, (int, float)):
-            raise ValueError(f"{fn}: percent must be a number between 0 and 100, got {percent!r}")
+            raise ValueError(
+                f"{fn}: percent must be a number between 0 and 100, got {show(percent)}")
         return float(percent)
     if isinstance(done, int) and isinstance(total, int) and total > 0:
         return min(100.0, 100.0 * done / total)
@@ -464,6 +468,7 @@ class AgentExecutionLogger:
         """
         fn = "AgentExecutionLogger.complete"
         end = _status(fn, status)
+        score = check_score(fn, "quality_score", quality_score)
         message = check_optional_text(fn, "error_message", error_message)
         kind = check_optional_text(fn, "error_type", error_type)
         meta = check_mapping(fn, "metadata", metadata)
@@ -475,11 +480,11 @@ class AgentExecutionLogger:
         _registry.take(opened.key, owner=_OWNER_LOGGER, agent_name=opened.execution.agent_name)
         try:
             if end is ExecutionStatus.SUCCESS:
-                opened.execution.complete(quality_score, None, meta)
+                opened.execution.complete(score, None, meta)
             elif end is ExecutionStatus.FAILED:
                 _fail(opened, message or "", kind, None, meta)
-                if quality_score is not None:
-                    opened.execution.complete(quality_score)
+                if score is not None:
+                    opened.execution.complete(score)
         finally:
             if end is ExecutionStatus.CANCELLED:
                 opened.close(asyncio.CancelledError(message) if message else
@@ -498,7 +503,7 @@ def _status(fn: str, status: object) -> ExecutionStatus:
             found = ExecutionStatus(value)
         if found is not None and found is not ExecutionStatus.IN_PROGRESS:
             return found
-    raise ValueError(f"{fn}: status must be SUCCESS, FAILED or CANCELLED, got {status!r}")
+    raise ValueError(f"{fn}: status must be SUCCESS, FAILED or CANCELLED, got {show(status)}")
 
 
 async def log_agent_execution(

@@ -61,11 +61,13 @@ __all__ = [
     "check_millis",
     "check_name",
     "check_optional_text",
+    "check_score",
     "ensure_tracer",
     "kafka_logging_enabled",
     "never_raises",
     "reject",
     "scope",
+    "show",
 ]
 
 _log = logging.getLogger("onex_otel.legacy")
@@ -111,14 +113,14 @@ def never_raises(
 def check_name(fn: str, field: str, value: object) -> str:
     """A non-empty string."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{fn}: {field} must be a non-empty string, got {_show(value)}")
+        raise ValueError(f"{fn}: {field} must be a non-empty string, got {show(value)}")
     return value
 
 
 def check_optional_text(fn: str, field: str, value: object) -> str | None:
     """A string or ``None``."""
     if value is not None and not isinstance(value, str):
-        raise ValueError(f"{fn}: {field} must be a string or None, got {_show(value)}")
+        raise ValueError(f"{fn}: {field} must be a string or None, got {show(value)}")
     return value
 
 
@@ -126,7 +128,7 @@ def check_correlation_id(fn: str, value: object) -> str | uuid.UUID | None:
     """A correlation id: ``None``, a string or a UUID."""
     if value is None or isinstance(value, (str, uuid.UUID)):
         return value
-    raise ValueError(f"{fn}: correlation_id must be a string or UUID, got {_show(value)}")
+    raise ValueError(f"{fn}: correlation_id must be a string or UUID, got {show(value)}")
 
 
 def check_millis(fn: str, field: str, value: object) -> float | None:
@@ -139,7 +141,20 @@ def check_millis(fn: str, field: str, value: object) -> float | None:
         or not math.isfinite(value)
         or value < 0
     ):
-        raise ValueError(f"{fn}: {field} must be a non-negative number, got {_show(value)}")
+        raise ValueError(f"{fn}: {field} must be a non-negative number, got {show(value)}")
+    return float(value)
+
+
+def check_score(fn: str, field: str, value: object) -> float | None:
+    """``None`` or a number between 0 and 1."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value <= 1
+    ):
+        raise ValueError(f"{fn}: {field} must be a number between 0 and 1, got {show(value)}")
     return float(value)
 
 
@@ -148,11 +163,12 @@ def check_mapping(fn: str, field: str, value: object) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise ValueError(f"{fn}: {field} must be a mapping or None, got {_show(value)}")
+        raise ValueError(f"{fn}: {field} must be a mapping or None, got {show(value)}")
     return dict(value)
 
 
-def _show(value: object) -> str:
+def show(value: object) -> str:
+    """A short repr of `value` that never raises."""
     try:
         text = repr(value)
     except Exception:
