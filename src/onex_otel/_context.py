@@ -12,6 +12,7 @@ attribute processor are installed onto it.
 from __future__ import annotations
 
 import os
+import threading
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, cast
 
@@ -48,6 +49,28 @@ def current_correlation_id() -> str | None:
     """The correlation id (UUID string) of the active execution, or ``None`` outside one."""
     execution = cast("Execution | None", _get_value(EXECUTION_KEY))
     return None if execution is None else execution.correlation_id
+
+
+# ------------------------------------------------------------------------------------------------
+# How many executions are open in this process (any thread): a cheap "none at all" test for the
+# hot path, which then skips the context lookup.
+# ------------------------------------------------------------------------------------------------
+_open_lock = threading.Lock()
+open_executions = 0
+
+
+def execution_opened() -> None:
+    """Count one more open execution."""
+    global open_executions
+    with _open_lock:
+        open_executions += 1
+
+
+def execution_closed() -> None:
+    """Count one less open execution."""
+    global open_executions
+    with _open_lock:
+        open_executions -= 1
 
 
 # ------------------------------------------------------------------------------------------------
