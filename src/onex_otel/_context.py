@@ -97,14 +97,18 @@ def reset_pending(token: Token[int]) -> None:
 # Tracer lookup
 # ------------------------------------------------------------------------------------------------
 _ENV_PROVIDER = OTEL_PYTHON_TRACER_PROVIDER in os.environ
+# Reading the API's global directly saves a call per traced function call; fall back to the
+# public getter should the attribute ever move.
+_DIRECT = hasattr(_trace_api, "_TRACER_PROVIDER")
+_PROXY = getattr(_trace_api, "_PROXY_TRACER_PROVIDER", None)
 _cached_provider: Any = object()
 _cached_tracer: _trace_api.Tracer | None = None
 
 
 def tracer() -> _trace_api.Tracer | None:
     """Our tracer from the global TracerProvider, or ``None`` when no SDK is configured."""
-    provider = getattr(_trace_api, "_TRACER_PROVIDER", None)
-    if provider is None:
+    provider = _trace_api._TRACER_PROVIDER if _DIRECT else _trace_api.get_tracer_provider()
+    if provider is None or provider is _PROXY:
         if not _ENV_PROVIDER:
             return None
         provider = _trace_api.get_tracer_provider()

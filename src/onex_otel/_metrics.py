@@ -76,12 +76,20 @@ _cached_provider: object = None
 _cached: Instruments | None = None
 
 
+try:  # the API's global, read directly: this runs on every traced call
+    from opentelemetry.metrics import _internal as _api_internal
+
+    _DIRECT = hasattr(_api_internal, "_METER_PROVIDER")
+except ImportError:  # pragma: no cover - future API layout
+    _DIRECT = False
+
+
 def _global_provider() -> _metrics_api.MeterProvider | None:
-    internal = getattr(_metrics_api, "_internal", None)
-    provider = getattr(internal, "_METER_PROVIDER", None)
-    if provider is None and internal is None:  # pragma: no cover - future API layout
-        return _metrics_api.get_meter_provider()
-    return provider
+    if _DIRECT:
+        provider: _metrics_api.MeterProvider | None = _api_internal._METER_PROVIDER
+        return provider
+    found = _metrics_api.get_meter_provider()  # pragma: no cover - future API layout
+    return None if type(found).__name__ == "_ProxyMeterProvider" else found
 
 
 def instruments() -> Instruments | None:
@@ -91,7 +99,7 @@ def instruments() -> Instruments | None:
     global one (a provider installed later is picked up on the next call).
     """
     global _cached_provider, _cached
-    provider = _meter_provider or _global_provider()
+    provider = _meter_provider or (_api_internal._METER_PROVIDER if _DIRECT else _global_provider())
     if provider is None:
         return None
     if provider is not _cached_provider:
