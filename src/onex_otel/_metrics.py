@@ -142,6 +142,13 @@ def instruments() -> Instruments | None:
     return _cached
 
 
+def is_on() -> bool:
+    """Whether any MeterProvider is configured (cheap; the hot path asks before counting)."""
+    return _meter_provider is not None or (
+        _api_internal._METER_PROVIDER is not None if _DIRECT else _global_provider() is not None
+    )
+
+
 def set_meter_provider(provider: _metrics_api.MeterProvider | None) -> None:
     """Record through ``provider`` from now on (``None``: the global MeterProvider)."""
     global _meter_provider

@@ -29,6 +29,7 @@ from onex_otel import _context, _payload
 from onex_otel._execution import error_type_name
 from onex_otel._internal import internal_error
 from onex_otel._metrics import instruments as _instruments
+from onex_otel._metrics import is_on as _metrics_on
 from onex_otel.conventions import (
     ATTR_DECISION_CONTEXT,
     ATTR_DECISION_RESULT,
@@ -434,13 +435,18 @@ def _record_success(
                     span.set_attribute(spec.result_key + ORIGINAL_SIZE_SUFFIX, original)
         finally:
             span.end()
-            metrics = _instruments()
-            if metrics is not None:
-                metrics.action(_agent_name(), spec.action_type, spec.name, _duration_ms(span))
+            if _metrics_on():
+                _count_action(span, spec)
     except Exception:
         internal_error("action.stop")
     finally:
         _detach(token)  # type: ignore[arg-type]
+
+
+def _count_action(span: _trace_api.Span, spec: ActionSpec) -> None:
+    metrics = _instruments()
+    if metrics is not None:
+        metrics.action(_agent_name(), spec.action_type, spec.name, _duration_ms(span))
 
 
 def _agent_name() -> str | None:
@@ -458,6 +464,7 @@ def _duration_ms(span: Any) -> float | None:
 def _wrap_sync(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
     static, span_name, is_tool = spec.static, spec.span_name, spec.is_tool
     capture_args, args_key, arguments = spec.capture_args, spec.args_key, spec.arguments
+    capture_result, result_key = spec.capture_result, spec.result_key
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -488,7 +495,21 @@ def _wrap_sync(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]
         except BaseException as exc:
             _record_failure(span, token, spec, exc)
             raise
-        _record_success(span, token, spec, result, pol)
+        try:  # _record_success, inlined: this is the hottest path of the package
+            try:
+                if capture_result and pol.capture:
+                    text, original = _json_text(result, pol)
+                    span.set_attribute(result_key, text)
+                    if original is not None:
+                        span.set_attribute(result_key + ORIGINAL_SIZE_SUFFIX, original)
+            finally:
+                span.end()
+                if _metrics_on():
+                    _count_action(span, spec)
+        except Exception:
+            internal_error("action.stop")
+        finally:
+            _detach(token)
         return result
 
     return wrapper
