@@ -12,6 +12,7 @@ attribute processor are installed onto it.
 from __future__ import annotations
 
 import os
+import threading
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, cast
 
@@ -51,6 +52,28 @@ def current_correlation_id() -> str | None:
 
 
 # ------------------------------------------------------------------------------------------------
+# How many executions are open in this process (any thread): a cheap "none at all" test for the
+# hot path, which then skips the context lookup.
+# ------------------------------------------------------------------------------------------------
+_open_lock = threading.Lock()
+open_executions = 0
+
+
+def execution_opened() -> None:
+    """Count one more open execution."""
+    global open_executions
+    with _open_lock:
+        open_executions += 1
+
+
+def execution_closed() -> None:
+    """Count one less open execution."""
+    global open_executions
+    with _open_lock:
+        open_executions -= 1
+
+
+# ------------------------------------------------------------------------------------------------
 # The pending trace id (read by onex_otel._idgen.OnexIdGenerator)
 # ------------------------------------------------------------------------------------------------
 _pending: ContextVar[int] = ContextVar("onex_otel_pending_trace_id", default=0)
@@ -74,14 +97,18 @@ def reset_pending(token: Token[int]) -> None:
 # Tracer lookup
 # ------------------------------------------------------------------------------------------------
 _ENV_PROVIDER = OTEL_PYTHON_TRACER_PROVIDER in os.environ
+# Reading the API's global directly saves a call per traced function call; fall back to the
+# public getter should the attribute ever move.
+_DIRECT = hasattr(_trace_api, "_TRACER_PROVIDER")
+_PROXY = getattr(_trace_api, "_PROXY_TRACER_PROVIDER", None)
 _cached_provider: Any = object()
 _cached_tracer: _trace_api.Tracer | None = None
 
 
 def tracer() -> _trace_api.Tracer | None:
     """Our tracer from the global TracerProvider, or ``None`` when no SDK is configured."""
-    provider = getattr(_trace_api, "_TRACER_PROVIDER", None)
-    if provider is None:
+    provider = _trace_api._TRACER_PROVIDER if _DIRECT else _trace_api.get_tracer_provider()
+    if provider is None or provider is _PROXY:
         if not _ENV_PROVIDER:
             return None
         provider = _trace_api.get_tracer_provider()

@@ -227,6 +227,7 @@ class Execution:
             raise RuntimeError("an agent execution can be entered only once")
         self._started = True
         self._start_ns = time.perf_counter_ns()
+        _context.execution_opened()
         try:
             self._start()
         except Exception:
@@ -247,6 +248,7 @@ class Execution:
             token, self._token = self._token, None
             if token is not None:
                 _context_api.detach(token)  # type: ignore[arg-type]
+            _context.execution_closed()
         return False
 
     async def __aenter__(self) -> Execution:

@@ -13,9 +13,12 @@ none is configured nothing is recorded and nothing is spent.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 from opentelemetry import metrics as _metrics_api
+from opentelemetry.metrics import CallbackOptions, Observation
 
 from onex_otel.conventions import (
     INSTRUMENTATION_NAME,
@@ -33,20 +36,54 @@ from onex_otel.conventions import (
 __all__ = ["Instruments", "count_internal_error", "instruments", "set_meter_provider"]
 
 
+class _Tally:
+    """Cumulative counts by attribute set, reported through an observable counter.
+
+    Adding to a dict costs a fraction of a synchronous SDK counter's ``add``, which matters on
+    the hot path of every tool call; the SDK reads the totals when it collects.
+    """
+
+    __slots__ = ("_counts", "_keys", "_lock")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self._keys = keys
+        self._counts: dict[tuple[str, ...], int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, values: tuple[str, ...]) -> None:
+        with self._lock:
+            self._counts[values] = self._counts.get(values, 0) + 1
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            items = list(self._counts.items())
+        keys = self._keys
+        return [
+            Observation(count, {
+                k: v for k, v in zip(keys, values, strict=True) if v or k == METRIC_ATTR_AGENT
+            })
+            for values, count in items
+        ]
+
+
 class Instruments:
     """The instruments made from one meter."""
 
-    __slots__ = ("action_duration", "action_errors", "actions", "internal_errors")
+    __slots__ = ("action_duration", "actions", "errors", "internal_errors")
 
     def __init__(self, meter: _metrics_api.Meter) -> None:
-        self.actions = meter.create_counter(
-            METRIC_ACTIONS, unit="{action}", description="Agent actions (tool calls, decisions)."
+        self.actions = _Tally((METRIC_ATTR_AGENT, METRIC_ATTR_ACTION_TYPE, METRIC_ATTR_TOOL_NAME))
+        self.errors = _Tally((METRIC_ATTR_AGENT, METRIC_ATTR_ERROR_TYPE))
+        meter.create_observable_counter(
+            METRIC_ACTIONS, callbacks=[self.actions.observe], unit="{action}",
+            description="Agent actions (tool calls, decisions, errors, successes).",
+        )
+        meter.create_observable_counter(
+            METRIC_ACTION_ERRORS, callbacks=[self.errors.observe], unit="{error}",
+            description="Agent action errors by error type.",
         )
         self.action_duration = meter.create_histogram(
             METRIC_ACTION_DURATION, unit="ms", description="Duration of timed agent actions."
-        )
-        self.action_errors = meter.create_counter(
-            METRIC_ACTION_ERRORS, unit="{error}", description="Agent action errors by error type."
         )
         self.internal_errors = meter.create_counter(
             METRIC_INTERNAL_ERRORS, unit="{error}", description="Contained onex-otel failures."
@@ -55,20 +92,17 @@ class Instruments:
     def action(self, agent: str | None, action_type: str, tool: str | None,
                duration_ms: float | None) -> None:
         """Count one action (and record its duration when timed)."""
-        attrs: dict[str, Any] = {
-            METRIC_ATTR_AGENT: agent or "", METRIC_ATTR_ACTION_TYPE: str(action_type)
-        }
-        if tool:
-            attrs[METRIC_ATTR_TOOL_NAME] = tool
-        self.actions.add(1, attrs)
+        kind = str(action_type)
+        self.actions.add((agent or "", kind, tool or ""))
         if duration_ms is not None:
+            attrs: dict[str, Any] = {METRIC_ATTR_AGENT: agent or "", METRIC_ATTR_ACTION_TYPE: kind}
+            if tool:
+                attrs[METRIC_ATTR_TOOL_NAME] = tool
             self.action_duration.record(duration_ms, attrs)
 
     def error(self, agent: str | None, error_type: str) -> None:
         """Count one error."""
-        self.action_errors.add(
-            1, {METRIC_ATTR_AGENT: agent or "", METRIC_ATTR_ERROR_TYPE: error_type}
-        )
+        self.errors.add((agent or "", error_type))
 
 
 _meter_provider: _metrics_api.MeterProvider | None = None
@@ -76,12 +110,20 @@ _cached_provider: object = None
 _cached: Instruments | None = None
 
 
+try:  # the API's global, read directly: this runs on every traced call
+    from opentelemetry.metrics import _internal as _api_internal
+
+    _DIRECT = hasattr(_api_internal, "_METER_PROVIDER")
+except ImportError:  # pragma: no cover - future API layout
+    _DIRECT = False
+
+
 def _global_provider() -> _metrics_api.MeterProvider | None:
-    internal = getattr(_metrics_api, "_internal", None)
-    provider = getattr(internal, "_METER_PROVIDER", None)
-    if provider is None and internal is None:  # pragma: no cover - future API layout
-        return _metrics_api.get_meter_provider()
-    return provider
+    if _DIRECT:
+        provider: _metrics_api.MeterProvider | None = _api_internal._METER_PROVIDER
+        return provider
+    found = _metrics_api.get_meter_provider()  # pragma: no cover - future API layout
+    return None if type(found).__name__ == "_ProxyMeterProvider" else found
 
 
 def instruments() -> Instruments | None:
@@ -91,13 +133,20 @@ def instruments() -> Instruments | None:
     global one (a provider installed later is picked up on the next call).
     """
     global _cached_provider, _cached
-    provider = _meter_provider or _global_provider()
+    provider = _meter_provider or (_api_internal._METER_PROVIDER if _DIRECT else _global_provider())
     if provider is None:
         return None
     if provider is not _cached_provider:
         _cached = Instruments(provider.get_meter(INSTRUMENTATION_NAME))
         _cached_provider = provider
     return _cached
+
+
+def is_on() -> bool:
+    """Whether any MeterProvider is configured (cheap; the hot path asks before counting)."""
+    return _meter_provider is not None or (
+        _api_internal._METER_PROVIDER is not None if _DIRECT else _global_provider() is not None
+    )
 
 
 def set_meter_provider(provider: _metrics_api.MeterProvider | None) -> None:

@@ -42,7 +42,7 @@ _encode_text = _encoder.encode
 # The C encoder made once (JSONEncoder.encode builds one per call): no cycle check, no default,
 # NaN rejected. Only for trees known to be acyclic; any failure falls back to the full path.
 _c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-_c_encoder = (
+c_encoder = _c_encoder = (
     _c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", False, False, False)
     if _c_make_encoder is not None
     else None
@@ -50,6 +50,7 @@ _c_encoder = (
 
 
 def _encode_fast(tree: Any) -> str:
+    """Compact JSON of an acyclic tree of JSON types (the C encoder when available)."""
     if _c_encoder is None or isinstance(tree, str):
         return _encode_text(tree)
     return "".join(_c_encoder(tree, 0))

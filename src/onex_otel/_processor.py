@@ -11,6 +11,7 @@ from __future__ import annotations
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from onex_otel import _context
 from onex_otel._context import current_execution
 from onex_otel._internal import internal_error
 from onex_otel.conventions import ONEX_EXECUTION_ID
@@ -23,6 +24,8 @@ class ExecutionAttributesProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Copy the execution attributes onto ``span`` (unless it already carries them)."""
+        if not _context.open_executions:  # no execution open anywhere: nothing to stamp
+            return
         try:
             execution = current_execution(parent_context)
             if execution is None:

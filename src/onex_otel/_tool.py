@@ -14,6 +14,7 @@ import functools
 import inspect
 import json
 import math
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from random import getrandbits
@@ -28,6 +29,7 @@ from onex_otel import _context, _payload
 from onex_otel._execution import error_type_name
 from onex_otel._internal import internal_error
 from onex_otel._metrics import instruments as _instruments
+from onex_otel._metrics import is_on as _metrics_on
 from onex_otel.conventions import (
     ATTR_DECISION_CONTEXT,
     ATTR_DECISION_RESULT,
@@ -63,51 +65,81 @@ _tracer = _context.tracer
 _perf_ns = time.perf_counter_ns
 _FLAT = frozenset({str, int, bool, type(None)})
 _encode_str = json.encoder.encode_basestring  # the C version when available
+_c_encoder = _payload.c_encoder
 _TOOL_TYPE_FUNCTION = "function"
 
 
+def _new_call_id_prefix() -> str:
+    h = os.urandom(8).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-"
+
+
+_call_id_prefix = _new_call_id_prefix()
+
+
+def _refresh_call_id_prefix() -> None:
+    global _call_id_prefix
+    _call_id_prefix = _new_call_id_prefix()
+
+
+os.register_at_fork(after_in_child=_refresh_call_id_prefix)
+
+
 def new_call_id() -> str:
-    """A random UUID version 4 string (cheaper than ``str(uuid.uuid4())``)."""
-    n: int = getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)
-    n = n & ~(0xC000 << 48) | (0x8000 << 48)
-    h = f"{n:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """A tool call id in UUID version 4 form, cheaply.
+
+    The first 60 random bits are drawn once per process (and again after ``fork``), the last 62
+    per call, so ids are unique without paying for ``str(uuid.uuid4())`` on the hot path.
+    """
+    r = getrandbits(64)
+    return "%s%04x-%012x" % (  # noqa: UP031 - the fastest formatting here
+        _call_id_prefix, r >> 48 & 0x3FFF | 0x8000, r & 0xFFFFFFFFFFFF
+    )
 
 
-def _is_flat(value: Any) -> bool:
+def _json_text(
+    value: Any, pol: _payload.Policy, redacted: bool = False
+) -> tuple[str, int | None]:
+    """``value`` as bounded, redacted JSON (fast for scalars and flat mappings of scalars).
+
+    ``redacted``: the top-level keys of a mapping were already checked for secrets.
+    """
     kind = type(value)
-    if kind in _FLAT:
-        return True
     if kind is dict:
-        for item in value.values():  # noqa: SIM110 - a plain loop is faster than all()
-            if type(item) not in _FLAT:
-                return False
-        return True
-    return kind is float and math.isfinite(value)
-
-
-def _json_text(value: Any, pol: _payload.Policy) -> tuple[str, int | None]:
-    """``value`` as bounded JSON (fast for scalars and flat mappings of scalars)."""
-    kind = type(value)
-    if kind is str:
+        if _c_encoder is not None:
+            for key, item in value.items():
+                if type(item) not in _FLAT or (not redacted and pol.is_secret(key)):
+                    break
+            else:
+                try:
+                    text = "".join(_c_encoder(value, 0))
+                except Exception:
+                    return _payload.encode(value, pol)
+                if len(text) * 4 <= pol.max_bytes:
+                    return text, None
+                return _payload.fit(text, value, pol.max_bytes)
+    elif kind is str:
         if len(value) * 6 + 2 <= pol.max_bytes:  # fits even if every character is escaped
             return _encode_str(value), None
     elif kind is int:
         text = int.__repr__(value)
         if len(text) <= pol.max_bytes:
             return text, None
+    elif kind is float:
+        if math.isfinite(value):
+            return float.__repr__(value), None
     elif value is None:
         return "null", None
     elif kind is bool:
         return ("true" if value else "false"), None
-    if _is_flat(value):
-        return _payload.encode_plain(value, pol)
     return _payload.encode(value, pol)
 
 
-def _set_json(attrs: dict[str, Any], key: str, value: Any, pol: _payload.Policy) -> None:
+def _set_json(
+    attrs: dict[str, Any], key: str, value: Any, pol: _payload.Policy, redacted: bool = False
+) -> None:
     """Put ``value`` as JSON under ``key`` (and its original size when it had to be cut)."""
-    text, original = _json_text(value, pol)
+    text, original = _json_text(value, pol, redacted)
     attrs[key] = text
     if original is not None:
         attrs[key + ORIGINAL_SIZE_SUFFIX] = original
@@ -177,7 +209,8 @@ class ActionSpec:
         self.skip = 0
         if func is not None:
             self._read_signature(func, skip_first)
-        self.named: tuple[str, ...] = self.positional[self.skip:]  # the recorded positional parameters
+        # the recorded positional parameters
+        self.named: tuple[str, ...] = self.positional[self.skip:]
         # (policy, names among ``named`` whose values are redacted under it)
         self.secret_cache: tuple[_payload.Policy, tuple[str, ...]] | None = None
 
@@ -265,12 +298,12 @@ class ActionInvocation:
         attrs = spec.static.copy()
         if spec.is_tool:
             attrs[GEN_AI_TOOL_CALL_ID] = new_call_id()
+        if _context.open_executions:
+            execution = _current_execution()
+            if execution is not None:
+                attrs.update(execution.stamp)
         if spec.capture_args and has_arguments and policy.capture:
-            if pol is None and type(arguments) is dict:
-                for key in arguments:
-                    if policy.is_secret(key):
-                        arguments[key] = REDACTED_MARKER
-            _set_json(attrs, spec.args_key, arguments, policy)
+            _set_json(attrs, spec.args_key, arguments, policy, redacted=pol is not None)
         span = tracer.start_span(spec.span_name, attributes=attrs)
         inv = cls(spec, span, policy)
         if attach:
@@ -368,43 +401,154 @@ def _start(spec: ActionSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
         return None
 
 
+def _record_failure(
+    span: _trace_api.Span, token: object, spec: ActionSpec, exc: BaseException
+) -> None:
+    """The decorated call raised ``exc``: record it, end the span, restore the context."""
+    try:
+        kind = error_type_name(exc)
+        span.set_attribute(ERROR_TYPE, kind)
+        span.record_exception(exc, escaped=True)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {_safe_str(exc)}"))
+        span.end()
+        metrics = _instruments()
+        if metrics is not None:
+            agent = _agent_name()
+            metrics.action(agent, spec.action_type, spec.name, _duration_ms(span))
+            metrics.error(agent, kind)
+    except Exception:
+        internal_error("action.fail")
+    finally:
+        _detach(token)  # type: ignore[arg-type]
+
+
+def _record_success(
+    span: _trace_api.Span, token: object, spec: ActionSpec, result: Any, pol: _payload.Policy
+) -> None:
+    """The decorated call returned ``result``: record it, end the span, restore the context."""
+    try:
+        try:
+            if spec.capture_result and pol.capture:
+                text, original = _json_text(result, pol)
+                span.set_attribute(spec.result_key, text)
+                if original is not None:
+                    span.set_attribute(spec.result_key + ORIGINAL_SIZE_SUFFIX, original)
+        finally:
+            span.end()
+            if _metrics_on():
+                _count_action(span, spec)
+    except Exception:
+        internal_error("action.stop")
+    finally:
+        _detach(token)  # type: ignore[arg-type]
+
+
+def _count_action(span: _trace_api.Span, spec: ActionSpec) -> None:
+    metrics = _instruments()
+    if metrics is not None:
+        metrics.action(_agent_name(), spec.action_type, spec.name, _duration_ms(span))
+
+
+def _agent_name() -> str | None:
+    execution = _current_execution()
+    return None if execution is None else execution.agent_name
+
+
+def _duration_ms(span: Any) -> float | None:
+    start, end = getattr(span, "start_time", None), getattr(span, "end_time", None)
+    if isinstance(start, int) and isinstance(end, int):
+        return (end - start) / 1e6
+    return None
+
+
 def _wrap_sync(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
+    static, span_name, is_tool = spec.static, spec.span_name, spec.is_tool
+    capture_args, args_key, arguments = spec.capture_args, spec.args_key, spec.arguments
+    capture_result, result_key = spec.capture_result, spec.result_key
+
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         tracer = _tracer()
         if tracer is None:
             return func(*args, **kwargs)
         try:
-            pol = _payload.policy()
-            arguments = spec.arguments(args, kwargs, pol) if spec.capture_args and pol.capture \
-                else None
-            inv = ActionInvocation.start(tracer, spec, arguments, pol=pol)
+            pol = _payload._policy or _payload.policy()
+            attrs = static.copy()
+            if is_tool:
+                attrs[GEN_AI_TOOL_CALL_ID] = new_call_id()
+            if _context.open_executions:  # stamp here: cheaper than the processor's update
+                execution = _current_execution()
+                if execution is not None:
+                    attrs.update(execution.stamp)
+            if capture_args and pol.capture:
+                text, original = _json_text(arguments(args, kwargs, pol), pol, True)
+                attrs[args_key] = text
+                if original is not None:
+                    attrs[args_key + ORIGINAL_SIZE_SUFFIX] = original
+            span = tracer.start_span(span_name, attributes=attrs)
+            token = _attach(_set_span_in_context(span))
         except Exception:
             internal_error("action.start")
             return func(*args, **kwargs)
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
-            inv.fail(exc)
+            _record_failure(span, token, spec, exc)
             raise
-        inv.stop(result)
+        try:  # _record_success, inlined: this is the hottest path of the package
+            try:
+                if capture_result and pol.capture:
+                    text, original = _json_text(result, pol)
+                    span.set_attribute(result_key, text)
+                    if original is not None:
+                        span.set_attribute(result_key + ORIGINAL_SIZE_SUFFIX, original)
+            finally:
+                span.end()
+                if _metrics_on():
+                    _count_action(span, spec)
+        except Exception:
+            internal_error("action.stop")
+        finally:
+            _detach(token)
         return result
 
     return wrapper
 
 
 def _wrap_async(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
+    static, span_name, is_tool = spec.static, spec.span_name, spec.is_tool
+    capture_args, args_key, arguments = spec.capture_args, spec.args_key, spec.arguments
+
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        inv = _start(spec, args, kwargs)
-        if inv is None:
+        tracer = _tracer()
+        if tracer is None:
+            return await func(*args, **kwargs)
+        try:
+            pol = _payload._policy or _payload.policy()
+            attrs = static.copy()
+            if is_tool:
+                attrs[GEN_AI_TOOL_CALL_ID] = new_call_id()
+            if _context.open_executions:  # stamp here: cheaper than the processor's update
+                execution = _current_execution()
+                if execution is not None:
+                    attrs.update(execution.stamp)
+            if capture_args and pol.capture:
+                text, original = _json_text(arguments(args, kwargs, pol), pol, True)
+                attrs[args_key] = text
+                if original is not None:
+                    attrs[args_key + ORIGINAL_SIZE_SUFFIX] = original
+            span = tracer.start_span(span_name, attributes=attrs)
+            token = _attach(_set_span_in_context(span))
+        except Exception:
+            internal_error("action.start")
             return await func(*args, **kwargs)
         try:
             result = await func(*args, **kwargs)
         except BaseException as exc:
-            inv.fail(exc)
+            _record_failure(span, token, spec, exc)
             raise
-        inv.stop(result)
+        _record_success(span, token, spec, result, pol)
         return result
 
     return wrapper

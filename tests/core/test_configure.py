@@ -243,3 +243,44 @@ def test_pending_spans_flushed_at_exit(tmp_path: Path) -> None:
             pass
     """)
     assert out_file.read_text().splitlines() == ["invoke_agent exiting"]
+
+
+def test_otlp_export_reaches_a_real_grpc_receiver(fresh: None) -> None:
+    """configure(otlp_endpoint=...) exports over OTLP/gRPC to a receiver on a loopback port."""
+    import threading
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    received: list[tuple[str, bytes, dict[str, str]]] = []
+    arrived = threading.Event()
+
+    class Receiver(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+        def Export(self, request: object, context: object) -> object:  # noqa: N802
+            for resource_spans in request.resource_spans:  # type: ignore[attr-defined]
+                for scope_spans in resource_spans.scope_spans:
+                    for span in scope_spans.spans:
+                        attrs = {a.key: a.value.string_value for a in span.attributes}
+                        received.append((span.name, span.trace_id, attrs))
+            arrived.set()
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Receiver(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        onex_otel.configure(service_name="otlp-test", otlp_endpoint=f"http://127.0.0.1:{port}")
+        with agent_execution("otlp-agent", correlation_id=CID):
+            pass
+        provider = trace.get_tracer_provider()
+        assert provider.force_flush(10_000)  # type: ignore[attr-defined]
+        assert arrived.wait(10)
+    finally:
+        trace.get_tracer_provider().shutdown()  # type: ignore[attr-defined]
+        server.stop(0)
+    (name, trace_id, attrs), = received
+    assert name == "invoke_agent otlp-agent"
+    assert trace_id.hex() == uuid.UUID(CID).hex
+    assert attrs["onex.correlation_id"] == CID

@@ -429,3 +429,47 @@ def test_truncated_argument_records_original_size(spans: Spans) -> None:
     assert len(text.encode()) <= 128
     assert json.loads(text)["text"].endswith("...[truncated]")
     assert attrs["gen_ai.tool.call.arguments.original_size"] == len('{"text":""}') + 1000
+
+
+def test_results_are_redacted_too(spans: Spans) -> None:
+    @traced_tool_call
+    def login(user: str) -> dict[str, str]:
+        return {"user": user, "session_token": "abc"}
+
+    @traced_tool_call
+    def nested() -> dict[str, object]:
+        return {"auth": {"Authorization": "Bearer x"}}
+
+    login("u")
+    nested()
+    results = {s.name: (s.attributes or {})["gen_ai.tool.call.result"] for s in spans.finished()}
+    assert results == {
+        "execute_tool login": '{"user":"u","session_token":"[REDACTED]"}',
+        "execute_tool nested": '{"auth":{"Authorization":"[REDACTED]"}}',
+    }
+
+
+def test_scalar_results_encode_as_json(spans: Spans) -> None:
+    import json
+
+    values: list[object] = [1, -2.5, True, None, 'quote " and \\ and \u00e9', float("inf"), 10**30]
+
+    @traced_tool_call
+    def give(i: int) -> object:
+        return values[i]
+
+    for i in range(len(values)):
+        give(i)
+    got = [json.loads(str((s.attributes or {})["gen_ai.tool.call.result"]))
+           for s in spans.finished()]
+    assert got == [1, -2.5, True, None, 'quote " and \\ and \u00e9', "inf", 10**30]
+
+
+def test_call_ids_are_distinct_uuid4() -> None:
+    from onex_otel._tool import new_call_id
+
+    ids = [new_call_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert all(str(u) == i for u, i in zip(parsed, ids, strict=True))
