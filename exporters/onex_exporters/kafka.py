@@ -45,7 +45,13 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from onex_exporters.mapping import EventRecord, MappingError, MappingOptions, span_to_records
+from onex_exporters.mapping import (
+    EventRecord,
+    MappingError,
+    MappingOptions,
+    dumps,
+    span_to_records,
+)
 from onex_exporters.spool import Spool, SpoolRecord
 from onex_otel.config import ConfigError, Settings, load_settings
 from onex_otel.conventions import (
@@ -427,11 +433,12 @@ class OnexKafkaSpanExporter(SpanExporter):
 
     # -- routing ---------------------------------------------------------------------------
     def _message(self, record: EventRecord) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
-        topic, static = self._static[record.event_type]
-        headers = [(HEADER_TRACEPARENT, record.traceparent.encode()), *static]
-        if record.tracestate:
-            headers.append((HEADER_TRACESTATE, record.tracestate.encode()))
-        return topic, record.to_json(), record.correlation_id.encode(), headers
+        event_type, envelope, traceparent, tracestate = record
+        topic, static = self._static[event_type]
+        headers = [(HEADER_TRACEPARENT, traceparent.encode()), *static]
+        if tracestate:
+            headers.append((HEADER_TRACESTATE, tracestate.encode()))
+        return topic, dumps(envelope), envelope["correlation_id"].encode(), headers
 
     def publish(self, records: Sequence[EventRecord]) -> None:
         """Send mapped events (used by the exporter and by the lifecycle processor).

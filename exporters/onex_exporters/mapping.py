@@ -205,7 +205,7 @@ class EventRecord(NamedTuple):
 
     def to_json(self) -> bytes:
         """The envelope as compact UTF-8 JSON (the Kafka message value)."""
-        return _dumps(self.envelope)
+        return dumps(self.envelope)
 
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -222,7 +222,8 @@ except ImportError:  # pragma: no cover - depends on the installed extras
 _json_loads: Any = _orjson.loads if _orjson is not None else json.loads
 
 
-def _dumps(value: Any) -> bytes:
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON of an envelope dict (:class:`MappingError` if it cannot be)."""
     try:
         if _orjson is not None:
             return bytes(_orjson.dumps(value))
@@ -255,6 +256,7 @@ def _hash80(text: str) -> int:
 
 
 _tag_cache: dict[tuple[object, ...], int] = {}
+_MASK80 = (1 << 80) - 1
 
 
 def _tag_hash(what: tuple[object, ...]) -> int:
@@ -406,7 +408,8 @@ class _SpanFacts:
         ctx = span.context
         self.trace_id: int = ctx.trace_id
         self.span_id: int = ctx.span_id
-        self.base_hash = _hash80(f"{self.trace_id:032x}{self.span_id:016x}")
+        # the random bits of this span's event ids: from its (random) trace and span ids
+        self.base_hash = (self.trace_id & _MASK80) ^ (self.span_id << 16)
         self.correlation_id = _uuid_or_none(attrs.get(ONEX_CORRELATION_ID)) or str(
             uuid.UUID(int=self.trace_id)
         )
