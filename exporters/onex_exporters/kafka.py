@@ -45,7 +45,13 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from onex_exporters.mapping import EventRecord, MappingError, MappingOptions, span_to_records
+from onex_exporters.mapping import (
+    EventRecord,
+    MappingError,
+    MappingOptions,
+    dumps,
+    span_to_records,
+)
 from onex_exporters.spool import Spool, SpoolRecord
 from onex_otel.config import ConfigError, Settings, load_settings
 from onex_otel.conventions import (
@@ -120,6 +126,9 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "queue.buffering.max.messages": 200_000,
         "queue.buffering.max.kbytes": 128 * 1024,
         "reconnect.backoff.max.ms": 2000,
+        # only failures come back as callbacks: successes are counted by difference, which
+        # keeps the per-message cost off the Python side
+        "delivery.report.only.error": True,
     }
 
 
@@ -202,13 +211,20 @@ class OnexKafkaSpanExporter(SpanExporter):
         self.enabled = settings.kafka_enabled
         self.options = MappingOptions(tenant_id=settings.tenant_id, source=settings.source)
         self.topics = topics_from_settings(settings)
+        #: per event type: topic and the headers every message of that type carries
+        self._static = {
+            et: (topic, ((HEADER_EVENT_TYPE, et.value.encode()),
+                         (HEADER_SCHEMA_REF, SCHEMA_REFS[et].encode()),
+                         (HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON.encode())))
+            for et, topic in self.topics.items()
+        }
         self.shutdown_timeout_s = shutdown_timeout_s
         self._producer_conf = {**producer_config(settings), **(producer_overrides or {})}
         self._delivery_timeout_s = int(self._producer_conf["message.timeout.ms"]) / 1000.0
         self._backoff = _Backoff(cap=settings.spool_retry_max_s)
         self._warn = _RateLimitedLog()
         self._counts: dict[str, int] = {
-            "spans": 0, "events": 0, OUTCOME_DELIVERED: 0, OUTCOME_SPOOLED: 0,
+            "spans": 0, "events": 0, "produced": 0, "failed": 0, OUTCOME_SPOOLED: 0,
             OUTCOME_RESENT: 0,
         }
         self._drops: dict[str, int] = {}
@@ -241,6 +257,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         self._fatal = False
         self._spool_check = True  # look for a spool left by an earlier process
         self._resent_ok: set[tuple[str, int]] = set()
+        self._resend_inflight = 0
         self._pid = os.getpid()
 
     def _after_fork_in_child(self) -> None:
@@ -277,7 +294,8 @@ class OnexKafkaSpanExporter(SpanExporter):
             obj = me()
             if not obj:
                 return []
-            return [Observation(obj._counts[o], {METRIC_ATTR_OUTCOME: o})
+            snapshot = obj.stats()
+            return [Observation(snapshot[o], {METRIC_ATTR_OUTCOME: o})
                     for o in (OUTCOME_DELIVERED, OUTCOME_SPOOLED, OUTCOME_RESENT)]
 
         def drops(_: CallbackOptions) -> list[Observation]:
@@ -339,10 +357,11 @@ class OnexKafkaSpanExporter(SpanExporter):
         if self.spool is not None:
             with contextlib.suppress(OSError):
                 spool_bytes = self.spool.pending_bytes()
+        direct_in_flight = max(0, in_flight - self._resend_inflight)
         return {
             "spans_seen": counts["spans"],
             "events": counts["events"],
-            "delivered": counts[OUTCOME_DELIVERED],
+            "delivered": max(0, counts["produced"] - counts["failed"] - direct_in_flight),
             "spooled": counts[OUTCOME_SPOOLED],
             "resent": counts[OUTCOME_RESENT],
             "in_flight": in_flight,
@@ -414,16 +433,12 @@ class OnexKafkaSpanExporter(SpanExporter):
 
     # -- routing ---------------------------------------------------------------------------
     def _message(self, record: EventRecord) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
-        headers = [
-            (HEADER_TRACEPARENT, record.traceparent.encode()),
-            (HEADER_EVENT_TYPE, record.event_type.value.encode()),
-            (HEADER_SCHEMA_REF, SCHEMA_REFS[record.event_type].encode()),
-            (HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON.encode()),
-        ]
-        if record.tracestate:
-            headers.append((HEADER_TRACESTATE, record.tracestate.encode()))
-        return (self.topics[record.event_type], record.to_json(),
-                record.correlation_id.encode(), headers)
+        event_type, envelope, traceparent, tracestate = record
+        topic, static = self._static[event_type]
+        headers = [(HEADER_TRACEPARENT, traceparent.encode()), *static]
+        if tracestate:
+            headers.append((HEADER_TRACESTATE, tracestate.encode()))
+        return topic, dumps(envelope), envelope["correlation_id"].encode(), headers
 
     def publish(self, records: Sequence[EventRecord]) -> None:
         """Send mapped events (used by the exporter and by the lifecycle processor).
@@ -461,10 +476,12 @@ class OnexKafkaSpanExporter(SpanExporter):
             if self._degraded:
                 to_spool = [SpoolRecord(t, v, k, tuple(h)) for t, v, k, h in messages]
             else:
+                produced = 0
                 for i, (topic, value, key, headers) in enumerate(messages):
                     try:
                         producer.produce(topic, value, key, headers=headers,
                                          on_delivery=_Delivery(self, headers))
+                        produced += 1
                     except BufferError:  # queue full: keep the order, go through the spool
                         self._degraded = True
                         to_spool = [SpoolRecord(t, v, k, tuple(h))
@@ -477,6 +494,7 @@ class OnexKafkaSpanExporter(SpanExporter):
                         to_spool = [SpoolRecord(t, v, k, tuple(h))
                                     for t, v, k, h in messages[i:]]
                         break
+                self._count("produced", produced)
             if to_spool:
                 self._to_spool(to_spool)
         if to_spool:
@@ -502,9 +520,9 @@ class OnexKafkaSpanExporter(SpanExporter):
                 self.spool.sync()
 
     def _on_delivery(self, err: Any, msg: Any, headers: list[tuple[str, bytes]]) -> None:
-        if err is None:
-            self._count(OUTCOME_DELIVERED)
+        if err is None:  # only with delivery.report.only.error overridden to false
             return
+        self._count("failed")
         self._degraded = True
         self._warn.warning("delivery", "onex-otel could not deliver to Kafka (%s): spooling "
                                        "events until the broker is back", err)
@@ -535,42 +553,47 @@ class OnexKafkaSpanExporter(SpanExporter):
             self._warn.warning("drain", "onex-otel: Kafka unreachable, %d+ events wait in the "
                                         "spool %s", len(batch.records), spool.path)
             return
-        results: dict[int, bool] = {}
+        failed: set[int] = set()
 
         def on_delivery(index: int) -> Any:
             def callback(err: Any, _msg: Any) -> None:
-                results[index] = err is None
+                if err is not None:  # successes report nothing (delivery.report.only.error)
+                    failed.add(index)
             return callback
 
         producer = self._producer
         needed = sum(1 for pos in batch.positions if pos not in self._resent_ok)
-        sent = 0
+        sent: list[int] = []
         for i, (record, pos) in enumerate(zip(batch.records, batch.positions, strict=True)):
             if pos in self._resent_ok:
                 continue
             try:
                 producer.produce(record.topic, record.value, record.key,
                                  headers=list(record.headers), on_delivery=on_delivery(i))
-                sent += 1
+                sent.append(i)
             except BufferError:
                 break
             except Exception:
                 self._fatal = True
                 break
+        self._resend_inflight = len(sent)
         deadline = time.monotonic() + self._delivery_timeout_s + 2.0
-        while len(results) < sent and time.monotonic() < deadline and not self._fatal:
+        complete = False
+        while time.monotonic() < deadline and not self._fatal and not self._stop.is_set():
             try:
-                producer.flush(0.1)
+                if producer.flush(0.1) == 0:
+                    complete = True  # every message has its outcome; failures reported
+                    break
             except Exception:  # a fatal producer error: rebuilt by the I/O loop
                 self._fatal = True
                 break
-            if self._stop.is_set():
-                break
+        self._resend_inflight = 0
         ok = 0
-        for i, pos in enumerate(batch.positions):
-            if results.get(i):
-                self._resent_ok.add(pos)
-                ok += 1
+        if complete:
+            for i in sent:
+                if i not in failed:
+                    self._resent_ok.add(batch.positions[i])
+                    ok += 1
         self._count(OUTCOME_RESENT, ok)
         # acknowledge each segment's delivered prefix
         commit: list[tuple[str, int]] = []

@@ -45,11 +45,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
+
+from opentelemetry.trace import StatusCode
 
 from onex_otel.conventions import (
     ACTION_EXECUTION_COMPLETED,
@@ -202,14 +205,28 @@ class EventRecord(NamedTuple):
 
     def to_json(self) -> bytes:
         """The envelope as compact UTF-8 JSON (the Kafka message value)."""
-        return _dumps(self.envelope)
+        return dumps(self.envelope)
 
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
+_orjson: Any
+try:  # orjson (in the ``kafka`` extra) is several times faster; the stdlib is the fallback
+    import orjson
 
-def _dumps(value: Any) -> bytes:
+    _orjson = orjson
+except ImportError:  # pragma: no cover - depends on the installed extras
+    _orjson = None
+
+
+_json_loads: Any = _orjson.loads if _orjson is not None else json.loads
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON of an envelope dict (:class:`MappingError` if it cannot be)."""
     try:
+        if _orjson is not None:
+            return bytes(_orjson.dumps(value))
         return _encoder.encode(value).encode()
     except (TypeError, ValueError) as exc:
         raise MappingError(f"event is not JSON-serializable: {exc}") from None
@@ -218,11 +235,37 @@ def _dumps(value: Any) -> bytes:
 # ----------------------------------------------------------------------------------------------
 # small pure helpers
 # ----------------------------------------------------------------------------------------------
+_second_cache: tuple[int, str] = (-1, "")
+#: Plain string values of the enumerations (an enum's ``.value`` is slow on the hot path).
+_VALUES: dict[Any, str] = {m: str(m.value) for e in (EventType, ActionType) for m in e}
+
+
 def rfc3339_ns(ts_ns: int) -> str:
     """Format a Unix time in nanoseconds as RFC 3339 UTC with microseconds and ``Z``."""
+    global _second_cache
     seconds, ns = divmod(ts_ns, 1_000_000_000)
-    base = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    cached_second, base = _second_cache
+    if cached_second != seconds:
+        base = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_cache = (seconds, base)
     return f"{base}.{ns // 1000:06d}Z"
+
+
+def _hash80(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=10).digest(), "big")
+
+
+_tag_cache: dict[tuple[object, ...], int] = {}
+_MASK80 = (1 << 80) - 1
+
+
+def _tag_hash(what: tuple[object, ...]) -> int:
+    value = _tag_cache.get(what)
+    if value is None:
+        if len(_tag_cache) > 4096:
+            _tag_cache.clear()
+        value = _tag_cache[what] = _hash80("|".join(map(str, what)))
+    return value
 
 
 def derive_event_id(ts_ns: int, *parts: object) -> str:
@@ -230,8 +273,10 @@ def derive_event_id(ts_ns: int, *parts: object) -> str:
 
     Deterministic: the same span mapped twice yields the same event ids (idempotent delivery).
     """
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=10).digest()
-    rand = int.from_bytes(digest, "big")
+    return _uuid7_from(ts_ns, _hash80("|".join(map(str, parts))))
+
+
+def _uuid7_from(ts_ns: int, rand: int) -> str:
     ms = ts_ns // 1_000_000
     value = (ms & 0xFFFF_FFFF_FFFF) << 80
     value |= 0x7 << 76
@@ -242,9 +287,14 @@ def derive_event_id(ts_ns: int, *parts: object) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid_or_none(value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, str) and _UUID_RE.fullmatch(value):  # canonical already: fast path
+        return value
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
@@ -255,7 +305,7 @@ def _loads(value: Any) -> Any:
     """Decode a JSON-encoded attribute; a value that is not JSON is kept as it is."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            return _json_loads(value)
         except ValueError:
             return value
     if isinstance(value, tuple):
@@ -341,6 +391,7 @@ class _SpanFacts:
     __slots__ = (
         "agent_name",
         "attrs",
+        "base_hash",
         "correlation_id",
         "span",
         "span_id",
@@ -352,11 +403,13 @@ class _SpanFacts:
 
     def __init__(self, span: Any) -> None:
         self.span = span
-        attrs: Mapping[str, Any] = span.attributes or {}
+        attrs: Mapping[str, Any] = _plain(span)
         self.attrs = attrs
         ctx = span.context
         self.trace_id: int = ctx.trace_id
         self.span_id: int = ctx.span_id
+        # the random bits of this span's event ids: from its (random) trace and span ids
+        self.base_hash = (self.trace_id & _MASK80) ^ (self.span_id << 16)
         self.correlation_id = _uuid_or_none(attrs.get(ONEX_CORRELATION_ID)) or str(
             uuid.UUID(int=self.trace_id)
         )
@@ -372,7 +425,15 @@ class _SpanFacts:
         self.tracestate = state.to_header() if state else None
 
     def event_id(self, ts_ns: int, *what: object) -> str:
-        return derive_event_id(ts_ns, self.trace_id, self.span_id, *what)
+        return _uuid7_from(ts_ns, self.base_hash ^ _tag_hash(what))
+
+
+def _plain(span: Any) -> Mapping[str, Any]:
+    """The span's attributes as a plain dict (the SDK's read-only view is slow to query)."""
+    raw = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if isinstance(raw, dict):
+        return raw
+    return dict(span.attributes or {})
 
 
 def is_execution_span(span: Any) -> bool:
@@ -411,7 +472,7 @@ class _Builder:
         cid = correlation_id or self.facts.correlation_id
         payload["correlation_id"] = cid
         envelope = {
-            "event_type": event_type.value,
+            "event_type": _VALUES[event_type],
             "event_id": event_id,
             "timestamp": rfc3339_ns(ts_ns),
             "tenant_id": self.options.tenant_id,
@@ -432,7 +493,7 @@ class _Builder:
         attrs = self.facts.attrs
         payload = {
             "agent_name": self.facts.agent_name,
-            "action_type": action_type.value,
+            "action_type": _VALUES[action_type],
             "action_name": action_name,
             "action_details": details,
             "debug_mode": _bool(attrs.get(ONEX_DEBUG_MODE), True),
@@ -557,8 +618,6 @@ def _ended(b: _Builder) -> None:
 
 
 def _is_error(span: Any) -> bool:
-    from opentelemetry.trace import StatusCode
-
     return bool(span.status is not None and span.status.status_code == StatusCode.ERROR)
 
 

@@ -25,8 +25,8 @@ fsync policy (``ONEX_SPOOL_FSYNC``):
 - ``always``: every append is followed by ``fsync`` (each exported batch is on disk when
   ``export()`` returns; the slowest).
 - ``batch`` (default): the exporter calls :meth:`Spool.sync` after every batch it spooled, on
-  ``force_flush()`` and on ``shutdown()``: at most one batch of events can be lost to a power
-  failure, and none to a process crash (the data is in the kernel's page cache).
+  ``force_flush()`` and on ``shutdown()``: at most one spooled batch can be lost to a power
+  failure, and nothing spooled to a process crash (the data is in the kernel's page cache).
 - ``never``: the operating system writes when it likes: safe against process crashes, not
   against power loss.
 """
