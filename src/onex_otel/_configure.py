@@ -160,6 +160,9 @@ def install_kafka(provider: Any, settings: Settings) -> bool:
     target = entry.load()
     module = importlib.import_module(entry.module)
     install = getattr(module, "install", None)
+    if install is None and "." in entry.module:  # install() in the entry point's package
+        package = importlib.import_module(entry.module.rpartition(".")[0])
+        install = getattr(package, "install", None)
     if callable(install):
         install(provider, settings)
         return True
