@@ -249,3 +249,12 @@ async def test_log_action_maps_each_type(legacy: Spans, action_type: str,
 async def test_unknown_action_type_is_rejected(legacy: Spans) -> None:
     assert await publish_action_event("a", "thinking", "x") is False
     assert legacy.finished() == []
+
+
+async def test_reassigned_correlation_id_is_used(legacy: Spans) -> None:
+    log = ActionLogger("agent-x", correlation_id=CID)
+    assert await log.log_decision("first") is True
+    log.correlation_id = LEGACY_CID
+    assert await log.log_decision("second") is True
+    cids = [(s.attributes or {})["onex.correlation_id"] for s in legacy.finished()]
+    assert cids == [CID, MAPPED]

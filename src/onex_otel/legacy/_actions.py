@@ -228,6 +228,12 @@ async def publish_tool_call(
     """
     fn = "publish_tool_call"
     identity = _identity(fn, agent_name, correlation_id, *_common(fn, kwargs))
+    return _tool(fn, identity, tool_name, tool_parameters, tool_result, duration_ms, success,
+                 error_message)
+
+
+def _tool(fn: str, identity: Identity, tool_name: object, tool_parameters: object,
+          tool_result: Any, duration_ms: object, success: object, error_message: object) -> bool:
     name = check_name(fn, "tool_name", tool_name)
     params = check_mapping(fn, "tool_parameters", tool_parameters)
     millis = check_millis(fn, "duration_ms", duration_ms)
@@ -250,6 +256,11 @@ async def publish_decision(
     """Publish a decision: the core's ``record_decision`` event."""
     fn = "publish_decision"
     identity = _identity(fn, agent_name, correlation_id, *_common(fn, kwargs))
+    return _decision(fn, identity, decision_name, decision_context, decision_result, duration_ms)
+
+
+def _decision(fn: str, identity: Identity, decision_name: object, decision_context: Any,
+              decision_result: Any, duration_ms: object) -> bool:
     name = check_name(fn, "decision_name", decision_name)
     millis = check_millis(fn, "duration_ms", duration_ms)
     return _event(identity, EVENT_DECISION,
@@ -269,6 +280,11 @@ async def publish_error(
     """Publish an error: the core's ``record_error`` event (severity debug..critical)."""
     fn = "publish_error"
     identity = _identity(fn, agent_name, correlation_id, *_common(fn, kwargs))
+    return _error(fn, identity, error_type, error_message, error_context, severity)
+
+
+def _error(fn: str, identity: Identity, error_type: object, error_message: object,
+           error_context: Any, severity: object) -> bool:
     kind = check_name(fn, "error_type", error_type)
     message = check_optional_text(fn, "error_message", error_message) or ""
     level = check_name(fn, "severity", severity).lower()
@@ -291,6 +307,11 @@ async def publish_success(
     """Publish a success milestone: the core's ``record_success`` event."""
     fn = "publish_success"
     identity = _identity(fn, agent_name, correlation_id, *_common(fn, kwargs))
+    return _success(fn, identity, success_name, success_details, duration_ms)
+
+
+def _success(fn: str, identity: Identity, success_name: object, success_details: Any,
+             duration_ms: object) -> bool:
     name = check_name(fn, "success_name", success_name)
     millis = check_millis(fn, "duration_ms", duration_ms)
     return _event(identity, EVENT_SUCCESS,
@@ -463,26 +484,28 @@ class ActionLogger:
         )
         self.working_directory: Any = _or_default(working_directory, cwd)
         self.debug_mode = debug_mode
-        self._identity: Identity | None = None
+        self._identity: tuple[tuple[Any, ...], Identity] | None = None
 
     @property
     def identity(self) -> Identity:
-        """The identity of this logger's actions (raises ``ValueError`` for invalid fields)."""
-        if self._identity is None:
-            self._identity = _identity("ActionLogger", self.agent_name, self.correlation_id,
-                                       self.project_path, self.project_name,
-                                       self.working_directory, self.debug_mode)
-        return self._identity
+        """The identity of this logger's actions (raises ``ValueError`` for invalid fields).
 
-    def _kwargs(self) -> dict[str, Any]:
-        return {"project_path": self.project_path, "project_name": self.project_name,
-                "working_directory": self.working_directory, "debug_mode": self.debug_mode}
+        Rebuilt when an attribute (``correlation_id``, ...) was reassigned since the last call.
+        """
+        fields = (self.agent_name, self.correlation_id, self.project_path, self.project_name,
+                  self.working_directory, self.debug_mode)
+        cached = self._identity
+        if cached is None or any(a is not b for a, b in zip(cached[0], fields, strict=True)):
+            identity = _identity("ActionLogger", *fields)
+            self._identity = cached = (fields, identity)
+        return cached[1]
 
     def tool_call(self, tool_name: str,
                   tool_parameters: Mapping[str, Any] | None = None) -> ToolCallContext:
         """A tool call block (``async with`` or ``with``) timed by the block itself."""
         return ToolCallContext(self, tool_name, tool_parameters)
 
+    @never_raises("ActionLogger.log_tool_call")
     async def log_tool_call(
         self,
         tool_name: str,
@@ -493,10 +516,10 @@ class ActionLogger:
         error_message: str | None = None,
     ) -> bool:
         """Log a tool call that already ran (see :func:`publish_tool_call`)."""
-        return await publish_tool_call(self.agent_name, tool_name, tool_parameters, tool_result,
-                                       self.correlation_id, duration_ms, success, error_message,
-                                       **self._kwargs())
+        return _tool("ActionLogger.log_tool_call", self.identity, tool_name, tool_parameters,
+                     tool_result, duration_ms, success, error_message)
 
+    @never_raises("ActionLogger.log_decision")
     async def log_decision(
         self,
         decision_name: str,
@@ -505,10 +528,10 @@ class ActionLogger:
         duration_ms: float | None = None,
     ) -> bool:
         """Log a decision (see :func:`publish_decision`)."""
-        return await publish_decision(self.agent_name, decision_name, decision_context,
-                                      decision_result, self.correlation_id, duration_ms,
-                                      **self._kwargs())
+        return _decision("ActionLogger.log_decision", self.identity, decision_name,
+                         decision_context, decision_result, duration_ms)
 
+    @never_raises("ActionLogger.log_error")
     async def log_error(
         self,
         error_type: str,
@@ -522,9 +545,10 @@ class ActionLogger:
         ``send_slack_notification`` is accepted for compatibility; onex-otel sends no Slack
         notifications (alert on the ``onex.agent.action.errors`` metric instead).
         """
-        return await publish_error(self.agent_name, error_type, error_message, error_context,
-                                   self.correlation_id, severity, **self._kwargs())
+        return _error("ActionLogger.log_error", self.identity, error_type, error_message,
+                      error_context, severity)
 
+    @never_raises("ActionLogger.log_success")
     async def log_success(
         self,
         success_name: str,
@@ -532,8 +556,8 @@ class ActionLogger:
         duration_ms: float | None = None,
     ) -> bool:
         """Log a success milestone (see :func:`publish_success`)."""
-        return await publish_success(self.agent_name, success_name, success_details,
-                                     self.correlation_id, duration_ms, **self._kwargs())
+        return _success("ActionLogger.log_success", self.identity, success_name, success_details,
+                        duration_ms)
 
     async def log_raw_action(
         self,
