@@ -284,3 +284,24 @@ async def test_log_agent_execution_bad_status_keeps_it_open(legacy: Spans, statu
     assert await logger.complete(status=status) is False  # type: ignore[arg-type]
     assert legacy.finished() == []
     assert await logger.complete() is True
+
+
+async def test_seed_003_planned_shapes(legacy: Spans) -> None:
+    async with AgentExecutionPublisherContext() as publisher:
+        await publisher.publish_execution_started(AGENT, "r", CID)
+        assert await publisher.publish_execution_completed(
+            AGENT, CID, completed_at="2025-11-13T14:35:00Z",
+            result_summary="Generated REST API design",
+            artifacts=["api_spec.yaml", "endpoints.md"]) is True
+        assert await publisher.publish_execution_failed(
+            "agent-b", "run-2", failed_at="2025-11-13T14:33:00Z", error_code="VALIDATION_ERROR",
+            error_message="Invalid API specification", stack_trace="...") is True
+    shapes = {s["name"]: s for s in tree(legacy.finished())}
+    done = shapes[f"invoke_agent {AGENT}"]["attributes"]
+    assert done["onex.output_summary"] == "Generated REST API design"
+    assert done["onex.metrics"] == '{"artifacts":["api_spec.yaml","endpoints.md"]}'
+    failed = shapes["invoke_agent agent-b"]
+    assert failed["attributes"]["onex.error_type"] == "VALIDATION_ERROR"
+    assert failed["events"] == [("exception", {
+        "exception.type": "VALIDATION_ERROR", "exception.message": "Invalid API specification",
+        "exception.stacktrace": "<any>"})]

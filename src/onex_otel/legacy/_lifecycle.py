@@ -230,18 +230,27 @@ class AgentExecutionPublisher:
         quality_score: float | None = None,
         output_summary: str | None = None,
         metrics: Mapping[str, Any] | None = None,
+        *,
+        completed_at: Any = None,
+        result_summary: str | None = None,
+        artifacts: Any = None,
     ) -> bool:
         """End an execution successfully.
 
-        The execution's duration is its span's (start to this call); ``duration_ms`` is checked
-        and otherwise unused. Without a started execution, one is started and ended now.
+        The execution's duration is its span's (start to this call); ``duration_ms`` (and seed
+        003's planned ``completed_at``) are checked or accepted and otherwise unused. Seed 003's
+        planned ``result_summary`` is the output summary and ``artifacts`` go into the metrics.
+        Without a started execution, one is started and ended now.
         """
         fn = "publish_execution_completed"
         name = check_name(fn, "agent_name", agent_name)
         cid = check_correlation_id(fn, correlation_id)
         check_millis(fn, "duration_ms", duration_ms)
         score = check_score(fn, "quality_score", quality_score)
-        summary = check_optional_text(fn, "output_summary", output_summary)
+        summary = check_optional_text(
+            fn, "output_summary", output_summary if output_summary is not None else result_summary)
+        if artifacts is not None:
+            metrics = {**(check_mapping(fn, "metrics", metrics) or {}), "artifacts": artifacts}
         if not self._ready():
             return False
         opened = _registry.take(_key(cid), owner=_OWNER_PUBLISHER, agent_name=name) or \
@@ -261,18 +270,27 @@ class AgentExecutionPublisher:
         error_type: str | None = None,
         error_stack_trace: str | None = None,
         partial_results: Any = None,
+        *,
+        failed_at: Any = None,
+        error_code: str | None = None,
+        stack_trace: str | None = None,
     ) -> bool:
         """End an execution as failed (status ``failed``, span status ERROR).
 
-        ``error_stack_trace`` becomes the span's ``exception`` event. Without a started
-        execution, one is started and ended now.
+        ``error_stack_trace`` becomes the span's ``exception`` event. Seed 003's planned
+        ``error_code`` and ``stack_trace`` stand for ``error_type`` and ``error_stack_trace``;
+        ``failed_at`` is accepted and unused (the span ends now). Without a started execution,
+        one is started and ended now.
         """
         fn = "publish_execution_failed"
         name = check_name(fn, "agent_name", agent_name)
         cid = check_correlation_id(fn, correlation_id)
         message = check_optional_text(fn, "error_message", error_message) or ""
-        kind = check_optional_text(fn, "error_type", error_type)
-        stack = check_optional_text(fn, "error_stack_trace", error_stack_trace)
+        kind = check_optional_text(fn, "error_type",
+                                   error_type if error_type is not None else error_code)
+        stack = check_optional_text(
+            fn, "error_stack_trace",
+            error_stack_trace if error_stack_trace is not None else stack_trace)
         if not self._ready():
             return False
         opened = _registry.take(_key(cid), owner=_OWNER_PUBLISHER, agent_name=name) or \
