@@ -73,3 +73,24 @@ def test_legacy_process_publishes_every_event(broker: Broker, tmp_path: Path) ->
         ("agent-router-service", "decision", "agent_execution_started"),
         ("agent-router-service", "error", "agent_execution_failed"),
     ])
+
+
+def test_legacy_process_with_kafka_down_still_succeeds_and_spools(tmp_path: Path) -> None:
+    from tests.services.kafka import free_port
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OTEL_", "ONEX_", "KAFKA_"))}
+    env.update({
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # nothing listens there
+        "ONEX_SPOOL_DIR": str(tmp_path / "spool"),
+        "ONEX_KAFKA_DELIVERY_TIMEOUT_MS": "1000",
+    })
+    env.pop("PYTEST_VERSION", None)
+    done = subprocess.run([sys.executable, "-m", "tests.legacy.dropin_proc", str(uuid.uuid4())],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [True] * 6
+    spooled = sum(p.stat().st_size for p in (tmp_path / "spool").rglob("*")
+                  if p.is_file() and p.name not in ("cursor.json", ".lock"))
+    assert spooled > 0, sorted(p.name for p in (tmp_path / "spool").rglob("*"))
