@@ -425,6 +425,11 @@ def traced_agent_execution(
     """
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise TypeError(
+                f"@traced_agent_execution cannot wrap the generator {fn.__qualname__}: "
+                "use `with agent_execution(...)` inside it"
+            )
         name = agent_name or str(getattr(fn, "__name__", "agent"))
         wanted = {k: v for k, v in (("user_request", user_request_arg),
                                     ("correlation_id", correlation_id_arg),

@@ -257,7 +257,7 @@ def test_otlp_export_reaches_a_real_grpc_receiver(fresh: None) -> None:
     arrived = threading.Event()
 
     class Receiver(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
-        def Export(self, request: object, context: object) -> object:  # noqa: N802
+        def Export(self, request: object, context: object) -> object:
             for resource_spans in request.resource_spans:  # type: ignore[attr-defined]
                 for scope_spans in resource_spans.scope_spans:
                     for span in scope_spans.spans:
