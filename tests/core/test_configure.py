@@ -267,7 +267,9 @@ def test_otlp_export_reaches_a_real_grpc_receiver(fresh: None) -> None:
             return trace_service_pb2.ExportTraceServiceResponse()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Receiver(), server)
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        Receiver(), server
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
