@@ -286,3 +286,10 @@ def test_otlp_export_reaches_a_real_grpc_receiver(fresh: None) -> None:
     assert name == "invoke_agent otlp-agent"
     assert trace_id.hex() == uuid.UUID(CID).hex
     assert attrs["onex.correlation_id"] == CID
+
+
+def test_package_docstring_examples_run(fresh: None) -> None:
+    import doctest
+
+    result = doctest.testmod(onex_otel, verbose=False)
+    assert result.attempted >= 4 and result.failed == 0
