@@ -293,3 +293,32 @@ def test_package_docstring_examples_run(fresh: None) -> None:
 
     result = doctest.testmod(onex_otel, verbose=False)
     assert result.attempted >= 4 and result.failed == 0
+
+
+def test_id_generator_yields_pending_trace_id_and_delegates_otherwise() -> None:
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+    from onex_otel._context import reset_pending, set_pending
+
+    class Fixed(IdGenerator):
+        def generate_span_id(self) -> int:
+            return 7
+
+        def generate_trace_id(self) -> int:
+            return 11
+
+        def is_trace_id_random(self) -> bool:
+            return True
+
+    gen = OnexIdGenerator(Fixed())
+    assert (gen.generate_trace_id(), gen.generate_span_id(), gen.is_trace_id_random()) == (
+        11, 7, True
+    )
+    token = set_pending(uuid.UUID(CID).int)
+    try:
+        assert gen.generate_trace_id() == uuid.UUID(CID).int
+        assert gen.is_trace_id_random() is False
+        assert gen.generate_span_id() == 7
+    finally:
+        reset_pending(token)
+    assert gen.generate_trace_id() == 11
