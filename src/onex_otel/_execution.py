@@ -176,10 +176,11 @@ class Execution:
             meta = _payload.to_jsonable(metadata if metadata is not None else {})
             if not isinstance(meta, dict):
                 meta = {"value": meta}
-            text, _ = _payload.encode_plain(meta, _payload.policy())
-            span.add_event(
-                EVENT_PROGRESS, {ATTR_STAGE: stage, ATTR_PERCENT: value, ATTR_METADATA: text}
-            )
+            text, original = _payload.encode_plain(meta, _payload.policy())
+            attrs: dict[str, Any] = {ATTR_STAGE: stage, ATTR_PERCENT: value, ATTR_METADATA: text}
+            if original is not None:
+                attrs[ATTR_METADATA + ORIGINAL_SIZE_SUFFIX] = original
+            span.add_event(EVENT_PROGRESS, attrs)
             notify_progress(ProgressReport(span, stage, value, meta, datetime.now(UTC)))
         except Exception:
             internal_error("execution.progress")
@@ -425,6 +426,11 @@ def traced_agent_execution(
     """
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise TypeError(
+                f"@traced_agent_execution cannot wrap the generator {fn.__qualname__}: "
+                "use `with agent_execution(...)` inside it"
+            )
         name = agent_name or str(getattr(fn, "__name__", "agent"))
         wanted = {k: v for k, v in (("user_request", user_request_arg),
                                     ("correlation_id", correlation_id_arg),

@@ -23,6 +23,12 @@ class OnexIdGenerator(IdGenerator):
 
     def __init__(self, fallback: IdGenerator | None = None) -> None:
         self.fallback: IdGenerator = fallback or RandomIdGenerator()
+        self._fallback_trace_id = self.fallback.generate_trace_id
+        random_check = getattr(self.fallback, "is_trace_id_random", None)
+        self._fallback_random = bool(random_check()) if callable(random_check) else False
+        # Span ids never involve a correlation id: hand the wrapped generator's method out directly
+        # (an instance attribute, one call level less on every span start).
+        self.generate_span_id = self.fallback.generate_span_id  # type: ignore[method-assign]
 
     def generate_span_id(self) -> int:
         """A span id from the wrapped generator."""
@@ -33,14 +39,11 @@ class OnexIdGenerator(IdGenerator):
         pending = _pending.get()
         if pending:
             return pending
-        return self.fallback.generate_trace_id()
+        return self._fallback_trace_id()
 
     def is_trace_id_random(self) -> bool:
         """A correlation id given by the caller is not W3C-random; generated ones defer."""
-        if _pending.get():
-            return False
-        check = getattr(self.fallback, "is_trace_id_random", None)
-        return bool(check()) if callable(check) else False
+        return self._fallback_random and not _pending.get()
 
 
 def install_id_generator(target: Any) -> bool:

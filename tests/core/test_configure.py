@@ -257,7 +257,7 @@ def test_otlp_export_reaches_a_real_grpc_receiver(fresh: None) -> None:
     arrived = threading.Event()
 
     class Receiver(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
-        def Export(self, request: object, context: object) -> object:  # noqa: N802
+        def Export(self, request: object, context: object) -> object:
             for resource_spans in request.resource_spans:  # type: ignore[attr-defined]
                 for scope_spans in resource_spans.scope_spans:
                     for span in scope_spans.spans:
@@ -267,7 +267,9 @@ def test_otlp_export_reaches_a_real_grpc_receiver(fresh: None) -> None:
             return trace_service_pb2.ExportTraceServiceResponse()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Receiver(), server)
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        Receiver(), server
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
@@ -284,3 +286,39 @@ def test_otlp_export_reaches_a_real_grpc_receiver(fresh: None) -> None:
     assert name == "invoke_agent otlp-agent"
     assert trace_id.hex() == uuid.UUID(CID).hex
     assert attrs["onex.correlation_id"] == CID
+
+
+def test_package_docstring_examples_run(fresh: None) -> None:
+    import doctest
+
+    result = doctest.testmod(onex_otel, verbose=False)
+    assert result.attempted >= 4 and result.failed == 0
+
+
+def test_id_generator_yields_pending_trace_id_and_delegates_otherwise() -> None:
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+    from onex_otel._context import reset_pending, set_pending
+
+    class Fixed(IdGenerator):
+        def generate_span_id(self) -> int:
+            return 7
+
+        def generate_trace_id(self) -> int:
+            return 11
+
+        def is_trace_id_random(self) -> bool:
+            return True
+
+    gen = OnexIdGenerator(Fixed())
+    assert (gen.generate_trace_id(), gen.generate_span_id(), gen.is_trace_id_random()) == (
+        11, 7, True
+    )
+    token = set_pending(uuid.UUID(CID).int)
+    try:
+        assert gen.generate_trace_id() == uuid.UUID(CID).int
+        assert gen.is_trace_id_random() is False
+        assert gen.generate_span_id() == 7
+    finally:
+        reset_pending(token)
+    assert gen.generate_trace_id() == 11

@@ -240,7 +240,9 @@ def test_boundary_values_validate_as_envelope_payloads(spans: Spans) -> None:
         routing_decision("x", 1, "s", 0.4)
         transformation("a", "b", duration_ms=0, confidence_score=1.0, success=False)
         detection_failure("u", "r", best_confidence=0.0, detection_duration_ms=0)
-    events = [dict(e.attributes or {}) for e in spans.by_name("invoke_agent a").events]
+    events: list[dict[str, Any]] = [
+        dict(e.attributes or {}) for e in spans.by_name("invoke_agent a").events
+    ]
     for ev in events[:2]:
         RoutingDecisionPayload(
             correlation_id=uuid.UUID(CID), selected_agent=ev[c.ATTR_SELECTED_AGENT],

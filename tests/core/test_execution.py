@@ -402,3 +402,10 @@ def test_entering_twice_is_an_error(spans: Spans) -> None:
         pass
     with pytest.raises(RuntimeError, match="once"):
         execution.__enter__()
+
+
+def test_decorator_refuses_generators() -> None:
+    with pytest.raises(TypeError, match="generator"):
+        @traced_agent_execution
+        def gen() -> Any:
+            yield 1

@@ -108,7 +108,7 @@ def _points(reader: InMemoryMetricReader) -> dict[str, list[tuple[dict[str, Any]
                 for p in metric.data.data_points:
                     value = getattr(p, "value", None)
                     if value is None:
-                        value = (p.count, p.sum)  # type: ignore[attr-defined]
+                        value = (p.count, p.sum)  # type: ignore[union-attr]
                     out.setdefault(metric.name, []).append((dict(p.attributes or {}), value))
     return out
 

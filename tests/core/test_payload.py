@@ -46,7 +46,7 @@ class BrokenEverything:
     def __str__(self) -> str:
         raise RuntimeError("no str")
 
-    @property
+    @property  # type: ignore[misc]
     def __class__(self) -> type:  # type: ignore[override]
         raise RuntimeError("no class")
 

@@ -7,7 +7,7 @@ import gc
 import inspect
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -166,7 +166,7 @@ def test_generator_span_covers_iteration_and_context_only_inside_steps(spans: Sp
 
 def test_generator_send_throw_and_return_value(spans: Spans) -> None:
     @traced_tool_call
-    def echo() -> Iterator[Any]:
+    def echo() -> Generator[str, Any, str]:
         received = yield "ready"
         try:
             yield f"got {received}"
@@ -191,7 +191,7 @@ def test_generator_early_close_and_break_end_span_without_detach_noise(
     cleaned: list[str] = []
 
     @traced_tool_call
-    def stream() -> Iterator[int]:
+    def stream() -> Generator[int, None, None]:
         try:
             yield 1
             yield 2
@@ -258,7 +258,7 @@ async def test_async_generator_and_aclose(spans: Spans, caplog: pytest.LogCaptur
     inside: list[str] = []
 
     @traced_tool_call
-    async def ticks(n: int) -> AsyncIterator[int]:
+    async def ticks(n: int) -> AsyncGenerator[int, None]:
         for i in range(n):
             await asyncio.sleep(0)
             inside.append(trace.get_current_span().name)  # type: ignore[attr-defined]
