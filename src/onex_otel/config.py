@@ -141,6 +141,9 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", parse_optional_str, None,
             "OTLP endpoint; when set, configure() also exports spans over OTLP (standard "
             "OpenTelemetry variable, with the other OTEL_EXPORTER_OTLP_* variables)."),
+    Setting("otlp_protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", parse_str, "grpc",
+            "OTLP transport used by configure(): grpc or http/protobuf (standard OpenTelemetry "
+            "variable)."),
     # --- kafka ------------------------------------------------------------------------------
     Setting("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", parse_optional_str, None,
             "Kafka bootstrap servers. Unset: no Kafka publishing.",
@@ -162,6 +165,31 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("emit_socket", "ONEX_EMIT_SOCKET", parse_optional_str, None,
             "Unix socket of the local emit daemon (default: <runtime dir>/onex-otel/emit.sock).",
             group="kafka"),
+    # --- export (Kafka exporter: topics, producer, spool retry) -----------------------------
+    Setting("topic_execution_started", "ONEX_TOPIC_EXECUTION_STARTED", parse_optional_str, None,
+            "Topic of execution started events (unset: prefix + event type).", group="export"),
+    Setting("topic_execution_progress", "ONEX_TOPIC_EXECUTION_PROGRESS", parse_optional_str,
+            None, "Topic of execution progress events.", group="export"),
+    Setting("topic_execution_completed", "ONEX_TOPIC_EXECUTION_COMPLETED", parse_optional_str,
+            None, "Topic of execution completed events.", group="export"),
+    Setting("topic_execution_failed", "ONEX_TOPIC_EXECUTION_FAILED", parse_optional_str, None,
+            "Topic of execution failed events.", group="export"),
+    Setting("topic_agent_actions", "ONEX_TOPIC_AGENT_ACTIONS", parse_optional_str, None,
+            "Topic of agent action events (tool_call, decision, error, success).",
+            group="export"),
+    Setting("topic_routing_decision", "ONEX_TOPIC_ROUTING_DECISION", parse_optional_str, None,
+            "Topic of routing decision events.", group="export"),
+    Setting("topic_router_performance", "ONEX_TOPIC_ROUTER_PERFORMANCE", parse_optional_str,
+            None, "Topic of router performance metrics events.", group="export"),
+    Setting("topic_transformation", "ONEX_TOPIC_TRANSFORMATION", parse_optional_str, None,
+            "Topic of agent transformation events.", group="export"),
+    Setting("topic_detection_failure", "ONEX_TOPIC_DETECTION_FAILURE", parse_optional_str, None,
+            "Topic of agent detection failure events.", group="export"),
+    Setting("kafka_compression", "ONEX_KAFKA_COMPRESSION", parse_str, "lz4",
+            "Producer compression codec: none | gzip | snappy | lz4 | zstd.", group="export"),
+    Setting("spool_retry_max_s", "ONEX_SPOOL_RETRY_MAX_S", parse_float, 30.0,
+            "Longest pause between two attempts to re-send the spool (exponential backoff "
+            "with jitter up to this cap).", group="export"),
     # --- collector --------------------------------------------------------------------------
     Setting("database_url", "DATABASE_URL", parse_optional_str, None,
             "PostgreSQL connection URL; overrides the POSTGRES_* variables.", group="collector"),
@@ -204,6 +232,7 @@ class Settings:
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     extra_redact_keys: tuple[str, ...] = ()
     otlp_endpoint: str | None = None
+    otlp_protocol: str = "grpc"
     kafka_bootstrap_servers: str | None = None
     kafka_enable_logging: bool = True
     topic_prefix: str = ""
@@ -212,6 +241,17 @@ class Settings:
     spool_fsync: str = "batch"
     kafka_delivery_timeout_ms: int = 10000
     emit_socket: str | None = None
+    topic_execution_started: str | None = None
+    topic_execution_progress: str | None = None
+    topic_execution_completed: str | None = None
+    topic_execution_failed: str | None = None
+    topic_agent_actions: str | None = None
+    topic_routing_decision: str | None = None
+    topic_router_performance: str | None = None
+    topic_transformation: str | None = None
+    topic_detection_failure: str | None = None
+    kafka_compression: str = "lz4"
+    spool_retry_max_s: float = 30.0
     database_url: str | None = None
     postgres_host: str = "localhost"
     postgres_port: int = 5432
@@ -268,10 +308,15 @@ def _quote_conninfo(value: str) -> str:
 
 _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "max_payload_bytes": lambda v: None if v >= 64 else "must be at least 64",
+    "otlp_protocol": lambda v: None if v in ("grpc", "http/protobuf")
+    else "must be grpc or http/protobuf",
     "spool_max_bytes": lambda v: None if v >= 0 else "must be >= 0",
     "spool_fsync": lambda v: None if v in ("always", "batch", "never")
     else "must be always, batch or never",
     "kafka_delivery_timeout_ms": lambda v: None if v > 0 else "must be > 0",
+    "kafka_compression": lambda v: None if v in ("none", "gzip", "snappy", "lz4", "zstd")
+    else "must be none, gzip, snappy, lz4 or zstd",
+    "spool_retry_max_s": lambda v: None if v > 0 else "must be > 0",
     "batch_size": lambda v: None if v >= 1 else "must be >= 1",
     "batch_timeout_ms": lambda v: None if v >= 1 else "must be >= 1",
     "postgres_port": lambda v: None if 0 < v < 65536 else "must be a TCP port",

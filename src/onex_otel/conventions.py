@@ -163,6 +163,14 @@ ATTR_DETECTION_CANDIDATES: Final = "onex.detection.candidates"  # JSON array
 ATTR_DETECTION_CONFIDENCE: Final = "onex.detection.best_confidence"
 ATTR_DETECTION_STRATEGY: Final = "onex.detection.strategy"
 ATTR_DETECTION_CONTEXT: Final = "onex.detection.context"  # JSON object
+ATTR_DETECTION_CANDIDATES_EVALUATED: Final = "onex.detection.candidates_evaluated"
+ATTR_DETECTION_DURATION_MS: Final = "onex.detection.duration_ms"
+
+# Markers written into captured values.
+REDACTED_MARKER: Final = "[REDACTED]"  # value under a secret-looking key
+NOT_CAPTURED_MARKER: Final = "[not captured]"  # required text field while capture is off
+# Status description of a cancelled execution (asyncio.CancelledError, KeyboardInterrupt).
+CANCELLED_DESCRIPTION: Final = "cancelled"
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,6 +198,10 @@ class ExecutionStatus(StrEnum):
 ACTION_EXECUTION_STARTED: Final = "agent_execution_started"
 ACTION_EXECUTION_COMPLETED: Final = "agent_execution_completed"
 ACTION_EXECUTION_FAILED: Final = "agent_execution_failed"
+#: Agent name used when a span (e.g. another library's GenAI span) names no agent.
+UNKNOWN_AGENT: Final = "unknown"
+#: Severity of the agent_action error event of a failed execution (seed 000).
+SEVERITY_ERROR: Final = "error"
 
 # --------------------------------------------------------------------------------------------
 # Correlation ids
@@ -275,6 +287,19 @@ METRIC_ACTION_ERRORS: Final = "onex.agent.action.errors"  # counter; action_log_
 METRIC_INTERNAL_ERRORS: Final = "onex.internal.errors"  # counter of contained internal failures
 METRIC_EXPORT_EVENTS: Final = "onex.export.events"  # counter by outcome (delivered/spooled/...)
 METRIC_EXPORT_DROPS: Final = "onex.export.dropped"  # counter by reason
+METRIC_EXPORT_SPANS: Final = "onex.export.spans"  # counter of spans the exporter has seen
+METRIC_SPOOL_BYTES: Final = "onex.export.spool.size"  # gauge: bytes waiting in the spool
+METRIC_EXPORT_PENDING: Final = "onex.export.pending"  # gauge: events in the producer queue
+# outcomes (METRIC_ATTR_OUTCOME) and drop reasons (METRIC_ATTR_REASON) of exported events
+OUTCOME_DELIVERED: Final = "delivered"  # acknowledged by the broker on the first try
+OUTCOME_SPOOLED: Final = "spooled"  # written to the spool (broker away, timeout, queue full)
+OUTCOME_RESENT: Final = "resent"  # delivered from the spool
+DROP_SPOOL_FULL: Final = "spool_full"
+DROP_SPOOL_CORRUPT: Final = "spool_corrupt"
+DROP_UNSERIALIZABLE: Final = "unserializable"
+DROP_DISABLED: Final = "disabled"
+DROP_SHUTDOWN: Final = "shutdown"
+DROP_SPOOL_ERROR: Final = "spool_error"  # the spool directory cannot be written
 # metric attribute keys
 METRIC_ATTR_AGENT: Final = "agent_name"
 METRIC_ATTR_ACTION_TYPE: Final = "action_type"

@@ -367,10 +367,35 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     Keys: ``"OnexEnvelopeV1"`` and each event type (e.g. ``"omninode.agent.execution.started.v1"``).
     """
     schemas: dict[str, dict[str, Any]] = {
-        "OnexEnvelopeV1": TypeAdapter(OnexEnvelopeV1).json_schema(mode="serialization"),
+        "OnexEnvelopeV1": TypeAdapter(OnexEnvelopeV1).json_schema(mode="validation"),
     }
     for event_type, model in PAYLOAD_MODELS.items():
-        schema = model.model_json_schema(mode="serialization")
+        schema = model.model_json_schema(mode="validation")
         schema["$id"] = SCHEMA_REFS[event_type]
         schemas[event_type.value] = schema
     return schemas
+
+
+def event_json_schema(event_type: str | EventType) -> dict[str, Any]:
+    """The JSON Schema of a whole envelope of one event type (what one Kafka message holds).
+
+    ``event_type`` and ``schema_ref`` are constants, ``payload`` is that type's payload model;
+    ``$id`` is the schema_ref (``registry://omninode/agent/<name>/v1``).
+    """
+    import copy
+
+    et = EventType(event_type)
+    model = PAYLOAD_MODELS[et]
+    base = TypeAdapter(OnexEnvelopeV1).json_schema(mode="validation")
+    schema = copy.deepcopy(base)
+    name = model.__name__
+    schema["$id"] = SCHEMA_REFS[et]
+    schema["title"] = f"OnexEnvelopeV1 {et.value}"
+    others = {m.__name__ for m in PAYLOAD_MODELS.values()} - {name}
+    schema["$defs"] = {k: v for k, v in base["$defs"].items() if k not in others}
+    props = schema["properties"]
+    props["event_type"] = {"const": et.value, "type": "string"}
+    props["schema_ref"] = {"const": SCHEMA_REFS[et], "type": "string"}
+    props["timestamp"] = {"format": "date-time", "title": "Timestamp", "type": "string"}
+    props["payload"] = {"$ref": f"#/$defs/{name}"}
+    return schema

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "._config",
     "._skills",
     "._trace",
+    "._schemas",
 )
 
 

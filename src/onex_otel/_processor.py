@@ -1,0 +1,48 @@
+"""The span processor that puts the execution's attributes on every span started inside it.
+
+Spans made by other instrumentations (psycopg, HTTP clients, ...) inside an execution carry the
+correlation id, session id, agent name, execution id and started-event id too, so any span found in
+a trace viewer can be searched by them. The values come from the execution in the span's parent
+context, so they never outlive the execution.
+"""
+
+from __future__ import annotations
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from onex_otel import _context
+from onex_otel._context import current_execution
+from onex_otel._internal import internal_error
+from onex_otel.conventions import ONEX_EXECUTION_ID
+
+__all__ = ["ExecutionAttributesProcessor"]
+
+
+class ExecutionAttributesProcessor(SpanProcessor):
+    """Stamps the active execution's attributes onto each span at start."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Copy the execution attributes onto ``span`` (unless it already carries them)."""
+        if not _context.open_executions:  # no execution open anywhere: nothing to stamp
+            return
+        try:
+            execution = current_execution(parent_context)
+            if execution is None:
+                return
+            attributes = span.attributes
+            if attributes is not None and ONEX_EXECUTION_ID in attributes:
+                return
+            span.set_attributes(execution.stamp)
+        except Exception:
+            internal_error("processor.on_start")
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Nothing to do at end."""
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing buffered."""
+        return True
