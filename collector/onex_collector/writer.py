@@ -1,0 +1,249 @@
+"""Write decoded events to PostgreSQL: one transaction per batch, the fast way.
+
+Fast path: per table, ``COPY`` the batch's rows into a temporary staging table, then
+``INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING`` into the real table (idempotent: a
+redelivered event adds nothing), then recompute the ``agent_execution_logs`` rows of the
+executions the batch touched. Four or five statements per table per batch, never a round trip
+per row.
+
+A row the database rejects (SQLSTATE class 22 "data exception" or 23 "integrity constraint
+violation") makes the fast path fail as a whole; the batch is then written again event by event,
+each under a savepoint, so the rejected events are isolated (returned to the caller for the
+dead-letter topic) and all the others commit in the same transaction.
+
+Anything else (connection lost, server shutting down, missing table) is a :class:`DatabaseUnavailable`:
+nothing is committed and the caller retries the same batch later.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from onex_collector.rows import JSON_COLUMNS, TABLE_COLUMNS, Decoded, Row
+from onex_otel import conventions as c
+
+__all__ = ["BatchResult", "DatabaseUnavailable", "Rejected", "Writer", "is_row_rejection"]
+
+_STAGE_PREFIX = "onex_stage_"
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not take the batch now (not the batch's fault); retry later."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An event whose rows the database refused."""
+
+    index: int  # position in the batch passed to Writer.write
+    error_class: str
+    message: str
+
+
+@dataclass
+class BatchResult:
+    """What a committed batch did."""
+
+    rows_inserted: int = 0
+    executions_updated: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def is_row_rejection(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database refusing a row's data (not an outage)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _copy_values(row: Row) -> tuple[Any, ...]:
+    json_cols = JSON_COLUMNS[row.table]
+    if not json_cols:
+        return row.values
+    names = TABLE_COLUMNS[row.table]
+    return tuple(
+        json.dumps(v, separators=(",", ":"), default=_json_default)
+        if name in json_cols and v is not None
+        else v
+        for name, v in zip(names, row.values, strict=True)
+    )
+
+
+class Writer:
+    """Writes batches of :class:`Decoded` events over one connection (reconnects on demand)."""
+
+    def __init__(self, conninfo: str, *, connect_timeout: float = 5.0, instrument: bool = False):
+        """Prepare a writer for ``conninfo``; the connection opens at the first write."""
+        self.conninfo = conninfo
+        self.connect_timeout = connect_timeout
+        self.instrument = instrument
+        self._conn: psycopg.Connection[Any] | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+            return self._conn
+        self.close()
+        try:
+            conn = psycopg.connect(
+                self.conninfo,
+                connect_timeout=max(1, int(self.connect_timeout)),
+                application_name="onex-otel-collector",
+            )
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {_one_line(exc)}") from exc
+        if self.instrument:
+            from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
+            conn = PsycopgInstrumentor.instrument_connection(conn)
+        self._conn = conn
+        return conn
+
+    def ping(self) -> bool:
+        """Whether the database answers a trivial query now."""
+        try:
+            conn = self._connection()
+            conn.execute("SELECT 1")
+            conn.rollback()
+            return True
+        except (psycopg.Error, DatabaseUnavailable):
+            self.close()
+            return False
+
+    def close(self) -> None:
+        """Close the connection (a later write reconnects)."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail; nothing to do
+                pass
+            self._conn = None
+
+    # -- writing ------------------------------------------------------------------------------
+    def write(self, events: Sequence[Decoded]) -> BatchResult:
+        """Write ``events`` in one transaction; return what was done.
+
+        Raises :class:`DatabaseUnavailable` when nothing could be committed for a reason that is
+        not the events' fault.
+        """
+        if not events:
+            return BatchResult()
+        conn = self._connection()
+        try:
+            try:
+                with conn.transaction():
+                    return self._write_fast(conn, events)
+            except psycopg.Error as exc:
+                if not is_row_rejection(exc) or conn.broken:
+                    raise
+            with conn.transaction():
+                return self._write_isolating(conn, events)
+        except psycopg.Error as exc:
+            if conn.broken or conn.closed:
+                self.close()
+            raise DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}") from exc
+
+    def _write_fast(self, conn: psycopg.Connection[Any], events: Sequence[Decoded]) -> BatchResult:
+        by_table: dict[str, list[Row]] = {}
+        for event in events:
+            for row in event.rows:
+                by_table.setdefault(row.table, []).append(row)
+        result = BatchResult()
+        with conn.cursor() as cur:
+            for table, rows in by_table.items():
+                result.rows_inserted += self._copy_upsert(cur, table, rows)
+            result.executions_updated = self._rebuild(cur, events)
+        return result
+
+    def _copy_upsert(self, cur: psycopg.Cursor[Any], table: str, rows: list[Row]) -> int:
+        columns = TABLE_COLUMNS[table]
+        stage = sql.Identifier(_STAGE_PREFIX + table)
+        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        cur.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {table} LIMIT 0"
+            ).format(stage=stage, cols=cols, table=sql.Identifier(table))
+        )
+        cur.execute(sql.SQL("TRUNCATE {stage}").format(stage=stage))
+        with cur.copy(sql.SQL("COPY {stage} ({cols}) FROM STDIN").format(stage=stage, cols=cols)) as cp:
+            for row in rows:
+                cp.write_row(_copy_values(row))
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
+                "ON CONFLICT ({pk}) DO NOTHING"
+            ).format(
+                table=sql.Identifier(table), cols=cols, stage=stage,
+                pk=sql.Identifier(columns[0]),
+            )
+        )
+        return max(cur.rowcount, 0)
+
+    def _rebuild(self, cur: psycopg.Cursor[Any], events: Sequence[Decoded]) -> int:
+        ids = sorted({e.execution_id for e in events if e.execution_id is not None})
+        if not ids:
+            return 0
+        cur.execute("SELECT onex_rebuild_execution_logs(%s::uuid[])", (ids,))
+        row = cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _write_isolating(
+        self, conn: psycopg.Connection[Any], events: Sequence[Decoded]
+    ) -> BatchResult:
+        """Event by event under savepoints: rejected events are reported, the rest written."""
+        result = BatchResult()
+        good: list[Decoded] = []
+        with conn.cursor() as cur:
+            for index, event in enumerate(events):
+                try:
+                    with conn.transaction():
+                        for row in event.rows:
+                            result.rows_inserted += self._insert_one(cur, row)
+                except psycopg.Error as exc:
+                    if not is_row_rejection(exc) or conn.broken:
+                        raise
+                    result.rejected.append(
+                        Rejected(index, type(exc).__name__, _one_line(exc))
+                    )
+                    continue
+                good.append(event)
+            result.executions_updated = self._rebuild(cur, good)
+        return result
+
+    def _insert_one(self, cur: psycopg.Cursor[Any], row: Row) -> int:
+        columns = TABLE_COLUMNS[row.table]
+        query = sql.SQL("INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT ({pk}) DO NOTHING")
+        cur.execute(
+            query.format(
+                table=sql.Identifier(row.table),
+                cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+                pk=sql.Identifier(columns[0]),
+            ),
+            _copy_values(row),
+        )
+        return max(cur.rowcount, 0)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:500]
+
+
+# Tables the writer knows, for callers that want to list or truncate them.
+WRITTEN_TABLES: tuple[str, ...] = tuple(TABLE_COLUMNS)
+LOG_TABLE: str = c.TABLE_EXECUTION_LOGS
