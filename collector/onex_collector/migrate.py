@@ -72,7 +72,9 @@ def _ensure_table(conn: psycopg.Connection[Any]) -> None:
 
 def _applied(conn: psycopg.Connection[Any]) -> dict[str, str]:
     rows = conn.execute(
-        sql.SQL("SELECT version, checksum FROM {t}").format(t=sql.Identifier(TABLE_SCHEMA_MIGRATIONS))
+        sql.SQL("SELECT version, checksum FROM {t}").format(
+            t=sql.Identifier(TABLE_SCHEMA_MIGRATIONS)
+        )
     ).fetchall()
     return {str(v): str(cs) for v, cs in rows}
 

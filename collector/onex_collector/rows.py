@@ -1,4 +1,4 @@
-"""Pure mapping: one Kafka message (OnexEnvelopeV1 or legacy flat record) -> table rows.
+r"""Pure mapping: one Kafka message (OnexEnvelopeV1 or legacy flat record) -> table rows.
 
 No I/O here. :func:`decode_message` turns a message's topic and value into a :class:`Decoded`
 event with its rows, or raises :class:`PoisonMessage` (``NotJson`` / ``InvalidEvent``) saying why
@@ -185,7 +185,7 @@ def decode_message(
         raise NotJson(f"the message value is not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise NotJson(f"the message value is JSON {type(obj).__name__}, not an object")
-    if _ENVELOPE_KEYS <= obj.keys():
+    if obj.keys() >= _ENVELOPE_KEYS:
         try:
             envelope = OnexEnvelopeV1.model_validate(obj)
         except (ValidationError, ValueError, KeyError) as exc:
@@ -438,7 +438,9 @@ def _started(eid: uuid.UUID, p: ExecutionStartedPayload, corr: uuid.UUID, orig: 
                           p.started_at, body)
 
 
-def _progress(eid: uuid.UUID, p: ExecutionProgressPayload, corr: uuid.UUID, orig: str | None) -> Row:
+def _progress(
+    eid: uuid.UUID, p: ExecutionProgressPayload, corr: uuid.UUID, orig: str | None
+) -> Row:
     body = {
         "event_id": str(eid),
         "stage": p.stage,

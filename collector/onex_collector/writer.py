@@ -11,12 +11,13 @@ violation") makes the fast path fail as a whole; the batch is then written again
 each under a savepoint, so the rejected events are isolated (returned to the caller for the
 dead-letter topic) and all the others commit in the same transaction.
 
-Anything else (connection lost, server shutting down, missing table) is a :class:`DatabaseUnavailable`:
-nothing is committed and the caller retries the same batch later.
+Anything else (connection lost, server shutting down, missing table) is a
+:class:`DatabaseUnavailable`: nothing is committed and the caller retries the same batch later.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -127,10 +128,8 @@ class Writer:
     def close(self) -> None:
         """Close the connection (a later write reconnects)."""
         if self._conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail
                 self._conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail; nothing to do
-                pass
             self._conn = None
 
     # -- writing ------------------------------------------------------------------------------
@@ -179,7 +178,8 @@ class Writer:
             ).format(stage=stage, cols=cols, table=sql.Identifier(table))
         )
         cur.execute(sql.SQL("TRUNCATE {stage}").format(stage=stage))
-        with cur.copy(sql.SQL("COPY {stage} ({cols}) FROM STDIN").format(stage=stage, cols=cols)) as cp:
+        copy_sql = sql.SQL("COPY {stage} ({cols}) FROM STDIN").format(stage=stage, cols=cols)
+        with cur.copy(copy_sql) as cp:
             for row in rows:
                 cp.write_row(_copy_values(row))
         cur.execute(
@@ -226,7 +226,9 @@ class Writer:
 
     def _insert_one(self, cur: psycopg.Cursor[Any], row: Row) -> int:
         columns = TABLE_COLUMNS[row.table]
-        query = sql.SQL("INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT ({pk}) DO NOTHING")
+        query = sql.SQL(
+            "INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT ({pk}) DO NOTHING"
+        )
         cur.execute(
             query.format(
                 table=sql.Identifier(row.table),

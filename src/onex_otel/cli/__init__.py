@@ -21,6 +21,9 @@ __all__ = ["CliError", "main"]
 #: Modules (relative to this package) whose ``register`` adds a subcommand, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
     "._config",
+    "._db",
+    "._collect",
+    "._replay",
 )
 
 
