@@ -110,7 +110,7 @@ def running(collector: Collector) -> Iterator[Collector]:
     def target() -> None:
         try:
             collector.run()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=target, name="collector-under-test", daemon=True)
