@@ -59,6 +59,8 @@ class BatchResult:
 
 def is_row_rejection(exc: BaseException) -> bool:
     """Whether ``exc`` is the database refusing a row's data (not an outage)."""
+    if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
+        return True  # also raised client-side, e.g. a NUL character psycopg cannot send
     sqlstate = getattr(exc, "sqlstate", None)
     return isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23")
 
