@@ -236,6 +236,7 @@ class Collector:
                     pending, self._pending = self._pending, []
                     first_at = None
                     self._process(pending)
+                    self.metrics.set_pending(len(self._pending))
                     continue
                 if self.stopping:
                     break
@@ -254,6 +255,7 @@ class Collector:
                 for msg in msgs:
                     if self._accept(msg):
                         last_message = time.monotonic()
+                self.metrics.set_pending(len(self._pending))
                 if (
                     opts.stop_when_idle_s is not None
                     and not self._pending

@@ -28,6 +28,7 @@ class CollectorMetrics:
     database_retries: int = 0
     last_commit_time: datetime | None = None
     consumer_lag: int | None = None
+    messages_pending: int = 0
     database_ok: bool = True
     database_reason: str | None = None
     kafka_ok: bool = True
@@ -68,6 +69,11 @@ class CollectorMetrics:
         with self._lock:
             self.consumer_lag = lag
 
+    def set_pending(self, count: int) -> None:
+        """Record how many messages are read but not yet written (the batch in hand)."""
+        with self._lock:
+            self.messages_pending = count
+
     def health(self) -> dict[str, Any]:
         """``{"status": "healthy"|"degraded", "consumer": ..., "reasons": {...}}``."""
         with self._lock:
@@ -106,6 +112,7 @@ class CollectorMetrics:
                     if self.last_commit_time else None
                 ),
                 "consumer_lag": self.consumer_lag,
+                "messages_pending": self.messages_pending,
                 "dlq_messages": self.messages_dead_lettered,
                 "rows_inserted": self.rows_inserted,
                 "database_retries": self.database_retries,
@@ -123,6 +130,7 @@ _HELP: dict[str, tuple[str, str]] = {
     "avg_batch_processing_ms": ("gauge", "Mean time to process a batch, milliseconds."),
     "messages_per_second": ("gauge", "Messages consumed per second since start."),
     "consumer_lag": ("gauge", "Messages not yet consumed (approximate, from watermarks)."),
+    "messages_pending": ("gauge", "Messages read but not yet written (the batch in hand)."),
     "dlq_messages": ("counter", "Messages written to the dead-letter topic."),
     "rows_inserted": ("counter", "Rows inserted (duplicates excluded)."),
     "database_retries": ("counter", "Failed database attempts retried."),
