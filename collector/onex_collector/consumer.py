@@ -34,7 +34,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 
 from onex_collector.metrics import CollectorMetrics
 from onex_collector.retry import Backoff
@@ -97,14 +97,21 @@ class Collector:
         writer: Writer | None = None,
         progress: Callable[[CollectorMetrics], None] | None = None,
         progress_every_s: float = 2.0,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
-        """Prepare a collector; nothing connects before :meth:`run`."""
+        """Prepare a collector; nothing connects before :meth:`run`.
+
+        ``tracer_provider``: where the batch spans (and psycopg's spans) go; default global.
+        """
         self.options = options
         self.metrics = metrics or CollectorMetrics()
         self.backoff = backoff or Backoff(
             initial=options.retry_initial_s, cap=options.retry_max_s
         )
-        self.writer = writer or Writer(options.conninfo, instrument=options.instrument_db)
+        self._tracer = tracer(tracer_provider)
+        self.writer = writer or Writer(
+            options.conninfo, instrument=options.instrument_db, tracer_provider=tracer_provider
+        )
         self._progress = progress
         self._progress_every_s = progress_every_s
         self._stop = threading.Event()
@@ -321,7 +328,7 @@ class Collector:
             except PoisonMessage as exc:
                 poison.append((msg, type(exc).__name__, str(exc), exc.stage))
         links = links_from_headers(m.headers() for m in messages)
-        with tracer().start_as_current_span(
+        with self._tracer.start_as_current_span(
             c.SPAN_COLLECTOR_BATCH, kind=SpanKind.CONSUMER, links=links
         ) as span:
             span.set_attribute(c.ATTR_COLLECTOR_BATCH_SIZE, len(messages))

@@ -20,9 +20,9 @@ __all__ = ["MAX_LINKS", "links_from_headers", "parse_traceparent", "tracer"]
 MAX_LINKS = 128
 
 
-def tracer() -> trace.Tracer:
-    """The collector's tracer (from the global tracer provider)."""
-    return trace.get_tracer("onex_collector")
+def tracer(provider: trace.TracerProvider | None = None) -> trace.Tracer:
+    """The collector's tracer (from ``provider``, default the global tracer provider)."""
+    return trace.get_tracer("onex_collector", tracer_provider=provider)
 
 
 def parse_traceparent(value: str | bytes | None) -> SpanContext | None:

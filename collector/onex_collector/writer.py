@@ -89,11 +89,23 @@ def _copy_values(row: Row) -> tuple[Any, ...]:
 class Writer:
     """Writes batches of :class:`Decoded` events over one connection (reconnects on demand)."""
 
-    def __init__(self, conninfo: str, *, connect_timeout: float = 5.0, instrument: bool = False):
-        """Prepare a writer for ``conninfo``; the connection opens at the first write."""
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        connect_timeout: float = 5.0,
+        instrument: bool = False,
+        tracer_provider: Any = None,
+    ):
+        """Prepare a writer for ``conninfo``; the connection opens at the first write.
+
+        ``instrument``: trace the connection with opentelemetry-instrumentation-psycopg (spans
+        from ``tracer_provider``, default the global one).
+        """
         self.conninfo = conninfo
         self.connect_timeout = connect_timeout
         self.instrument = instrument
+        self.tracer_provider = tracer_provider
         self._conn: psycopg.Connection[Any] | None = None
 
     # -- connection ---------------------------------------------------------------------------
@@ -112,7 +124,9 @@ class Writer:
         if self.instrument:
             from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
-            conn = PsycopgInstrumentor.instrument_connection(conn)
+            conn = PsycopgInstrumentor.instrument_connection(
+                conn, tracer_provider=self.tracer_provider
+            )
         self._conn = conn
         return conn
 
