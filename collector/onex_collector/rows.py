@@ -179,6 +179,12 @@ def decode_message(
     """Decode one message value read from ``topic``; raise :class:`PoisonMessage` if impossible."""
     if value is None:
         raise NotJson("the message has no value (a tombstone)")
+    if b'"schema_ref"' in value:
+        # Fast path: an envelope, parsed and validated in one go by pydantic-core.
+        try:
+            return rows_for_envelope(OnexEnvelopeV1.model_validate_json(value))
+        except (ValidationError, ValueError, KeyError):
+            pass  # fall through: report it as not JSON / invalid below
     try:
         obj = json.loads(value)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -1,15 +1,16 @@
 """Write decoded events to PostgreSQL: one transaction per batch, the fast way.
 
-Fast path: per table, ``COPY`` the batch's rows into a temporary staging table, then
-``INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING`` into the real table (idempotent: a
-redelivered event adds nothing), then recompute the ``agent_execution_logs`` rows of the
-executions the batch touched. Four or five statements per table per batch, never a round trip
+Fast path: in one pipelined round trip, per table one
+``INSERT INTO t (cols) SELECT * FROM unnest(<one binary array per column>) ON CONFLICT (id) DO
+NOTHING`` (idempotent: a redelivered event adds nothing), then the recomputation of the
+``agent_execution_logs`` rows of the executions the batch touched; then COMMIT. Never a round trip
 per row.
 
 A row the database rejects (SQLSTATE class 22 "data exception" or 23 "integrity constraint
-violation") makes the fast path fail as a whole; the batch is then written again event by event,
-each under a savepoint, so the rejected events are isolated (returned to the caller for the
-dead-letter topic) and all the others commit in the same transaction.
+violation", or psycopg refusing a value such as a NUL character) makes the fast path fail as a
+whole; the batch is then written again event by event, each under a savepoint, so the rejected
+events are isolated (returned to the caller for the dead-letter topic) and all the others commit
+in the same transaction.
 
 Anything else (connection lost, server shutting down, missing table) is a
 :class:`DatabaseUnavailable`: nothing is committed and the caller retries the same batch later.
@@ -18,6 +19,7 @@ Anything else (connection lost, server shutting down, missing table) is a
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -31,8 +33,6 @@ from onex_collector.rows import JSON_COLUMNS, TABLE_COLUMNS, Decoded, Row
 from onex_otel import conventions as c
 
 __all__ = ["BatchResult", "DatabaseUnavailable", "Rejected", "Writer", "is_row_rejection"]
-
-_STAGE_PREFIX = "onex_stage_"
 
 
 class DatabaseUnavailable(Exception):
@@ -73,7 +73,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _copy_values(row: Row) -> tuple[Any, ...]:
+def _db_values(row: Row) -> tuple[Any, ...]:
     json_cols = JSON_COLUMNS[row.table]
     if not json_cols:
         return row.values
@@ -83,6 +83,38 @@ def _copy_values(row: Row) -> tuple[Any, ...]:
         if name in json_cols and v is not None
         else v
         for name, v in zip(names, row.values, strict=True)
+    )
+
+
+#: PostgreSQL type of each column the writer fills (text when not listed).
+_COLUMN_TYPES: dict[str, str] = {
+    "id": "uuid", "event_id": "uuid", "execution_id": "uuid", "correlation_id": "uuid",
+    "created_at": "timestamptz", "occurred_at": "timestamptz",
+    "debug_mode": "boolean", "cache_hit": "boolean", "success": "boolean",
+    "duration_ms": "integer", "routing_time_ms": "integer", "transformation_duration_ms": "integer",
+    "routing_duration_ms": "integer", "candidates_evaluated": "integer",
+    "detection_duration_ms": "integer", "confidence_score": "numeric",
+    "best_confidence": "numeric",
+}
+
+
+@functools.cache
+def _unnest_insert(table: str) -> sql.Composed:
+    """The idempotent insert of a whole batch of ``table`` rows, one binary array per column."""
+    columns = TABLE_COLUMNS[table]
+    arrays = sql.SQL(", ").join(
+        sql.SQL("%b::{}[]").format(
+            sql.SQL("jsonb" if name in JSON_COLUMNS[table] else _COLUMN_TYPES.get(name, "text"))
+        )
+        for name in columns
+    )
+    return sql.SQL(
+        "INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) ON CONFLICT ({pk}) DO NOTHING"
+    ).format(
+        table=sql.Identifier(table),
+        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        arrays=arrays,
+        pk=sql.Identifier(columns[0]),
     )
 
 
@@ -173,41 +205,33 @@ class Writer:
             raise DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}") from exc
 
     def _write_fast(self, conn: psycopg.Connection[Any], events: Sequence[Decoded]) -> BatchResult:
+        """One pipelined round trip: per table an INSERT ... SELECT FROM unnest(arrays)."""
         by_table: dict[str, list[Row]] = {}
         for event in events:
             for row in event.rows:
                 by_table.setdefault(row.table, []).append(row)
         result = BatchResult()
-        with conn.cursor() as cur:
+        cursors: list[psycopg.Cursor[Any]] = []
+        ids = sorted({e.execution_id for e in events if e.execution_id is not None})
+        with conn.pipeline():
             for table, rows in by_table.items():
-                result.rows_inserted += self._copy_upsert(cur, table, rows)
-            result.executions_updated = self._rebuild(cur, events)
-        return result
-
-    def _copy_upsert(self, cur: psycopg.Cursor[Any], table: str, rows: list[Row]) -> int:
-        columns = TABLE_COLUMNS[table]
-        stage = sql.Identifier(_STAGE_PREFIX + table)
-        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-        cur.execute(
-            sql.SQL(
-                "CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {table} LIMIT 0"
-            ).format(stage=stage, cols=cols, table=sql.Identifier(table))
-        )
-        cur.execute(sql.SQL("TRUNCATE {stage}").format(stage=stage))
-        copy_sql = sql.SQL("COPY {stage} ({cols}) FROM STDIN").format(stage=stage, cols=cols)
-        with cur.copy(copy_sql) as cp:
-            for row in rows:
-                cp.write_row(_copy_values(row))
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
-                "ON CONFLICT ({pk}) DO NOTHING"
-            ).format(
-                table=sql.Identifier(table), cols=cols, stage=stage,
-                pk=sql.Identifier(columns[0]),
+                cur = conn.cursor()
+                cursors.append(cur)
+                columns = list(zip(*(_db_values(row) for row in rows), strict=True))
+                cur.execute(_unnest_insert(table), [list(col) for col in columns])
+            rebuild = conn.cursor()
+            if ids:
+                rebuild.execute("SELECT onex_rebuild_execution_logs(%s::uuid[])", (ids,))
+        for cur in cursors:
+            result.rows_inserted += max(cur.rowcount, 0)
+            cur.close()
+        if ids:
+            counted = rebuild.fetchone()
+            result.executions_updated = (
+                int(counted[0]) if counted and counted[0] is not None else 0
             )
-        )
-        return max(cur.rowcount, 0)
+        rebuild.close()
+        return result
 
     def _rebuild(self, cur: psycopg.Cursor[Any], events: Sequence[Decoded]) -> int:
         ids = sorted({e.execution_id for e in events if e.execution_id is not None})
@@ -252,7 +276,7 @@ class Writer:
                 vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
                 pk=sql.Identifier(columns[0]),
             ),
-            _copy_values(row),
+            _db_values(row),
         )
         return max(cur.rowcount, 0)
 
