@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,7 +35,16 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry import context as context_api
+from opentelemetry.context import Context
+from opentelemetry.trace import (
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    TracerProvider,
+    set_span_in_context,
+)
 
 from onex_collector.metrics import CollectorMetrics
 from onex_collector.retry import Backoff
@@ -50,6 +60,7 @@ log = logging.getLogger("onex_collector")
 
 _STOP_POLL_S = 0.2  # longest a blocking call waits before the loop looks at the stop flag again
 _LAG_EVERY_S = 2.0
+_INFLIGHT_POLL_S = 0.005
 
 
 class DeadLetterUnavailable(Exception):
@@ -58,6 +69,19 @@ class DeadLetterUnavailable(Exception):
 
 class _Abandon(Exception):
     """Shutting down and the batch could not be finished in time: leave it uncommitted."""
+
+
+@dataclass
+class _Inflight:
+    """A batch handed to the writer thread, not yet committed."""
+
+    messages: list[Any]
+    decoded: list[tuple[Any, Decoded]]
+    poison: list[tuple[Any, str, str, str]]
+    future: Future[BatchResult]
+    span: Span
+    ctx: Context
+    started: float
 
 
 @dataclass
@@ -127,6 +151,9 @@ class Collector:
         self._pending: list[Any] = []
         self._paused = False
         self._in_process = False
+        self._revoking = False
+        self._inflight: _Inflight | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._eof: set[tuple[str, int]] = set()
         self._assigned: set[tuple[str, int]] = set()
 
@@ -163,6 +190,7 @@ class Collector:
             "fetch.wait.max.ms": 100,
             "enable.partition.eof": self.options.stop_when_idle_s is not None,
             "error_cb": self._on_kafka_error,
+            "on_commit": self._on_commit,
         }
         conf.update(self.options.consumer_config)
         return conf
@@ -184,6 +212,10 @@ class Collector:
             self.metrics.set_kafka(False, f"{err.name()}: {err.str()}")
         log.warning("kafka: %s", err.str())
 
+    def _on_commit(self, err: KafkaError | None, _partitions: list[TopicPartition]) -> None:
+        if err is not None and err.code() != KafkaError._NO_OFFSET:
+            log.warning("offset commit failed (idempotent redelivery follows): %s", err.str())
+
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         start = self.options.start
         if start == "beginning":
@@ -204,12 +236,23 @@ class Collector:
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         # Write and commit what we hold for these partitions before they go.
-        if self._pending and not self._in_process:
-            pending, self._pending = self._pending, []
-            try:
-                self._process(pending)
-            except (_Abandon, KafkaException) as exc:
-                log.warning("batch left uncommitted at rebalance: %s", exc)
+        self._revoking = True
+        try:
+            if not self._in_process:
+                try:
+                    self._finish_inflight()
+                except (_Abandon, KafkaException) as exc:
+                    log.warning("batch left uncommitted at rebalance: %s", exc)
+            if self._pending and not self._in_process:
+                pending, self._pending = self._pending, []
+                try:
+                    self._process(pending)
+                except (_Abandon, KafkaException) as exc:
+                    log.warning("batch left uncommitted at rebalance: %s", exc)
+            else:
+                self._final_commit()
+        finally:
+            self._revoking = False
         gone = {(tp.topic, tp.partition) for tp in partitions}
         self._assigned -= gone
         self._eof -= gone
@@ -235,6 +278,8 @@ class Collector:
                 if self._held:
                     self._pending.extend(self._held)
                     self._held = []
+                if self._inflight is not None and self._inflight.future.done():
+                    self._finish_inflight()
                 now = time.monotonic()
                 if self._pending and first_at is None:
                     first_at = now
@@ -250,10 +295,11 @@ class Collector:
                 if due:
                     pending, self._pending = self._pending, []
                     first_at = None
-                    self._process(pending)
+                    self._submit(pending)
                     self.metrics.set_pending(len(self._pending))
                     continue
                 if self.stopping:
+                    self._finish_inflight()
                     break
                 if now >= next_lag:
                     self._update_lag()
@@ -261,7 +307,8 @@ class Collector:
                 if self._progress is not None and now >= next_progress:
                     self._progress(self.metrics)
                     next_progress = now + self._progress_every_s
-                wait = _STOP_POLL_S
+                # While a batch is in flight, look back soon to commit it without delay.
+                wait = _STOP_POLL_S if self._inflight is None else _INFLIGHT_POLL_S
                 if first_at is not None:
                     wait = max(0.0, min(wait, first_at + opts.batch_timeout_ms / 1000 - now))
                 msgs = self._consumer.consume(
@@ -274,6 +321,7 @@ class Collector:
                 if (
                     opts.stop_when_idle_s is not None
                     and not self._pending
+                    and self._inflight is None
                     and self._assigned
                     and self._assigned <= self._eof
                     and time.monotonic() - last_message >= opts.stop_when_idle_s
@@ -283,6 +331,9 @@ class Collector:
             log.warning("stopping with a batch left uncommitted (it will be redelivered): %s", exc)
         finally:
             self.metrics.running = False
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
             self._close()
         if self._progress is not None:
             self._progress(self.metrics)
@@ -305,8 +356,20 @@ class Collector:
             log.warning("kafka consumer: %s", err.str())
         return False
 
+    def _final_commit(self) -> None:
+        """Wait for the stored offsets to be committed (after asynchronous commits)."""
+        if self._consumer is None:
+            return
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            code = exc.args[0].code() if exc.args else None
+            if code != KafkaError._NO_OFFSET:
+                log.warning("final commit failed (idempotent redelivery follows): %s", exc)
+
     def _close(self) -> None:
         if self._consumer is not None:
+            self._final_commit()
             try:
                 self._consumer.close()
             except (KafkaException, RuntimeError) as exc:
@@ -318,15 +381,16 @@ class Collector:
         self.writer.close()
 
     # -- one batch --------------------------------------------------------------------------------
+    # A batch is decoded on the loop's thread, then written on the writer thread while the loop
+    # reads and decodes the next one; its result is handled (dead letters, offsets) on the loop's
+    # thread before the next batch is handed over. At most one batch is in flight, so offsets
+    # are committed in order and only past rows already committed to PostgreSQL.
     def _process(self, messages: Sequence[Any]) -> None:
-        """Write, dead-letter and commit one batch (retrying while the database is away)."""
-        self._in_process = True
-        try:
-            self._process_batch(messages)
-        finally:
-            self._in_process = False
+        """Write, dead-letter and commit one batch now (retrying while the database is away)."""
+        self._submit(messages)
+        self._finish_inflight()
 
-    def _process_batch(self, messages: Sequence[Any]) -> None:
+    def _submit(self, messages: Sequence[Any]) -> None:
         started = time.perf_counter()
         decoded: list[tuple[Any, Decoded]] = []
         poison: list[tuple[Any, str, str, str]] = []
@@ -335,29 +399,62 @@ class Collector:
                 decoded.append((msg, _decode(msg, self.options.topic_types)))
             except PoisonMessage as exc:
                 poison.append((msg, type(exc).__name__, str(exc), exc.stage))
+        self._finish_inflight()  # the previous batch was written while we decoded this one
         links = links_from_headers(m.headers() for m in messages)
-        with self._tracer.start_as_current_span(
-            c.SPAN_COLLECTOR_BATCH, kind=SpanKind.CONSUMER, links=links
-        ) as span:
-            span.set_attribute(c.ATTR_COLLECTOR_BATCH_SIZE, len(messages))
-            result = self._write_retrying([d for _, d in decoded])
+        span = self._tracer.start_span(c.SPAN_COLLECTOR_BATCH, kind=SpanKind.CONSUMER, links=links)
+        span.set_attribute(c.ATTR_COLLECTOR_BATCH_SIZE, len(messages))
+        ctx = set_span_in_context(span)
+        events = [d for _, d in decoded]
+        future = self._executor().submit(self._write_in_context, ctx, events)
+        self._inflight = _Inflight(list(messages), decoded, poison, future, span, ctx, started)
+
+    def _write_in_context(self, ctx: Context, events: list[Decoded]) -> BatchResult:
+        token = context_api.attach(ctx)
+        try:
+            return self.writer.write(events)
+        finally:
+            context_api.detach(token)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="onex-collector-db")
+        return self._pool
+
+    def _finish_inflight(self) -> None:
+        """Wait for the batch in flight; retry it while the database is away; DLQ; commit."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is None:
+            return
+        self._in_process = True
+        span = inflight.span
+        try:
+            events = [d for _, d in inflight.decoded]
+            try:
+                result = inflight.future.result()
+                self._database_ok()
+            except DatabaseUnavailable as exc:
+                result = self._write_retrying(events, inflight.ctx, first_error=exc)
+            poison = list(inflight.poison)
             for rejected in result.rejected:
-                msg = decoded[rejected.index][0]
+                msg = inflight.decoded[rejected.index][0]
                 poison.append((msg, rejected.error_class, rejected.message, c.DLQ_STAGE_DATABASE))
             span.set_attribute(c.ATTR_COLLECTOR_ROWS_INSERTED, result.rows_inserted)
             span.set_attribute(c.ATTR_COLLECTOR_DEAD_LETTERED, len(poison))
             if poison:
                 span.set_status(Status(StatusCode.ERROR, f"{len(poison)} message(s) dead-lettered"))
                 self._dead_letter_retrying(poison)
-            self._commit(messages)
-        ms = (time.perf_counter() - started) * 1000
-        self.metrics.record_batch(
-            consumed=len(messages),
-            inserted=len(decoded) - len(result.rejected),
-            rows=result.rows_inserted,
-            failed=len(poison),
-            ms=ms,
-        )
+            self._commit(inflight.messages)
+            ms = (time.perf_counter() - inflight.started) * 1000
+            self.metrics.record_batch(
+                consumed=len(inflight.messages),
+                inserted=len(inflight.decoded) - len(result.rejected),
+                rows=result.rows_inserted,
+                failed=len(poison),
+                ms=ms,
+            )
+        finally:
+            span.end()
+            self._in_process = False
 
     def _wait(self, delay: float) -> None:
         """Sleep ``delay`` seconds while keeping the consumer alive (paused partitions)."""
@@ -382,11 +479,23 @@ class Collector:
             self._paused = False
             self._consumer.resume(self._consumer.assignment())
 
-    def _write_retrying(self, events: list[Decoded]) -> BatchResult:
+    def _database_ok(self) -> None:
+        if not self.metrics.database_ok:
+            self.metrics.set_database(True)
+        self.backoff.reset()
+        self._resume()
+
+    def _write_retrying(
+        self, events: list[Decoded], ctx: Context, first_error: DatabaseUnavailable
+    ) -> BatchResult:
+        error: DatabaseUnavailable | None = first_error
         while True:
             try:
-                result = self.writer.write(events)
+                if error is not None:
+                    raise error
+                result = self._write_in_context(ctx, events)
             except DatabaseUnavailable as exc:
+                error = None
                 self.metrics.set_database(False, str(exc))
                 if self._past_deadline():
                     raise _Abandon(str(exc)) from exc
@@ -395,10 +504,7 @@ class Collector:
                 log.warning("database unavailable, retrying in %.2fs: %s", delay, exc)
                 self._wait(delay)
                 continue
-            if not self.metrics.database_ok:
-                self.metrics.set_database(True)
-            self.backoff.reset()
-            self._resume()
+            self._database_ok()
             return result
 
     def _dead_letter_retrying(self, poison: list[tuple[Any, str, str, str]]) -> None:
@@ -460,8 +566,12 @@ class Collector:
             self._consumer.store_offsets(offsets=offsets)
         except KafkaException as exc:  # partition no longer assigned (rebalance)
             log.warning("storing offsets: %s", exc)
+        # While running, the commit is sent without waiting for the broker's answer (the offsets
+        # still only ever move past rows already committed to PostgreSQL; a commit lost in a crash
+        # means an idempotent redelivery). Draining and rebalancing wait for it.
+        sync = self.stopping or self._revoking
         try:
-            self._consumer.commit(asynchronous=False)
+            self._consumer.commit(asynchronous=not sync)
         except KafkaException as exc:
             code = exc.args[0].code() if exc.args else None
             if code == KafkaError._NO_OFFSET:

@@ -126,10 +126,17 @@ def test_duplicates_through_kafka_add_nothing(
     # Out of order, every event twice, spread over batches of 3.
     sent = [envs[3], actions[0], envs[1], *actions, envs[0], envs[2], envs[3], envs[1], envs[0],
             envs[2], *actions]
-    produce(broker, sent)
-    with running(Collector(options(broker, migrated, batch_size=3))) as collector:
-        wait_for(lambda: collector.metrics.snapshot()["messages_consumed"] >= len(sent),
-                 what="every message consumed")
+    # Sentinels after them on each topic used: once they are written, so is everything before
+    # (one partition per topic, batches committed in order).
+    sentinel_corr, sentinel_exe = uuid.uuid4(), uuid.uuid4()
+    sentinels = [*lifecycle(sentinel_corr, sentinel_exe), OnexEnvelopeV1.create(AgentActionPayload(
+        correlation_id=sentinel_corr, agent_name="a", action_type="success", action_name="end"))]
+    produce(broker, [*sent, *sentinels])
+    with running(Collector(options(broker, migrated, batch_size=3))):
+        wait_for(lambda: query(migrated, "SELECT count(*) FROM agent_execution_events WHERE"
+                               " execution_id = %s", (sentinel_exe,))[0][0] == 4
+                 and query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
+                           (sentinel_corr,)), what="the sentinels")
     assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s",
                  (corr,)) == [(5,)]
     assert query(migrated, "SELECT count(*) FROM agent_execution_events WHERE execution_id = %s",
