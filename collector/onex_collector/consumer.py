@@ -586,6 +586,12 @@ class Collector:
         consumer = self._consumer
         if consumer is None:
             return
+        if not self.metrics.kafka_ok:
+            try:  # is the broker back? (cheap metadata request)
+                consumer.list_topics(timeout=0.5)
+                self.metrics.set_kafka(True)
+            except KafkaException:
+                return
         try:
             assignment = consumer.assignment()
             if not assignment:

@@ -158,3 +158,26 @@ def test_health_and_metrics_endpoints(
         metrics.set_kafka(False, "_ALL_BROKERS_DOWN: no broker")
         code, health = get(server.port, "/health")
         assert code == 503 and health["reasons"] == {"kafka": "_ALL_BROKERS_DOWN: no broker"}
+
+
+def test_kafka_outage_degrades_health_then_recovers(own_broker: Broker, migrated: Database) -> None:
+    from tests.collector.conftest import ALL_TOPICS
+
+    own_broker.create_topics(*ALL_TOPICS, "onex.dlq.test")
+    corr = uuid.uuid4()
+    metrics = CollectorMetrics()
+    col = Collector(options(own_broker, migrated), metrics=metrics)
+    with running(col), MetricsServer(metrics, port=0) as server:
+        produce(own_broker, [action(corr, "before")])
+        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
+                               (corr,)), what="first row")
+        own_broker.stop()
+        wait_for(lambda: get(server.port, "/health")[0] == 503, timeout=60, what="degraded")
+        assert "kafka" in get(server.port, "/health")[1]["reasons"]
+        own_broker.start()  # memory-only broker: it comes back empty
+        own_broker.create_topics(*ALL_TOPICS, "onex.dlq.test")
+        wait_for(lambda: get(server.port, "/health")[0] == 200, timeout=60, what="healthy again")
+        produce(own_broker, [action(corr, "after")])
+        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s"
+                               " AND action_name = 'after'", (corr,)), timeout=60,
+                 what="rows flow again")
