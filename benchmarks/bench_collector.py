@@ -1,4 +1,4 @@
-"""Collector benchmark: Kafka -> PostgreSQL throughput beside a raw COPY, and publish-to-row latency.
+"""Collector benchmark: Kafka -> PostgreSQL throughput beside a raw COPY; publish-to-row latency.
 
 Run from the repository root (it starts its own broker and fresh databases, like the tests)::
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -31,16 +31,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg  # noqa: E402
-from confluent_kafka import Producer  # noqa: E402
+import psycopg
+from confluent_kafka import Producer
+from tests.services.kafka import running_broker
+from tests.services.postgres import fresh_database
 
-from onex_collector.consumer import Collector, CollectorOptions  # noqa: E402
-from onex_collector.metrics import CollectorMetrics  # noqa: E402
-from onex_collector.migrate import migrate  # noqa: E402
-from onex_collector.rows import TABLE_COLUMNS, Decoded, decode_message  # noqa: E402
-from onex_collector.writer import BatchResult, Writer, _db_values  # noqa: E402
-from onex_otel.conventions import EventType  # noqa: E402
-from onex_otel.envelope import (  # noqa: E402
+from onex_collector.consumer import Collector, CollectorOptions
+from onex_collector.metrics import CollectorMetrics
+from onex_collector.migrate import migrate
+from onex_collector.rows import TABLE_COLUMNS, Decoded, decode_message
+from onex_collector.writer import BatchResult, Writer, _db_values
+from onex_otel.conventions import EventType
+from onex_otel.envelope import (
     AgentActionPayload,
     DetectionFailurePayload,
     ExecutionCompletedPayload,
@@ -51,8 +53,6 @@ from onex_otel.envelope import (  # noqa: E402
     RoutingDecisionPayload,
     TransformationPayload,
 )
-from tests.services.kafka import running_broker  # noqa: E402
-from tests.services.postgres import fresh_database  # noqa: E402
 
 
 def mixed_events(n: int) -> list[OnexEnvelopeV1]:
