@@ -16,7 +16,7 @@ from onex_collector.metrics import CollectorMetrics
 from onex_otel import conventions as c
 from onex_otel.envelope import AgentActionPayload, OnexEnvelopeV1, RoutingDecisionPayload
 from tests.collector.conftest import options, produce, query, running, wait_for
-from tests.services.kafka import Broker
+from tests.services.kafka import Broker, free_port
 from tests.services.postgres import Database
 from tests.services.proxy import TcpProxy
 
@@ -181,3 +181,38 @@ def test_kafka_outage_degrades_health_then_recovers(own_broker: Broker, migrated
         wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s"
                                " AND action_name = 'after'", (corr,)), timeout=60,
                  what="rows flow again")
+
+
+def test_offsets_do_not_move_past_a_poison_message_the_dlq_did_not_confirm(
+    broker: Broker, topics: list[str], migrated: Database
+) -> None:
+    corr = uuid.uuid4()
+    group = f"dlq-down-{corr.hex[:8]}"
+    good_dlq = f"onex.dlq.test-{corr.hex[:8]}"
+    broker.create_topics(good_dlq)
+    marker = f"poison-{corr.hex}".encode()
+    # First the group catches up with the topic (earlier tests' poison goes to another DLQ).
+    first = Collector(options(broker, migrated, group_id=group))  # its own DLQ topic
+    with running(first):
+        produce(broker, [action(corr, "warm-up")])
+        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
+                               (corr,)), what="warm-up row")
+    produce(broker, [(c.EventType.AGENT_ACTION.value, marker)])
+    produce(broker, [action(corr, "after-poison")])
+    # Its dead-letter producer talks to a port where no broker listens.
+    broken = Collector(options(
+        broker, migrated, group_id=group, dlq_topic=good_dlq, shutdown_timeout_s=1.0,
+        producer_config={"bootstrap.servers": f"127.0.0.1:{free_port()}",
+                         "message.timeout.ms": 1000}))
+    with running(broken):
+        wait_for(lambda: "dead-letter topic" in (broken.metrics.kafka_reason or ""),
+                 what="the DLQ failure")
+        assert broken.metrics.snapshot()["dlq_messages"] == 0
+    # Not confirmed on the DLQ, so not committed: a healthy collector of the same group sees it.
+    healthy = Collector(options(broker, migrated, group_id=group, dlq_topic=good_dlq))
+    with running(healthy):
+        wait_for(lambda: healthy.metrics.snapshot()["dlq_messages"] >= 1, what="dead letter")
+    dead = broker.consume([good_dlq], 1, timeout=30)
+    assert [m.value() for m in dead] == [marker]
+    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s",
+                 (corr,)) == [(2,)]
