@@ -226,9 +226,13 @@ CREATE TABLE agent_execution_events (
 CREATE INDEX idx_agent_execution_events_execution_id ON agent_execution_events(execution_id);
 
 -- Recompute the agent_execution_logs rows of some executions from their lifecycle events.
--- The result depends only on the set of events, never on their arrival order.
+-- The result depends only on the set of events, never on their arrival order. (PL/pgSQL rather
+-- than SQL so that the session caches the statement's plan: it runs once per batch.)
 CREATE OR REPLACE FUNCTION onex_rebuild_execution_logs(ids UUID[]) RETURNS INTEGER
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+    changed INTEGER;
+BEGIN
 WITH agg AS (
     SELECT
         execution_id,
@@ -315,5 +319,7 @@ WHERE (l.correlation_id, l.session_id, l.agent_name, l.user_prompt, l.status, l.
        EXCLUDED.terminal_id)
 RETURNING 1
 )
-SELECT count(*)::integer FROM ins
+SELECT count(*)::integer INTO changed FROM ins;
+RETURN changed;
+END;
 $$;
