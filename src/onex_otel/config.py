@@ -215,6 +215,14 @@ SETTINGS: tuple[Setting[Any], ...] = (
             "Port of the collector's /health and /metrics endpoints (0: off).", group="collector"),
     Setting("http_host", "ONEX_COLLECTOR_HOST", parse_str, "127.0.0.1",
             "Address the collector's HTTP endpoints bind to.", group="collector"),
+    Setting("db_retry_initial_ms", "ONEX_DB_RETRY_INITIAL_MS", parse_int, 200,
+            "First wait before the collector retries a batch while PostgreSQL is unavailable "
+            "(doubles on each attempt, with jitter).", group="collector"),
+    Setting("db_retry_max_ms", "ONEX_DB_RETRY_MAX_MS", parse_int, 10000,
+            "Cap of the collector's wait between database retries.", group="collector"),
+    Setting("shutdown_timeout_s", "ONEX_COLLECTOR_SHUTDOWN_TIMEOUT_S", parse_float, 30.0,
+            "On SIGTERM/SIGINT the collector finishes its batch within this time, then exits.",
+            group="collector"),
 )
 
 
@@ -264,6 +272,9 @@ class Settings:
     dlq_topic: str = "onex.dlq.agent-observability.v1"
     http_port: int = 8080
     http_host: str = "127.0.0.1"
+    db_retry_initial_ms: int = 200
+    db_retry_max_ms: int = 10000
+    shutdown_timeout_s: float = 30.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -321,6 +332,9 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "batch_timeout_ms": lambda v: None if v >= 1 else "must be >= 1",
     "postgres_port": lambda v: None if 0 < v < 65536 else "must be a TCP port",
     "http_port": lambda v: None if 0 <= v < 65536 else "must be a TCP port or 0",
+    "db_retry_initial_ms": lambda v: None if v >= 1 else "must be >= 1",
+    "db_retry_max_ms": lambda v: None if v >= 1 else "must be >= 1",
+    "shutdown_timeout_s": lambda v: None if v > 0 else "must be > 0",
 }
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Settings)) - {"extra"}

@@ -308,3 +308,34 @@ METRIC_ATTR_ERROR_TYPE: Final = "error_type"
 METRIC_ATTR_KIND: Final = "kind"
 METRIC_ATTR_OUTCOME: Final = "outcome"
 METRIC_ATTR_REASON: Final = "reason"
+
+# --------------------------------------------------------------------------------------------
+# Collector (Kafka -> PostgreSQL)
+# --------------------------------------------------------------------------------------------
+#: Lifecycle events kept per event, from which agent_execution_logs rows are assembled.
+TABLE_EXECUTION_EVENTS: Final = "agent_execution_events"
+#: Namespace of the deterministic event ids of legacy flat records (which carry none):
+#: ``uuid5(NS, "<event type>\n<canonical JSON of the record>")``. Fixed forever.
+LEGACY_EVENT_ID_NAMESPACE: Final = uuid.UUID("6f6e6578-6f74-656c-2d6c-65676163792e")
+#: Lifecycle kinds of ``agent_execution_events.kind``.
+EXECUTION_KIND_STARTED: Final = "started"
+EXECUTION_KIND_PROGRESS: Final = "progress"
+EXECUTION_KIND_COMPLETED: Final = "completed"
+EXECUTION_KIND_FAILED: Final = "failed"
+# Headers the collector adds to a dead-lettered message (besides the original ones).
+DLQ_HEADER_TOPIC: Final = "onex.dlq.original_topic"
+DLQ_HEADER_PARTITION: Final = "onex.dlq.original_partition"
+DLQ_HEADER_OFFSET: Final = "onex.dlq.original_offset"
+DLQ_HEADER_ERROR_CLASS: Final = "onex.dlq.error_class"
+DLQ_HEADER_ERROR_MESSAGE: Final = "onex.dlq.error_message"
+DLQ_HEADER_STAGE: Final = "onex.dlq.stage"  # see DLQ_STAGE_*
+DLQ_STAGE_DECODE: Final = "decode"  # not JSON
+DLQ_STAGE_VALIDATE: Final = "validate"  # JSON, but not a valid envelope / legacy record
+DLQ_STAGE_DATABASE: Final = "database"  # a row the database rejected
+# Collector spans.
+SPAN_COLLECTOR_BATCH: Final = "onex.collector.write_batch"
+ATTR_COLLECTOR_BATCH_SIZE: Final = "onex.collector.batch.messages"
+ATTR_COLLECTOR_ROWS_INSERTED: Final = "onex.collector.batch.rows_inserted"
+ATTR_COLLECTOR_DEAD_LETTERED: Final = "onex.collector.batch.dead_lettered"
+# Collector metric names (Prometheus exposition of /metrics?format=prometheus).
+METRIC_COLLECTOR_PREFIX: Final = "onex_collector_"

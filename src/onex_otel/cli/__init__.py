@@ -24,6 +24,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "._skills",
     "._trace",
     "._schemas",
+    "._db",
+    "._collect",
+    "._replay",
 )
 
 

@@ -1,0 +1,636 @@
+"""The collector's Kafka consumer loop: batches -> one PostgreSQL transaction -> commit.
+
+Guarantees (see the README's "Collector" section):
+
+- offsets are stored and committed only after the batch's transaction has committed (and its
+  poison messages are confirmed on the dead-letter topic): a crash at any point, ``kill -9``
+  included, loses nothing; the redelivered events are idempotent, so nothing is duplicated;
+- PostgreSQL unavailable: the assigned partitions are paused, the same batch is retried with
+  exponential backoff (capped), nothing is committed and nothing goes to the dead-letter topic;
+  consumption resumes by itself when the database is back;
+- a poison message (not JSON, not a valid event, or a row the database rejects) goes to the
+  dead-letter topic with its original key, value and headers plus ``onex.dlq.*`` headers naming
+  the original topic, partition, offset, error class, message and stage; the rest of its batch is
+  written and the partition keeps flowing;
+- :meth:`Collector.request_stop` (SIGTERM / SIGINT): the batch in hand is finished and committed,
+  then the consumer leaves its group; bounded by ``shutdown_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from opentelemetry import context as context_api
+from opentelemetry.context import Context
+from opentelemetry.trace import (
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    TracerProvider,
+    set_span_in_context,
+)
+
+from onex_collector.metrics import CollectorMetrics
+from onex_collector.retry import Backoff
+from onex_collector.rows import Decoded, PoisonMessage, decode_message, default_topic_types
+from onex_collector.tracing import links_from_headers, tracer
+from onex_collector.writer import BatchResult, DatabaseUnavailable, Writer
+from onex_otel import conventions as c
+from onex_otel.conventions import EventType
+
+__all__ = ["Collector", "CollectorOptions", "DeadLetterUnavailable"]
+
+log = logging.getLogger("onex_collector")
+
+_STOP_POLL_S = 0.2  # longest a blocking call waits before the loop looks at the stop flag again
+_LAG_EVERY_S = 2.0
+_INFLIGHT_POLL_S = 0.005
+
+
+class DeadLetterUnavailable(Exception):
+    """The dead-letter topic could not confirm a message; the batch is retried, not committed."""
+
+
+class _Abandon(Exception):
+    """Shutting down and the batch could not be finished in time: leave it uncommitted."""
+
+
+@dataclass
+class _Inflight:
+    """A batch handed to the writer thread, not yet committed."""
+
+    messages: list[Any]
+    decoded: list[tuple[Any, Decoded]]
+    poison: list[tuple[Any, str, str, str]]
+    future: Future[BatchResult]
+    span: Span
+    ctx: Context
+    started: float
+
+
+@dataclass
+class CollectorOptions:
+    """How a :class:`Collector` runs (``onex-otel collect`` fills it from the settings)."""
+
+    bootstrap_servers: str
+    conninfo: str
+    group_id: str = "agent-observability-postgres"
+    topic_types: Mapping[str, EventType | str] = field(default_factory=default_topic_types)
+    dlq_topic: str = c.DEFAULT_DLQ_TOPIC
+    batch_size: int = 100
+    batch_timeout_ms: int = 1000
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 10.0
+    shutdown_timeout_s: float = 30.0
+    #: None: the group's committed offsets (new group: earliest). "beginning", or a datetime:
+    #: every partition from that point (replay).
+    start: str | datetime | None = None
+    #: Stop by itself once every assigned partition reached its end and nothing came for this
+    #: long (replay). None: run until stopped.
+    stop_when_idle_s: float | None = None
+    #: Trace the database connection with opentelemetry-instrumentation-psycopg. None: only
+    #: when spans go somewhere (a tracer provider was passed, or a real global one is set).
+    instrument_db: bool | None = None
+    consumer_config: Mapping[str, Any] = field(default_factory=dict)
+    producer_config: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Collector:
+    """Consume the event topics into PostgreSQL until :meth:`request_stop` (or caught up)."""
+
+    def __init__(
+        self,
+        options: CollectorOptions,
+        *,
+        metrics: CollectorMetrics | None = None,
+        backoff: Backoff | None = None,
+        writer: Writer | None = None,
+        progress: Callable[[CollectorMetrics], None] | None = None,
+        progress_every_s: float = 2.0,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
+        """Prepare a collector; nothing connects before :meth:`run`.
+
+        ``tracer_provider``: where the batch spans (and psycopg's spans) go; default global.
+        """
+        self.options = options
+        self.metrics = metrics or CollectorMetrics()
+        self.backoff = backoff or Backoff(
+            initial=options.retry_initial_s, cap=options.retry_max_s
+        )
+        self._tracer = tracer(tracer_provider)
+        instrument = options.instrument_db
+        if instrument is None:
+            instrument = tracer_provider is not None or _global_tracing_configured()
+        self.writer = writer or Writer(
+            options.conninfo, instrument=instrument, tracer_provider=tracer_provider
+        )
+        self._progress = progress
+        self._progress_every_s = progress_every_s
+        self._stop = threading.Event()
+        self._stop_at: float | None = None
+        self._consumer: Any = None
+        self._producer: Any = None
+        self._held: list[Any] = []
+        self._pending: list[Any] = []
+        self._paused = False
+        self._in_process = False
+        self._revoking = False
+        self._inflight: _Inflight | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._eof: set[tuple[str, int]] = set()
+        self._assigned: set[tuple[str, int]] = set()
+
+    # -- control ----------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Finish the batch in hand, commit it and return from :meth:`run` (signal-safe)."""
+        if self._stop_at is None:
+            self._stop_at = time.monotonic()
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was requested."""
+        return self._stop.is_set()
+
+    def _past_deadline(self) -> bool:
+        return (
+            self._stop_at is not None
+            and time.monotonic() - self._stop_at > self.options.shutdown_timeout_s
+        )
+
+    # -- kafka clients ----------------------------------------------------------------------------
+    def _consumer_config(self) -> dict[str, Any]:
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.options.bootstrap_servers,
+            "group.id": self.options.group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "topic.metadata.refresh.interval.ms": 10000,
+            # librdkafka's 500 ms default leaves events waiting in the broker; 100 ms keeps
+            # publish-to-row latency low at a negligible cost of idle fetches.
+            "fetch.wait.max.ms": 100,
+            "enable.partition.eof": self.options.stop_when_idle_s is not None,
+            "error_cb": self._on_kafka_error,
+            "on_commit": self._on_commit,
+        }
+        conf.update(self.options.consumer_config)
+        return conf
+
+    def _producer_config(self) -> dict[str, Any]:
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.options.bootstrap_servers,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": 10000,
+            "error_cb": self._on_kafka_error,
+        }
+        conf.update(self.options.producer_config)
+        return conf
+
+    def _on_kafka_error(self, err: KafkaError) -> None:
+        code = err.code()
+        if code in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE):
+            self.metrics.set_kafka(False, f"{err.name()}: {err.str()}")
+        log.warning("kafka: %s", err.str())
+
+    def _on_commit(self, err: KafkaError | None, _partitions: list[TopicPartition]) -> None:
+        if err is not None and err.code() != KafkaError._NO_OFFSET:
+            log.warning("offset commit failed (idempotent redelivery follows): %s", err.str())
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        start = self.options.start
+        if start == "beginning":
+            for tp in partitions:
+                tp.offset = OFFSET_BEGINNING
+        elif isinstance(start, datetime):
+            ms = int(start.timestamp() * 1000)
+            query = [TopicPartition(tp.topic, tp.partition, ms) for tp in partitions]
+            found = consumer.offsets_for_times(query, timeout=10)
+            partitions = [
+                TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else -1)
+                for tp in found
+            ]
+        self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        consumer.assign(partitions)
+        if self._paused:
+            consumer.pause(partitions)
+
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        # Write and commit what we hold for these partitions before they go.
+        self._revoking = True
+        try:
+            if not self._in_process:
+                try:
+                    self._finish_inflight()
+                except (_Abandon, KafkaException) as exc:
+                    log.warning("batch left uncommitted at rebalance: %s", exc)
+            if self._pending and not self._in_process:
+                pending, self._pending = self._pending, []
+                try:
+                    self._process(pending)
+                except (_Abandon, KafkaException) as exc:
+                    log.warning("batch left uncommitted at rebalance: %s", exc)
+            else:
+                self._final_commit()
+        finally:
+            self._revoking = False
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        self._assigned -= gone
+        self._eof -= gone
+        self._held = [m for m in self._held if (m.topic(), m.partition()) not in gone]
+        consumer.unassign()
+
+    # -- main loop --------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Consume until stopped (or caught up when ``stop_when_idle_s`` is set)."""
+        opts = self.options
+        self._consumer = Consumer(self._consumer_config())
+        self._producer = Producer(self._producer_config())
+        self._ensure_dlq_topic()
+        self._consumer.subscribe(
+            sorted(opts.topic_types), on_assign=self._on_assign, on_revoke=self._on_revoke
+        )
+        self.metrics.running = True
+        last_message = time.monotonic()
+        next_lag = next_progress = time.monotonic()
+        first_at: float | None = None
+        try:
+            while True:
+                if self._held:
+                    self._pending.extend(self._held)
+                    self._held = []
+                if self._inflight is not None and self._inflight.future.done():
+                    self._finish_inflight()
+                now = time.monotonic()
+                if self._pending and first_at is None:
+                    first_at = now
+                due = (
+                    bool(self._pending)
+                    and first_at is not None
+                    and (
+                        len(self._pending) >= opts.batch_size
+                        or now - first_at >= opts.batch_timeout_ms / 1000
+                        or self.stopping
+                    )
+                )
+                if due:
+                    pending, self._pending = self._pending, []
+                    first_at = None
+                    self._submit(pending)
+                    self.metrics.set_pending(len(self._pending))
+                    continue
+                if self.stopping:
+                    self._finish_inflight()
+                    break
+                if now >= next_lag:
+                    self._update_lag()
+                    next_lag = now + _LAG_EVERY_S
+                if self._progress is not None and now >= next_progress:
+                    self._progress(self.metrics)
+                    next_progress = now + self._progress_every_s
+                # While a batch is in flight, look back soon to commit it without delay.
+                wait = _STOP_POLL_S if self._inflight is None else _INFLIGHT_POLL_S
+                if first_at is not None:
+                    wait = max(0.0, min(wait, first_at + opts.batch_timeout_ms / 1000 - now))
+                msgs = self._consumer.consume(
+                    num_messages=max(1, opts.batch_size - len(self._pending)), timeout=wait
+                )
+                for msg in msgs:
+                    if self._accept(msg):
+                        last_message = time.monotonic()
+                self.metrics.set_pending(len(self._pending))
+                if (
+                    opts.stop_when_idle_s is not None
+                    and not self._pending
+                    and self._inflight is None
+                    and self._assigned
+                    and self._assigned <= self._eof
+                    and time.monotonic() - last_message >= opts.stop_when_idle_s
+                ):
+                    break
+        except _Abandon as exc:
+            log.warning("stopping with a batch left uncommitted (it will be redelivered): %s", exc)
+        finally:
+            self.metrics.running = False
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+            self._close()
+        if self._progress is not None:
+            self._progress(self.metrics)
+
+    def _accept(self, msg: Any) -> bool:
+        err = msg.error()
+        if err is None:
+            self._pending.append(msg)
+            self._eof.discard((msg.topic(), msg.partition()))
+            if not self.metrics.kafka_ok:
+                self.metrics.set_kafka(True)
+            return True
+        if err.code() == KafkaError._PARTITION_EOF:
+            self._eof.add((msg.topic(), msg.partition()))
+        elif err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            log.debug("subscribed topic not available yet: %s", err.str())
+        elif err.fatal():
+            raise KafkaException(err)
+        else:
+            log.warning("kafka consumer: %s", err.str())
+        return False
+
+    def _final_commit(self) -> None:
+        """Wait for the stored offsets to be committed (after asynchronous commits)."""
+        if self._consumer is None:
+            return
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            code = exc.args[0].code() if exc.args else None
+            if code != KafkaError._NO_OFFSET:
+                log.warning("final commit failed (idempotent redelivery follows): %s", exc)
+
+    def _close(self) -> None:
+        if self._consumer is not None:
+            self._final_commit()
+            try:
+                self._consumer.close()
+            except (KafkaException, RuntimeError) as exc:
+                log.warning("closing the consumer: %s", exc)
+            self._consumer = None
+        if self._producer is not None:
+            self._producer.flush(5)
+            self._producer = None
+        self.writer.close()
+
+    # -- one batch --------------------------------------------------------------------------------
+    # A batch is decoded on the loop's thread, then written on the writer thread while the loop
+    # reads and decodes the next one; its result is handled (dead letters, offsets) on the loop's
+    # thread before the next batch is handed over. At most one batch is in flight, so offsets
+    # are committed in order and only past rows already committed to PostgreSQL.
+    def _process(self, messages: Sequence[Any]) -> None:
+        """Write, dead-letter and commit one batch now (retrying while the database is away)."""
+        self._submit(messages)
+        self._finish_inflight()
+
+    def _submit(self, messages: Sequence[Any]) -> None:
+        started = time.perf_counter()
+        decoded: list[tuple[Any, Decoded]] = []
+        poison: list[tuple[Any, str, str, str]] = []
+        for msg in messages:
+            try:
+                decoded.append((msg, _decode(msg, self.options.topic_types)))
+            except PoisonMessage as exc:
+                poison.append((msg, type(exc).__name__, str(exc), exc.stage))
+        self._finish_inflight()  # the previous batch was written while we decoded this one
+        links = links_from_headers(m.headers() for m in messages)
+        span = self._tracer.start_span(c.SPAN_COLLECTOR_BATCH, kind=SpanKind.CONSUMER, links=links)
+        span.set_attribute(c.ATTR_COLLECTOR_BATCH_SIZE, len(messages))
+        ctx = set_span_in_context(span)
+        events = [d for _, d in decoded]
+        future = self._executor().submit(self._write_in_context, ctx, events)
+        self._inflight = _Inflight(list(messages), decoded, poison, future, span, ctx, started)
+
+    def _write_in_context(self, ctx: Context, events: list[Decoded]) -> BatchResult:
+        token = context_api.attach(ctx)
+        try:
+            return self.writer.write(events)
+        finally:
+            context_api.detach(token)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="onex-collector-db")
+        return self._pool
+
+    def _finish_inflight(self) -> None:
+        """Wait for the batch in flight; retry it while the database is away; DLQ; commit."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is None:
+            return
+        self._in_process = True
+        span = inflight.span
+        try:
+            events = [d for _, d in inflight.decoded]
+            try:
+                result = inflight.future.result()
+                self._database_ok()
+            except DatabaseUnavailable as exc:
+                result = self._write_retrying(events, inflight.ctx, first_error=exc)
+            poison = list(inflight.poison)
+            for rejected in result.rejected:
+                msg = inflight.decoded[rejected.index][0]
+                poison.append((msg, rejected.error_class, rejected.message, c.DLQ_STAGE_DATABASE))
+            span.set_attribute(c.ATTR_COLLECTOR_ROWS_INSERTED, result.rows_inserted)
+            span.set_attribute(c.ATTR_COLLECTOR_DEAD_LETTERED, len(poison))
+            if poison:
+                span.set_status(Status(StatusCode.ERROR, f"{len(poison)} message(s) dead-lettered"))
+                self._dead_letter_retrying(poison)
+            self._commit(inflight.messages)
+            ms = (time.perf_counter() - inflight.started) * 1000
+            self.metrics.record_batch(
+                consumed=len(inflight.messages),
+                inserted=len(inflight.decoded) - len(result.rejected),
+                rows=result.rows_inserted,
+                failed=len(poison),
+                ms=ms,
+            )
+        finally:
+            span.end()
+            self._in_process = False
+
+    def _wait(self, delay: float) -> None:
+        """Sleep ``delay`` seconds while keeping the consumer alive (paused partitions)."""
+        deadline = time.monotonic() + delay
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._past_deadline():
+                return
+            msg = self._consumer.poll(min(left, _STOP_POLL_S)) if self._consumer else None
+            if msg is not None and msg.error() is None:
+                self._held.append(msg)  # fetched before the pause took effect: keep it in order
+            elif msg is None and self._consumer is None:
+                time.sleep(min(left, _STOP_POLL_S))
+
+    def _pause(self) -> None:
+        if not self._paused and self._consumer is not None:
+            self._paused = True
+            self._consumer.pause(self._consumer.assignment())
+
+    def _resume(self) -> None:
+        if self._paused and self._consumer is not None:
+            self._paused = False
+            self._consumer.resume(self._consumer.assignment())
+
+    def _database_ok(self) -> None:
+        if not self.metrics.database_ok:
+            self.metrics.set_database(True)
+        self.backoff.reset()
+        self._resume()
+
+    def _write_retrying(
+        self, events: list[Decoded], ctx: Context, first_error: DatabaseUnavailable
+    ) -> BatchResult:
+        error: DatabaseUnavailable | None = first_error
+        while True:
+            try:
+                if error is not None:
+                    raise error
+                result = self._write_in_context(ctx, events)
+            except DatabaseUnavailable as exc:
+                error = None
+                self.metrics.set_database(False, str(exc))
+                if self._past_deadline():
+                    raise _Abandon(str(exc)) from exc
+                self._pause()
+                delay = self.backoff.next_delay()
+                log.warning("database unavailable, retrying in %.2fs: %s", delay, exc)
+                self._wait(delay)
+                continue
+            self._database_ok()
+            return result
+
+    def _dead_letter_retrying(self, poison: list[tuple[Any, str, str, str]]) -> None:
+        while True:
+            try:
+                self._dead_letter(poison)
+                return
+            except DeadLetterUnavailable as exc:
+                self.metrics.set_kafka(False, str(exc))
+                if self._past_deadline():
+                    raise _Abandon(str(exc)) from exc
+                self._pause()
+                self._wait(self.backoff.next_delay())
+        # unreachable
+
+    def _dead_letter(self, poison: list[tuple[Any, str, str, str]]) -> None:
+        failures: list[str] = []
+
+        def delivered(err: KafkaError | None, _msg: Any) -> None:
+            if err is not None:
+                failures.append(err.str())
+
+        for msg, error_class, message, stage in poison:
+            headers = list(msg.headers() or [])
+            headers += [
+                (c.DLQ_HEADER_TOPIC, msg.topic().encode()),
+                (c.DLQ_HEADER_PARTITION, str(msg.partition()).encode()),
+                (c.DLQ_HEADER_OFFSET, str(msg.offset()).encode()),
+                (c.DLQ_HEADER_ERROR_CLASS, error_class.encode()),
+                (c.DLQ_HEADER_ERROR_MESSAGE, message.encode("utf-8", "replace")[:2000]),
+                (c.DLQ_HEADER_STAGE, stage.encode()),
+            ]
+            try:
+                self._producer.produce(
+                    self.options.dlq_topic,
+                    key=msg.key(),
+                    value=msg.value(),
+                    headers=headers,
+                    on_delivery=delivered,
+                )
+            except (BufferError, KafkaException) as exc:
+                failures.append(str(exc))
+            log.warning(
+                "dead-lettered %s[%d]@%d (%s at %s): %s",
+                msg.topic(), msg.partition(), msg.offset(), error_class, stage, message,
+            )
+        remaining = self._producer.flush(15)
+        if remaining or failures:
+            reason = failures[0] if failures else f"{remaining} message(s) not confirmed"
+            raise DeadLetterUnavailable(f"dead-letter topic {self.options.dlq_topic}: {reason}")
+
+    def _commit(self, messages: Sequence[Any]) -> None:
+        last: dict[tuple[str, int], int] = {}
+        for msg in messages:
+            key = (msg.topic(), msg.partition())
+            last[key] = max(last.get(key, -1), msg.offset())
+        offsets = [TopicPartition(t, p, off + 1) for (t, p), off in sorted(last.items())]
+        try:
+            self._consumer.store_offsets(offsets=offsets)
+        except KafkaException as exc:  # partition no longer assigned (rebalance)
+            log.warning("storing offsets: %s", exc)
+        # While running, the commit is sent without waiting for the broker's answer (the offsets
+        # still only ever move past rows already committed to PostgreSQL; a commit lost in a crash
+        # means an idempotent redelivery). Draining and rebalancing wait for it.
+        sync = self.stopping or self._revoking
+        try:
+            self._consumer.commit(asynchronous=not sync)
+        except KafkaException as exc:
+            code = exc.args[0].code() if exc.args else None
+            if code == KafkaError._NO_OFFSET:
+                return
+            log.warning("commit failed (the batch will be redelivered, idempotently): %s", exc)
+            return
+        if not self.metrics.kafka_ok:
+            self.metrics.set_kafka(True)
+
+    # -- housekeeping -----------------------------------------------------------------------------
+    def _update_lag(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        if not self.metrics.kafka_ok:
+            try:  # is the broker back? (cheap metadata request)
+                consumer.list_topics(timeout=0.5)
+                self.metrics.set_kafka(True)
+            except KafkaException:
+                return
+        try:
+            assignment = consumer.assignment()
+            if not assignment:
+                return
+            positions = consumer.position(assignment)
+            lag = 0
+            for tp in positions:
+                _lo, hi = consumer.get_watermark_offsets(tp, cached=True)
+                if hi is None or hi < 0:
+                    continue
+                pos = tp.offset if tp.offset >= 0 else 0
+                lag += max(0, hi - pos)
+            self.metrics.set_lag(lag)
+        except (KafkaException, RuntimeError) as exc:
+            log.debug("lag: %s", exc)
+
+    def _ensure_dlq_topic(self) -> None:
+        """Create the dead-letter topic if it is missing (best effort)."""
+        try:
+            from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+            admin = AdminClient({"bootstrap.servers": self.options.bootstrap_servers})
+            meta = admin.list_topics(timeout=5)
+            if self.options.dlq_topic in meta.topics:
+                return
+            futures = admin.create_topics([NewTopic(self.options.dlq_topic, 1, 1)])
+            for fut in futures.values():
+                fut.result(10)
+        except Exception as exc:
+            log.info("dead-letter topic %s not created: %s", self.options.dlq_topic, exc)
+
+
+def _global_tracing_configured() -> bool:
+    """Whether a real tracer provider is installed globally (not the API's no-op proxy)."""
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
+def _decode(msg: Any, topic_types: Mapping[str, EventType | str]) -> Decoded:
+    return decode_message(msg.topic(), msg.value(), topic_types)

@@ -1,0 +1,218 @@
+"""Poison messages to the dead-letter topic; a database outage through a TCP proxy; HTTP."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+
+from onex_collector.consumer import Collector
+from onex_collector.http import MetricsServer
+from onex_collector.metrics import CollectorMetrics
+from onex_otel import conventions as c
+from onex_otel.envelope import AgentActionPayload, OnexEnvelopeV1, RoutingDecisionPayload
+from tests.collector.conftest import options, produce, query, running, wait_for
+from tests.services.kafka import Broker, free_port
+from tests.services.postgres import Database
+from tests.services.proxy import TcpProxy
+
+pytestmark = pytest.mark.integration
+
+
+def action(corr: uuid.UUID, name: str, agent: str = "agent-x") -> OnexEnvelopeV1:
+    return OnexEnvelopeV1.create(AgentActionPayload(
+        correlation_id=corr, agent_name=agent, action_type="tool_call", action_name=name))
+
+
+def test_poison_messages_go_to_the_dlq_and_the_rest_flows(
+    broker: Broker, topics: list[str], migrated: Database
+) -> None:
+    corr = uuid.uuid4()
+    dlq = f"onex.dlq.test-{corr.hex[:8]}"
+    broker.create_topics(dlq)
+    topic = c.EventType.AGENT_ACTION.value
+    invalid = json.loads(OnexEnvelopeV1.create(RoutingDecisionPayload(
+        correlation_id=corr, selected_agent="x", confidence_score=0.5, routing_strategy="s",
+        routing_time_ms=1)).to_json())
+    invalid["payload"]["confidence_score"] = 7
+    rejected = action(corr, "rejected-by-db", agent="nul\x00byte")
+    goods = [action(corr, f"good-{i}") for i in range(4)]
+    produce(broker, [goods[0]])
+    produce(broker, [(topic, b"{not json")], headers=[("x-origin", b"test")], key=b"k1")
+    produce(broker, [goods[1], (topic, json.dumps(invalid).encode())])  # type: ignore[list-item]
+    produce(broker, [rejected, goods[2], goods[3]])
+    with running(Collector(options(broker, migrated, dlq_topic=dlq, batch_size=50))) as col:
+        wait_for(lambda: query(migrated, "SELECT count(*) FROM agent_actions WHERE"
+                               " correlation_id = %s", (corr,))[0][0] == 4, what="good rows")
+        wait_for(lambda: col.metrics.snapshot()["dlq_messages"] >= 3, what="3 dead letters")
+        dead = broker.consume([dlq], 3, timeout=30)
+    assert sorted(r[0] for r in query(migrated, "SELECT action_name FROM agent_actions WHERE"
+                                      " correlation_id = %s", (corr,))) == [
+        "good-0", "good-1", "good-2", "good-3"]
+    by_stage: dict[str, Any] = {}
+    for msg in dead:
+        headers = dict(msg.headers())
+        by_stage[headers[c.DLQ_HEADER_STAGE].decode()] = (msg, headers)
+    assert set(by_stage) == {"decode", "validate", "database"}
+    msg, headers = by_stage["decode"]
+    assert msg.value() == b"{not json" and msg.key() == b"k1"
+    assert headers["x-origin"] == b"test"  # original headers kept
+    assert headers[c.DLQ_HEADER_TOPIC] == topic.encode()
+    assert headers[c.DLQ_HEADER_ERROR_CLASS] == b"NotJson"
+    assert int(headers[c.DLQ_HEADER_OFFSET]) >= 0 and headers[c.DLQ_HEADER_PARTITION] == b"0"
+    assert b"not JSON" in headers[c.DLQ_HEADER_ERROR_MESSAGE]
+    msg, headers = by_stage["validate"]
+    assert headers[c.DLQ_HEADER_ERROR_CLASS] == b"InvalidEvent"
+    assert json.loads(msg.value()) == invalid
+    msg, headers = by_stage["database"]
+    assert msg.value() == rejected.to_json()
+    assert headers[c.DLQ_HEADER_ERROR_CLASS] == b"DataError"
+    assert b"NUL" in headers[c.DLQ_HEADER_ERROR_MESSAGE]
+    snap = col.metrics.snapshot()
+    assert snap["messages_failed"] == 3 and snap["messages_inserted"] == 4
+
+
+def test_database_outage_pauses_retries_and_resumes(
+    broker: Broker, topics: list[str], migrated: Database
+) -> None:
+    corr = uuid.uuid4()
+    dlq = f"onex.dlq.test-{corr.hex[:8]}"
+    broker.create_topics(dlq)
+    with TcpProxy(migrated.host, migrated.port) as proxy:
+        url = migrated.url.replace(f"port={migrated.port}", f"port={proxy.port}")
+        assert url != migrated.url
+        metrics = CollectorMetrics()
+        col = Collector(options(broker, migrated, conninfo=url, dlq_topic=dlq), metrics=metrics)
+        with running(col), MetricsServer(metrics, port=0) as server:
+            produce(broker, [action(corr, "before")])
+            wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE"
+                                   " correlation_id = %s", (corr,)), what="first row")
+            dead_before = metrics.snapshot()["dlq_messages"]  # earlier tests' poison messages
+            proxy.cut()
+            produce(broker, [action(corr, f"during-{i}") for i in range(20)])
+            wait_for(lambda: metrics.snapshot()["database_retries"] >= 3, what="retries")
+            code, health = get(server.port, "/health")
+            assert code == 503 and health["status"] == "degraded"
+            assert "database" in health["reasons"]
+            assert query(migrated, "SELECT count(*) FROM agent_actions WHERE"
+                         " correlation_id = %s", (corr,)) == [(1,)]
+            proxy.restore()
+            wait_for(lambda: query(migrated, "SELECT count(*) FROM agent_actions WHERE"
+                                   " correlation_id = %s", (corr,))[0][0] == 21,
+                     what="every row after the outage")
+            wait_for(lambda: get(server.port, "/health")[0] == 200, what="healthy again")
+        # An outage is not a poison message: nothing of this test went to the DLQ.
+        assert metrics.snapshot()["dlq_messages"] == dead_before
+    dead = broker.consume([dlq], dead_before + 1, timeout=5)
+    assert len(dead) == dead_before
+    assert not [m for m in dead if str(corr).encode() in (m.value() or b"")]
+
+
+def get(port: int, path: str, accept: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if accept:
+        request.add_header("Accept", accept)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            body = response.read().decode()
+            code = response.status
+            ctype = response.headers["Content-Type"]
+    except urllib.error.HTTPError as exc:
+        body, code, ctype = exc.read().decode(), exc.code, exc.headers["Content-Type"]
+    return code, json.loads(body) if ctype.startswith("application/json") else body
+
+
+def test_health_and_metrics_endpoints(
+    broker: Broker, topics: list[str], migrated: Database
+) -> None:
+    corr = uuid.uuid4()
+    metrics = CollectorMetrics()
+    with MetricsServer(metrics, port=0) as server:
+        assert get(server.port, "/health") == (200, {"status": "healthy", "consumer": "stopped"})
+        with running(Collector(options(broker, migrated), metrics=metrics)):
+            produce(broker, [action(corr, f"m{i}") for i in range(7)])
+            wait_for(lambda: metrics.snapshot()["messages_inserted"] >= 7, what="7 messages")
+            code, health = get(server.port, "/health")
+            assert (code, health) == (200, {"status": "healthy", "consumer": "running"})
+            code, body = get(server.port, "/metrics")
+        assert code == 200
+        assert set(body) >= {
+            "uptime_seconds", "messages_consumed", "messages_inserted", "messages_failed",
+            "batches_processed", "avg_batch_processing_ms", "messages_per_second",
+            "last_commit_time", "consumer_lag", "dlq_messages"}
+        # (the topics are shared: earlier tests' poison messages are consumed again here)
+        assert body["messages_consumed"] >= 7 and body["messages_inserted"] >= 7
+        assert body["messages_failed"] == body["dlq_messages"]
+        assert body["batches_processed"] >= 1 and body["last_commit_time"].endswith("Z")
+        code, text = get(server.port, "/metrics?format=prometheus")
+        assert code == 200
+        assert f"onex_collector_messages_inserted_total {float(body['messages_inserted'])}" in text
+        assert "# TYPE onex_collector_uptime_seconds gauge" in text
+        code, text2 = get(server.port, "/metrics", accept="text/plain")
+        assert "onex_collector_batches_processed_total" in text2
+        assert get(server.port, "/nope")[0] == 404
+        metrics.set_kafka(False, "_ALL_BROKERS_DOWN: no broker")
+        code, health = get(server.port, "/health")
+        assert code == 503 and health["reasons"] == {"kafka": "_ALL_BROKERS_DOWN: no broker"}
+
+
+def test_kafka_outage_degrades_health_then_recovers(own_broker: Broker, migrated: Database) -> None:
+    from tests.collector.conftest import ALL_TOPICS
+
+    own_broker.create_topics(*ALL_TOPICS, "onex.dlq.test")
+    corr = uuid.uuid4()
+    metrics = CollectorMetrics()
+    col = Collector(options(own_broker, migrated), metrics=metrics)
+    with running(col), MetricsServer(metrics, port=0) as server:
+        produce(own_broker, [action(corr, "before")])
+        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
+                               (corr,)), what="first row")
+        own_broker.stop()
+        wait_for(lambda: get(server.port, "/health")[0] == 503, timeout=60, what="degraded")
+        assert "kafka" in get(server.port, "/health")[1]["reasons"]
+        own_broker.start()  # memory-only broker: it comes back empty
+        own_broker.create_topics(*ALL_TOPICS, "onex.dlq.test")
+        wait_for(lambda: get(server.port, "/health")[0] == 200, timeout=60, what="healthy again")
+        produce(own_broker, [action(corr, "after")])
+        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s"
+                               " AND action_name = 'after'", (corr,)), timeout=60,
+                 what="rows flow again")
+
+
+def test_offsets_do_not_move_past_a_poison_message_the_dlq_did_not_confirm(
+    broker: Broker, topics: list[str], migrated: Database
+) -> None:
+    corr = uuid.uuid4()
+    group = f"dlq-down-{corr.hex[:8]}"
+    good_dlq = f"onex.dlq.test-{corr.hex[:8]}"
+    broker.create_topics(good_dlq)
+    marker = f"poison-{corr.hex}".encode()
+    # First the group catches up with the topic (earlier tests' poison goes to another DLQ).
+    first = Collector(options(broker, migrated, group_id=group))  # its own DLQ topic
+    with running(first):
+        produce(broker, [action(corr, "warm-up")])
+        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
+                               (corr,)), what="warm-up row")
+    produce(broker, [(c.EventType.AGENT_ACTION.value, marker)])
+    produce(broker, [action(corr, "after-poison")])
+    # Its dead-letter producer talks to a port where no broker listens.
+    broken = Collector(options(
+        broker, migrated, group_id=group, dlq_topic=good_dlq, shutdown_timeout_s=1.0,
+        producer_config={"bootstrap.servers": f"127.0.0.1:{free_port()}",
+                         "message.timeout.ms": 1000}))
+    with running(broken):
+        wait_for(lambda: "dead-letter topic" in (broken.metrics.kafka_reason or ""),
+                 what="the DLQ failure")
+        assert broken.metrics.snapshot()["dlq_messages"] == 0
+    # Not confirmed on the DLQ, so not committed: a healthy collector of the same group sees it.
+    healthy = Collector(options(broker, migrated, group_id=group, dlq_topic=good_dlq))
+    with running(healthy):
+        wait_for(lambda: healthy.metrics.snapshot()["dlq_messages"] >= 1, what="dead letter")
+    dead = broker.consume([good_dlq], 1, timeout=30)
+    assert [m.value() for m in dead] == [marker]
+    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s",
+                 (corr,)) == [(2,)]

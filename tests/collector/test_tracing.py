@@ -1,0 +1,75 @@
+"""The collector's own spans: batch writes linked to the producing traces, psycopg spans beneath."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from onex_collector.consumer import Collector
+from onex_collector.tracing import links_from_headers, parse_traceparent
+from onex_otel import conventions as c
+from onex_otel.envelope import AgentActionPayload, OnexEnvelopeV1
+from tests.collector.conftest import options, produce, query, running, wait_for
+from tests.services.kafka import Broker
+from tests.services.postgres import Database
+
+
+def test_parse_traceparent() -> None:
+    ctx = parse_traceparent("00-ad12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01")
+    assert ctx is not None and ctx.is_remote and ctx.trace_flags.sampled
+    assert ctx.trace_id == int("ad12146ab7d04a4786bf7ec298ce2c81", 16)
+    for bad in (None, "", "00-0-0-0", "00-" + "0" * 32 + "-00f067aa0ba902b7-01",
+                "ff-ad12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01",
+                "00-ad12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01-extra",
+                b"00-zz12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01"):
+        assert parse_traceparent(bad) is None
+
+
+def test_links_are_distinct_and_bounded() -> None:
+    tp = b"00-ad12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01"
+    links = links_from_headers([[("traceparent", tp)], [("traceparent", tp)], None, [("x", b"")]])
+    assert len(links) == 1
+    many = [[("traceparent", f"00-{i + 1:032x}-{i + 1:016x}-01".encode())] for i in range(500)]
+    assert len(links_from_headers(many)) == 128
+
+
+@pytest.mark.integration
+def test_batch_span_links_to_producers_with_psycopg_children(
+    broker: Broker, topics: list[str], migrated: Database
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    corr = uuid.uuid4()
+    span_id = 0x00F067AA0BA902B7
+    env = OnexEnvelopeV1.create(AgentActionPayload(
+        correlation_id=corr, agent_name="a", action_type="tool_call", action_name="traced"))
+    traceparent = f"00-{corr.hex}-{span_id:016x}-01".encode()
+    produce(broker, [env], headers=[(c.HEADER_TRACEPARENT, traceparent)])
+    collector = Collector(options(broker, migrated), tracer_provider=provider)
+    with running(collector):
+        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE id = %s",
+                               (env.event_id,)), what="the row")
+    provider.force_flush()
+    spans = exporter.get_finished_spans()
+    batches = [s for s in spans if s.name == c.SPAN_COLLECTOR_BATCH
+               and any(link.context.trace_id == corr.int for link in s.links)]
+    assert len(batches) == 1
+    (batch,) = batches
+    assert batch.kind == SpanKind.CONSUMER
+    (link,) = [lk for lk in batch.links if lk.context.trace_id == corr.int]
+    assert link.context.span_id == span_id
+    assert batch.attributes is not None
+    assert batch.attributes[c.ATTR_COLLECTOR_ROWS_INSERTED] >= 1
+    children = [s for s in spans if s.parent is not None
+                and s.parent.span_id == batch.context.span_id]
+    assert children, "psycopg spans beneath the batch span"
+    assert all(s.context.trace_id == batch.context.trace_id for s in children)
+    statements = " ".join(str((s.attributes or {}).get("db.statement", s.name)) for s in children)
+    assert "INSERT INTO" in statements
+    provider.shutdown()
