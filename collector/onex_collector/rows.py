@@ -14,6 +14,7 @@ record's own ``event_id`` / ``id`` when it is a UUID, otherwise the deterministi
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -173,12 +174,29 @@ def default_topic_types(prefix: str = "") -> dict[str, EventType | str]:
     return topics
 
 
+#: A JSON-escaped NUL character (``\u0000``) not itself preceded by an escaping backslash.
+_ESCAPED_NUL: Final = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def replace_nul(value: bytes) -> bytes:
+    """Replace JSON-escaped NUL characters with U+FFFD.
+
+    PostgreSQL ``text`` and ``jsonb`` cannot hold NUL, so an otherwise valid event carrying one
+    (an agent's tool output, say) would be rejected by the database; it is stored with U+FFFD in
+    its place instead. Raw NUL bytes cannot occur in valid JSON, so only the escaped form matters.
+    """
+    if b"\\u0000" not in value:
+        return value
+    return _ESCAPED_NUL.sub(rb"\1\\ufffd", value)
+
+
 def decode_message(
     topic: str, value: bytes | None, topic_types: Mapping[str, EventType | str] | None = None
 ) -> Decoded:
     """Decode one message value read from ``topic``; raise :class:`PoisonMessage` if impossible."""
     if value is None:
         raise NotJson("the message has no value (a tombstone)")
+    value = replace_nul(value)
     if b'"schema_ref"' in value:
         # Fast path: an envelope, parsed and validated in one go by pydantic-core.
         try:

@@ -90,22 +90,22 @@ Legacy APIs (drop-in, loaded on first use; see :mod:`onex_otel.legacy`): :class:
 
 from typing import TYPE_CHECKING, Any
 
-from onex_otel._configure import configure
-from onex_otel._context import current_correlation_id, current_execution
-from onex_otel._events import (
-    detection_failure,
-    record_decision,
-    record_error,
-    record_success,
-    router_metrics,
-    routing_decision,
-    transformation,
-)
-from onex_otel._execution import Execution, agent_execution, traced_agent_execution
-from onex_otel._tool import ToolCall, tool_call, traced_decision, traced_tool_call
 from onex_otel.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
+    from onex_otel._configure import configure
+    from onex_otel._context import current_correlation_id, current_execution
+    from onex_otel._events import (
+        detection_failure,
+        record_decision,
+        record_error,
+        record_success,
+        router_metrics,
+        routing_decision,
+        transformation,
+    )
+    from onex_otel._execution import Execution, agent_execution, traced_agent_execution
+    from onex_otel._tool import ToolCall, tool_call, traced_decision, traced_tool_call
     from onex_otel.legacy import (
         ActionLogger,
         AgentExecutionLogger,
@@ -124,40 +124,48 @@ if TYPE_CHECKING:
         publish_tool_call,
     )
 
-#: The legacy API names, imported from :mod:`onex_otel.legacy` on first use.
-_LEGACY = frozenset({
-    "ActionLogger",
-    "AgentExecutionLogger",
-    "AgentExecutionPublisher",
-    "AgentExecutionPublisherContext",
-    "EnumOperationStatus",
-    "log_action",
-    "log_agent_execution",
-    "publish_action_event",
-    "publish_decision",
-    "publish_error",
-    "publish_execution_completed",
-    "publish_execution_failed",
-    "publish_execution_started",
-    "publish_success",
-    "publish_tool_call",
-})
+#: Where each public name lives. Names are imported on first use, so ``import onex_otel`` (and the
+#: ``onex-otel`` shell hooks, which import only the light modules) do not pay for the OpenTelemetry
+#: SDK until tracing is actually used.
+_LAZY: dict[str, str] = {
+    "configure": "onex_otel._configure",
+    "current_correlation_id": "onex_otel._context",
+    "current_execution": "onex_otel._context",
+    **dict.fromkeys(
+        ("detection_failure", "record_decision", "record_error", "record_success",
+         "router_metrics", "routing_decision", "transformation"),
+        "onex_otel._events",
+    ),
+    **dict.fromkeys(("Execution", "agent_execution", "traced_agent_execution"),
+                    "onex_otel._execution"),
+    **dict.fromkeys(("ToolCall", "tool_call", "traced_decision", "traced_tool_call"),
+                    "onex_otel._tool"),
+    **dict.fromkeys(
+        ("ActionLogger", "AgentExecutionLogger", "AgentExecutionPublisher",
+         "AgentExecutionPublisherContext", "EnumOperationStatus", "log_action",
+         "log_agent_execution", "publish_action_event", "publish_decision", "publish_error",
+         "publish_execution_completed", "publish_execution_failed", "publish_execution_started",
+         "publish_success", "publish_tool_call"),
+        "onex_otel.legacy",
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:
-    """Load the legacy API names lazily (``import onex_otel`` stays light)."""
-    if name in _LEGACY:
-        from onex_otel import legacy
+    """Import a public name from its module on first use (then it is a plain global)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'onex_otel' has no attribute {name!r}")
+    import importlib
 
-        value = getattr(legacy, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'onex_otel' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    """The module's names, the lazy legacy ones included."""
-    return sorted({*globals(), *_LEGACY})
+    """The module's names, the lazily imported ones included."""
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [

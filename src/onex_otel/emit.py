@@ -117,11 +117,16 @@ def emit(
     outcome = _via_daemon(default_socket_path(settings), events, timeout)
     if outcome is not None:
         return outcome
+    if not settings.kafka_bootstrap_servers:
+        raise EmitError("Kafka is not configured: set KAFKA_BOOTSTRAP_SERVERS (or KAFKA_BROKERS)")
     try:
-        from onex_exporters.publish import publish_envelope_dicts
+        from onex_exporters.publish import PublishError, publish_envelope_dicts
     except ImportError as exc:
         raise EmitError(
             f"publishing needs the Kafka extra (pip install 'onex-otel[kafka]'): {exc}"
         ) from None
-    delivery = publish_envelope_dicts(events, settings=settings, timeout=timeout)
+    try:
+        delivery = publish_envelope_dicts(events, settings=settings, timeout=timeout)
+    except PublishError as exc:
+        raise EmitError(str(exc)) from None
     return EmitOutcome(delivery, len(events))

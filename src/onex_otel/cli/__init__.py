@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "._config",
     "._skills",
     "._trace",
+    "._emit_daemon",
     "._schemas",
     "._db",
     "._collect",
