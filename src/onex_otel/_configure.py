@@ -178,6 +178,16 @@ def install_kafka(provider: Any, settings: Settings) -> bool:
     return False
 
 
+def mark_exporters_managed(provider: Any, settings: Settings) -> None:
+    """Note that ``provider``'s exporters were chosen elsewhere (``OTEL_TRACES_EXPORTER``).
+
+    :func:`configure` then adds neither an OTLP nor a Kafka exporter to it, so spans are not
+    exported twice when an agent calls ``configure()`` under ``opentelemetry-instrument``.
+    """
+    _mark(provider, f"otlp:{settings.otlp_protocol}:{settings.otlp_endpoint}")
+    _mark(provider, "kafka")
+
+
 def _flush_at_exit() -> None:
     for provider in list(_providers):
         try:
