@@ -9,7 +9,8 @@
 --      their content), so the collector inserts with ON CONFLICT (id) DO NOTHING and a redelivered
 --      event adds nothing. Defaults stay for rows written by other tools.
 --  D2  gen_random_uuid() (built in since PostgreSQL 13) instead of seed 001's uuid_generate_v4();
---      the uuid-ossp extension is still installed because onex_correlation_id() needs uuid v5.
+--      no extension is needed: onex_correlation_id() computes uuid v5 with onex_uuid5() below
+--      (plain PL/pgSQL SHA-1), so the schema installs on servers without uuid-ossp.
 --  D3  correlation ids in every table. Seed 004 reconstructs a trace with
 --      `context->>'correlation_id'` on agent_routing_decisions, agent_transformation_events and
 --      router_performance_metrics, but only the first has a context column; seed 002 joins
@@ -43,7 +44,68 @@
 --      `WHERE correlation_id = onex_correlation_id('abc-123')`; the original text is kept in
 --      action_details->>'correlation_id_original'.
 
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
+-- SHA-1 of a byte string (FIPS 180-4), in PL/pgSQL: core PostgreSQL has no sha1(), and uuid v5
+-- is defined on SHA-1. Only used for legacy (non-UUID) correlation ids, a few bytes each.
+CREATE OR REPLACE FUNCTION onex_sha1(msg BYTEA) RETURNS BYTEA
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    m CONSTANT BIGINT := 4294967295;
+    h BIGINT[] := ARRAY[1732584193, 4023233417, 2562383102, 271733878, 3285377520];
+    padded BYTEA := msg || '\x80'::bytea;
+    w BIGINT[];
+    a BIGINT; b BIGINT; c BIGINT; d BIGINT; e BIGINT; f BIGINT; k BIGINT; t BIGINT;
+    base INT;
+BEGIN
+    WHILE length(padded) % 64 <> 56 LOOP
+        padded := padded || '\x00'::bytea;
+    END LOOP;
+    padded := padded || int8send(length(msg)::bigint * 8);
+    FOR chunk IN 0 .. length(padded) / 64 - 1 LOOP
+        w := array_fill(0::bigint, ARRAY[80]);
+        FOR i IN 0 .. 15 LOOP
+            base := chunk * 64 + i * 4;
+            w[i + 1] := (get_byte(padded, base)::bigint << 24) | (get_byte(padded, base + 1)::bigint << 16)
+                      | (get_byte(padded, base + 2)::bigint << 8) | get_byte(padded, base + 3)::bigint;
+        END LOOP;
+        FOR i IN 16 .. 79 LOOP
+            t := w[i - 2] # w[i - 7] # w[i - 13] # w[i - 15];
+            w[i + 1] := ((t << 1) | (t >> 31)) & m;
+        END LOOP;
+        a := h[1]; b := h[2]; c := h[3]; d := h[4]; e := h[5];
+        FOR i IN 0 .. 79 LOOP
+            IF i < 20 THEN
+                f := (b & c) | ((~b & m) & d); k := 1518500249;
+            ELSIF i < 40 THEN
+                f := b # c # d; k := 1859775393;
+            ELSIF i < 60 THEN
+                f := (b & c) | (b & d) | (c & d); k := 2400959708;
+            ELSE
+                f := b # c # d; k := 3395469782;
+            END IF;
+            t := ((((a << 5) | (a >> 27)) & m) + f + e + k + w[i + 1]) & m;
+            e := d; d := c; c := ((b << 30) | (b >> 2)) & m; b := a; a := t;
+        END LOOP;
+        h[1] := (h[1] + a) & m; h[2] := (h[2] + b) & m; h[3] := (h[3] + c) & m;
+        h[4] := (h[4] + d) & m; h[5] := (h[5] + e) & m;
+    END LOOP;
+    RETURN substring(int8send(h[1]) FROM 5) || substring(int8send(h[2]) FROM 5)
+        || substring(int8send(h[3]) FROM 5) || substring(int8send(h[4]) FROM 5)
+        || substring(int8send(h[5]) FROM 5);
+END;
+$$;
+
+-- uuid v5 (RFC 9562): SHA-1 of namespace bytes || UTF-8 name, version and variant bits set.
+CREATE OR REPLACE FUNCTION onex_uuid5(namespace UUID, name TEXT) RETURNS UUID
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    digest BYTEA := substring(onex_sha1(decode(replace(namespace::text, '-', ''), 'hex')
+                                        || convert_to(name, 'UTF8')) FROM 1 FOR 16);
+BEGIN
+    digest := set_byte(digest, 6, (get_byte(digest, 6) & 15) | 80);
+    digest := set_byte(digest, 8, (get_byte(digest, 8) & 63) | 128);
+    RETURN encode(digest, 'hex')::uuid;
+END;
+$$;
 
 -- The UUID a correlation id (UUID text or legacy string) is stored under; mirrors
 -- onex_otel.ids.correlation_uuid (namespace onex_otel.conventions.CORRELATION_ID_NAMESPACE).
@@ -58,7 +120,7 @@ BEGIN
         parsed := NULL;
     END;
     IF parsed IS NULL OR parsed = '00000000-0000-0000-0000-000000000000'::uuid THEN
-        RETURN uuid_generate_v5('6f6e6578-6f74-656c-2d63-6f72722d6964'::uuid, value);
+        RETURN onex_uuid5('6f6e6578-6f74-656c-2d63-6f72722d6964'::uuid, value);
     END IF;
     RETURN parsed;
 END;

@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from onex_otel.conventions import (
@@ -99,7 +99,7 @@ def build_timeline(correlation_id: str, rows: Mapping[str, Sequence[Row]]) -> No
             {"confidence": _num(r.get("confidence_score")),
              "reason": r.get("transformation_reason")},
         ))
-    actions = sorted(rows.get(TABLE_AGENT_ACTIONS, ()), key=lambda r: r["created_at"])
+    actions = rows.get(TABLE_AGENT_ACTIONS, ())
     executions = sorted(
         rows.get(TABLE_EXECUTION_LOGS, ()), key=lambda r: r.get("started_at") or r["created_at"]
     )
@@ -115,15 +115,22 @@ def build_timeline(correlation_id: str, rows: Mapping[str, Sequence[Row]]) -> No
         ))
     for r in actions:
         details = r.get("action_details") or {}
+        duration = _num(r.get("duration_ms"))
+        start = r.get("created_at")
+        if start is not None and duration:
+            # An action row is written when the action ends (as the legacy ActionLogger did).
+            start = start - timedelta(milliseconds=duration)
         node = Node(
-            "action", f"{r['action_type']} {r['action_name']}", r.get("created_at"),
-            _num(r.get("duration_ms")), "error" if r["action_type"] == "error" else "ok",
+            "action", f"{r['action_type']} {r['action_name']}", start,
+            duration, "error" if r["action_type"] == "error" else "ok",
             {"agent": r.get("agent_name"), "details": details},
         )
         owner = _owning_execution(exec_nodes, r)
         (owner.children if owner else children).append(node)
     children.extend(exec_nodes)
-    children.sort(key=lambda n: (n.start is None, n.start or datetime.min))
+    for node in (*exec_nodes, None):
+        items = node.children if node else children
+        items.sort(key=lambda n: (n.start is None, n.start.timestamp() if n.start else 0.0))
     starts = [n.start for n in children if n.start]
     ends = [n.start.timestamp() * 1000 + (n.duration_ms or 0) for n in children if n.start]
     total = (max(ends) - min(s.timestamp() * 1000 for s in starts)) if starts else None
@@ -238,26 +245,17 @@ def _is_uuid(text: str) -> bool:
     return True
 
 
+#: Every table has an indexed ``correlation_id`` column (the router tables also carry it in
+#: ``context`` for the seeds' queries; see the migration's D3).
 _QUERIES: dict[str, str] = {
-    TABLE_ROUTING_DECISIONS: (
-        "SELECT * FROM agent_routing_decisions WHERE context->>'correlation_id' = %(cid)s "
-        "ORDER BY created_at"
-    ),
-    TABLE_TRANSFORMATION_EVENTS: (
-        "SELECT * FROM agent_transformation_events WHERE context->>'correlation_id' = %(cid)s "
-        "ORDER BY created_at"
-    ),
-    TABLE_ROUTER_PERFORMANCE: (
-        "SELECT * FROM router_performance_metrics WHERE context->>'correlation_id' = %(cid)s "
-        "ORDER BY created_at"
-    ),
-    TABLE_EXECUTION_LOGS: (
-        "SELECT * FROM agent_execution_logs WHERE correlation_id = %(cid)s::uuid "
-        "ORDER BY started_at"
-    ),
-    TABLE_AGENT_ACTIONS: (
-        "SELECT * FROM agent_actions WHERE correlation_id = %(cid)s::uuid ORDER BY created_at"
-    ),
+    table: f"SELECT * FROM {table} WHERE correlation_id = %(cid)s::uuid ORDER BY {order}"
+    for table, order in (
+        (TABLE_ROUTING_DECISIONS, "created_at"),
+        (TABLE_TRANSFORMATION_EVENTS, "created_at"),
+        (TABLE_ROUTER_PERFORMANCE, "created_at"),
+        (TABLE_EXECUTION_LOGS, "started_at"),
+        (TABLE_AGENT_ACTIONS, "created_at"),
+    )
 }
 
 

@@ -7,6 +7,7 @@ real PostgreSQL. Then the collector writes the events into the legacy tables.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -117,3 +118,25 @@ def test_example_agent_under_opentelemetry_instrument(
                                              "success": 1}
     assert execution == [("agent-performance", "success", 0.9, 2)]
     assert routing == [("agent-performance",)]
+
+    # --- and `onex-otel trace` rebuilds the run from the tables ---------------------------------
+    def trace(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "onex_otel.cli", "trace", *argv, "--database-url", database.url],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+
+    text = trace(cid)
+    assert text.returncode == 0, text.stderr
+    assert "execution      agent-performance" in text.stdout
+    assert "tool_call query_database" in text.stdout and "FAILED" in text.stdout
+    jaeger_file = tmp_path / "run.json"
+    as_json = trace(cid, "--json", "--jaeger-json", str(jaeger_file))
+    tree = json.loads(as_json.stdout)
+    assert tree["name"] == cid and tree["status"] == "ok"
+    assert [n["kind"] for n in tree["children"]][-1] == "execution"
+    jaeger = json.loads(jaeger_file.read_text())
+    assert jaeger["data"][0]["traceID"] == uuid.UUID(cid).hex  # the same id as the live trace
+    unknown = trace(str(uuid.uuid4()))
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("onex-otel trace: no run with correlation id")

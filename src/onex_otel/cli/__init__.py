@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "._skills",
     "._trace",
     "._emit_daemon",
+    "._demo",
     "._schemas",
     "._db",
     "._collect",
