@@ -128,8 +128,7 @@ def build_timeline(correlation_id: str, rows: Mapping[str, Sequence[Row]]) -> No
         owner = _owning_execution(exec_nodes, r)
         (owner.children if owner else children).append(node)
     children.extend(exec_nodes)
-    for node in (*exec_nodes, None):
-        items = node.children if node else children
+    for items in (*(n.children for n in exec_nodes), children):
         items.sort(key=lambda n: (n.start is None, n.start.timestamp() if n.start else 0.0))
     starts = [n.start for n in children if n.start]
     ends = [n.start.timestamp() * 1000 + (n.duration_ms or 0) for n in children if n.start]

