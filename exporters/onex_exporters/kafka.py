@@ -413,10 +413,14 @@ class OnexKafkaSpanExporter(SpanExporter):
     def _run(self) -> None:
         token = otel_context.attach(otel_context.set_value(
             otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
+        next_sync = 0.0
         try:
             while not self._stop.is_set():
                 try:
                     self._producer.poll(0.05)
+                    if time.monotonic() >= next_sync:  # the `batch` policy's periodic fsync
+                        next_sync = time.monotonic() + 1.0
+                        self._sync_spool()
                     if self._fatal:
                         self._rebuild_producer()
                     elif self._transition:
@@ -506,10 +510,12 @@ class OnexKafkaSpanExporter(SpanExporter):
             headers.append((HEADER_TRACESTATE, tracestate.encode()))
         return topic, dumps(envelope), envelope["correlation_id"].encode(), headers
 
-    def publish(self, records: Sequence[EventRecord]) -> None:
+    def publish(self, records: Sequence[EventRecord], *, sync: bool = True) -> None:
         """Send mapped events (used by the exporter and by the lifecycle processor).
 
-        Never raises and never waits on the network.
+        Never raises and never waits on the network. ``sync=False`` (the lifecycle processor,
+        on the agent's thread) leaves the spool's ``batch`` fsync to the I/O thread, which
+        syncs within a second.
         """
         if not records:
             return
@@ -530,11 +536,12 @@ class OnexKafkaSpanExporter(SpanExporter):
         token = otel_context.attach(otel_context.set_value(
             otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
-            self._route(messages)
+            self._route(messages, sync)
         finally:
             otel_context.detach(token)
 
-    def _route(self, messages: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]) -> None:
+    def _route(self, messages: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]],
+               sync: bool = True) -> None:
         producer = self._ensure_started()
         to_spool: list[SpoolRecord] = []
         with self._route_lock:
@@ -566,7 +573,7 @@ class OnexKafkaSpanExporter(SpanExporter):
                 self._count("produced", produced)
             if to_spool:
                 self._to_spool(to_spool)
-        if to_spool:
+        if to_spool and sync:
             self._sync_spool()
 
     def _to_spool(self, records: list[SpoolRecord]) -> None:
@@ -618,7 +625,6 @@ class OnexKafkaSpanExporter(SpanExporter):
         if self._holding:  # outstanding direct messages first
             return
         batch = spool.read(max_records=1000)
-        _log.debug("onex-otel spool read %d records", len(batch.records))
         if not batch.records:
             with self._route_lock:
                 if spool.is_empty():

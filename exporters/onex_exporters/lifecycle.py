@@ -60,7 +60,7 @@ class OnexLifecycleProcessor(SpanProcessor):
             self.exporter._drop(DROP_UNSERIALIZABLE)
             _log.debug("onex-otel lifecycle event not mapped: %s", exc)
             return
-        self.exporter.publish(records)
+        self.exporter.publish(records, sync=False)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Publish started (+ decision action) for an execution span."""
@@ -100,7 +100,7 @@ class OnexLifecycleProcessor(SpanProcessor):
             self.exporter._drop(DROP_UNSERIALIZABLE)
             _log.debug("onex-otel progress event not mapped: %s", exc)
             return
-        self.exporter.publish(records)
+        self.exporter.publish(records, sync=False)
 
     def shutdown(self) -> None:
         """Stop listening for progress reports."""
