@@ -73,7 +73,8 @@ class OnexLifecycleProcessor(SpanProcessor):
                     self._open.popitem(last=False)
             self._publish(started_records, span)
         except Exception:
-            _log.debug("onex-otel lifecycle on_start failed", exc_info=True)
+            self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_start failed",
+                                        exc_info=True)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Publish completed or failed (+ action); started too if it was not seen at start."""
@@ -86,7 +87,8 @@ class OnexLifecycleProcessor(SpanProcessor):
                 self._publish(started_records, span)
             self._publish(ended_records, span)
         except Exception:
-            _log.debug("onex-otel lifecycle on_end failed", exc_info=True)
+            self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_end failed",
+                                        exc_info=True)
 
     def on_progress(self, report: lifecycle.ProgressReport) -> None:
         """Publish a progress event (called by :func:`onex_otel.lifecycle.notify_progress`)."""
