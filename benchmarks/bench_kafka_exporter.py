@@ -30,12 +30,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
     InMemorySpanExporter,
 )
+from tests.exporters.spans import SpanFactory, progress  # noqa: E402
+from tests.services.kafka import running_broker  # noqa: E402
 
 from onex_exporters.kafka import OnexKafkaSpanExporter, producer_config  # noqa: E402
 from onex_exporters.mapping import span_to_records  # noqa: E402
 from onex_otel.config import load_settings  # noqa: E402
-from tests.exporters.spans import SpanFactory, progress  # noqa: E402
-from tests.services.kafka import running_broker  # noqa: E402
 
 
 def make_spans(executions: int) -> list:

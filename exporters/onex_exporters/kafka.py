@@ -30,6 +30,7 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import random
@@ -101,6 +102,8 @@ _TOPIC_SETTINGS: Mapping[EventType, str] = {
 #: Producers abandoned in a forked child: their librdkafka threads did not survive the fork,
 #: so destroying them could hang; they are kept alive (and unused) instead.
 _ABANDONED: list[Any] = []
+#: How long messages already sent get to resolve when the exporter switches to the spool.
+_IN_FLIGHT_GRACE_S = 5.0
 _EXPORTERS: weakref.WeakSet[OnexKafkaSpanExporter] = weakref.WeakSet()
 
 
@@ -253,7 +256,15 @@ class OnexKafkaSpanExporter(SpanExporter):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._degraded = False
+        self._degraded = False  # events go to the spool (it holds older ones)
+        self._holding = False  # events wait in memory while outstanding ones resolve
+        self._transition = False  # the I/O thread must resolve outstanding messages
+        self._held: list[SpoolRecord] = []
+        #: failed direct messages of a switch to the spool, with their produce sequence numbers:
+        #: librdkafka does not report failures in produce order across its internal queues
+        self._failed_buf: list[tuple[int, SpoolRecord]] = []
+        self._seq = itertools.count()
+        self._resend_failures = 0
         self._fatal = False
         self._spool_check = True  # look for a spool left by an earlier process
         self._resent_ok: set[tuple[str, int]] = set()
@@ -402,12 +413,18 @@ class OnexKafkaSpanExporter(SpanExporter):
     def _run(self) -> None:
         token = otel_context.attach(otel_context.set_value(
             otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
+        next_sync = 0.0
         try:
             while not self._stop.is_set():
                 try:
                     self._producer.poll(0.05)
+                    if time.monotonic() >= next_sync:  # the `batch` policy's periodic fsync
+                        next_sync = time.monotonic() + 1.0
+                        self._sync_spool()
                     if self._fatal:
                         self._rebuild_producer()
+                    elif self._transition:
+                        self._resolve_outstanding(self._producer, self._delivery_timeout_s + 1)
                     if self._spool_check and self.spool is not None and self._backoff.ready():
                         self._drain_once()
                 except Exception:  # the loop never dies
@@ -416,20 +433,73 @@ class OnexKafkaSpanExporter(SpanExporter):
         finally:
             otel_context.detach(token)
 
-    def _rebuild_producer(self) -> None:
+    def _begin_holding(self) -> None:
+        """Switch to the spool, keeping order (call with the route lock held).
+
+        Messages already handed to the producer may still fail and be spooled by their
+        callbacks; newer events wait in memory until those have resolved, then follow them into
+        the spool, so the spool keeps the order of each correlation's events.
+        """
+        if not self._degraded:
+            self._degraded = True
+            self._holding = True
+            self._transition = True
+            self._wake.set()
+
+    def _resolve_outstanding(self, producer: Any, wait_s: float,
+                             deliver_first: bool = False) -> bool:
+        """Let the producer's outstanding messages resolve, spool the rest, release held events.
+
+        ``deliver_first`` (shutdown): try to deliver everything within ``wait_s`` first.
+        Returns True when every outstanding message has an outcome (delivered, which reports
+        nothing, or failed through its callback, which spooled it).
+        """
+        if deliver_first:
+            with contextlib.suppress(Exception):
+                producer.flush(max(0.0, wait_s))
+            wait_s = 0.0
+        # Messages not yet sent are purged at once (no risk of duplicates: the broker never
+        # saw them; they follow in the spool); those in flight get a few seconds to resolve.
+        deadline = time.monotonic() + min(max(0.0, wait_s), _IN_FLIGHT_GRACE_S)
+        while True:
+            with contextlib.suppress(Exception):
+                producer.purge(True, False)  # in queue only; their callbacks collect them
+            with contextlib.suppress(Exception):
+                producer.poll(0.05)
+            if len(producer) == 0 or time.monotonic() >= deadline:
+                break
+        if len(producer):  # still in flight: purge (a re-send may duplicate; event_id dedupes)
+            with contextlib.suppress(Exception):
+                producer.purge(True, True)
+            end = time.monotonic() + 2.0
+            while len(producer) and time.monotonic() < end:
+                with contextlib.suppress(Exception):
+                    producer.poll(0.05)
+        resolved = len(producer) == 0
+        with self._route_lock:
+            failed, self._failed_buf = self._failed_buf, []
+            held, self._held = self._held, []
+            self._holding = False
+            self._transition = False
+            failed.sort(key=lambda item: item[0])
+            records = [r for _, r in failed] + held
+            if records:
+                self._to_spool(records)
+        self._sync_spool()
+        return resolved
+
+    def _rebuild_producer(self) -> bool:
+        """Replace a producer that hit a fatal error (or is stuck); undelivered events are spooled.
+
+        Returns True when the old producer's queue was fully resolved.
+        """
         with self._route_lock:
             old = self._producer
             self._producer = self._make_producer()
             self._fatal = False
-            self._degraded = True
-        with contextlib.suppress(Exception):
-            old.purge(True, True)
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            with contextlib.suppress(Exception):
-                old.poll(0.05)
-                if len(old) == 0:
-                    break
+            self._begin_holding()
+        _log.debug("onex-otel: rebuilding the Kafka producer")
+        return self._resolve_outstanding(old, 1.0)
 
     # -- routing ---------------------------------------------------------------------------
     def _message(self, record: EventRecord) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
@@ -440,10 +510,12 @@ class OnexKafkaSpanExporter(SpanExporter):
             headers.append((HEADER_TRACESTATE, tracestate.encode()))
         return topic, dumps(envelope), envelope["correlation_id"].encode(), headers
 
-    def publish(self, records: Sequence[EventRecord]) -> None:
+    def publish(self, records: Sequence[EventRecord], *, sync: bool = True) -> None:
         """Send mapped events (used by the exporter and by the lifecycle processor).
 
-        Never raises and never waits on the network.
+        Never raises and never waits on the network. ``sync=False`` (the lifecycle processor,
+        on the agent's thread) leaves the spool's ``batch`` fsync to the I/O thread, which
+        syncs within a second.
         """
         if not records:
             return
@@ -464,40 +536,44 @@ class OnexKafkaSpanExporter(SpanExporter):
         token = otel_context.attach(otel_context.set_value(
             otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
-            self._route(messages)
+            self._route(messages, sync)
         finally:
             otel_context.detach(token)
 
-    def _route(self, messages: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]) -> None:
+    def _route(self, messages: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]],
+               sync: bool = True) -> None:
         producer = self._ensure_started()
         to_spool: list[SpoolRecord] = []
         with self._route_lock:
             producer = self._producer
-            if self._degraded:
+            seq = self._seq
+            if self._holding:
+                self._held.extend(SpoolRecord(t, v, k, tuple(h)) for t, v, k, h in messages)
+            elif self._degraded:
                 to_spool = [SpoolRecord(t, v, k, tuple(h)) for t, v, k, h in messages]
             else:
                 produced = 0
                 for i, (topic, value, key, headers) in enumerate(messages):
                     try:
                         producer.produce(topic, value, key, headers=headers,
-                                         on_delivery=_Delivery(self, headers))
+                                         on_delivery=_Delivery(self, headers, next(seq)))
                         produced += 1
                     except BufferError:  # queue full: keep the order, go through the spool
-                        self._degraded = True
-                        to_spool = [SpoolRecord(t, v, k, tuple(h))
-                                    for t, v, k, h in messages[i:]]
+                        self._begin_holding()
+                        self._held.extend(SpoolRecord(t, v, k, tuple(h))
+                                          for t, v, k, h in messages[i:])
                         break
                     except Exception as exc:  # e.g. a fatal producer: spool and rebuild
                         self._fatal = True
-                        self._degraded = True
+                        self._begin_holding()
                         self._warn.warning("produce", "onex-otel produce failed: %s", exc)
-                        to_spool = [SpoolRecord(t, v, k, tuple(h))
-                                    for t, v, k, h in messages[i:]]
+                        self._held.extend(SpoolRecord(t, v, k, tuple(h))
+                                          for t, v, k, h in messages[i:])
                         break
                 self._count("produced", produced)
             if to_spool:
                 self._to_spool(to_spool)
-        if to_spool:
+        if to_spool and sync:
             self._sync_spool()
 
     def _to_spool(self, records: list[SpoolRecord]) -> None:
@@ -519,15 +595,21 @@ class OnexKafkaSpanExporter(SpanExporter):
             with contextlib.suppress(OSError):
                 self.spool.sync()
 
-    def _on_delivery(self, err: Any, msg: Any, headers: list[tuple[str, bytes]]) -> None:
+    def _on_delivery(self, err: Any, msg: Any, headers: list[tuple[str, bytes]],
+                     seq: int) -> None:
         if err is None:  # only with delivery.report.only.error overridden to false
             return
         self._count("failed")
-        self._degraded = True
         self._warn.warning("delivery", "onex-otel could not deliver to Kafka (%s): spooling "
                                        "events until the broker is back", err)
         # a delivery report carries no headers: they travel with the callback
-        self._to_spool([SpoolRecord(msg.topic(), msg.value(), msg.key(), tuple(headers))])
+        record = SpoolRecord(msg.topic(), msg.value(), msg.key(), tuple(headers))
+        with self._route_lock:
+            self._begin_holding()
+            if self._holding:  # spooled in produce order once the outstanding ones resolved
+                self._failed_buf.append((seq, record))
+                return
+        self._to_spool([record])
 
     # -- re-sending the spool --------------------------------------------------------------
     def _broker_reachable(self) -> bool:
@@ -540,6 +622,8 @@ class OnexKafkaSpanExporter(SpanExporter):
     def _drain_once(self) -> None:
         spool = self.spool
         assert spool is not None
+        if self._holding:  # outstanding direct messages first
+            return
         batch = spool.read(max_records=1000)
         if not batch.records:
             with self._route_lock:
@@ -559,6 +643,7 @@ class OnexKafkaSpanExporter(SpanExporter):
             def callback(err: Any, _msg: Any) -> None:
                 if err is not None:  # successes report nothing (delivery.report.only.error)
                     failed.add(index)
+                    self._warn.warning("resend", "onex-otel spool re-send failed: %s", err)
             return callback
 
         producer = self._producer
@@ -579,15 +664,19 @@ class OnexKafkaSpanExporter(SpanExporter):
         self._resend_inflight = len(sent)
         deadline = time.monotonic() + self._delivery_timeout_s + 2.0
         complete = False
-        while time.monotonic() < deadline and not self._fatal and not self._stop.is_set():
+        while time.monotonic() < deadline and not self._stop.is_set():
+            if self._fatal:  # rebuild now: purged messages report as failed to `failed`
+                complete = self._rebuild_producer()
+                break
             try:
                 if producer.flush(0.1) == 0:
                     complete = True  # every message has its outcome; failures reported
                     break
-            except Exception:  # a fatal producer error: rebuilt by the I/O loop
+            except Exception:  # a fatal producer error
                 self._fatal = True
-                break
         self._resend_inflight = 0
+        _log.debug("onex-otel spool re-send: %d read, %d sent, %d failed, complete=%s, "
+                   "fatal=%s", len(batch.records), len(sent), len(failed), complete, self._fatal)
         ok = 0
         if complete:
             for i in sent:
@@ -610,7 +699,12 @@ class OnexKafkaSpanExporter(SpanExporter):
         self._resent_ok.difference_update(commit)
         if ok < needed:
             self._backoff.failed()
+            self._resend_failures += 1
+            if self._resend_failures >= 3:  # the broker answers but takes nothing: start afresh
+                self._resend_failures = 0
+                self._fatal = True
         else:
+            self._resend_failures = 0
             self._backoff.succeeded()
 
     # -- SpanExporter ----------------------------------------------------------------------
@@ -669,12 +763,10 @@ class OnexKafkaSpanExporter(SpanExporter):
                 self._stop.set()
                 if self._thread is not None:
                     self._thread.join(max(0.1, min(2.0, deadline - time.monotonic())))
-                producer.flush(max(0.0, deadline - time.monotonic()))
-                if len(producer):
-                    producer.purge(True, True)  # callbacks spool what was not delivered
-                    end = time.monotonic() + 2.0
-                    while len(producer) and time.monotonic() < end:
-                        producer.poll(0.05)
+                # deliver within the deadline; callbacks spool what was not delivered, then
+                # events held back during a switch to the spool follow them
+                self._resolve_outstanding(producer, deadline - time.monotonic(),
+                                          deliver_first=True)
             if self.spool is not None:
                 self.spool.close()
         except Exception:
@@ -684,14 +776,16 @@ class OnexKafkaSpanExporter(SpanExporter):
 class _Delivery:
     """A delivery callback that keeps the message's headers (delivery reports lack them)."""
 
-    __slots__ = ("exporter", "headers")
+    __slots__ = ("exporter", "headers", "seq")
 
-    def __init__(self, exporter: OnexKafkaSpanExporter, headers: list[tuple[str, bytes]]) -> None:
+    def __init__(self, exporter: OnexKafkaSpanExporter, headers: list[tuple[str, bytes]],
+                 seq: int) -> None:
         self.exporter = exporter
         self.headers = headers
+        self.seq = seq
 
     def __call__(self, err: Any, msg: Any) -> None:
-        self.exporter._on_delivery(err, msg, self.headers)
+        self.exporter._on_delivery(err, msg, self.headers, self.seq)
 
 
 def _after_fork_in_child() -> None:

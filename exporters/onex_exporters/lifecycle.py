@@ -60,7 +60,7 @@ class OnexLifecycleProcessor(SpanProcessor):
             self.exporter._drop(DROP_UNSERIALIZABLE)
             _log.debug("onex-otel lifecycle event not mapped: %s", exc)
             return
-        self.exporter.publish(records)
+        self.exporter.publish(records, sync=False)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Publish started (+ decision action) for an execution span."""
@@ -73,7 +73,8 @@ class OnexLifecycleProcessor(SpanProcessor):
                     self._open.popitem(last=False)
             self._publish(started_records, span)
         except Exception:
-            _log.debug("onex-otel lifecycle on_start failed", exc_info=True)
+            self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_start failed",
+                                        exc_info=True)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Publish completed or failed (+ action); started too if it was not seen at start."""
@@ -86,7 +87,8 @@ class OnexLifecycleProcessor(SpanProcessor):
                 self._publish(started_records, span)
             self._publish(ended_records, span)
         except Exception:
-            _log.debug("onex-otel lifecycle on_end failed", exc_info=True)
+            self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_end failed",
+                                        exc_info=True)
 
     def on_progress(self, report: lifecycle.ProgressReport) -> None:
         """Publish a progress event (called by :func:`onex_otel.lifecycle.notify_progress`)."""
@@ -100,7 +102,7 @@ class OnexLifecycleProcessor(SpanProcessor):
             self.exporter._drop(DROP_UNSERIALIZABLE)
             _log.debug("onex-otel progress event not mapped: %s", exc)
             return
-        self.exporter.publish(records)
+        self.exporter.publish(records, sync=False)
 
     def shutdown(self) -> None:
         """Stop listening for progress reports."""

@@ -24,9 +24,11 @@ fsync policy (``ONEX_SPOOL_FSYNC``):
 
 - ``always``: every append is followed by ``fsync`` (each exported batch is on disk when
   ``export()`` returns; the slowest).
-- ``batch`` (default): the exporter calls :meth:`Spool.sync` after every batch it spooled, on
-  ``force_flush()`` and on ``shutdown()``: at most one spooled batch can be lost to a power
-  failure, and nothing spooled to a process crash (the data is in the kernel's page cache).
+- ``batch`` (default): the exporter calls :meth:`Spool.sync` after every batch it spooled,
+  within a second for events spooled in real time by the lifecycle processor (no fsync on the
+  agent's thread), on ``force_flush()`` and on ``shutdown()``: at most the last second or the
+  last spooled batch can be lost to a power failure, and nothing spooled to a process crash
+  (the data is in the kernel's page cache).
 - ``never``: the operating system writes when it likes: safe against process crashes, not
   against power loss.
 """

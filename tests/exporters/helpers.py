@@ -25,9 +25,9 @@ class RecordingExporter(OnexKafkaSpanExporter):
         self.published: list[EventRecord] = []
         super().__init__(*args, **kwargs)
 
-    def publish(self, records: Sequence[EventRecord]) -> None:
+    def publish(self, records: Sequence[EventRecord], *, sync: bool = True) -> None:
         self.published.extend(records)
-        super().publish(records)
+        super().publish(records, sync=sync)
 
 
 def settings_for(bootstrap: str, spool_dir: str, **overrides: Any) -> Settings:

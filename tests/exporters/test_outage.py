@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -60,14 +61,15 @@ def test_broker_outage_spools_and_resends_exactly_once(own_broker: Broker,
         before = len(exporter.published)
         assert exporter.stats()["delivered"] == before
 
+        logging.getLogger(__name__).debug("stopping the broker")
         own_broker.stop()  # memory-only: what it held is gone; we check what follows
         run_executions(factory, 4)
         provider.force_flush()
-        wait_until(lambda: exporter.stats()["in_flight"] == 0, 30, "timeouts to spool")
         during = exporter.published[before:]
-        stats = exporter.stats()
-        assert stats["spooled"] == len(during) and stats["spool_bytes"] > 0
+        wait_until(lambda: exporter.stats()["spooled"] == len(during), 30, "timeouts to spool")
+        assert exporter.stats()["spool_bytes"] > 0
 
+        logging.getLogger(__name__).debug("starting the broker")
         own_broker.start()
         wait_until(lambda: exporter.stats()["spool_bytes"] == 0
                    and exporter.stats()["in_flight"] == 0, 90, "the spool to drain")
@@ -79,7 +81,8 @@ def test_broker_outage_spools_and_resends_exactly_once(own_broker: Broker,
         expected = [(r.event_type.value, r.correlation_id, r.event_id) for r in after]
         check_exactly_once_in_order(own_broker, settings.topic_prefix, expected)
         stats = exporter.stats()
-        assert stats["resent"] == stats["spooled"] == len(during)
+        # events made just after the spool emptied may still have queued behind it
+        assert stats["resent"] == stats["spooled"] >= len(during)
         assert stats["events"] == stats["delivered"] + stats["spooled"]
         assert stats["dropped"] == {}
     finally:

@@ -38,7 +38,7 @@ def test_schemas_validate_every_mapped_event_and_reject_broken_ones(
                    if r.event_type is EventType.ROUTING_DECISION)
     bad = json.loads(routing.to_json())
     bad["payload"]["confidence_score"] = 1.5
-    with pytest.raises(jsonschema.ValidationError, match="1.5"):
+    with pytest.raises(jsonschema.ValidationError, match=r"1\.5"):
         jsonschema.validate(bad, schemas[EventType.ROUTING_DECISION.value])
 
 

@@ -1,0 +1,95 @@
+"""Every loss is accounted: queue full goes to the spool, a full spool drops oldest and counts.
+
+These tests need no broker: the bootstrap address refuses connections, which is what an absent
+Kafka looks like to the producer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from onex_exporters.kafka import OnexKafkaSpanExporter
+from onex_exporters.spool import Spool
+from onex_otel import conventions as c
+from tests.exporters.helpers import RecordingExporter, run_executions, settings_for, wait_until
+from tests.exporters.spans import SpanFactory
+
+NOWHERE = "127.0.0.1:1"
+
+
+def metric_points(reader: InMemoryMetricReader) -> dict[tuple[str, tuple], float]:
+    points = {}
+    data = reader.get_metrics_data()
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                for p in metric.data.data_points:
+                    points[(metric.name, tuple(sorted(p.attributes.items())))] = p.value
+    return points
+
+
+def test_full_producer_queue_goes_to_the_spool_in_order(tmp_path: Path) -> None:
+    settings = settings_for(NOWHERE, str(tmp_path / "spool"), kafka_delivery_timeout_ms=600_000)
+    exporter = RecordingExporter(settings, attach_lifecycle=False,
+                                 producer_overrides={"queue.buffering.max.messages": 5})
+    factory = SpanFactory()
+    run_executions(factory, 2)
+    assert exporter.export(factory.finished()).name == "SUCCESS"
+    # the queue took 5; the rest waited, then everything went to the spool in order
+    wait_until(lambda: exporter.stats()["spooled"] == exporter.stats()["events"], 30, "spool")
+    exporter.export(factory.finished()[:2])  # later events queue behind them
+    stats = exporter.stats()
+    assert stats["spooled"] == stats["events"] == len(exporter.published)
+    assert stats["dropped"] == {} and stats["delivered"] == 0
+    spooled = Spool(tmp_path / "spool").read(max_records=10_000).records
+    assert [json.loads(r.value)["event_id"] for r in spooled] == [
+        r.event_id for r in exporter.published]
+    exporter.shutdown(timeout_millis=100)
+
+
+def test_full_spool_drops_oldest_counts_and_reports_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = settings_for(NOWHERE, str(tmp_path), kafka_delivery_timeout_ms=300,
+                            spool_max_bytes=20_000)
+    reader = InMemoryMetricReader()
+    exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False,
+                                     meter_provider=MeterProvider(metric_readers=[reader]))
+    factory = SpanFactory()
+    run_executions(factory, 6)
+    with caplog.at_level(logging.WARNING):
+        exporter.export(factory.finished())
+        wait_until(lambda: exporter.stats()["in_flight"] == 0, 30, "timeouts")
+        exporter.export(factory.finished())
+        wait_until(lambda: exporter.stats()["in_flight"] == 0, 30, "timeouts")
+    stats = exporter.stats()
+    dropped = stats["dropped"].get("spool_full", 0)
+    assert dropped > 0
+    assert stats["events"] == stats["delivered"] + stats["spooled"] + stats["in_flight"]
+    assert stats["spool_bytes"] <= 20_000
+    assert len([r for r in caplog.records if "is full" in r.getMessage()]) == 1
+    points = metric_points(reader)
+    assert points[(c.METRIC_EXPORT_DROPS, (("reason", "spool_full"),))] == dropped
+    assert points[(c.METRIC_EXPORT_EVENTS, (("outcome", "spooled"),))] == stats["spooled"]
+    assert points[(c.METRIC_SPOOL_BYTES, ())] == stats["spool_bytes"]
+    exporter.shutdown(timeout_millis=100)
+
+
+def test_unwritable_spool_is_counted_not_raised(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    settings = settings_for(NOWHERE, str(blocker / "spool"), kafka_delivery_timeout_ms=200)
+    exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
+    assert exporter.spool is None
+    factory = SpanFactory()
+    run_executions(factory, 1)
+    assert exporter.export(factory.finished()).name == "SUCCESS"
+    wait_until(lambda: exporter.stats()["in_flight"] == 0, 30, "timeouts")
+    stats = exporter.stats()
+    assert stats["dropped"] == {"spool_error": stats["events"]}
+    exporter.shutdown(timeout_millis=100)
