@@ -193,8 +193,8 @@ class ActionSpec:
                 GEN_AI_OPERATION_NAME: OP_EXECUTE_TOOL,
                 GEN_AI_TOOL_NAME: name,
                 GEN_AI_TOOL_TYPE: _TOOL_TYPE_FUNCTION,
-                ONEX_ACTION_TYPE: action_type.value,
-                ONEX_ACTION_NAME: name,
+                # No onex.action_type/action_name here: gen_ai.operation.name and gen_ai.tool.name
+                # say the same, and every attribute costs on the hot path.
             }
         else:
             self.span_name = decision_span_name(name)

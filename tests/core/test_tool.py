@@ -25,8 +25,6 @@ def tool_attrs(name: str, **extra: Any) -> dict[str, Any]:
         "gen_ai.tool.name": name,
         "gen_ai.tool.type": "function",
         "gen_ai.tool.call.id": "<any>",
-        "onex.action_type": "tool_call",
-        "onex.action_name": name,
         **extra,
     }
 

@@ -38,7 +38,6 @@ TOOL = {
     "gen_ai.operation.name": "execute_tool",
     "gen_ai.tool.type": "function",
     "gen_ai.tool.call.id": "<any>",
-    "onex.action_type": "tool_call",
 }
 
 
@@ -62,7 +61,7 @@ async def test_standalone_actions_carry_the_legacy_identity(legacy: Spans) -> No
             "name": "execute_tool Read", "kind": "INTERNAL", "parent": None,
             "trace_is_correlation": True, "status": ("UNSET", None), "events": [],
             "attributes": {
-                **IDENTITY, **TOOL, "gen_ai.tool.name": "Read", "onex.action_name": "Read",
+                **IDENTITY, **TOOL, "gen_ai.tool.name": "Read",
                 "gen_ai.tool.call.arguments": '{"file_path":"/x.py"}',
                 "gen_ai.tool.call.result": '{"line_count":100}',
             },
@@ -145,7 +144,7 @@ async def test_tool_call_block_inside_an_execution(legacy: Spans) -> None:
     assert shapes["db query"]["parent"] == "execute_tool Read"
     assert shapes["db query"]["attributes"]["onex.correlation_id"] == CID
     assert shapes["execute_tool Read"]["attributes"] == {
-        **TOOL, "gen_ai.tool.name": "Read", "onex.action_name": "Read",
+        **TOOL, "gen_ai.tool.name": "Read",
         "gen_ai.tool.call.arguments": '{"file_path":"/x.py"}',
         "gen_ai.tool.call.result": '{"line_count":3}',
         "onex.correlation_id": CID, "onex.agent_name": "agent-researcher",
