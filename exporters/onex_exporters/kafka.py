@@ -58,6 +58,7 @@ from onex_otel.config import ConfigError, Settings, load_settings
 from onex_otel.conventions import (
     CONTENT_TYPE_JSON,
     DROP_DISABLED,
+    DROP_REJECTED,
     DROP_SHUTDOWN,
     DROP_SPOOL_CORRUPT,
     DROP_SPOOL_ERROR,
@@ -105,6 +106,22 @@ _ABANDONED: list[Any] = []
 #: How long messages already sent get to resolve when the exporter switches to the spool.
 _IN_FLIGHT_GRACE_S = 5.0
 _EXPORTERS: weakref.WeakSet[OnexKafkaSpanExporter] = weakref.WeakSet()
+
+
+def _permanent(err: Any) -> bool:
+    """Whether a Kafka error refuses this message for good (re-sending cannot help)."""
+    from confluent_kafka import KafkaError
+
+    codes = {
+        KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE,
+        KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD,
+        KafkaError.TOPIC_EXCEPTION, KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError._INVALID_ARG,
+    }
+    try:
+        return bool(err.code() in codes and not err.fatal())
+    except Exception:
+        return False
 
 
 def topics_from_settings(settings: Settings) -> dict[EventType, str]:
@@ -563,7 +580,12 @@ class OnexKafkaSpanExporter(SpanExporter):
                         self._held.extend(SpoolRecord(t, v, k, tuple(h))
                                           for t, v, k, h in messages[i:])
                         break
-                    except Exception as exc:  # e.g. a fatal producer: spool and rebuild
+                    except Exception as exc:
+                        err = exc.args[0] if exc.args else None
+                        if _permanent(err):  # this message can never be sent: count it
+                            self._reject(err)
+                            continue
+                        # e.g. a fatal producer: spool and rebuild
                         self._fatal = True
                         self._begin_holding()
                         self._warn.warning("produce", "onex-otel produce failed: %s", exc)
@@ -575,6 +597,11 @@ class OnexKafkaSpanExporter(SpanExporter):
                 self._to_spool(to_spool)
         if to_spool and sync:
             self._sync_spool()
+
+    def _reject(self, err: Any) -> None:
+        self._drop(DROP_REJECTED)
+        self._warn.warning("rejected", "onex-otel dropped an event Kafka refuses for good: %s "
+                                       "(counted in onex.export.dropped{reason=rejected})", err)
 
     def _to_spool(self, records: list[SpoolRecord]) -> None:
         if self.spool is None:
@@ -598,6 +625,10 @@ class OnexKafkaSpanExporter(SpanExporter):
     def _on_delivery(self, err: Any, msg: Any, headers: list[tuple[str, bytes]],
                      seq: int) -> None:
         if err is None:  # only with delivery.report.only.error overridden to false
+            return
+        if _permanent(err):
+            self._count("produced", -1)
+            self._reject(err)
             return
         self._count("failed")
         self._warn.warning("delivery", "onex-otel could not deliver to Kafka (%s): spooling "
@@ -638,10 +669,14 @@ class OnexKafkaSpanExporter(SpanExporter):
                                         "spool %s", len(batch.records), spool.path)
             return
         failed: set[int] = set()
+        rejected: set[int] = set()
 
         def on_delivery(index: int) -> Any:
             def callback(err: Any, _msg: Any) -> None:
                 if err is not None:  # successes report nothing (delivery.report.only.error)
+                    if _permanent(err):
+                        rejected.add(index)
+                        return
                     failed.add(index)
                     self._warn.warning("resend", "onex-otel spool re-send failed: %s", err)
             return callback
@@ -658,7 +693,10 @@ class OnexKafkaSpanExporter(SpanExporter):
                 sent.append(i)
             except BufferError:
                 break
-            except Exception:
+            except Exception as exc:
+                if _permanent(exc.args[0] if exc.args else None):
+                    rejected.add(i)
+                    continue
                 self._fatal = True
                 break
         self._resend_inflight = len(sent)
@@ -678,11 +716,15 @@ class OnexKafkaSpanExporter(SpanExporter):
         _log.debug("onex-otel spool re-send: %d read, %d sent, %d failed, complete=%s, "
                    "fatal=%s", len(batch.records), len(sent), len(failed), complete, self._fatal)
         ok = 0
+        for i in rejected:  # never deliverable: acknowledged as dropped, so the spool flows
+            self._reject("refused for good")
+            self._resent_ok.add(batch.positions[i])
         if complete:
             for i in sent:
-                if i not in failed:
+                if i not in failed and i not in rejected:
                     self._resent_ok.add(batch.positions[i])
                     ok += 1
+        needed -= len(rejected)
         self._count(OUTCOME_RESENT, ok)
         # acknowledge each segment's delivered prefix
         commit: list[tuple[str, int]] = []

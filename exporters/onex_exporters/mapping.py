@@ -240,8 +240,21 @@ _second_cache: tuple[int, str] = (-1, "")
 _VALUES: dict[Any, str] = {m: str(m.value) for e in (EventType, ActionType) for m in e}
 
 
+_last_ts: tuple[int, str] = (-1, "")
+
+
 def rfc3339_ns(ts_ns: int) -> str:
     """Format a Unix time in nanoseconds as RFC 3339 UTC with microseconds and ``Z``."""
+    global _second_cache, _last_ts
+    last_ns, last_text = _last_ts
+    if last_ns == ts_ns:  # an event's envelope and payload share their time
+        return last_text
+    text = _format_ns(ts_ns)
+    _last_ts = (ts_ns, text)
+    return text
+
+
+def _format_ns(ts_ns: int) -> str:
     global _second_cache
     seconds, ns = divmod(ts_ns, 1_000_000_000)
     cached_second, base = _second_cache

@@ -300,6 +300,7 @@ DROP_UNSERIALIZABLE: Final = "unserializable"
 DROP_DISABLED: Final = "disabled"
 DROP_SHUTDOWN: Final = "shutdown"
 DROP_SPOOL_ERROR: Final = "spool_error"  # the spool directory cannot be written
+DROP_REJECTED: Final = "rejected"  # refused for good (e.g. message too large, topic forbidden)
 # metric attribute keys
 METRIC_ATTR_AGENT: Final = "agent_name"
 METRIC_ATTR_ACTION_TYPE: Final = "action_type"

@@ -19,6 +19,7 @@ from onex_exporters.spool import Spool
 from onex_otel import conventions as c
 from tests.exporters.helpers import RecordingExporter, run_executions, settings_for, wait_until
 from tests.exporters.spans import SpanFactory
+from tests.services.kafka import Broker
 
 NOWHERE = "127.0.0.1:1"
 
@@ -93,3 +94,22 @@ def test_unwritable_spool_is_counted_not_raised(tmp_path: Path) -> None:
     stats = exporter.stats()
     assert stats["dropped"] == {"spool_error": stats["events"]}
     exporter.shutdown(timeout_millis=100)
+
+
+def test_messages_kafka_refuses_for_good_are_dropped_and_counted_not_retried(
+        broker: Broker, tmp_path: Path) -> None:
+    settings = settings_for(broker.bootstrap, str(tmp_path))
+    exporter = RecordingExporter(settings, attach_lifecycle=False,
+                                 producer_overrides={"message.max.bytes": 1000})
+    factory = SpanFactory()
+    run_executions(factory, 1)
+    assert exporter.export(factory.finished()).name == "SUCCESS"
+    assert exporter.force_flush(10_000)
+    sizes = [len(r.to_json()) for r in exporter.published]
+    too_big = sum(1 for n in sizes if n > 900)
+    assert 0 < too_big < len(sizes)
+    stats = exporter.stats()
+    assert stats["dropped"]["rejected"] >= too_big - 5  # framing overhead decides the border
+    assert stats["delivered"] + stats["dropped"]["rejected"] == stats["events"]
+    assert stats["spooled"] == 0
+    exporter.shutdown()
