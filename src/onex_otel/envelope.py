@@ -29,9 +29,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     TypeAdapter,
     field_serializer,
     field_validator,
@@ -87,6 +89,16 @@ def rfc3339(value: datetime) -> str:
     return _as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: A timestamp: validated to timezone-aware UTC (a naive one is taken as UTC), written to JSON as
+#: RFC 3339 with a ``Z`` suffix. Only the datetime fields carry a Python validator, so the rest of
+#: a payload is validated by pydantic-core alone.
+UtcDatetime = Annotated[
+    datetime,
+    AfterValidator(_as_utc),
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
+]
+
+
 class _Payload(BaseModel):
     """Base of every payload: correlation id, timestamps RFC 3339 UTC, unknown fields kept."""
 
@@ -96,17 +108,6 @@ class _Payload(BaseModel):
     event_type: ClassVar[EventType]
 
     correlation_id: uuid.UUID
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _utc(cls, value: Any) -> Any:
-        return _as_utc(value) if isinstance(value, datetime) else value
-
-    @field_serializer("*", when_used="json")
-    def _ser(self, value: Any) -> Any:
-        if isinstance(value, datetime):
-            return rfc3339(value)
-        return value
 
 
 class ExecutionStartedPayload(_Payload):
@@ -118,7 +119,7 @@ class ExecutionStartedPayload(_Payload):
     agent_name: str = Field(min_length=1)
     user_request: str | None = None
     session_id: str | None = None
-    started_at: datetime = Field(default_factory=utc_now)
+    started_at: UtcDatetime = Field(default_factory=utc_now)
     context: JsonObject = Field(default_factory=dict)
     project_path: str | None = None
     project_name: str | None = None
@@ -138,7 +139,7 @@ class ExecutionProgressPayload(_Payload):
     stage: str = Field(min_length=1)
     percent: float = Field(ge=0, le=100)
     metadata: JsonObject = Field(default_factory=dict)
-    reported_at: datetime = Field(default_factory=utc_now)
+    reported_at: UtcDatetime = Field(default_factory=utc_now)
 
 
 class ExecutionCompletedPayload(_Payload):
@@ -150,7 +151,7 @@ class ExecutionCompletedPayload(_Payload):
     agent_name: str = Field(min_length=1)
     session_id: str | None = None
     status: Literal[ExecutionStatus.SUCCESS] = ExecutionStatus.SUCCESS
-    completed_at: datetime = Field(default_factory=utc_now)
+    completed_at: UtcDatetime = Field(default_factory=utc_now)
     duration_ms: NonNegativeInt | None = None
     quality_score: Confidence | None = None
     output_summary: str | None = None
@@ -166,7 +167,7 @@ class ExecutionFailedPayload(_Payload):
     agent_name: str = Field(min_length=1)
     session_id: str | None = None
     status: Literal[ExecutionStatus.FAILED, ExecutionStatus.CANCELLED] = ExecutionStatus.FAILED
-    failed_at: datetime = Field(default_factory=utc_now)
+    failed_at: UtcDatetime = Field(default_factory=utc_now)
     duration_ms: NonNegativeInt | None = None
     error_message: str = ""
     error_type: str | None = None
@@ -188,7 +189,7 @@ class AgentActionPayload(_Payload):
     project_path: str | None = None
     project_name: str | None = None
     working_directory: str | None = None
-    timestamp: datetime = Field(default_factory=utc_now)
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
 
 
 class RoutingDecisionPayload(_Payload):
@@ -204,7 +205,7 @@ class RoutingDecisionPayload(_Payload):
     alternatives: list[Any] = Field(default_factory=list)
     reasoning: str | None = None
     context: JsonObject = Field(default_factory=dict)
-    timestamp: datetime = Field(default_factory=utc_now)
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
 
 
 class RouterPerformancePayload(_Payload):
@@ -218,7 +219,7 @@ class RouterPerformancePayload(_Payload):
     trigger_match_strategy: str | None = None
     confidence_components: JsonObject = Field(default_factory=dict)
     candidates_evaluated: NonNegativeInt
-    timestamp: datetime = Field(default_factory=utc_now)
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
 
 
 class TransformationPayload(_Payload):
@@ -232,7 +233,7 @@ class TransformationPayload(_Payload):
     confidence_score: Confidence | None = None
     transformation_duration_ms: NonNegativeInt
     success: bool = True
-    timestamp: datetime = Field(default_factory=utc_now)
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
 
 
 class DetectionFailurePayload(_Payload):
@@ -248,7 +249,7 @@ class DetectionFailurePayload(_Payload):
     best_confidence: Confidence | None = None
     detection_duration_ms: NonNegativeInt | None = None
     context: JsonObject = Field(default_factory=dict)
-    timestamp: datetime = Field(default_factory=utc_now)
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
 
 
 EventPayload = (
@@ -296,7 +297,7 @@ class OnexEnvelopeV1(BaseModel):
 
     event_type: EventType
     event_id: uuid.UUID = Field(default_factory=uuid7)
-    timestamp: datetime = Field(default_factory=utc_now)
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
     tenant_id: str = DEFAULT_TENANT_ID
     namespace: str = ENVELOPE_NAMESPACE
     source: str = DEFAULT_SOURCE
@@ -304,11 +305,6 @@ class OnexEnvelopeV1(BaseModel):
     causation_id: uuid.UUID | None = None
     schema_ref: str
     payload: EventPayload
-
-    @field_validator("timestamp", mode="after")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return _as_utc(value)
 
     @field_validator("payload", mode="wrap")
     @classmethod
@@ -322,10 +318,6 @@ class OnexEnvelopeV1(BaseModel):
         if isinstance(value, BaseModel):
             value = value.model_dump()
         return model.model_validate(value)
-
-    @field_serializer("timestamp", when_used="json")
-    def _ser_ts(self, value: datetime) -> str:
-        return rfc3339(value)
 
     @field_serializer("event_type")
     def _ser_type(self, value: EventType) -> str:
