@@ -1,10 +1,11 @@
 """Write decoded events to PostgreSQL: one transaction per batch, the fast way.
 
-Fast path: in one pipelined round trip, per table one
-``INSERT INTO t (cols) SELECT * FROM unnest(<one binary array per column>) ON CONFLICT (id) DO
-NOTHING`` (idempotent: a redelivered event adds nothing), then the recomputation of the
-``agent_execution_logs`` rows of the executions the batch touched; then COMMIT. Never a round trip
-per row.
+Fast path: one statement, one round trip per batch. The batch's rows travel as a single JSONB
+document to ``onex_ingest`` (migration 0003), which inserts them table by table with
+``INSERT ... SELECT FROM jsonb_populate_recordset(...) ON CONFLICT DO NOTHING`` (idempotent: a
+redelivered event adds nothing) and recomputes the ``agent_execution_logs`` rows of the executions
+that got new lifecycle events. On the writer's autocommit connection that statement is its own
+transaction: the whole batch commits, or none of it.
 
 A row the database rejects (SQLSTATE class 22 "data exception" or 23 "integrity constraint
 violation", or psycopg refusing a value such as a NUL character) makes the fast path fail as a
@@ -19,7 +20,6 @@ Anything else (connection lost, server shutting down, missing table) is a
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -27,12 +27,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+import pydantic_core
 from psycopg import sql
 
 from onex_collector.rows import JSON_COLUMNS, TABLE_COLUMNS, Decoded, Row
 from onex_otel import conventions as c
 
-__all__ = ["BatchResult", "DatabaseUnavailable", "Rejected", "Writer", "is_row_rejection"]
+__all__ = [
+    "BatchResult",
+    "DatabaseUnavailable",
+    "Rejected",
+    "Writer",
+    "batch_document",
+    "is_row_rejection",
+]
 
 
 class DatabaseUnavailable(Exception):
@@ -86,36 +94,25 @@ def _db_values(row: Row) -> tuple[Any, ...]:
     )
 
 
-#: PostgreSQL type of each column the writer fills (text when not listed).
-_COLUMN_TYPES: dict[str, str] = {
-    "id": "uuid", "event_id": "uuid", "execution_id": "uuid", "correlation_id": "uuid",
-    "created_at": "timestamptz", "occurred_at": "timestamptz",
-    "debug_mode": "boolean", "cache_hit": "boolean", "success": "boolean",
-    "duration_ms": "integer", "routing_time_ms": "integer", "transformation_duration_ms": "integer",
-    "routing_duration_ms": "integer", "candidates_evaluated": "integer",
-    "detection_duration_ms": "integer", "confidence_score": "numeric",
-    "best_confidence": "numeric",
-}
+#: The fast path: the whole batch as one JSONB document, one statement (migration 0003).
+_INGEST = "SELECT rows_inserted, executions_updated FROM onex_ingest(%s::jsonb)"
+_REBUILD = "SELECT onex_rebuild_execution_logs_locked(%s::uuid[])"
 
 
-@functools.cache
-def _unnest_insert(table: str) -> sql.Composed:
-    """The idempotent insert of a whole batch of ``table`` rows, one binary array per column."""
-    columns = TABLE_COLUMNS[table]
-    arrays = sql.SQL(", ").join(
-        sql.SQL("%b::{}[]").format(
-            sql.SQL("jsonb" if name in JSON_COLUMNS[table] else _COLUMN_TYPES.get(name, "text"))
-        )
-        for name in columns
-    )
-    return sql.SQL(
-        "INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) ON CONFLICT ({pk}) DO NOTHING"
-    ).format(
-        table=sql.Identifier(table),
-        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-        arrays=arrays,
-        pk=sql.Identifier(columns[0]),
-    )
+def batch_document(events: Sequence[Decoded]) -> str:
+    """The rows of ``events`` as the JSON document ``onex_ingest`` takes.
+
+    ``{"<table>": [{"<column>": value, ...}, ...]}``: UUIDs and timestamps as RFC 3339 / canonical
+    strings, JSONB columns as nested JSON (pydantic-core's serializer, no per-value Python work).
+    """
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        for row in event.rows:
+            rows = by_table.get(row.table)
+            if rows is None:
+                rows = by_table[row.table] = []
+            rows.append(dict(zip(TABLE_COLUMNS[row.table], row.values, strict=True)))
+    return pydantic_core.to_json(by_table).decode()
 
 
 class Writer:
@@ -148,6 +145,7 @@ class Writer:
         try:
             conn = psycopg.connect(
                 self.conninfo,
+                autocommit=True,  # the fast path's single statement is its own transaction
                 connect_timeout=max(1, int(self.connect_timeout)),
                 application_name="onex-otel-collector",
             )
@@ -165,9 +163,7 @@ class Writer:
     def ping(self) -> bool:
         """Whether the database answers a trivial query now."""
         try:
-            conn = self._connection()
-            conn.execute("SELECT 1")
-            conn.rollback()
+            self._connection().execute("SELECT 1")
             return True
         except (psycopg.Error, DatabaseUnavailable):
             self.close()
@@ -192,8 +188,7 @@ class Writer:
         conn = self._connection()
         try:
             try:
-                with conn.transaction():
-                    return self._write_fast(conn, events)
+                return self._write_fast(conn, events)
             except psycopg.Error as exc:
                 if not is_row_rejection(exc) or conn.broken:
                     raise
@@ -205,39 +200,17 @@ class Writer:
             raise DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}") from exc
 
     def _write_fast(self, conn: psycopg.Connection[Any], events: Sequence[Decoded]) -> BatchResult:
-        """One pipelined round trip: per table an INSERT ... SELECT FROM unnest(arrays)."""
-        by_table: dict[str, list[Row]] = {}
-        for event in events:
-            for row in event.rows:
-                by_table.setdefault(row.table, []).append(row)
-        result = BatchResult()
-        cursors: list[psycopg.Cursor[Any]] = []
-        ids = sorted({e.execution_id for e in events if e.execution_id is not None})
-        with conn.pipeline():
-            for table, rows in by_table.items():
-                cur = conn.cursor()
-                cursors.append(cur)
-                columns = list(zip(*(_db_values(row) for row in rows), strict=True))
-                cur.execute(_unnest_insert(table), [list(col) for col in columns])
-            rebuild = conn.cursor()
-            if ids:
-                rebuild.execute("SELECT onex_rebuild_execution_logs(%s::uuid[])", (ids,))
-        for cur in cursors:
-            result.rows_inserted += max(cur.rowcount, 0)
-            cur.close()
-        if ids:
-            counted = rebuild.fetchone()
-            result.executions_updated = (
-                int(counted[0]) if counted and counted[0] is not None else 0
-            )
-        rebuild.close()
-        return result
+        """The whole batch in one statement (its own transaction on the autocommit connection)."""
+        row = conn.execute(_INGEST, (batch_document(events),)).fetchone()
+        if row is None:  # pragma: no cover - the function always returns one row
+            return BatchResult()
+        return BatchResult(rows_inserted=int(row[0]), executions_updated=int(row[1]))
 
     def _rebuild(self, cur: psycopg.Cursor[Any], events: Sequence[Decoded]) -> int:
         ids = sorted({e.execution_id for e in events if e.execution_id is not None})
         if not ids:
             return 0
-        cur.execute("SELECT onex_rebuild_execution_logs(%s::uuid[])", (ids,))
+        cur.execute(_REBUILD, (ids,))
         row = cur.fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 

@@ -32,7 +32,7 @@ def test_db_migrate_applies_once_and_records_versions() -> None:
         first = cli("db", "migrate", "--database-url", db.url)
         assert first.returncode == 0, first.stderr
         assert "applying 0001_legacy_tables" in first.stderr
-        assert "applied 2 migration(s)" in first.stderr
+        assert f"applied {len(available_migrations())} migration(s)" in first.stderr
         schema = query(db, "SELECT table_name FROM information_schema.tables"
                        " WHERE table_schema = 'public' ORDER BY 1")
         again = cli("db", "migrate", "--database-url", db.url)

@@ -1,0 +1,124 @@
+"""The writer's two paths write the same rows: one statement per batch, and row by row.
+
+The fast path sends a batch as one JSONB document to ``onex_ingest`` (migration 0003), whose
+column lists are written out in SQL; the isolating path (used when the database rejects a row)
+inserts each row with bound parameters from :data:`TABLE_COLUMNS`. Every column of every table
+must come out the same either way, so a column the SQL function forgot, or a value the JSON
+document carries differently (a timestamp's microseconds, a numeric, Unicode, nested JSON), fails
+here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+import pytest
+
+from onex_collector.migrate import migrate
+from onex_collector.rows import TABLE_COLUMNS, Decoded, decode_message
+from onex_collector.writer import Writer, batch_document
+from onex_otel.envelope import ExecutionFailedPayload, OnexEnvelopeV1
+from tests.collector.test_pipeline import T0, full_run
+from tests.services.postgres import Database, fresh_database
+
+pytestmark = pytest.mark.integration
+
+LOG_COLUMNS = (
+    "execution_id, correlation_id, session_id, agent_name, user_prompt, status, started_at,"
+    " completed_at, duration_ms, quality_score, error_message, error_type, metadata,"
+    " project_path, project_name, claude_session_id, terminal_id, created_at"
+)
+
+
+def batch() -> list[Decoded]:
+    corr, execution = uuid.uuid4(), uuid.uuid4()
+    envelopes = full_run(corr, execution)
+    envelopes.append(OnexEnvelopeV1.create(ExecutionFailedPayload(
+        correlation_id=corr, execution_id=uuid.uuid4(), agent_name="agent-ü ✓ \U0001f600",
+        status="cancelled", failed_at=T0, duration_ms=2_000_000_000, error_message="é\n\"q\"\t",
+        error_type=None, partial_results={"nested": [1, 2.5, None, {"k": "v"}], "big": 2**53},
+    )))
+    decoded = [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
+    legacy = {
+        "correlation_id": "legacy-" + corr.hex[:8], "agent_name": "polymorphic-agent",
+        "action_type": "decision", "action_name": "route", "action_details": {"x": [1, {}]},
+        "debug_mode": False, "duration_ms": 0, "timestamp": "2025-11-06T10:00:00.000001+02:00",
+    }
+    decoded.append(decode_message("agent-actions", json.dumps(legacy).encode()))
+    return decoded
+
+
+def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with psycopg.connect(db.url) as conn:
+        for table, columns in TABLE_COLUMNS.items():
+            out[table] = conn.execute(
+                f"SELECT {', '.join(columns)} FROM {table} ORDER BY 1"  # type: ignore[arg-type]
+            ).fetchall()
+        out["agent_execution_logs"] = conn.execute(
+            f"SELECT {LOG_COLUMNS} FROM agent_execution_logs ORDER BY 1"  # type: ignore[arg-type]
+        ).fetchall()
+    return out
+
+
+@pytest.fixture(scope="module")
+def two_databases() -> Iterator[tuple[Database, Database]]:
+    with fresh_database("onex_fast") as fast, fresh_database("onex_slow") as slow:
+        migrate(fast.url)
+        migrate(slow.url)
+        yield fast, slow
+
+
+def write_row_by_row(db: Database, events: Sequence[Decoded]) -> None:
+    writer = Writer(db.url)
+    conn = writer._connection()
+    with conn.transaction():
+        result = writer._write_isolating(conn, events)
+    writer.close()
+    assert not result.rejected
+
+
+def test_both_paths_write_every_column_alike(two_databases: tuple[Database, Database]) -> None:
+    fast, slow = two_databases
+    events = batch()
+    writer = Writer(fast.url)
+    result = writer.write(events)
+    writer.close()
+    assert not result.rejected
+    assert result.rows_inserted == len(events)
+    assert result.executions_updated == 2
+    write_row_by_row(slow, events)
+    fast_rows, slow_rows = dump(fast), dump(slow)
+    assert {t: len(r) for t, r in fast_rows.items()} == {
+        "agent_actions": 2, "agent_routing_decisions": 1, "agent_transformation_events": 1,
+        "router_performance_metrics": 1, "agent_detection_failures": 1,
+        "agent_execution_events": 4, "agent_execution_logs": 2,
+    }
+    assert fast_rows == slow_rows
+
+
+def test_batch_document_names_every_column() -> None:
+    document = json.loads(batch_document(batch()))
+    assert set(document) == set(TABLE_COLUMNS)
+    for table, rows in document.items():
+        for row in rows:
+            assert tuple(row) == TABLE_COLUMNS[table]
+
+
+def test_redelivery_inserts_nothing_and_rebuilds_nothing(
+    two_databases: tuple[Database, Database],
+) -> None:
+    fast, _ = two_databases
+    events = batch()
+    writer = Writer(fast.url)
+    first = writer.write(events)
+    before = dump(fast)
+    again = writer.write(events)
+    writer.close()
+    assert first.rows_inserted == len(events)
+    assert (again.rows_inserted, again.executions_updated) == (0, 0)
+    assert dump(fast) == before
