@@ -134,7 +134,7 @@ def raw_copy(db_url: str, decoded: Sequence[Decoded]) -> float:
         return time.perf_counter() - start
 
 
-def throughput(bootstrap: str, n: int, batch_size: int) -> tuple[float, float]:
+def throughput(bootstrap: str, n: int, batch_size: int, db_writers: int) -> tuple[float, float]:
     """(collector events/s, raw COPY rows/s) for n mixed events."""
     envelopes = mixed_events(n)
     decoded = [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
@@ -149,7 +149,7 @@ def throughput(bootstrap: str, n: int, batch_size: int) -> tuple[float, float]:
         metrics = CollectorMetrics()
         options = CollectorOptions(bootstrap_servers=bootstrap, conninfo=db.url,
                                    group_id=f"bench-{uuid.uuid4().hex[:6]}",
-                                   batch_size=batch_size)
+                                   batch_size=batch_size, db_writers=db_writers)
         collector = Collector(options, metrics=metrics)
         thread = threading.Thread(target=collector.run, daemon=True)
         thread.start()
@@ -248,13 +248,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="events for throughput")
     parser.add_argument("--batch-size", type=int, default=100, help="collector BATCH_SIZE")
+    parser.add_argument("--db-writers", type=int, default=CollectorOptions.db_writers,
+                        help="collector ONEX_COLLECTOR_DB_WRITERS")
     parser.add_argument("--rate", type=int, default=1000, help="events/s for the latency run")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
     args = parser.parse_args(argv)
     with running_broker(Path(tempfile.mkdtemp(prefix="onex-bench-"))) as b:
         create_topics(b.bootstrap)
-        rate, copy_rate = throughput(b.bootstrap, args.events, args.batch_size)
-        print(f"throughput ({args.events} mixed events, BATCH_SIZE={args.batch_size}):")
+        rate, copy_rate = throughput(b.bootstrap, args.events, args.batch_size, args.db_writers)
+        print(f"throughput ({args.events} mixed events, BATCH_SIZE={args.batch_size},"
+              f" ONEX_COLLECTOR_DB_WRITERS={args.db_writers}):")
         print(f"  collector, Kafka -> PostgreSQL : {rate:10.0f} events/s")
         print(f"  raw COPY of the same rows      : {copy_rate:10.0f} rows/s")
         print(f"  ratio collector / raw COPY     : {rate / copy_rate:10.2f}   (target >= 0.5)")

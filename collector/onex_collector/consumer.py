@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -95,6 +96,9 @@ class CollectorOptions:
     dlq_topic: str = c.DEFAULT_DLQ_TOPIC
     batch_size: int = 100
     batch_timeout_ms: int = 1000
+    #: Batches written at once (each on its own connection, in its own transaction). Offsets and
+    #: dead letters are still handled batch after batch, in consumption order.
+    db_writers: int = 2
     retry_initial_s: float = 0.2
     retry_max_s: float = 10.0
     shutdown_timeout_s: float = 30.0
@@ -152,7 +156,7 @@ class Collector:
         self._paused = False
         self._in_process = False
         self._revoking = False
-        self._inflight: _Inflight | None = None
+        self._inflight: deque[_Inflight] = deque()
         self._pool: ThreadPoolExecutor | None = None
         self._eof: set[tuple[str, int]] = set()
         self._assigned: set[tuple[str, int]] = set()
@@ -278,8 +282,8 @@ class Collector:
                 if self._held:
                     self._pending.extend(self._held)
                     self._held = []
-                if self._inflight is not None and self._inflight.future.done():
-                    self._finish_inflight()
+                while self._inflight and self._inflight[0].future.done():
+                    self._finish_oldest()
                 now = time.monotonic()
                 if self._pending and first_at is None:
                     first_at = now
@@ -308,7 +312,7 @@ class Collector:
                     self._progress(self.metrics)
                     next_progress = now + self._progress_every_s
                 # While a batch is in flight, look back soon to commit it without delay.
-                wait = _STOP_POLL_S if self._inflight is None else _INFLIGHT_POLL_S
+                wait = _INFLIGHT_POLL_S if self._inflight else _STOP_POLL_S
                 if first_at is not None:
                     wait = max(0.0, min(wait, first_at + opts.batch_timeout_ms / 1000 - now))
                 msgs = self._consumer.consume(
@@ -321,7 +325,7 @@ class Collector:
                 if (
                     opts.stop_when_idle_s is not None
                     and not self._pending
-                    and self._inflight is None
+                    and not self._inflight
                     and self._assigned
                     and self._assigned <= self._eof
                     and time.monotonic() - last_message >= opts.stop_when_idle_s
@@ -334,6 +338,9 @@ class Collector:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+            for abandoned in self._inflight:  # left uncommitted: redelivered later
+                abandoned.span.end()
+            self._inflight.clear()
             self._close()
         if self._progress is not None:
             self._progress(self.metrics)
@@ -381,10 +388,11 @@ class Collector:
         self.writer.close()
 
     # -- one batch --------------------------------------------------------------------------------
-    # A batch is decoded on the loop's thread, then written on the writer thread while the loop
-    # reads and decodes the next one; its result is handled (dead letters, offsets) on the loop's
-    # thread before the next batch is handed over. At most one batch is in flight, so offsets
-    # are committed in order and only past rows already committed to PostgreSQL.
+    # A batch is decoded on the loop's thread, then written on a writer thread (up to
+    # ``db_writers`` batches at once, each in its own transaction) while the loop reads and
+    # decodes the next ones. Results are handled (dead letters, offsets) on the loop's thread in
+    # consumption order, the oldest batch first, so offsets are committed in order and only past
+    # rows already committed to PostgreSQL.
     def _process(self, messages: Sequence[Any]) -> None:
         """Write, dead-letter and commit one batch now (retrying while the database is away)."""
         self._submit(messages)
@@ -399,14 +407,17 @@ class Collector:
                 decoded.append((msg, _decode(msg, self.options.topic_types)))
             except PoisonMessage as exc:
                 poison.append((msg, type(exc).__name__, str(exc), exc.stage))
-        self._finish_inflight()  # the previous batch was written while we decoded this one
+        while len(self._inflight) >= max(1, self.options.db_writers):
+            self._finish_oldest()  # written while we decoded this batch
         links = links_from_headers(m.headers() for m in messages)
         span = self._tracer.start_span(c.SPAN_COLLECTOR_BATCH, kind=SpanKind.CONSUMER, links=links)
         span.set_attribute(c.ATTR_COLLECTOR_BATCH_SIZE, len(messages))
         ctx = set_span_in_context(span)
         events = [d for _, d in decoded]
         future = self._executor().submit(self._write_in_context, ctx, events)
-        self._inflight = _Inflight(list(messages), decoded, poison, future, span, ctx, started)
+        self._inflight.append(
+            _Inflight(list(messages), decoded, poison, future, span, ctx, started)
+        )
 
     def _write_in_context(self, ctx: Context, events: list[Decoded]) -> BatchResult:
         token = context_api.attach(ctx)
@@ -417,14 +428,19 @@ class Collector:
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="onex-collector-db")
+            self._pool = ThreadPoolExecutor(
+                max(1, self.options.db_writers), thread_name_prefix="onex-collector-db"
+            )
         return self._pool
 
     def _finish_inflight(self) -> None:
-        """Wait for the batch in flight; retry it while the database is away; DLQ; commit."""
-        inflight, self._inflight = self._inflight, None
-        if inflight is None:
-            return
+        """Finish every batch in flight, oldest first."""
+        while self._inflight:
+            self._finish_oldest()
+
+    def _finish_oldest(self) -> None:
+        """Wait for the oldest batch in flight; retry it while the database is away; DLQ; commit."""
+        inflight = self._inflight.popleft()
         self._in_process = True
         span = inflight.span
         try:

@@ -39,6 +39,7 @@ def options_from_settings(
         dlq_topic=settings.dlq_topic,
         batch_size=settings.batch_size,
         batch_timeout_ms=settings.batch_timeout_ms,
+        db_writers=settings.db_writers,
         retry_initial_s=settings.db_retry_initial_ms / 1000,
         retry_max_s=settings.db_retry_max_ms / 1000,
         shutdown_timeout_s=settings.shutdown_timeout_s,

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,8 +70,12 @@ def is_row_rejection(exc: BaseException) -> bool:
     """Whether ``exc`` is the database refusing a row's data (not an outage)."""
     if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
         return True  # also raised client-side, e.g. a NUL character psycopg cannot send
+    return _sqlstate_class(exc) in ("22", "23")
+
+
+def _sqlstate_class(exc: BaseException) -> str | None:
     sqlstate = getattr(exc, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23")
+    return sqlstate[:2] if isinstance(sqlstate, str) else None
 
 
 def _json_default(value: Any) -> Any:
@@ -97,6 +102,7 @@ def _db_values(row: Row) -> tuple[Any, ...]:
 #: The fast path: the whole batch as one JSONB document, one statement (migration 0003).
 _INGEST = "SELECT rows_inserted, executions_updated FROM onex_ingest(%s::jsonb)"
 _REBUILD = "SELECT onex_rebuild_execution_logs_locked(%s::uuid[])"
+_ROLLBACK_RETRIES = 3
 
 
 def batch_document(events: Sequence[Decoded]) -> str:
@@ -116,7 +122,12 @@ def batch_document(events: Sequence[Decoded]) -> str:
 
 
 class Writer:
-    """Writes batches of :class:`Decoded` events over one connection (reconnects on demand)."""
+    """Writes batches of :class:`Decoded` events; thread-safe.
+
+    Each :meth:`write` runs on a connection of its own, taken from a small pool (opened on demand,
+    reopened after a failure), so several threads can write batches at once, each in its own
+    transaction.
+    """
 
     def __init__(
         self,
@@ -126,22 +137,21 @@ class Writer:
         instrument: bool = False,
         tracer_provider: Any = None,
     ):
-        """Prepare a writer for ``conninfo``; the connection opens at the first write.
+        """Prepare a writer for ``conninfo``; connections open at the first write.
 
-        ``instrument``: trace the connection with opentelemetry-instrumentation-psycopg (spans
+        ``instrument``: trace the connections with opentelemetry-instrumentation-psycopg (spans
         from ``tracer_provider``, default the global one).
         """
         self.conninfo = conninfo
         self.connect_timeout = connect_timeout
         self.instrument = instrument
         self.tracer_provider = tracer_provider
-        self._conn: psycopg.Connection[Any] | None = None
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
+        self._generation = 0  # close() retires the connections in use when they come back
 
-    # -- connection ---------------------------------------------------------------------------
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is not None and not self._conn.closed and not self._conn.broken:
-            return self._conn
-        self.close()
+    # -- connections --------------------------------------------------------------------------
+    def _connect(self) -> psycopg.Connection[Any]:
         try:
             conn = psycopg.connect(
                 self.conninfo,
@@ -157,24 +167,42 @@ class Writer:
             conn = PsycopgInstrumentor.instrument_connection(
                 conn, tracer_provider=self.tracer_provider
             )
-        self._conn = conn
         return conn
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for this thread alone until the block ends."""
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+            generation = self._generation
+        if conn is None or conn.closed or conn.broken:
+            conn = self._connect()
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                keep = generation == self._generation and not (conn.closed or conn.broken)
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                _close_quietly(conn)
 
     def ping(self) -> bool:
         """Whether the database answers a trivial query now."""
         try:
-            self._connection().execute("SELECT 1")
+            with self._connection() as conn:
+                conn.execute("SELECT 1")
             return True
         except (psycopg.Error, DatabaseUnavailable):
-            self.close()
             return False
 
     def close(self) -> None:
-        """Close the connection (a later write reconnects)."""
-        if self._conn is not None:
-            with contextlib.suppress(Exception):  # closing a broken connection may fail
-                self._conn.close()
-            self._conn = None
+        """Close the connections (a later write reconnects)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._generation += 1
+        for conn in idle:
+            _close_quietly(conn)
 
     # -- writing ------------------------------------------------------------------------------
     def write(self, events: Sequence[Decoded]) -> BatchResult:
@@ -185,19 +213,28 @@ class Writer:
         """
         if not events:
             return BatchResult()
-        conn = self._connection()
-        try:
+        with self._connection() as conn:
+            try:
+                return self._write(conn, events)
+            except psycopg.Error as exc:
+                raise DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}") from exc
+
+    def _write(self, conn: psycopg.Connection[Any], events: Sequence[Decoded]) -> BatchResult:
+        for attempt in range(_ROLLBACK_RETRIES + 1):
             try:
                 return self._write_fast(conn, events)
             except psycopg.Error as exc:
-                if not is_row_rejection(exc) or conn.broken:
+                if conn.broken:
                     raise
-            with conn.transaction():
-                return self._write_isolating(conn, events)
-        except psycopg.Error as exc:
-            if conn.broken or conn.closed:
-                self.close()
-            raise DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}") from exc
+                if _sqlstate_class(exc) == "40" and attempt < _ROLLBACK_RETRIES:
+                    # A deadlock with a concurrent batch (the same events in both): nothing of
+                    # this batch was kept; write it again.
+                    continue
+                if not is_row_rejection(exc):
+                    raise
+                break
+        with conn.transaction():
+            return self._write_isolating(conn, events)
 
     def _write_fast(self, conn: psycopg.Connection[Any], events: Sequence[Decoded]) -> BatchResult:
         """The whole batch in one statement (its own transaction on the autocommit connection)."""
@@ -252,6 +289,11 @@ class Writer:
             _db_values(row),
         )
         return max(cur.rowcount, 0)
+
+
+def _close_quietly(conn: psycopg.Connection[Any]) -> None:
+    with contextlib.suppress(Exception):  # closing a broken connection may fail
+        conn.close()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -209,6 +209,9 @@ SETTINGS: tuple[Setting[Any], ...] = (
             "Events per database transaction.", group="collector"),
     Setting("batch_timeout_ms", "BATCH_TIMEOUT_MS", parse_int, 1000,
             "Longest wait before a partial batch is written.", group="collector"),
+    Setting("db_writers", "ONEX_COLLECTOR_DB_WRITERS", parse_int, 2,
+            "Batches the collector writes at once, each on its own PostgreSQL connection and in "
+            "its own transaction (offsets still advance in order).", group="collector"),
     Setting("dlq_topic", "ONEX_DLQ_TOPIC", parse_str, "onex.dlq.agent-observability.v1",
             "Dead-letter topic of the collector.", group="collector"),
     Setting("http_port", "ONEX_COLLECTOR_PORT", parse_int, 8080,
@@ -269,6 +272,7 @@ class Settings:
     kafka_group_id: str = "agent-observability-postgres"
     batch_size: int = 100
     batch_timeout_ms: int = 1000
+    db_writers: int = 2
     dlq_topic: str = "onex.dlq.agent-observability.v1"
     http_port: int = 8080
     http_host: str = "127.0.0.1"
@@ -330,6 +334,7 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "spool_retry_max_s": lambda v: None if v > 0 else "must be > 0",
     "batch_size": lambda v: None if v >= 1 else "must be >= 1",
     "batch_timeout_ms": lambda v: None if v >= 1 else "must be >= 1",
+    "db_writers": lambda v: None if 1 <= v <= 16 else "must be between 1 and 16",
     "postgres_port": lambda v: None if 0 < v < 65536 else "must be a TCP port",
     "http_port": lambda v: None if 0 <= v < 65536 else "must be a TCP port or 0",
     "db_retry_initial_ms": lambda v: None if v >= 1 else "must be >= 1",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -13,6 +14,7 @@ import pytest
 from onex_collector.consumer import Collector
 from onex_collector.http import MetricsServer
 from onex_collector.metrics import CollectorMetrics
+from onex_collector.writer import Writer
 from onex_otel import conventions as c
 from onex_otel.envelope import AgentActionPayload, OnexEnvelopeV1, RoutingDecisionPayload
 from tests.collector.conftest import options, produce, query, running, wait_for
@@ -219,3 +221,64 @@ def test_offsets_do_not_move_past_a_poison_message_the_dlq_did_not_confirm(
     assert [m.value() for m in dead] == [marker]
     assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s",
                  (corr,)) == [(2,)]
+
+
+class HeldWriter(Writer):
+    """A writer whose first batch waits for a signal (the batches after it go ahead)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.release = threading.Event()
+        self.held = threading.Event()
+        self._first = True
+        self._lock = threading.Lock()
+
+    def write(self, events: Any) -> Any:
+        with self._lock:
+            first, self._first = self._first, False
+        if first:
+            self.held.set()
+            self.release.wait(30)
+        return super().write(events)
+
+
+def test_offsets_wait_for_an_earlier_batch_still_being_written(
+    broker: Broker, topics: list[str], migrated: Database
+) -> None:
+    """With two batches in flight the later one may commit to PostgreSQL first; the group's
+    offset still moves only once every batch before it has committed."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    corr = uuid.uuid4()
+    topic = f"in-order-{corr.hex[:8]}"  # a topic of its own: offsets start at 0
+    group = f"in-order-{corr.hex[:8]}"
+    broker.create_topics(topic)
+
+    def committed() -> int:
+        consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+        try:
+            (tp,) = consumer.committed([TopicPartition(topic, 0)], timeout=10)
+            return int(tp.offset)  # negative: nothing committed yet
+        finally:
+            consumer.close()
+
+    decisions = [OnexEnvelopeV1.create(RoutingDecisionPayload(
+        correlation_id=corr, selected_agent=f"agent-{i}", confidence_score=0.5,
+        routing_strategy="s", routing_time_ms=i)) for i in range(10)]
+    produce(broker, [(topic, d.to_json()) for d in decisions])
+    writer = HeldWriter(migrated.url)
+    collector = Collector(options(broker, migrated, group_id=group, batch_size=5, db_writers=2,
+                                  topic_types={topic: c.EventType.ROUTING_DECISION}),
+                          writer=writer)
+    count = "SELECT count(*) FROM agent_routing_decisions WHERE correlation_id = %s"
+    with running(collector):
+        assert writer.held.wait(30)
+        # The second batch (the last five decisions) is written while the first is held ...
+        wait_for(lambda: query(migrated, count, (corr,)) == [(5,)], what="the second batch")
+        assert query(migrated, "SELECT min(routing_time_ms) FROM agent_routing_decisions"
+                     " WHERE correlation_id = %s", (corr,)) == [(5,)]
+        # ... but the group's offset has not moved past the first batch.
+        assert committed() < 0
+        writer.release.set()
+        wait_for(lambda: query(migrated, count, (corr,)) == [(10,)], what="both batches")
+        wait_for(lambda: committed() == 10, what="the offset past both batches")

@@ -11,8 +11,10 @@ here.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -21,7 +23,12 @@ import pytest
 from onex_collector.migrate import migrate
 from onex_collector.rows import TABLE_COLUMNS, Decoded, decode_message
 from onex_collector.writer import Writer, batch_document
-from onex_otel.envelope import ExecutionFailedPayload, OnexEnvelopeV1
+from onex_otel.envelope import (
+    ExecutionCompletedPayload,
+    ExecutionFailedPayload,
+    ExecutionStartedPayload,
+    OnexEnvelopeV1,
+)
 from tests.collector.test_pipeline import T0, full_run
 from tests.services.postgres import Database, fresh_database
 
@@ -75,8 +82,7 @@ def two_databases() -> Iterator[tuple[Database, Database]]:
 
 def write_row_by_row(db: Database, events: Sequence[Decoded]) -> None:
     writer = Writer(db.url)
-    conn = writer._connection()
-    with conn.transaction():
+    with writer._connection() as conn, conn.transaction():
         result = writer._write_isolating(conn, events)
     writer.close()
     assert not result.rejected
@@ -122,3 +128,50 @@ def test_redelivery_inserts_nothing_and_rebuilds_nothing(
     assert first.rows_inserted == len(events)
     assert (again.rows_inserted, again.executions_updated) == (0, 0)
     assert dump(fast) == before
+
+
+def test_concurrent_batches_of_one_execution_assemble_the_whole_log(migrated: Database) -> None:
+    """Started and completed events of the same executions, written at the same moment by two
+    writers (two collectors, or two batches in flight): each log row still sees both."""
+
+    rounds, per_round = 15, 8
+    executions: list[uuid.UUID] = []
+    writers = [Writer(migrated.url), Writer(migrated.url)]
+    for _ in range(rounds):
+        started, completed = [], []
+        for _ in range(per_round):
+            corr, execution = uuid.uuid4(), uuid.uuid4()
+            executions.append(execution)
+            started.append(OnexEnvelopeV1.create(ExecutionStartedPayload(
+                correlation_id=corr, execution_id=execution, agent_name="a",
+                user_request="both halves", started_at=T0)))
+            completed.append(OnexEnvelopeV1.create(ExecutionCompletedPayload(
+                correlation_id=corr, execution_id=execution, agent_name="a",
+                completed_at=T0 + timedelta(seconds=1), quality_score=0.5)))
+        gate = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def write(writer: Writer, envelopes: list[OnexEnvelopeV1],
+                  gate: threading.Barrier, errors: list[BaseException]) -> None:
+            events = [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
+            gate.wait(10)
+            try:
+                writer.write(events)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write, args=(w, envs, gate, errors))
+                   for w, envs in zip(writers, (started, completed), strict=True)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors
+    for writer in writers:
+        writer.close()
+    with psycopg.connect(migrated.url) as conn:
+        rows = conn.execute(
+            "SELECT status, user_prompt, started_at, completed_at FROM agent_execution_logs"
+            " WHERE execution_id = ANY(%s)", (executions,)).fetchall()
+    assert len(rows) == rounds * per_round
+    assert set(rows) == {("success", "both halves", T0, T0 + timedelta(seconds=1))}
