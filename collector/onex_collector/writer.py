@@ -2,9 +2,9 @@
 
 Fast path: one statement, one round trip per batch. The batch's rows travel as a single JSONB
 document to ``onex_ingest`` (migration 0003), which inserts them table by table with
-``INSERT ... SELECT FROM jsonb_populate_recordset(...) ON CONFLICT DO NOTHING`` (idempotent: a
-redelivered event adds nothing) and recomputes the ``agent_execution_logs`` rows of the executions
-that got new lifecycle events. On the writer's autocommit connection that statement is its own
+``INSERT ... SELECT <typed columns> FROM jsonb_array_elements(...) ON CONFLICT DO NOTHING``
+(idempotent: a redelivered event adds nothing) and recomputes the ``agent_execution_logs`` rows of
+the executions that got new lifecycle events. On the writer's autocommit connection that statement is its own
 transaction: the whole batch commits, or none of it.
 
 A row the database rejects (SQLSTATE class 22 "data exception" or 23 "integrity constraint
@@ -108,16 +108,17 @@ _ROLLBACK_RETRIES = 3
 def batch_document(events: Sequence[Decoded]) -> str:
     """The rows of ``events`` as the JSON document ``onex_ingest`` takes.
 
-    ``{"<table>": [{"<column>": value, ...}, ...]}``: UUIDs and timestamps as RFC 3339 / canonical
-    strings, JSONB columns as nested JSON (pydantic-core's serializer, no per-value Python work).
+    ``{"<table>": [[value, ...], ...]}``: each row the array of its values in
+    :data:`TABLE_COLUMNS` order; UUIDs and timestamps as canonical / RFC 3339 strings, JSONB
+    columns as nested JSON (pydantic-core's serializer, no per-value Python work).
     """
-    by_table: dict[str, list[dict[str, Any]]] = {}
+    by_table: dict[str, list[tuple[Any, ...]]] = {}
     for event in events:
         for row in event.rows:
             rows = by_table.get(row.table)
             if rows is None:
                 rows = by_table[row.table] = []
-            rows.append(dict(zip(TABLE_COLUMNS[row.table], row.values, strict=True)))
+            rows.append(row.values)
     return pydantic_core.to_json(by_table).decode()
 
 

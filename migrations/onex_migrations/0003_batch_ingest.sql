@@ -1,7 +1,8 @@
 -- 0003_batch_ingest: write a whole collector batch with one statement (one round trip).
 --
--- onex_ingest(batch) takes the batch as one JSONB document, {"<table>": [{<column>: <value>}, ...]}
--- for the tables of onex_collector.rows.TABLE_COLUMNS, inserts every row with ON CONFLICT DO
+-- onex_ingest(batch) takes the batch as one JSONB document, {"<table>": [[<value>, ...], ...]}: per
+-- table of onex_collector.rows.TABLE_COLUMNS its rows, each the array of its column values in
+-- TABLE_COLUMNS order (JSON null for NULL). It inserts every row with ON CONFLICT DO
 -- NOTHING (ids are event ids, D1: a redelivered event adds nothing) and recomputes the
 -- agent_execution_logs rows of the executions whose lifecycle events it inserted (D5).
 -- Called as a single statement on an autocommit connection it is one transaction: all of the
@@ -42,9 +43,10 @@ BEGIN
             id, correlation_id, agent_name, action_type, action_name, action_details,
             debug_mode, duration_ms, project_path, project_name, working_directory, created_at)
         SELECT
-            id, correlation_id, agent_name, action_type, action_name, action_details,
-            debug_mode, duration_ms, project_path, project_name, working_directory, created_at
-        FROM jsonb_populate_recordset(NULL::agent_actions, batch -> 'agent_actions')
+            (r ->> 0)::uuid, (r ->> 1)::uuid, r ->> 2, r ->> 3, r ->> 4, r -> 5,
+            (r ->> 6)::boolean, (r ->> 7)::integer, r ->> 8, r ->> 9, r ->> 10,
+            (r ->> 11)::timestamptz
+        FROM jsonb_array_elements(batch -> 'agent_actions') AS r
         ON CONFLICT (id) DO NOTHING;
         GET DIAGNOSTICS n = ROW_COUNT;
         rows_inserted := rows_inserted + n;
@@ -55,10 +57,9 @@ BEGIN
             id, correlation_id, user_request, selected_agent, confidence_score, alternatives,
             reasoning, routing_strategy, context, routing_time_ms, created_at)
         SELECT
-            id, correlation_id, user_request, selected_agent, confidence_score, alternatives,
-            reasoning, routing_strategy, context, routing_time_ms, created_at
-        FROM jsonb_populate_recordset(
-            NULL::agent_routing_decisions, batch -> 'agent_routing_decisions')
+            (r ->> 0)::uuid, (r ->> 1)::uuid, r ->> 2, r ->> 3, (r ->> 4)::numeric, r -> 5,
+            r ->> 6, r ->> 7, r -> 8, (r ->> 9)::integer, (r ->> 10)::timestamptz
+        FROM jsonb_array_elements(batch -> 'agent_routing_decisions') AS r
         ON CONFLICT (id) DO NOTHING;
         GET DIAGNOSTICS n = ROW_COUNT;
         rows_inserted := rows_inserted + n;
@@ -69,10 +70,9 @@ BEGIN
             id, correlation_id, source_agent, target_agent, transformation_reason,
             confidence_score, transformation_duration_ms, success, created_at)
         SELECT
-            id, correlation_id, source_agent, target_agent, transformation_reason,
-            confidence_score, transformation_duration_ms, success, created_at
-        FROM jsonb_populate_recordset(
-            NULL::agent_transformation_events, batch -> 'agent_transformation_events')
+            (r ->> 0)::uuid, (r ->> 1)::uuid, r ->> 2, r ->> 3, r ->> 4, (r ->> 5)::numeric,
+            (r ->> 6)::integer, (r ->> 7)::boolean, (r ->> 8)::timestamptz
+        FROM jsonb_array_elements(batch -> 'agent_transformation_events') AS r
         ON CONFLICT (id) DO NOTHING;
         GET DIAGNOSTICS n = ROW_COUNT;
         rows_inserted := rows_inserted + n;
@@ -83,10 +83,9 @@ BEGIN
             id, correlation_id, query_text, routing_duration_ms, cache_hit,
             trigger_match_strategy, confidence_components, candidates_evaluated, created_at)
         SELECT
-            id, correlation_id, query_text, routing_duration_ms, cache_hit,
-            trigger_match_strategy, confidence_components, candidates_evaluated, created_at
-        FROM jsonb_populate_recordset(
-            NULL::router_performance_metrics, batch -> 'router_performance_metrics')
+            (r ->> 0)::uuid, (r ->> 1)::uuid, r ->> 2, (r ->> 3)::integer, (r ->> 4)::boolean,
+            r ->> 5, r -> 6, (r ->> 7)::integer, (r ->> 8)::timestamptz
+        FROM jsonb_array_elements(batch -> 'router_performance_metrics') AS r
         ON CONFLICT (id) DO NOTHING;
         GET DIAGNOSTICS n = ROW_COUNT;
         rows_inserted := rows_inserted + n;
@@ -98,11 +97,9 @@ BEGIN
             candidates_evaluated, candidates, best_confidence, detection_duration_ms, context,
             created_at)
         SELECT
-            id, correlation_id, user_request, failure_reason, detection_strategy,
-            candidates_evaluated, candidates, best_confidence, detection_duration_ms, context,
-            created_at
-        FROM jsonb_populate_recordset(
-            NULL::agent_detection_failures, batch -> 'agent_detection_failures')
+            (r ->> 0)::uuid, (r ->> 1)::uuid, r ->> 2, r ->> 3, r ->> 4, (r ->> 5)::integer,
+            r -> 6, (r ->> 7)::numeric, (r ->> 8)::integer, r -> 9, (r ->> 10)::timestamptz
+        FROM jsonb_array_elements(batch -> 'agent_detection_failures') AS r
         ON CONFLICT (id) DO NOTHING;
         GET DIAGNOSTICS n = ROW_COUNT;
         rows_inserted := rows_inserted + n;
@@ -112,9 +109,10 @@ BEGIN
         WITH inserted AS (
             INSERT INTO agent_execution_events (
                 event_id, execution_id, correlation_id, kind, agent_name, occurred_at, body)
-            SELECT event_id, execution_id, correlation_id, kind, agent_name, occurred_at, body
-            FROM jsonb_populate_recordset(
-                NULL::agent_execution_events, batch -> 'agent_execution_events')
+            SELECT
+                (r ->> 0)::uuid, (r ->> 1)::uuid, (r ->> 2)::uuid, r ->> 3, r ->> 4,
+                (r ->> 5)::timestamptz, r -> 6
+            FROM jsonb_array_elements(batch -> 'agent_execution_events') AS r
             ON CONFLICT (event_id) DO NOTHING
             RETURNING execution_id
         )
