@@ -4,8 +4,8 @@ Fast path: one statement, one round trip per batch. The batch's rows travel as a
 document to ``onex_ingest`` (migration 0003), which inserts them table by table with
 ``INSERT ... SELECT <typed columns> FROM jsonb_array_elements(...) ON CONFLICT DO NOTHING``
 (idempotent: a redelivered event adds nothing) and recomputes the ``agent_execution_logs`` rows of
-the executions that got new lifecycle events. On the writer's autocommit connection that statement is its own
-transaction: the whole batch commits, or none of it.
+the executions that got new lifecycle events. On the writer's autocommit connection that statement
+is its own transaction: the whole batch commits, or none of it.
 
 A row the database rejects (SQLSTATE class 22 "data exception" or 23 "integrity constraint
 violation", or psycopg refusing a value such as a NUL character) makes the fast path fail as a
