@@ -103,6 +103,8 @@ def _db_values(row: Row) -> tuple[Any, ...]:
 _INGEST = "SELECT rows_inserted, executions_updated FROM onex_ingest(%s::jsonb)"
 _REBUILD = "SELECT onex_rebuild_execution_logs_locked(%s::uuid[])"
 _ROLLBACK_RETRIES = 3
+#: undefined_function, undefined_table: migrations not applied (retried: they may be under way).
+_SCHEMA_MISSING = frozenset({"42883", "42P01"})
 
 
 def batch_document(events: Sequence[Decoded]) -> str:
@@ -218,7 +220,10 @@ class Writer:
             try:
                 return self._write(conn, events)
             except psycopg.Error as exc:
-                raise DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}") from exc
+                hint = ""
+                if getattr(exc, "sqlstate", None) in _SCHEMA_MISSING:
+                    hint = " (the schema is not up to date: run `onex-otel db migrate`)"
+                raise DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}{hint}") from exc
 
     def _write(self, conn: psycopg.Connection[Any], events: Sequence[Decoded]) -> BatchResult:
         for attempt in range(_ROLLBACK_RETRIES + 1):

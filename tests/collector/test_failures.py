@@ -282,3 +282,28 @@ def test_offsets_wait_for_an_earlier_batch_still_being_written(
         writer.release.set()
         wait_for(lambda: query(migrated, count, (corr,)) == [(10,)], what="both batches")
         wait_for(lambda: committed() == 10, what="the offset past both batches")
+
+
+def test_an_unmigrated_database_is_reported_then_used_once_migrated(
+    broker: Broker, topics: list[str]
+) -> None:
+    """Collecting into a database without the schema: health says to migrate, nothing is lost,
+    and the collector carries on by itself once `db migrate` ran."""
+    from onex_collector.migrate import migrate
+    from tests.services.postgres import fresh_database
+
+    corr = uuid.uuid4()
+    topic = f"unmigrated-{corr.hex[:8]}"
+    broker.create_topics(topic)
+    with fresh_database("onex_unmigrated") as db:
+        produce(broker, [(topic, action(corr, "before-migrate").to_json())])
+        collector = Collector(options(broker, db, topic_types={topic: c.EventType.AGENT_ACTION}))
+        with running(collector):
+            wait_for(lambda: "onex-otel db migrate" in (collector.metrics.database_reason or ""),
+                     what="the migrate hint")
+            assert collector.metrics.health()["status"] == "degraded"
+            assert collector.metrics.snapshot()["dlq_messages"] == 0
+            migrate(db.url)
+            wait_for(lambda: query(db, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
+                                   (corr,)), what="the row after migrating")
+            wait_for(lambda: collector.metrics.health()["status"] == "healthy", what="healthy")
