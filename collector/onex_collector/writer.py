@@ -70,12 +70,13 @@ def is_row_rejection(exc: BaseException) -> bool:
     """Whether ``exc`` is the database refusing a row's data (not an outage)."""
     if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
         return True  # also raised client-side, e.g. a NUL character psycopg cannot send
-    return _sqlstate_class(exc) in ("22", "23")
+    return _sqlstate(exc)[:2] in ("22", "23")
 
 
-def _sqlstate_class(exc: BaseException) -> str | None:
+def _sqlstate(exc: BaseException) -> str:
+    """The exception's SQLSTATE ("" when it has none, e.g. a client-side error)."""
     sqlstate = getattr(exc, "sqlstate", None)
-    return sqlstate[:2] if isinstance(sqlstate, str) else None
+    return sqlstate if isinstance(sqlstate, str) else ""
 
 
 def _json_default(value: Any) -> Any:
@@ -221,7 +222,7 @@ class Writer:
                 return self._write(conn, events)
             except psycopg.Error as exc:
                 hint = ""
-                if getattr(exc, "sqlstate", None) in _SCHEMA_MISSING:
+                if _sqlstate(exc) in _SCHEMA_MISSING:
                     hint = " (the schema is not up to date: run `onex-otel db migrate`)"
                 raise DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}{hint}") from exc
 
@@ -232,7 +233,7 @@ class Writer:
             except psycopg.Error as exc:
                 if conn.broken:
                     raise
-                if _sqlstate_class(exc) == "40" and attempt < _ROLLBACK_RETRIES:
+                if _sqlstate(exc)[:2] == "40" and attempt < _ROLLBACK_RETRIES:
                     # A deadlock with a concurrent batch (the same events in both): nothing of
                     # this batch was kept; write it again.
                     continue
