@@ -40,7 +40,7 @@ from onex_collector.consumer import Collector, CollectorOptions
 from onex_collector.metrics import CollectorMetrics
 from onex_collector.migrate import migrate
 from onex_collector.rows import TABLE_COLUMNS, Decoded, decode_message
-from onex_collector.writer import BatchResult, Writer, _db_values
+from onex_collector.writer import BatchResult, PendingWrite, Writer, _db_values
 from onex_otel.conventions import EventType
 from onex_otel.envelope import (
     AgentActionPayload,
@@ -185,16 +185,28 @@ def throughput(bootstrap: str, n: int, batch_size: int, db_writers: int) -> tupl
 
 
 class TimedWriter(Writer):
-    """Records, per event id, when the transaction holding it committed."""
+    """Records, per event id, when the collector saw the transaction holding it commit."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.committed_at: dict[uuid.UUID, float] = {}
 
-    def write(self, events: Sequence[Decoded]) -> BatchResult:
-        result = super().write(events)
+    def start(self, events: Sequence[Decoded], *, max_threads: int = 2) -> PendingWrite:
+        return _Timed(super().start(events, max_threads=max_threads), events, self.committed_at)
+
+
+class _Timed:
+    def __init__(self, pending: PendingWrite, events: Sequence[Decoded],
+                 committed_at: dict[uuid.UUID, float]) -> None:
+        self.pending, self.events, self.committed_at = pending, events, committed_at
+
+    def done(self) -> bool:
+        return self.pending.done()
+
+    def result(self) -> BatchResult:
+        result = self.pending.result()
         now = time.time()
-        for e in events:
+        for e in self.events:
             self.committed_at.setdefault(e.event_id, now)
         return result
 

@@ -23,7 +23,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,7 +50,7 @@ from onex_collector.metrics import CollectorMetrics
 from onex_collector.retry import Backoff
 from onex_collector.rows import Decoded, PoisonMessage, decode_message, default_topic_types
 from onex_collector.tracing import links_from_headers, tracer
-from onex_collector.writer import BatchResult, DatabaseUnavailable, Writer
+from onex_collector.writer import BatchResult, DatabaseUnavailable, PendingWrite, Writer
 from onex_otel import conventions as c
 from onex_otel.conventions import EventType
 
@@ -74,12 +73,12 @@ class _Abandon(Exception):
 
 @dataclass
 class _Inflight:
-    """A batch handed to the writer thread, not yet committed."""
+    """A batch handed to the writer, not yet committed."""
 
     messages: list[Any]
     decoded: list[tuple[Any, Decoded]]
     poison: list[tuple[Any, str, str, str]]
-    future: Future[BatchResult]
+    pending: PendingWrite
     span: Span
     ctx: Context
     started: float
@@ -157,7 +156,6 @@ class Collector:
         self._in_process = False
         self._revoking = False
         self._inflight: deque[_Inflight] = deque()
-        self._pool: ThreadPoolExecutor | None = None
         self._eof: set[tuple[str, int]] = set()
         self._assigned: set[tuple[str, int]] = set()
 
@@ -282,7 +280,7 @@ class Collector:
                 if self._held:
                     self._pending.extend(self._held)
                     self._held = []
-                while self._inflight and self._inflight[0].future.done():
+                while self._inflight and self._inflight[0].pending.done():
                     self._finish_oldest()
                 now = time.monotonic()
                 if self._pending and first_at is None:
@@ -335,9 +333,6 @@ class Collector:
             log.warning("stopping with a batch left uncommitted (it will be redelivered): %s", exc)
         finally:
             self.metrics.running = False
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
             for abandoned in self._inflight:  # left uncommitted: redelivered later
                 abandoned.span.end()
             self._inflight.clear()
@@ -388,11 +383,12 @@ class Collector:
         self.writer.close()
 
     # -- one batch --------------------------------------------------------------------------------
-    # A batch is decoded on the loop's thread, then written on a writer thread (up to
-    # ``db_writers`` batches at once, each in its own transaction) while the loop reads and
-    # decodes the next ones. Results are handled (dead letters, offsets) on the loop's thread in
-    # consumption order, the oldest batch first, so offsets are committed in order and only past
-    # rows already committed to PostgreSQL.
+    # A batch is decoded on the loop's thread, then handed to the writer, which sends it and
+    # returns at once (Writer.start; up to ``db_writers`` batches at once, each on its own
+    # connection, in its own transaction) while the loop reads and decodes the next ones.
+    # Results are handled (dead letters, offsets) on the loop's thread in consumption order, the
+    # oldest batch first, so offsets are committed in order and only past rows already committed
+    # to PostgreSQL.
     def _process(self, messages: Sequence[Any]) -> None:
         """Write, dead-letter and commit one batch now (retrying while the database is away)."""
         self._submit(messages)
@@ -414,9 +410,13 @@ class Collector:
         span.set_attribute(c.ATTR_COLLECTOR_BATCH_SIZE, len(messages))
         ctx = set_span_in_context(span)
         events = [d for _, d in decoded]
-        future = self._executor().submit(self._write_in_context, ctx, events)
+        token = context_api.attach(ctx)
+        try:
+            pending = self.writer.start(events, max_threads=self.options.db_writers)
+        finally:
+            context_api.detach(token)
         self._inflight.append(
-            _Inflight(list(messages), decoded, poison, future, span, ctx, started)
+            _Inflight(list(messages), decoded, poison, pending, span, ctx, started)
         )
 
     def _write_in_context(self, ctx: Context, events: list[Decoded]) -> BatchResult:
@@ -425,13 +425,6 @@ class Collector:
             return self.writer.write(events)
         finally:
             context_api.detach(token)
-
-    def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                max(1, self.options.db_writers), thread_name_prefix="onex-collector-db"
-            )
-        return self._pool
 
     def _finish_inflight(self) -> None:
         """Finish every batch in flight, oldest first."""
@@ -446,7 +439,7 @@ class Collector:
         try:
             events = [d for _, d in inflight.decoded]
             try:
-                result = inflight.future.result()
+                result = inflight.pending.result()
                 self._database_ok()
             except DatabaseUnavailable as exc:
                 result = self._write_retrying(events, inflight.ctx, first_error=exc)

@@ -15,21 +15,32 @@ in the same transaction.
 
 Anything else (connection lost, server shutting down, missing table) is a
 :class:`DatabaseUnavailable`: nothing is committed and the caller retries the same batch later.
+
+:meth:`Writer.start` begins a batch without waiting for it: the fast path's statement is sent on a
+connection of its own and its answer is collected later (:class:`PendingWrite`), so the caller's
+thread decodes the next batches meanwhile, several batches in flight at once, without writer
+threads contending for the GIL. Anything but a clean answer (a rejected row, a deadlock, a lost
+connection) is settled by :meth:`Writer.write` when the result is asked for. A traced writer
+(psycopg instrumentation) and a subclass that overrides :meth:`Writer.write` run ``write`` on a
+small thread pool instead, so their spans and behaviour are the same.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import select
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 import pydantic_core
-from psycopg import sql
+from opentelemetry import context as context_api
+from psycopg import pq, sql
 
 from onex_collector.rows import JSON_COLUMNS, TABLE_COLUMNS, Decoded, Row
 from onex_otel import conventions as c
@@ -37,6 +48,7 @@ from onex_otel import conventions as c
 __all__ = [
     "BatchResult",
     "DatabaseUnavailable",
+    "PendingWrite",
     "Rejected",
     "Writer",
     "batch_document",
@@ -64,6 +76,18 @@ class BatchResult:
     rows_inserted: int = 0
     executions_updated: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+
+
+class PendingWrite(Protocol):
+    """A batch handed to :meth:`Writer.start`, being written."""
+
+    def done(self) -> bool:
+        """Whether :meth:`result` would return (or raise) without waiting."""
+        ...
+
+    def result(self) -> BatchResult:
+        """Wait for the batch; what :meth:`Writer.write` returns or raises for it."""
+        ...
 
 
 def is_row_rejection(exc: BaseException) -> bool:
@@ -102,6 +126,8 @@ def _db_values(row: Row) -> tuple[Any, ...]:
 
 #: The fast path: the whole batch as one JSONB document, one statement (migration 0003).
 _INGEST = "SELECT rows_inserted, executions_updated FROM onex_ingest(%s::jsonb)"
+_INGEST_LIBPQ = b"SELECT rows_inserted, executions_updated FROM onex_ingest($1::jsonb)"
+_SELECT_INTERVAL_S = 0.2
 _REBUILD = "SELECT onex_rebuild_execution_logs_locked(%s::uuid[])"
 _ROLLBACK_RETRIES = 3
 #: undefined_function, undefined_table: migrations not applied (retried: they may be under way).
@@ -153,6 +179,8 @@ class Writer:
         self._idle: list[psycopg.Connection[Any]] = []
         self._lock = threading.Lock()
         self._generation = 0  # close() retires the connections in use when they come back
+        self._threads: ThreadPoolExecutor | None = None
+        self._unfinished: set[_SentBatch] = set()
 
     # -- connections --------------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
@@ -173,23 +201,31 @@ class Writer:
             )
         return conn
 
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection for this thread alone until the block ends."""
+    def _acquire(self) -> tuple[psycopg.Connection[Any], int]:
+        """A connection for the caller alone (until :meth:`_release`), and its generation."""
         with self._lock:
             conn = self._idle.pop() if self._idle else None
             generation = self._generation
         if conn is None or conn.closed or conn.broken:
             conn = self._connect()
+        return conn, generation
+
+    def _release(self, conn: psycopg.Connection[Any], generation: int) -> None:
+        with self._lock:
+            keep = generation == self._generation and not (conn.closed or conn.broken)
+            if keep:
+                self._idle.append(conn)
+        if not keep:
+            _close_quietly(conn)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for this thread alone until the block ends."""
+        conn, generation = self._acquire()
         try:
             yield conn
         finally:
-            with self._lock:
-                keep = generation == self._generation and not (conn.closed or conn.broken)
-                if keep:
-                    self._idle.append(conn)
-            if not keep:
-                _close_quietly(conn)
+            self._release(conn, generation)
 
     def ping(self) -> bool:
         """Whether the database answers a trivial query now."""
@@ -201,7 +237,17 @@ class Writer:
             return False
 
     def close(self) -> None:
-        """Close the connections (a later write reconnects)."""
+        """Close the connections (a later write reconnects).
+
+        Batches started and not finished are abandoned: nothing tells whether they committed
+        (they are idempotent; the caller writes them again). Threaded writes under way finish
+        first.
+        """
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
+        for sent in list(self._unfinished):
+            sent.abandon()
         with self._lock:
             idle, self._idle = self._idle, []
             self._generation += 1
@@ -209,6 +255,43 @@ class Writer:
             _close_quietly(conn)
 
     # -- writing ------------------------------------------------------------------------------
+    def start(self, events: Sequence[Decoded], *, max_threads: int = 2) -> PendingWrite:
+        """Begin writing ``events`` in one transaction; the result comes from the returned object.
+
+        Without instrumentation the fast path's statement is sent now and answered while the
+        caller goes on (no thread). With psycopg instrumentation, or when a subclass overrides
+        :meth:`write`, :meth:`write` runs on a thread pool of up to ``max_threads`` threads, in
+        the caller's OpenTelemetry context.
+        """
+        if self.instrument or type(self).write is not Writer.write:
+            return self._start_threaded(events, max_threads)
+        if not events:
+            return _Finished(BatchResult())
+        try:
+            conn, generation = self._acquire()
+        except DatabaseUnavailable as exc:
+            return _Finished(exc)
+        sent = _SentBatch(self, events, conn, generation)
+        self._unfinished.add(sent)
+        return sent
+
+    def _start_threaded(self, events: Sequence[Decoded], max_threads: int) -> PendingWrite:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(
+                max(1, max_threads), thread_name_prefix="onex-collector-db"
+            )
+        ctx = context_api.get_current()
+
+        def write_in_context() -> BatchResult:
+            token = context_api.attach(ctx)
+            try:
+                return self.write(events)
+            finally:
+                context_api.detach(token)
+
+        future: Future[BatchResult] = self._threads.submit(write_in_context)
+        return future
+
     def write(self, events: Sequence[Decoded]) -> BatchResult:
         """Write ``events`` in one transaction; return what was done.
 
@@ -296,6 +379,120 @@ class Writer:
             _db_values(row),
         )
         return max(cur.rowcount, 0)
+
+
+class _Finished:
+    """A :class:`PendingWrite` settled at once."""
+
+    def __init__(self, outcome: BatchResult | DatabaseUnavailable) -> None:
+        self._outcome = outcome
+
+    def done(self) -> bool:
+        return True
+
+    def result(self) -> BatchResult:
+        if isinstance(self._outcome, DatabaseUnavailable):
+            raise self._outcome
+        return self._outcome
+
+
+class _SentBatch:
+    """The fast path's statement sent on a connection of its own, its answer not read yet.
+
+    Driven by the thread that started it (``done`` / ``result``); the connection goes back to
+    the writer's pool once the answer is read. Anything but a clean answer (an error, a lost
+    connection) is settled by :meth:`Writer.write`: the statement was its own transaction, so
+    nothing of the batch was kept and writing it again changes nothing that was.
+    """
+
+    def __init__(
+        self,
+        writer: Writer,
+        events: Sequence[Decoded],
+        conn: psycopg.Connection[Any],
+        generation: int,
+    ) -> None:
+        self._writer = writer
+        self._events = events
+        self._conn: psycopg.Connection[Any] | None = conn
+        self._generation = generation
+        self._answer: BatchResult | None = None
+        pgconn = conn.pgconn
+        try:
+            document = batch_document(events).encode(conn.info.encoding)
+            pgconn.send_query_params(_INGEST_LIBPQ, [document])
+            self._flush()
+        except (psycopg.Error, UnicodeEncodeError):
+            self._fail()
+
+    def _flush(self) -> None:
+        assert self._conn is not None
+        pgconn = self._conn.pgconn
+        while pgconn.flush() != 0:  # a non-blocking connection with a full send buffer
+            select.select([], [pgconn.socket], [], _SELECT_INTERVAL_S)
+
+    def _fail(self) -> None:
+        """The fast attempt did not succeed cleanly: write() settles the batch."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            pgconn = conn.pgconn
+            if (pgconn.status == pq.ConnStatus.OK
+                    and pgconn.transaction_status == pq.TransactionStatus.IDLE):
+                self._writer._release(conn, self._generation)  # the statement failed, that is all
+            else:
+                _close_quietly(conn)  # its state is unknown: do not reuse it
+        self._writer._unfinished.discard(self)
+
+    def _finish(self, answer: BatchResult) -> None:
+        self._answer = answer
+        if self._conn is not None:
+            self._writer._release(self._conn, self._generation)
+            self._conn = None
+        self._writer._unfinished.discard(self)
+
+    def _read(self) -> None:
+        """Read what has arrived; settle the batch once the whole answer is in."""
+        if self._conn is None:
+            return
+        pgconn = self._conn.pgconn
+        try:
+            pgconn.consume_input()
+            if pgconn.is_busy():
+                return
+            results = []
+            while (res := pgconn.get_result()) is not None:
+                results.append(res)
+        except psycopg.Error:
+            self._fail()
+            return
+        if len(results) != 1 or results[0].status != pq.ExecStatus.TUPLES_OK:
+            self._fail()
+            return
+        res = results[0]
+        self._finish(BatchResult(
+            rows_inserted=int(res.get_value(0, 0) or 0),
+            executions_updated=int(res.get_value(0, 1) or 0),
+        ))
+
+    def done(self) -> bool:
+        self._read()
+        return self._conn is None
+
+    def result(self) -> BatchResult:
+        while self._conn is not None:
+            self._read()
+            if self._conn is not None:
+                select.select([self._conn.pgconn.socket], [], [], _SELECT_INTERVAL_S)
+        if self._answer is not None:
+            return self._answer
+        return self._writer.write(self._events)  # error, rejected row, lost connection
+
+    def abandon(self) -> None:
+        """Give up on the answer (closing): the batch may or may not have committed."""
+        if self._conn is not None:
+            _close_quietly(self._conn)
+            self._conn = None
+        self._writer._unfinished.discard(self)
 
 
 def _close_quietly(conn: psycopg.Connection[Any]) -> None:

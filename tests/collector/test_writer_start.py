@@ -1,0 +1,139 @@
+"""Writer.start: a batch is sent and the caller goes on; its answer is read later.
+
+The collector's loop starts up to ``db_writers`` batches this way and decodes the next ones
+meanwhile. What a started batch writes, and how it settles a rejected row, a lost connection or
+an unreachable database, must be what :meth:`Writer.write` does.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from onex_collector.migrate import migrate
+from onex_collector.rows import Decoded, decode_message
+from onex_collector.writer import DatabaseUnavailable, Writer
+from onex_otel.envelope import AgentActionPayload, OnexEnvelopeV1, RoutingDecisionPayload
+from tests.collector.conftest import query, wait_for
+from tests.collector.test_writer import batch, dump
+from tests.services.postgres import Database, fresh_database
+
+pytestmark = pytest.mark.integration
+
+
+def actions(corr: uuid.UUID, *durations: int) -> list[Decoded]:
+    envelopes = [
+        OnexEnvelopeV1.create(AgentActionPayload(
+            correlation_id=corr, agent_name="a", action_type="tool_call",
+            action_name=f"step-{i}", duration_ms=d))
+        for i, d in enumerate(durations)
+    ]
+    return [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
+
+
+def decision(corr: uuid.UUID) -> list[Decoded]:
+    env = OnexEnvelopeV1.create(RoutingDecisionPayload(
+        correlation_id=corr, selected_agent="agent-x", confidence_score=0.5,
+        routing_strategy="s", routing_time_ms=1))
+    return [decode_message(env.event_type.value, env.to_json())]
+
+
+@contextmanager
+def table_locked(db: Database, table: str) -> Iterator[psycopg.Connection]:
+    """Hold a lock that makes every INSERT into ``table`` wait until the block ends."""
+    with psycopg.connect(db.url) as conn:
+        conn.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")  # type: ignore[arg-type]
+        yield conn
+        conn.commit()
+
+
+def patient_writer(db: Database) -> Writer:
+    """A writer whose statements give up on a lock after 10 s (a hung test fails instead)."""
+    return Writer(make_conninfo(db.url, options="-c lock_timeout=10000"))
+
+
+def count(db: Database, corr: uuid.UUID) -> int:
+    rows = query(db, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s", (corr,))
+    return int(rows[0][0])
+
+
+def test_a_started_batch_writes_what_write_writes() -> None:
+    events = batch()
+    with fresh_database("onex_started") as started, fresh_database("onex_written") as written:
+        migrate(started.url)
+        migrate(written.url)
+        a, b = Writer(started.url), Writer(written.url)
+        try:
+            assert a.start(events).result() == b.write(events)
+        finally:
+            a.close()
+            b.close()
+        assert dump(started) == dump(written)
+
+
+def test_start_returns_before_the_batch_is_written(migrated: Database) -> None:
+    """A batch waiting in the database does not hold up the caller, nor a later batch."""
+    corr = uuid.uuid4()
+    writer = patient_writer(migrated)
+    try:
+        with table_locked(migrated, "agent_actions"):
+            began = time.monotonic()
+            first = writer.start(actions(corr, 1, 2, 3))
+            second = writer.start(decision(corr))  # another table: not held up
+            assert time.monotonic() - began < 5
+            assert second.result().rows_inserted == 1
+            for _ in range(5):
+                assert not first.done()
+                time.sleep(0.05)
+            assert count(migrated, corr) == 0
+        assert first.result().rows_inserted == 3
+        assert first.done()
+        assert count(migrated, corr) == 3
+    finally:
+        writer.close()
+
+
+def test_a_rejected_row_in_a_started_batch_is_isolated(migrated: Database) -> None:
+    corr = uuid.uuid4()
+    writer = Writer(migrated.url)
+    try:
+        # Valid for the models; duration_ms overflows the INTEGER column.
+        result = writer.start(actions(corr, 5, 2**40, 7)).result()
+    finally:
+        writer.close()
+    assert [r.index for r in result.rejected] == [1]
+    assert result.rows_inserted == 2
+    assert query(migrated, "SELECT duration_ms FROM agent_actions WHERE correlation_id = %s"
+                 " ORDER BY duration_ms", (corr,)) == [(5,), (7,)]
+
+
+def test_a_connection_lost_in_flight_is_settled_by_writing_again(migrated: Database) -> None:
+    corr = uuid.uuid4()
+    writer = patient_writer(migrated)
+    try:
+        with table_locked(migrated, "agent_actions") as locker:
+            pending = writer.start(actions(corr, 1, 2))
+            waiting = wait_for(lambda: query(
+                migrated, "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND application_name = 'onex-otel-collector'"), what="the blocked batch")
+            locker.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
+        result = pending.result()
+    finally:
+        writer.close()
+    assert result.rows_inserted == 2
+    assert count(migrated, corr) == 2
+
+
+def test_a_started_batch_against_an_unreachable_database_is_unavailable() -> None:
+    writer = Writer("postgresql://postgres@127.0.0.1:9/none", connect_timeout=1)
+    pending = writer.start(actions(uuid.uuid4(), 1))
+    assert pending.done()
+    with pytest.raises(DatabaseUnavailable, match="cannot connect"):
+        pending.result()
+    writer.close()
