@@ -126,7 +126,7 @@ def _db_values(row: Row) -> tuple[Any, ...]:
 
 #: The fast path: the whole batch as one JSONB document, one statement (migration 0003).
 _INGEST = "SELECT rows_inserted, executions_updated FROM onex_ingest(%s::jsonb)"
-_INGEST_LIBPQ = b"SELECT rows_inserted, executions_updated FROM onex_ingest($1::jsonb)"
+_INGEST_LIBPQ = _INGEST.replace("%s", "$1").encode()  # the same, for libpq's own calls
 _SELECT_INTERVAL_S = 0.2
 _REBUILD = "SELECT onex_rebuild_execution_logs_locked(%s::uuid[])"
 _ROLLBACK_RETRIES = 3
@@ -423,7 +423,7 @@ class _SentBatch:
             pgconn.send_query_params(_INGEST_LIBPQ, [document])
             self._flush()
         except (psycopg.Error, UnicodeEncodeError):
-            self._fail()
+            self._settle(None)
 
     def _flush(self) -> None:
         assert self._conn is not None
@@ -431,24 +431,22 @@ class _SentBatch:
         while pgconn.flush() != 0:  # a non-blocking connection with a full send buffer
             select.select([], [pgconn.socket], [], _SELECT_INTERVAL_S)
 
-    def _fail(self) -> None:
-        """The fast attempt did not succeed cleanly: write() settles the batch."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            pgconn = conn.pgconn
-            if (pgconn.status == pq.ConnStatus.OK
-                    and pgconn.transaction_status == pq.TransactionStatus.IDLE):
-                self._writer._release(conn, self._generation)  # the statement failed, that is all
-            else:
-                _close_quietly(conn)  # its state is unknown: do not reuse it
-        self._writer._unfinished.discard(self)
+    def _settle(self, answer: BatchResult | None) -> None:
+        """Done with the connection: back to the pool when idle and sound, otherwise closed.
 
-    def _finish(self, answer: BatchResult) -> None:
+        ``answer`` None: the fast attempt did not succeed cleanly, and write() settles the batch.
+        """
+        conn, self._conn = self._conn, None
         self._answer = answer
-        if self._conn is not None:
-            self._writer._release(self._conn, self._generation)
-            self._conn = None
         self._writer._unfinished.discard(self)
+        if conn is None:
+            return
+        pgconn = conn.pgconn
+        if (pgconn.status == pq.ConnStatus.OK
+                and pgconn.transaction_status == pq.TransactionStatus.IDLE):
+            self._writer._release(conn, self._generation)
+        else:
+            _close_quietly(conn)  # lost, or a statement still running: do not reuse it
 
     def _read(self) -> None:
         """Read what has arrived; settle the batch once the whole answer is in."""
@@ -463,13 +461,13 @@ class _SentBatch:
             while (res := pgconn.get_result()) is not None:
                 results.append(res)
         except psycopg.Error:
-            self._fail()
+            self._settle(None)
             return
         if len(results) != 1 or results[0].status != pq.ExecStatus.TUPLES_OK:
-            self._fail()
+            self._settle(None)
             return
         res = results[0]
-        self._finish(BatchResult(
+        self._settle(BatchResult(
             rows_inserted=int(res.get_value(0, 0) or 0),
             executions_updated=int(res.get_value(0, 1) or 0),
         ))
@@ -489,10 +487,7 @@ class _SentBatch:
 
     def abandon(self) -> None:
         """Give up on the answer (closing): the batch may or may not have committed."""
-        if self._conn is not None:
-            _close_quietly(self._conn)
-            self._conn = None
-        self._writer._unfinished.discard(self)
+        self._settle(None)
 
 
 def _close_quietly(conn: psycopg.Connection[Any]) -> None:
