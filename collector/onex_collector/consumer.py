@@ -2,9 +2,11 @@
 
 Guarantees (see the README's "Collector" section):
 
-- offsets are stored and committed only after the batch's transaction has committed (and its
-  poison messages are confirmed on the dead-letter topic): a crash at any point, ``kill -9``
-  included, loses nothing; the redelivered events are idempotent, so nothing is duplicated;
+- offsets are stored only after the batch's transaction has committed (and its poison messages
+  are confirmed on the dead-letter topic), and only stored offsets are ever committed (by
+  librdkafka every ``commit_interval_ms``, and at once when draining or rebalancing): a crash at
+  any point, ``kill -9`` included, loses nothing; the redelivered events are idempotent, so
+  nothing is duplicated;
 - PostgreSQL unavailable: the assigned partitions are paused, the same batch is retried with
   exponential backoff (capped), nothing is committed and nothing goes to the dead-letter topic;
   consumption resumes by itself when the database is back;
@@ -98,6 +100,9 @@ class CollectorOptions:
     #: Batches written at once (each on its own connection, in its own transaction). Offsets and
     #: dead letters are still handled batch after batch, in consumption order.
     db_writers: int = 2
+    #: How often the stored offsets (batches already committed to PostgreSQL) are committed to
+    #: the group. A crash redelivers, idempotently, what was stored after the last commit.
+    commit_interval_ms: int = 1000
     retry_initial_s: float = 0.2
     retry_max_s: float = 10.0
     shutdown_timeout_s: float = 30.0
@@ -182,7 +187,10 @@ class Collector:
         conf: dict[str, Any] = {
             "bootstrap.servers": self.options.bootstrap_servers,
             "group.id": self.options.group_id,
-            "enable.auto.commit": False,
+            # Offsets are stored by hand once a batch is in PostgreSQL (never by librdkafka when
+            # a message is handed over); librdkafka commits only those, periodically.
+            "enable.auto.commit": True,
+            "auto.commit.interval.ms": self.options.commit_interval_ms,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 6000,
@@ -215,7 +223,10 @@ class Collector:
         log.warning("kafka: %s", err.str())
 
     def _on_commit(self, err: KafkaError | None, _partitions: list[TopicPartition]) -> None:
-        if err is not None and err.code() != KafkaError._NO_OFFSET:
+        if err is None:
+            if not self.metrics.kafka_ok:
+                self.metrics.set_kafka(True)
+        elif err.code() != KafkaError._NO_OFFSET:
             log.warning("offset commit failed (idempotent redelivery follows): %s", err.str())
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -359,7 +370,7 @@ class Collector:
         return False
 
     def _final_commit(self) -> None:
-        """Wait for the stored offsets to be committed (after asynchronous commits)."""
+        """Commit the stored offsets now and wait for the broker's answer."""
         if self._consumer is None:
             return
         try:
@@ -452,7 +463,7 @@ class Collector:
             if poison:
                 span.set_status(Status(StatusCode.ERROR, f"{len(poison)} message(s) dead-lettered"))
                 self._dead_letter_retrying(poison)
-            self._commit(inflight.messages)
+            self._store_offsets(inflight.messages)
             ms = (time.perf_counter() - inflight.started) * 1000
             self.metrics.record_batch(
                 consumed=len(inflight.messages),
@@ -565,7 +576,13 @@ class Collector:
             reason = failures[0] if failures else f"{remaining} message(s) not confirmed"
             raise DeadLetterUnavailable(f"dead-letter topic {self.options.dlq_topic}: {reason}")
 
-    def _commit(self, messages: Sequence[Any]) -> None:
+    def _store_offsets(self, messages: Sequence[Any]) -> None:
+        """Mark ``messages`` processed: their offsets go out with the next commit.
+
+        While running, librdkafka commits the stored offsets every ``commit_interval_ms`` (one
+        request for many batches; a commit lost in a crash only means an idempotent
+        redelivery). Draining and rebalancing commit them at once and wait for the answer.
+        """
         last: dict[tuple[str, int], int] = {}
         for msg in messages:
             key = (msg.topic(), msg.partition())
@@ -575,20 +592,8 @@ class Collector:
             self._consumer.store_offsets(offsets=offsets)
         except KafkaException as exc:  # partition no longer assigned (rebalance)
             log.warning("storing offsets: %s", exc)
-        # While running, the commit is sent without waiting for the broker's answer (the offsets
-        # still only ever move past rows already committed to PostgreSQL; a commit lost in a crash
-        # means an idempotent redelivery). Draining and rebalancing wait for it.
-        sync = self.stopping or self._revoking
-        try:
-            self._consumer.commit(asynchronous=not sync)
-        except KafkaException as exc:
-            code = exc.args[0].code() if exc.args else None
-            if code == KafkaError._NO_OFFSET:
-                return
-            log.warning("commit failed (the batch will be redelivered, idempotently): %s", exc)
-            return
-        if not self.metrics.kafka_ok:
-            self.metrics.set_kafka(True)
+        if self.stopping or self._revoking:
+            self._final_commit()
 
     # -- housekeeping -----------------------------------------------------------------------------
     def _update_lag(self) -> None:

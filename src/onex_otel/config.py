@@ -212,6 +212,9 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("db_writers", "ONEX_COLLECTOR_DB_WRITERS", parse_int, 2,
             "Batches the collector writes at once, each on its own PostgreSQL connection and in "
             "its own transaction (offsets still advance in order).", group="collector"),
+    Setting("commit_interval_ms", "ONEX_COLLECTOR_COMMIT_INTERVAL_MS", parse_int, 1000,
+            "How often the collector commits the offsets of batches already written to "
+            "PostgreSQL (a crash redelivers, idempotently, what came after).", group="collector"),
     Setting("dlq_topic", "ONEX_DLQ_TOPIC", parse_str, "onex.dlq.agent-observability.v1",
             "Dead-letter topic of the collector.", group="collector"),
     Setting("http_port", "ONEX_COLLECTOR_PORT", parse_int, 8080,
@@ -273,6 +276,7 @@ class Settings:
     batch_size: int = 100
     batch_timeout_ms: int = 1000
     db_writers: int = 2
+    commit_interval_ms: int = 1000
     dlq_topic: str = "onex.dlq.agent-observability.v1"
     http_port: int = 8080
     http_host: str = "127.0.0.1"
@@ -335,6 +339,7 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "batch_size": lambda v: None if v >= 1 else "must be >= 1",
     "batch_timeout_ms": lambda v: None if v >= 1 else "must be >= 1",
     "db_writers": lambda v: None if 1 <= v <= 16 else "must be between 1 and 16",
+    "commit_interval_ms": lambda v: None if v >= 1 else "must be >= 1",
     "postgres_port": lambda v: None if 0 < v < 65536 else "must be a TCP port",
     "http_port": lambda v: None if 0 <= v < 65536 else "must be a TCP port or 0",
     "db_retry_initial_ms": lambda v: None if v >= 1 else "must be >= 1",

@@ -247,20 +247,10 @@ def test_offsets_wait_for_an_earlier_batch_still_being_written(
 ) -> None:
     """With two batches in flight the later one may commit to PostgreSQL first; the group's
     offset still moves only once every batch before it has committed."""
-    from confluent_kafka import Consumer, TopicPartition
-
     corr = uuid.uuid4()
     topic = f"in-order-{corr.hex[:8]}"  # a topic of its own: offsets start at 0
     group = f"in-order-{corr.hex[:8]}"
     broker.create_topics(topic)
-
-    def committed() -> int:
-        consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
-        try:
-            (tp,) = consumer.committed([TopicPartition(topic, 0)], timeout=10)
-            return int(tp.offset)  # negative: nothing committed yet
-        finally:
-            consumer.close()
 
     decisions = [OnexEnvelopeV1.create(RoutingDecisionPayload(
         correlation_id=corr, selected_agent=f"agent-{i}", confidence_score=0.5,
@@ -278,10 +268,50 @@ def test_offsets_wait_for_an_earlier_batch_still_being_written(
         assert query(migrated, "SELECT min(routing_time_ms) FROM agent_routing_decisions"
                      " WHERE correlation_id = %s", (corr,)) == [(5,)]
         # ... but the group's offset has not moved past the first batch.
-        assert committed() < 0
+        assert committed(broker, group, topic) < 0
         writer.release.set()
         wait_for(lambda: query(migrated, count, (corr,)) == [(10,)], what="both batches")
-        wait_for(lambda: committed() == 10, what="the offset past both batches")
+        wait_for(lambda: committed(broker, group, topic) == 10,
+                 what="the offset past both batches")
+
+
+def committed(broker: Broker, group: str, topic: str) -> int:
+    """The group's committed offset of partition 0 of ``topic`` (negative: none yet)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    try:
+        (tp,) = consumer.committed([TopicPartition(topic, 0)], timeout=10)
+        return int(tp.offset)
+    finally:
+        consumer.close()
+
+
+@pytest.mark.parametrize("interval_ms", [60_000, 200])
+def test_stored_offsets_are_committed_every_interval_and_when_draining(
+    broker: Broker, topics: list[str], migrated: Database, interval_ms: int
+) -> None:
+    """Offsets are not committed batch by batch: librdkafka commits the stored ones every
+    ``commit_interval_ms``, and draining commits them at once."""
+    corr = uuid.uuid4()
+    topic = f"commit-every-{corr.hex[:8]}"
+    group = f"commit-every-{corr.hex[:8]}"
+    broker.create_topics(topic)
+    produce(broker, [(topic, action(corr, f"a-{i}").to_json()) for i in range(10)])
+    collector = Collector(options(broker, migrated, group_id=group, batch_size=5,
+                                  commit_interval_ms=interval_ms,
+                                  topic_types={topic: c.EventType.AGENT_ACTION}))
+    count = "SELECT count(*) FROM agent_actions WHERE correlation_id = %s"
+    with running(collector):
+        wait_for(lambda: collector.metrics.snapshot()["batches_processed"] == 2,
+                 what="both batches")
+        assert query(migrated, count, (corr,)) == [(10,)]
+        if interval_ms > 10_000:
+            assert committed(broker, group, topic) < 0  # stored, the interval not yet over
+        else:
+            wait_for(lambda: committed(broker, group, topic) == 10,
+                     what="the periodic commit while running")
+    assert committed(broker, group, topic) == 10
 
 
 def test_an_unmigrated_database_is_reported_then_used_once_migrated(
