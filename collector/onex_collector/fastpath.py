@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any, Final, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, create_model
+from pydantic_core import CoreSchema, SchemaValidator, ValidationError
+from pydantic_core import core_schema as cs
 
+from onex_otel.conventions import EventType
 from onex_otel.envelope import PAYLOAD_MODELS, OnexEnvelopeV1
 
 __all__ = ["TypedEnvelope", "typed_envelope"]
@@ -32,9 +36,10 @@ _EVENT_TYPE: Final = re.compile(rb'"event_type"\s*:\s*"([^"\\]{1,200})"')
 class TypedEnvelope(NamedTuple):
     """What the rows need of a validated envelope."""
 
+    event_type: EventType
     event_id: uuid.UUID
     correlation_id: uuid.UUID
-    payload: Any  # the event type's payload model instance
+    payload: Mapping[str, Any]  # the payload model's fields, validated, defaults applied
 
 
 def _typed_model(event_type: str, payload_model: type[BaseModel]) -> type[BaseModel]:
@@ -54,20 +59,62 @@ def _typed_model(event_type: str, payload_model: type[BaseModel]) -> type[BaseMo
     return model
 
 
-_MODELS: Final[dict[bytes, type[BaseModel]]] = {
-    event_type.value.encode(): _typed_model(event_type.value, model)
+def _as_dicts(schema: Any) -> Any:
+    """A core schema that validates what ``schema`` validates, every model into a plain dict.
+
+    Each model's fields keep their own schemas (types, constraints, defaults, validators); a field
+    with a default is not required. Extra keys are left out (``allow`` becomes ``ignore``, which
+    accepts the same inputs). A model with its own ``__init__`` or post-init hook cannot be
+    replaced by a dict: refused here, at import time.
+    """
+    if isinstance(schema, list):
+        return [_as_dicts(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("type") != "model":
+        return {key: _as_dicts(value) for key, value in schema.items()}
+    if schema.get("custom_init") or schema.get("root_model") or schema.get("post_init"):
+        raise TypeError(f"{schema['cls'].__name__} cannot be validated as a dict")
+    fields_schema = schema["schema"]
+    config: dict[str, Any] = dict(schema.get("config") or {})
+    extra = config.pop("extra_fields_behavior", None)
+    fields = {
+        name: cs.typed_dict_field(
+            _as_dicts(field["schema"]),
+            required=field["schema"]["type"] != "default",
+            validation_alias=field.get("validation_alias"),
+        )
+        for name, field in fields_schema["fields"].items()
+    }
+    return cs.typed_dict_schema(
+        fields,
+        extra_behavior="forbid" if extra == "forbid" else "ignore",
+        strict=fields_schema.get("strict"),
+        config=cs.CoreConfig(**config) if config else None,  # type: ignore[typeddict-item]
+        ref=schema.get("ref"),
+    )
+
+
+def _validator(model: type[BaseModel]) -> SchemaValidator:
+    schema: CoreSchema = _as_dicts(model.__pydantic_core_schema__)
+    return SchemaValidator(schema)
+
+
+_VALIDATORS: Final[dict[bytes, tuple[EventType, SchemaValidator]]] = {
+    event_type.value.encode(): (event_type, _validator(_typed_model(event_type.value, model)))
     for event_type, model in PAYLOAD_MODELS.items()
 }
 
 
 def typed_envelope(value: bytes) -> TypedEnvelope | None:
-    """Validate ``value`` with its event type's model; None when that is not possible."""
+    """Validate ``value`` with its event type's validator; None when that is not possible."""
     match = _EVENT_TYPE.search(value)
-    model = _MODELS.get(match.group(1)) if match is not None else None
-    if model is None:
+    typed = _VALIDATORS.get(match.group(1)) if match is not None else None
+    if typed is None:
         return None
+    event_type, validator = typed
     try:
-        env: Any = model.model_validate_json(value)
+        env: dict[str, Any] = validator.validate_json(value)
     except ValidationError:
         return None
-    return TypedEnvelope(env.event_id, env.correlation_id, env.payload)
+    return TypedEnvelope(event_type, env["event_id"], env["correlation_id"], env["payload"])

@@ -26,16 +26,7 @@ from onex_collector.fastpath import typed_envelope
 from onex_otel import conventions as c
 from onex_otel.conventions import EventType, ExecutionStatus
 from onex_otel.envelope import (
-    AgentActionPayload,
-    DetectionFailurePayload,
-    ExecutionCompletedPayload,
-    ExecutionFailedPayload,
-    ExecutionProgressPayload,
-    ExecutionStartedPayload,
     OnexEnvelopeV1,
-    RouterPerformancePayload,
-    RoutingDecisionPayload,
-    TransformationPayload,
     payload_model_for,
     rfc3339,
 )
@@ -85,6 +76,9 @@ TABLE_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "event_id", "execution_id", "correlation_id", "kind", "agent_name", "occurred_at", "body",
     ),
 }
+
+#: An event's payload as the row builders read it: the payload model's fields, validated.
+Fields = Mapping[str, Any]
 
 #: JSONB columns per table (values are Python dicts/lists in a :class:`Row`).
 JSON_COLUMNS: Final[dict[str, frozenset[str]]] = {
@@ -203,7 +197,8 @@ def decode_message(
         # onex_collector.fastpath); otherwise OnexEnvelopeV1 decides and words the error.
         typed = typed_envelope(value)
         if typed is not None:
-            return _rows(typed.event_id, typed.payload, typed.correlation_id, None, legacy=False)
+            return _rows(typed.event_id, typed.event_type, typed.payload, typed.correlation_id,
+                         None, legacy=False)
         try:
             return rows_for_envelope(OnexEnvelopeV1.model_validate_json(value))
         except (ValidationError, ValueError, KeyError):
@@ -229,7 +224,9 @@ def decode_message(
 
 def rows_for_envelope(envelope: OnexEnvelopeV1) -> Decoded:
     """The rows of one validated envelope."""
-    return _rows(envelope.event_id, envelope.payload, envelope.correlation_id, None, legacy=False)
+    payload = envelope.payload
+    return _rows(envelope.event_id, payload.event_type, dict(payload), envelope.correlation_id,
+                 None, legacy=False)
 
 
 def legacy_event_id(event_type: EventType, record: Mapping[str, Any]) -> uuid.UUID:
@@ -320,7 +317,7 @@ def _legacy(kind: EventType | str, record: dict[str, Any]) -> Decoded:
         payload = payload_model_for(event_type).model_validate(fields)
     except ValidationError as exc:
         raise InvalidEvent(f"invalid legacy {event_type.value} record: {_short(exc)}") from None
-    return _rows(event_id, payload, corr, original, legacy=True)
+    return _rows(event_id, event_type, dict(payload), corr, original, legacy=True)
 
 
 def _legacy_lifecycle_fields(event_type: EventType, fields: dict[str, Any]) -> None:
@@ -353,15 +350,15 @@ def _legacy_lifecycle_fields(event_type: EventType, fields: dict[str, Any]) -> N
 # ----------------------------------------------------------------------------------------------
 def _rows(
     event_id: uuid.UUID,
-    payload: Any,
+    event_type: EventType,
+    payload: Fields,
     correlation_id: uuid.UUID,
     original: str | None,
     *,
     legacy: bool,
 ) -> Decoded:
-    event_type: EventType = payload.event_type
-    builder = _BUILDERS[event_type]
-    row = builder(event_id, payload, correlation_id, original)
+    """The rows of one event; ``payload`` holds its payload model's fields (validated)."""
+    row = _BUILDERS[event_type](event_id, payload, correlation_id, original)
     return Decoded(event_id, event_type, correlation_id, (row,), legacy)
 
 
@@ -380,47 +377,42 @@ def _context(context: Mapping[str, Any], corr: uuid.UUID, original: str | None) 
     return out
 
 
-def _action(eid: uuid.UUID, p: AgentActionPayload, corr: uuid.UUID, orig: str | None) -> Row:
+def _action(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
     return Row(c.TABLE_AGENT_ACTIONS, (
-        eid, corr, p.agent_name, p.action_type.value, p.action_name,
-        _with_original(p.action_details, orig), p.debug_mode, p.duration_ms, p.project_path,
-        p.project_name, p.working_directory, p.timestamp,
+        eid, corr, p["agent_name"], p["action_type"].value, p["action_name"],
+        _with_original(p["action_details"], orig), p["debug_mode"], p["duration_ms"],
+        p["project_path"], p["project_name"], p["working_directory"], p["timestamp"],
     ))
 
 
-def _routing(eid: uuid.UUID, p: RoutingDecisionPayload, corr: uuid.UUID, orig: str | None) -> Row:
+def _routing(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
     return Row(c.TABLE_ROUTING_DECISIONS, (
-        eid, corr, p.user_request, p.selected_agent, p.confidence_score, list(p.alternatives),
-        p.reasoning, p.routing_strategy, _context(p.context, corr, orig), p.routing_time_ms,
-        p.timestamp,
+        eid, corr, p["user_request"], p["selected_agent"], p["confidence_score"],
+        list(p["alternatives"]), p["reasoning"], p["routing_strategy"],
+        _context(p["context"], corr, orig), p["routing_time_ms"], p["timestamp"],
     ))
 
 
-def _transformation(
-    eid: uuid.UUID, p: TransformationPayload, corr: uuid.UUID, orig: str | None
-) -> Row:
+def _transformation(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
     return Row(c.TABLE_TRANSFORMATION_EVENTS, (
-        eid, corr, p.source_agent, p.target_agent, p.transformation_reason, p.confidence_score,
-        p.transformation_duration_ms, p.success, p.timestamp,
+        eid, corr, p["source_agent"], p["target_agent"], p["transformation_reason"],
+        p["confidence_score"], p["transformation_duration_ms"], p["success"], p["timestamp"],
     ))
 
 
-def _performance(
-    eid: uuid.UUID, p: RouterPerformancePayload, corr: uuid.UUID, orig: str | None
-) -> Row:
+def _performance(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
     return Row(c.TABLE_ROUTER_PERFORMANCE, (
-        eid, corr, p.query_text, p.routing_duration_ms, p.cache_hit, p.trigger_match_strategy,
-        dict(p.confidence_components), p.candidates_evaluated, p.timestamp,
+        eid, corr, p["query_text"], p["routing_duration_ms"], p["cache_hit"],
+        p["trigger_match_strategy"], dict(p["confidence_components"]), p["candidates_evaluated"],
+        p["timestamp"],
     ))
 
 
-def _detection(
-    eid: uuid.UUID, p: DetectionFailurePayload, corr: uuid.UUID, orig: str | None
-) -> Row:
+def _detection(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
     return Row(c.TABLE_DETECTION_FAILURES, (
-        eid, corr, p.user_request, p.failure_reason, p.detection_strategy,
-        p.candidates_evaluated, list(p.candidates), p.best_confidence, p.detection_duration_ms,
-        _context(p.context, corr, orig), p.timestamp,
+        eid, corr, p["user_request"], p["failure_reason"], p["detection_strategy"],
+        p["candidates_evaluated"], list(p["candidates"]), p["best_confidence"],
+        p["detection_duration_ms"], _context(p["context"], corr, orig), p["timestamp"],
     ))
 
 
@@ -444,80 +436,76 @@ def _execution_row(
     return Row(c.TABLE_EXECUTION_EVENTS, (eid, execution_id, corr, kind, agent, occurred_at, body))
 
 
-def _started(eid: uuid.UUID, p: ExecutionStartedPayload, corr: uuid.UUID, orig: str | None) -> Row:
+def _started(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
     meta: dict[str, Any] = {}
-    if p.context:
-        meta["context"] = dict(p.context)
-    session = _session(p.session_id, meta)
+    if p["context"]:
+        meta["context"] = dict(p["context"])
+    session = _session(p["session_id"], meta)
     meta.update(_drop_none({
-        "working_directory": p.working_directory,
-        "correlation_id_original": orig or p.correlation_id_original,
+        "working_directory": p["working_directory"],
+        "correlation_id_original": orig or p["correlation_id_original"],
         "started_event_id": str(eid),
     }))
     body = _drop_none({
         "session_id": session,
-        "user_request": p.user_request,
-        "project_path": p.project_path,
-        "project_name": p.project_name,
-        "claude_session_id": p.claude_session_id,
-        "terminal_id": p.terminal_id,
+        "user_request": p["user_request"],
+        "project_path": p["project_path"],
+        "project_name": p["project_name"],
+        "claude_session_id": p["claude_session_id"],
+        "terminal_id": p["terminal_id"],
     })
     body["meta"] = meta
-    return _execution_row(eid, p.execution_id, corr, c.EXECUTION_KIND_STARTED, p.agent_name,
-                          p.started_at, body)
+    return _execution_row(eid, p["execution_id"], corr, c.EXECUTION_KIND_STARTED, p["agent_name"],
+                          p["started_at"], body)
 
 
-def _progress(
-    eid: uuid.UUID, p: ExecutionProgressPayload, corr: uuid.UUID, orig: str | None
-) -> Row:
+def _progress(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
     body = {
         "event_id": str(eid),
-        "stage": p.stage,
-        "percent": p.percent,
-        "metadata": dict(p.metadata),
-        "reported_at": rfc3339(p.reported_at),
+        "stage": p["stage"],
+        "percent": p["percent"],
+        "metadata": dict(p["metadata"]),
+        "reported_at": rfc3339(p["reported_at"]),
     }
-    return _execution_row(eid, p.execution_id, corr, c.EXECUTION_KIND_PROGRESS, p.agent_name,
-                          p.reported_at, body)
+    return _execution_row(eid, p["execution_id"], corr, c.EXECUTION_KIND_PROGRESS, p["agent_name"],
+                          p["reported_at"], body)
 
 
-def _completed(
-    eid: uuid.UUID, p: ExecutionCompletedPayload, corr: uuid.UUID, orig: str | None
-) -> Row:
+def _completed(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
     meta: dict[str, Any] = {}
-    session = _session(p.session_id, meta)
-    if p.metrics:
-        meta["metrics"] = dict(p.metrics)
-    if p.output_summary is not None:
-        meta["output_summary"] = p.output_summary
+    session = _session(p["session_id"], meta)
+    if p["metrics"]:
+        meta["metrics"] = dict(p["metrics"])
+    if p["output_summary"] is not None:
+        meta["output_summary"] = p["output_summary"]
     body = _drop_none({
-        "status": ExecutionStatus(p.status).value,
+        "status": ExecutionStatus(p["status"]).value,
         "session_id": session,
-        "duration_ms": p.duration_ms,
-        "quality_score": p.quality_score,
+        "duration_ms": p["duration_ms"],
+        "quality_score": p["quality_score"],
     })
     body["meta"] = meta
-    return _execution_row(eid, p.execution_id, corr, c.EXECUTION_KIND_COMPLETED, p.agent_name,
-                          p.completed_at, body)
+    return _execution_row(eid, p["execution_id"], corr, c.EXECUTION_KIND_COMPLETED, p["agent_name"],
+                          p["completed_at"], body)
 
 
-def _failed(eid: uuid.UUID, p: ExecutionFailedPayload, corr: uuid.UUID, orig: str | None) -> Row:
+def _failed(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
     meta: dict[str, Any] = {}
-    session = _session(p.session_id, meta)
+    session = _session(p["session_id"], meta)
     meta.update(_drop_none({
-        "error_stack_trace": p.error_stack_trace,
-        "partial_results": p.partial_results,
+        "error_stack_trace": p["error_stack_trace"],
+        "partial_results": p["partial_results"],
     }))
     body = _drop_none({
-        "status": ExecutionStatus(p.status).value,
+        "status": ExecutionStatus(p["status"]).value,
         "session_id": session,
-        "duration_ms": p.duration_ms,
-        "error_message": p.error_message,
-        "error_type": p.error_type,
+        "duration_ms": p["duration_ms"],
+        "error_message": p["error_message"],
+        "error_type": p["error_type"],
     })
     body["meta"] = meta
-    return _execution_row(eid, p.execution_id, corr, c.EXECUTION_KIND_FAILED, p.agent_name,
-                          p.failed_at, body)
+    return _execution_row(eid, p["execution_id"], corr, c.EXECUTION_KIND_FAILED, p["agent_name"],
+                          p["failed_at"], body)
 
 
 _BUILDERS: Final[dict[EventType, Any]] = {

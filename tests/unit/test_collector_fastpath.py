@@ -127,7 +127,8 @@ def fast(value: bytes) -> Decoded | None:
     typed = typed_envelope(value)
     if typed is None:
         return None
-    return _rows(typed.event_id, typed.payload, typed.correlation_id, None, legacy=False)
+    return _rows(typed.event_id, typed.event_type, typed.payload, typed.correlation_id, None,
+                 legacy=False)
 
 
 def comparable(decoded: Decoded, removed: set[str]) -> Any:
