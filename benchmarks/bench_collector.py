@@ -191,8 +191,8 @@ class TimedWriter(Writer):
         super().__init__(*args, **kwargs)
         self.committed_at: dict[uuid.UUID, float] = {}
 
-    def start(self, events: Sequence[Decoded], *, max_threads: int = 2) -> PendingWrite:
-        return _Timed(super().start(events, max_threads=max_threads), events, self.committed_at)
+    def start(self, events: Sequence[Decoded], *, writers: int = 2) -> PendingWrite:
+        return _Timed(super().start(events, writers=writers), events, self.committed_at)
 
 
 class _Timed:

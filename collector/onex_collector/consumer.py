@@ -52,7 +52,13 @@ from onex_collector.metrics import CollectorMetrics
 from onex_collector.retry import Backoff
 from onex_collector.rows import Decoded, PoisonMessage, decode_message, default_topic_types
 from onex_collector.tracing import links_from_headers, tracer
-from onex_collector.writer import BatchResult, DatabaseUnavailable, PendingWrite, Writer
+from onex_collector.writer import (
+    BATCHES_PER_CONNECTION,
+    BatchResult,
+    DatabaseUnavailable,
+    PendingWrite,
+    Writer,
+)
 from onex_otel import conventions as c
 from onex_otel.conventions import EventType
 
@@ -97,8 +103,9 @@ class CollectorOptions:
     dlq_topic: str = c.DEFAULT_DLQ_TOPIC
     batch_size: int = 100
     batch_timeout_ms: int = 1000
-    #: Batches written at once (each on its own connection, in its own transaction). Offsets and
-    #: dead letters are still handled batch after batch, in consumption order.
+    #: PostgreSQL connections writing batches at once (each batch in its own transaction; up to
+    #: BATCHES_PER_CONNECTION queued per connection). Offsets and dead letters are still handled
+    #: batch after batch, in consumption order.
     db_writers: int = 2
     #: How often the stored offsets (batches already committed to PostgreSQL) are committed to
     #: the group. A crash redelivers, idempotently, what was stored after the last commit.
@@ -395,8 +402,9 @@ class Collector:
 
     # -- one batch --------------------------------------------------------------------------------
     # A batch is decoded on the loop's thread, then handed to the writer, which sends it and
-    # returns at once (Writer.start; up to ``db_writers`` batches at once, each on its own
-    # connection, in its own transaction) while the loop reads and decodes the next ones.
+    # returns at once (Writer.start: ``db_writers`` connections, each with up to
+    # BATCHES_PER_CONNECTION batches queued, each batch its own transaction) while the loop reads
+    # and decodes the next ones.
     # Results are handled (dead letters, offsets) on the loop's thread in consumption order, the
     # oldest batch first, so offsets are committed in order and only past rows already committed
     # to PostgreSQL.
@@ -414,7 +422,7 @@ class Collector:
                 decoded.append((msg, _decode(msg, self.options.topic_types)))
             except PoisonMessage as exc:
                 poison.append((msg, type(exc).__name__, str(exc), exc.stage))
-        while len(self._inflight) >= max(1, self.options.db_writers):
+        while len(self._inflight) >= max(1, self.options.db_writers) * BATCHES_PER_CONNECTION:
             self._finish_oldest()  # written while we decoded this batch
         links = links_from_headers(m.headers() for m in messages)
         span = self._tracer.start_span(c.SPAN_COLLECTOR_BATCH, kind=SpanKind.CONSUMER, links=links)
@@ -423,7 +431,7 @@ class Collector:
         events = [d for _, d in decoded]
         token = context_api.attach(ctx)
         try:
-            pending = self.writer.start(events, max_threads=self.options.db_writers)
+            pending = self.writer.start(events, writers=self.options.db_writers)
         finally:
             context_api.detach(token)
         self._inflight.append(

@@ -16,13 +16,16 @@ in the same transaction.
 Anything else (connection lost, server shutting down, missing table) is a
 :class:`DatabaseUnavailable`: nothing is committed and the caller retries the same batch later.
 
-:meth:`Writer.start` begins a batch without waiting for it: the fast path's statement is sent on a
-connection of its own and its answer is collected later (:class:`PendingWrite`), so the caller's
-thread decodes the next batches meanwhile, several batches in flight at once, without writer
-threads contending for the GIL. Anything but a clean answer (a rejected row, a deadlock, a lost
-connection) is settled by :meth:`Writer.write` when the result is asked for. A traced writer
-(psycopg instrumentation) and a subclass that overrides :meth:`Writer.write` run ``write`` on a
-small thread pool instead, so their spans and behaviour are the same.
+:meth:`Writer.start` begins a batch without waiting for it: the fast path's statement is sent and
+its answer collected later (:class:`PendingWrite`), so the caller's thread decodes the next batches
+meanwhile, without writer threads contending for the GIL. Up to ``writers`` connections are used,
+in libpq's pipeline mode: each holds up to :data:`BATCHES_PER_CONNECTION` statements, each
+followed by a sync point, so it is still one transaction per batch and a failing batch does not
+touch the next; the server starts a connection's next batch as soon as it has finished one. Anything
+but a clean answer (a rejected row, a deadlock, a lost connection) is settled by
+:meth:`Writer.write` when the result is asked for. A traced writer (psycopg instrumentation) and a
+subclass that overrides :meth:`Writer.write` run ``write`` on a small thread pool instead, so
+their spans and behaviour are the same.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import json
 import select
 import threading
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +50,7 @@ from onex_collector.rows import JSON_COLUMNS, TABLE_COLUMNS, Decoded, Row
 from onex_otel import conventions as c
 
 __all__ = [
+    "BATCHES_PER_CONNECTION",
     "BatchResult",
     "DatabaseUnavailable",
     "PendingWrite",
@@ -128,6 +133,8 @@ def _db_values(row: Row) -> tuple[Any, ...]:
 _INGEST = "SELECT rows_inserted, executions_updated FROM onex_ingest(%s::jsonb)"
 _INGEST_LIBPQ = _INGEST.replace("%s", "$1").encode()  # the same, for libpq's own calls
 _SELECT_INTERVAL_S = 0.2
+#: Batches :meth:`Writer.start` queues on one connection (libpq pipeline mode).
+BATCHES_PER_CONNECTION = 2
 _REBUILD = "SELECT onex_rebuild_execution_logs_locked(%s::uuid[])"
 _ROLLBACK_RETRIES = 3
 #: undefined_function, undefined_table: migrations not applied (retried: they may be under way).
@@ -180,7 +187,7 @@ class Writer:
         self._lock = threading.Lock()
         self._generation = 0  # close() retires the connections in use when they come back
         self._threads: ThreadPoolExecutor | None = None
-        self._unfinished: set[_SentBatch] = set()
+        self._channels: list[_Channel] = []  # pipelined connections of start()
 
     # -- connections --------------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
@@ -246,8 +253,9 @@ class Writer:
         if self._threads is not None:
             self._threads.shutdown(wait=True)
             self._threads = None
-        for sent in list(self._unfinished):
-            sent.abandon()
+        channels, self._channels = self._channels, []
+        for channel in channels:
+            channel.close()
         with self._lock:
             idle, self._idle = self._idle, []
             self._generation += 1
@@ -255,30 +263,37 @@ class Writer:
             _close_quietly(conn)
 
     # -- writing ------------------------------------------------------------------------------
-    def start(self, events: Sequence[Decoded], *, max_threads: int = 2) -> PendingWrite:
+    def start(self, events: Sequence[Decoded], *, writers: int = 2) -> PendingWrite:
         """Begin writing ``events`` in one transaction; the result comes from the returned object.
 
-        Without instrumentation the fast path's statement is sent now and answered while the
-        caller goes on (no thread). With psycopg instrumentation, or when a subclass overrides
-        :meth:`write`, :meth:`write` runs on a thread pool of up to ``max_threads`` threads, in
-        the caller's OpenTelemetry context.
+        Without instrumentation the fast path's statement is sent now, on the least busy of up
+        to ``writers`` pipelined connections, and answered while the caller goes on (no
+        thread). With psycopg instrumentation, or when a subclass overrides :meth:`write`,
+        :meth:`write` runs on a thread pool of up to ``writers`` threads, in the caller's
+        OpenTelemetry context.
         """
         if self.instrument or type(self).write is not Writer.write:
-            return self._start_threaded(events, max_threads)
+            return self._start_threaded(events, writers)
         if not events:
             return _Finished(BatchResult())
         try:
-            conn, generation = self._acquire()
+            channel = self._channel(writers)
         except DatabaseUnavailable as exc:
             return _Finished(exc)
-        sent = _SentBatch(self, events, conn, generation)
-        self._unfinished.add(sent)
-        return sent
+        return channel.send(events)
 
-    def _start_threaded(self, events: Sequence[Decoded], max_threads: int) -> PendingWrite:
+    def _channel(self, writers: int) -> _Channel:
+        """The pipelined connection with the fewest batches queued (a new one while allowed)."""
+        channel = min(self._channels, key=_Channel.queued, default=None)
+        if channel is None or (channel.queued() and len(self._channels) < max(1, writers)):
+            channel = _Channel(self, self._connect())
+            self._channels.append(channel)
+        return channel
+
+    def _start_threaded(self, events: Sequence[Decoded], writers: int) -> PendingWrite:
         if self._threads is None:
             self._threads = ThreadPoolExecutor(
-                max(1, max_threads), thread_name_prefix="onex-collector-db"
+                max(1, writers), thread_name_prefix="onex-collector-db"
             )
         ctx = context_api.get_current()
 
@@ -396,98 +411,127 @@ class _Finished:
         return self._outcome
 
 
-class _SentBatch:
-    """The fast path's statement sent on a connection of its own, its answer not read yet.
+class _Channel:
+    """A connection in libpq pipeline mode: batches queued on it and answered in order.
 
-    Driven by the thread that started it (``done`` / ``result``); the connection goes back to
-    the writer's pool once the answer is read. Anything but a clean answer (an error, a lost
-    connection) is settled by :meth:`Writer.write`: the statement was its own transaction, so
-    nothing of the batch was kept and writing it again changes nothing that was.
+    Each batch is its statement followed by a sync point: its own implicit transaction, and an
+    error ends with that sync, so the batches behind it are unaffected. Driven by the thread
+    that starts and reads the batches; non-blocking, so a large batch never stalls that thread.
     """
 
-    def __init__(
-        self,
-        writer: Writer,
-        events: Sequence[Decoded],
-        conn: psycopg.Connection[Any],
-        generation: int,
-    ) -> None:
+    def __init__(self, writer: Writer, conn: psycopg.Connection[Any]) -> None:
+        self._writer = writer
+        self._conn = conn
+        self._pgconn = conn.pgconn
+        self._batches: deque[_SentBatch] = deque()
+        self._results: list[pq.abc.PGresult] = []  # of the oldest batch's statement, so far
+        self._unsent = False  # output still in libpq's buffer
+        try:
+            self._pgconn.nonblocking = 1
+            self._pgconn.enter_pipeline_mode()
+        except psycopg.Error as exc:
+            _close_quietly(conn)
+            raise DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}") from exc
+
+    def queued(self) -> int:
+        """Batches sent and not answered yet."""
+        return len(self._batches)
+
+    def send(self, events: Sequence[Decoded]) -> _SentBatch:
+        sent = _SentBatch(self._writer, events, self)
+        try:
+            document = batch_document(events).encode(self._conn.info.encoding)
+            self._pgconn.send_query_params(_INGEST_LIBPQ, [document])
+            self._pgconn.pipeline_sync()
+            self._batches.append(sent)
+            self._unsent = self._pgconn.flush() != 0
+        except (psycopg.Error, UnicodeEncodeError):
+            if sent not in self._batches:
+                sent.settle(None)  # not sent: write() takes it
+            self.fail()
+        return sent
+
+    def read(self) -> None:
+        """Read what has arrived; settle the batches whose whole answer is in."""
+        pgconn = self._pgconn
+        try:
+            if self._unsent:
+                self._unsent = pgconn.flush() != 0
+            pgconn.consume_input()
+            while self._batches and not pgconn.is_busy():
+                res = pgconn.get_result()
+                if res is None:
+                    continue  # the end of the statement's results; its sync point follows
+                if res.status != pq.ExecStatus.PIPELINE_SYNC:
+                    self._results.append(res)
+                    continue
+                results, self._results = self._results, []
+                self._batches.popleft().settle(_answer(results))
+        except psycopg.Error:
+            self.fail()
+
+    def wait(self) -> None:
+        """Wait (bounded) until the server has something to read or room for what is unsent."""
+        sock = self._pgconn.socket
+        select.select([sock], [sock] if self._unsent else [], [], _SELECT_INTERVAL_S)
+
+    def fail(self) -> None:
+        """The connection is lost or out of step: close it; write() settles its batches."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection; its unanswered batches are handed to write() (or abandoned)."""
+        if self in self._writer._channels:
+            self._writer._channels.remove(self)
+        batches, self._batches = self._batches, deque()
+        for sent in batches:
+            sent.settle(None)
+        _close_quietly(self._conn)
+
+
+def _answer(results: list[pq.abc.PGresult]) -> BatchResult | None:
+    """The batch's result from its statement's answer; None unless it ran cleanly."""
+    if len(results) != 1 or results[0].status != pq.ExecStatus.TUPLES_OK:
+        return None
+    res = results[0]
+    return BatchResult(
+        rows_inserted=int(res.get_value(0, 0) or 0),
+        executions_updated=int(res.get_value(0, 1) or 0),
+    )
+
+
+class _SentBatch:
+    """A batch whose fast-path statement was sent on a :class:`_Channel`, not answered yet.
+
+    Anything but a clean answer (an error, a lost connection) is settled by
+    :meth:`Writer.write`: the statement was its own transaction, so nothing of the batch was
+    kept and writing it again changes nothing that was.
+    """
+
+    def __init__(self, writer: Writer, events: Sequence[Decoded], channel: _Channel) -> None:
         self._writer = writer
         self._events = events
-        self._conn: psycopg.Connection[Any] | None = conn
-        self._generation = generation
+        self._channel: _Channel | None = channel
         self._answer: BatchResult | None = None
-        pgconn = conn.pgconn
-        try:
-            document = batch_document(events).encode(conn.info.encoding)
-            pgconn.send_query_params(_INGEST_LIBPQ, [document])
-            self._flush()
-        except (psycopg.Error, UnicodeEncodeError):
-            self._settle(None)
 
-    def _flush(self) -> None:
-        assert self._conn is not None
-        pgconn = self._conn.pgconn
-        while pgconn.flush() != 0:  # a non-blocking connection with a full send buffer
-            select.select([], [pgconn.socket], [], _SELECT_INTERVAL_S)
-
-    def _settle(self, answer: BatchResult | None) -> None:
-        """Done with the connection: back to the pool when idle and sound, otherwise closed.
-
-        ``answer`` None: the fast attempt did not succeed cleanly, and write() settles the batch.
-        """
-        conn, self._conn = self._conn, None
+    def settle(self, answer: BatchResult | None) -> None:
+        """Answered (None: not cleanly; write() settles the batch)."""
+        self._channel = None
         self._answer = answer
-        self._writer._unfinished.discard(self)
-        if conn is None:
-            return
-        pgconn = conn.pgconn
-        if (pgconn.status == pq.ConnStatus.OK
-                and pgconn.transaction_status == pq.TransactionStatus.IDLE):
-            self._writer._release(conn, self._generation)
-        else:
-            _close_quietly(conn)  # lost, or a statement still running: do not reuse it
-
-    def _read(self) -> None:
-        """Read what has arrived; settle the batch once the whole answer is in."""
-        if self._conn is None:
-            return
-        pgconn = self._conn.pgconn
-        try:
-            pgconn.consume_input()
-            if pgconn.is_busy():
-                return
-            results = []
-            while (res := pgconn.get_result()) is not None:
-                results.append(res)
-        except psycopg.Error:
-            self._settle(None)
-            return
-        if len(results) != 1 or results[0].status != pq.ExecStatus.TUPLES_OK:
-            self._settle(None)
-            return
-        res = results[0]
-        self._settle(BatchResult(
-            rows_inserted=int(res.get_value(0, 0) or 0),
-            executions_updated=int(res.get_value(0, 1) or 0),
-        ))
 
     def done(self) -> bool:
-        self._read()
-        return self._conn is None
+        if self._channel is not None:
+            self._channel.read()
+        return self._channel is None
 
     def result(self) -> BatchResult:
-        while self._conn is not None:
-            self._read()
-            if self._conn is not None:
-                select.select([self._conn.pgconn.socket], [], [], _SELECT_INTERVAL_S)
+        while (channel := self._channel) is not None:
+            channel.read()
+            if self._channel is not None:
+                channel.wait()
         if self._answer is not None:
             return self._answer
         return self._writer.write(self._events)  # error, rejected row, lost connection
-
-    def abandon(self) -> None:
-        """Give up on the answer (closing): the batch may or may not have committed."""
-        self._settle(None)
 
 
 def _close_quietly(conn: psycopg.Connection[Any]) -> None:

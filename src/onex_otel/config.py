@@ -210,8 +210,9 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("batch_timeout_ms", "BATCH_TIMEOUT_MS", parse_int, 1000,
             "Longest wait before a partial batch is written.", group="collector"),
     Setting("db_writers", "ONEX_COLLECTOR_DB_WRITERS", parse_int, 2,
-            "Batches the collector writes at once, each on its own PostgreSQL connection and in "
-            "its own transaction (offsets still advance in order).", group="collector"),
+            "PostgreSQL connections the collector writes batches on at once, each batch in its "
+            "own transaction, up to two queued per connection (offsets still advance in order).",
+            group="collector"),
     Setting("commit_interval_ms", "ONEX_COLLECTOR_COMMIT_INTERVAL_MS", parse_int, 1000,
             "How often the collector commits the offsets of batches already written to "
             "PostgreSQL (a crash redelivers, idempotently, what came after).", group="collector"),

@@ -1,8 +1,9 @@
 """Writer.start: a batch is sent and the caller goes on; its answer is read later.
 
-The collector's loop starts up to ``db_writers`` batches this way and decodes the next ones
-meanwhile. What a started batch writes, and how it settles a rejected row, a lost connection or
-an unreachable database, must be what :meth:`Writer.write` does.
+The collector's loop starts batches this way (``db_writers`` connections in pipeline mode, each
+with up to BATCHES_PER_CONNECTION batches queued) and decodes the next ones meanwhile. What a
+started batch writes, and how it settles a rejected row, a lost connection or an unreachable
+database, must be what :meth:`Writer.write` does, whatever is queued beside it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from psycopg.conninfo import make_conninfo
 
 from onex_collector.migrate import migrate
 from onex_collector.rows import Decoded, decode_message
-from onex_collector.writer import DatabaseUnavailable, Writer
+from onex_collector.writer import BatchResult, DatabaseUnavailable, Writer
 from onex_otel.envelope import AgentActionPayload, OnexEnvelopeV1, RoutingDecisionPayload
 from tests.collector.conftest import query, wait_for
 from tests.collector.test_writer import batch, dump
@@ -137,3 +138,74 @@ def test_a_started_batch_against_an_unreachable_database_is_unavailable() -> Non
     with pytest.raises(DatabaseUnavailable, match="cannot connect"):
         pending.result()
     writer.close()
+
+
+def collector_backends(db: Database) -> int:
+    rows = query(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                 " AND application_name = 'onex-otel-collector'")
+    return int(rows[0][0])
+
+
+def test_batches_queue_on_the_connections_in_order(migrated: Database) -> None:
+    """More batches than connections: they queue (pipeline mode) and are answered in order,
+    each in its own transaction."""
+    corr = uuid.uuid4()
+    writer = patient_writer(migrated)
+    try:
+        with table_locked(migrated, "agent_actions"):
+            started = [writer.start(actions(corr, i, i + 100), writers=2) for i in range(4)]
+            wait_for(lambda: query(migrated, "SELECT count(*) FROM pg_stat_activity"
+                                   " WHERE wait_event_type = 'Lock'"
+                                   " AND application_name = 'onex-otel-collector'")[0][0] == 2,
+                     what="one batch waiting on each connection")
+            assert collector_backends(migrated) == 2
+            assert not any(p.done() for p in started)
+        assert [p.result() for p in started] == [BatchResult(rows_inserted=2)] * 4
+        assert collector_backends(migrated) == 2
+    finally:
+        writer.close()
+    assert count(migrated, corr) == 8
+
+
+def test_a_failing_batch_leaves_the_batch_queued_behind_it_alone(
+    migrated: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On one connection, a batch the database refuses is settled by write(); the next batch,
+    queued behind it, still commits through its own statement."""
+    corr = uuid.uuid4()
+    writer = Writer(migrated.url)
+    written: list[int] = []
+    write = writer.write
+
+    def counting_write(events: list[Decoded]) -> BatchResult:
+        written.append(len(events))
+        return write(events)
+
+    monkeypatch.setattr(writer, "write", counting_write)
+    try:
+        refused = writer.start(actions(corr, 5, 2**40, 7), writers=1)
+        behind = writer.start(decision(corr), writers=1)
+        assert behind.result() == BatchResult(rows_inserted=1)
+        assert [r.index for r in refused.result().rejected] == [1]
+    finally:
+        writer.close()
+    assert written == [3]  # only the refused batch went through write()
+    assert count(migrated, corr) == 2
+
+
+def test_every_batch_queued_on_a_lost_connection_is_written_once(migrated: Database) -> None:
+    corr = uuid.uuid4()
+    writer = patient_writer(migrated)
+    try:
+        with table_locked(migrated, "agent_actions") as locker:
+            first = writer.start(actions(corr, 1, 2), writers=1)
+            second = writer.start(actions(corr, 3), writers=1)
+            waiting = wait_for(lambda: query(
+                migrated, "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND application_name = 'onex-otel-collector'"), what="the blocked batch")
+            locker.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
+        assert first.result().rows_inserted == 2
+        assert second.result().rows_inserted == 1
+    finally:
+        writer.close()
+    assert count(migrated, corr) == 3
