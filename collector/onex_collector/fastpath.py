@@ -24,7 +24,7 @@ from pydantic_core import CoreSchema, SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
 
 from onex_otel.conventions import EventType
-from onex_otel.envelope import PAYLOAD_MODELS, OnexEnvelopeV1
+from onex_otel.envelope import PAYLOAD_MODELS, OnexEnvelopeV1, as_utc
 
 __all__ = ["TypedEnvelope", "typed_envelope"]
 
@@ -62,15 +62,18 @@ def _typed_model(event_type: str, payload_model: type[BaseModel]) -> type[BaseMo
 def _as_dicts(schema: Any) -> Any:
     """A core schema that validates what ``schema`` validates, every model into a plain dict.
 
-    Each model's fields keep their own schemas (types, constraints, defaults, validators); a field
-    with a default is not required. Extra keys are left out (``allow`` becomes ``ignore``, which
-    accepts the same inputs). A model with its own ``__init__`` or post-init hook cannot be
-    replaced by a dict: refused here, at import time.
+    Each model's fields keep their own schemas (types, constraints, defaults, validators, but for
+    the conversion to UTC: see the module's docstring); a field with a default is not required.
+    Extra keys are left out (``allow`` becomes ``ignore``, which accepts the same inputs). A model
+    with its own ``__init__`` or post-init hook cannot be replaced by a dict: refused here, at
+    import time.
     """
     if isinstance(schema, list):
         return [_as_dicts(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
+    if schema.get("type") == "function-after" and schema["function"].get("function") is as_utc:
+        return _as_dicts(schema["schema"])
     if schema.get("type") != "model":
         return {key: _as_dicts(value) for key, value in schema.items()}
     if schema.get("custom_init") or schema.get("root_model") or schema.get("post_init"):

@@ -191,6 +191,7 @@ class Writer:
 
     # -- connections --------------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
+        conn: psycopg.Connection[Any] | None = None
         try:
             conn = psycopg.connect(
                 self.conninfo,
@@ -198,7 +199,12 @@ class Writer:
                 connect_timeout=max(1, int(self.connect_timeout)),
                 application_name="onex-otel-collector",
             )
+            # Timestamps without an offset are UTC (as OnexEnvelopeV1 reads them), whatever the
+            # server's default time zone (see onex_collector.fastpath).
+            conn.execute("SET TIME ZONE 'UTC'")
         except psycopg.Error as exc:
+            if conn is not None:
+                _close_quietly(conn)
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {_one_line(exc)}") from exc
         if self.instrument:
             from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor

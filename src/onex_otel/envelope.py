@@ -63,6 +63,7 @@ __all__ = [
     "RouterPerformancePayload",
     "RoutingDecisionPayload",
     "TransformationPayload",
+    "as_utc",
     "json_schemas",
     "payload_model_for",
     "utc_now",
@@ -78,7 +79,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _as_utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
+    """``value`` as timezone-aware UTC; a naive datetime is taken as UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -86,7 +88,7 @@ def _as_utc(value: datetime) -> datetime:
 
 def rfc3339(value: datetime) -> str:
     """Format a datetime as RFC 3339 UTC with a ``Z`` suffix (microsecond precision)."""
-    return _as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 #: A timestamp: validated to timezone-aware UTC (a naive one is taken as UTC), written to JSON as
@@ -94,7 +96,7 @@ def rfc3339(value: datetime) -> str:
 #: a payload is validated by pydantic-core alone.
 UtcDatetime = Annotated[
     datetime,
-    AfterValidator(_as_utc),
+    AfterValidator(as_utc),
     PlainSerializer(rfc3339, return_type=str, when_used="json"),
 ]
 

@@ -24,6 +24,7 @@ from onex_collector.migrate import migrate
 from onex_collector.rows import TABLE_COLUMNS, Decoded, decode_message
 from onex_collector.writer import Writer, batch_document
 from onex_otel.envelope import (
+    AgentActionPayload,
     ExecutionCompletedPayload,
     ExecutionFailedPayload,
     ExecutionStartedPayload,
@@ -175,3 +176,42 @@ def test_concurrent_batches_of_one_execution_assemble_the_whole_log(migrated: Da
             " WHERE execution_id = ANY(%s)", (executions,)).fetchall()
     assert len(rows) == rounds * per_round
     assert set(rows) == {("success", "both halves", T0, T0 + timedelta(seconds=1))}
+
+
+def test_timestamps_land_as_instants_without_offset_meaning_utc() -> None:
+    """A payload timestamp without an offset is UTC and one with an offset is that instant, in
+    a database whose default time zone is neither, through every writing path."""
+    from datetime import UTC, datetime
+
+    corr = uuid.uuid4()
+
+    def action(name: str, timestamp: str, duration_ms: int = 1) -> Decoded:
+        env = json.loads(OnexEnvelopeV1.create(AgentActionPayload(
+            correlation_id=corr, agent_name="a", action_type="tool_call", action_name=name,
+            duration_ms=duration_ms)).to_json())
+        env["payload"]["timestamp"] = timestamp
+        return decode_message(env["event_type"], json.dumps(env).encode())
+
+    expected = {
+        "started": datetime(2025, 11, 6, 10, 0, tzinfo=UTC),    # fast path, start()
+        "written": datetime(2025, 11, 6, 4, 30, tzinfo=UTC),    # fast path, write()
+        "isolated": datetime(2025, 11, 6, 10, 0, tzinfo=UTC),   # row by row (a row rejected)
+    }
+    with fresh_database("onex_time_zone") as db:
+        migrate(db.url)
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            conn.execute(f"ALTER DATABASE {db.name} SET timezone = 'America/New_York'")
+        writer = Writer(db.url)
+        try:
+            writer.start([action("started", "2025-11-06T10:00:00")]).result()
+            writer.write([action("written", "2025-11-06T10:00:00+05:30")])
+            result = writer.write([action("isolated", "2025-11-06T10:00:00"),
+                                   action("refused", "2025-11-06T10:00:00", 2**40)])
+        finally:
+            writer.close()
+        assert [r.index for r in result.rejected] == [1]
+        with psycopg.connect(db.url) as conn:
+            assert conn.execute("SHOW timezone").fetchone() == ("America/New_York",)
+            rows = dict(conn.execute(  # type: ignore[arg-type]
+                "SELECT action_name, created_at FROM agent_actions").fetchall())
+    assert rows == expected
