@@ -334,9 +334,8 @@ class Collector:
                 msgs = self._consumer.consume(
                     num_messages=max(1, opts.batch_size - len(self._pending)), timeout=wait
                 )
-                for msg in msgs:
-                    if self._accept(msg):
-                        last_message = time.monotonic()
+                if self._accept(msgs):
+                    last_message = time.monotonic()
                 self.metrics.set_pending(len(self._pending))
                 if (
                     opts.stop_when_idle_s is not None
@@ -358,14 +357,23 @@ class Collector:
         if self._progress is not None:
             self._progress(self.metrics)
 
-    def _accept(self, msg: Any) -> bool:
-        err = msg.error()
-        if err is None:
-            self._pending.append(msg)
-            self._eof.discard((msg.topic(), msg.partition()))
-            if not self.metrics.kafka_ok:
-                self.metrics.set_kafka(True)
-            return True
+    def _accept(self, msgs: list[Any]) -> bool:
+        """Add the messages to the batch being gathered (errors handled); whether any was."""
+        accepted = False
+        for msg in msgs:
+            err = msg.error()
+            if err is None:
+                self._pending.append(msg)
+                accepted = True
+                if self._eof:  # only ever filled when replaying (partition EOF events)
+                    self._eof.discard((msg.topic(), msg.partition()))
+            else:
+                self._consumer_error(msg, err)
+        if accepted and not self.metrics.kafka_ok:
+            self.metrics.set_kafka(True)
+        return accepted
+
+    def _consumer_error(self, msg: Any, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
             self._eof.add((msg.topic(), msg.partition()))
         elif err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
@@ -374,7 +382,6 @@ class Collector:
             raise KafkaException(err)
         else:
             log.warning("kafka consumer: %s", err.str())
-        return False
 
     def _final_commit(self) -> None:
         """Commit the stored offsets now and wait for the broker's answer."""
@@ -417,9 +424,10 @@ class Collector:
         started = time.perf_counter()
         decoded: list[tuple[Any, Decoded]] = []
         poison: list[tuple[Any, str, str, str]] = []
+        topic_types = self.options.topic_types
         for msg in messages:
             try:
-                decoded.append((msg, _decode(msg, self.options.topic_types)))
+                decoded.append((msg, decode_message(msg.topic(), msg.value(), topic_types)))
             except PoisonMessage as exc:
                 poison.append((msg, type(exc).__name__, str(exc), exc.stage))
         while len(self._inflight) >= max(1, self.options.db_writers) * BATCHES_PER_CONNECTION:
@@ -653,6 +661,3 @@ def _global_tracing_configured() -> bool:
     provider = trace.get_tracer_provider()
     return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
-
-def _decode(msg: Any, topic_types: Mapping[str, EventType | str]) -> Decoded:
-    return decode_message(msg.topic(), msg.value(), topic_types)

@@ -191,7 +191,8 @@ def decode_message(
     """Decode one message value read from ``topic``; raise :class:`PoisonMessage` if impossible."""
     if value is None:
         raise NotJson("the message has no value (a tombstone)")
-    value = replace_nul(value)
+    if b"\\u0000" in value:
+        value = replace_nul(value)
     if b'"schema_ref"' in value:
         # An envelope. Fast path: its event type's model validates it in one pass (see
         # onex_collector.fastpath); otherwise OnexEnvelopeV1 decides and words the error.
