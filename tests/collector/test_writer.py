@@ -30,6 +30,7 @@ from onex_otel.envelope import (
     ExecutionStartedPayload,
     OnexEnvelopeV1,
 )
+from tests.collector.conftest import query
 from tests.collector.test_pipeline import T0, full_run
 from tests.services.postgres import Database, fresh_database
 
@@ -215,3 +216,41 @@ def test_timestamps_land_as_instants_without_offset_meaning_utc() -> None:
             rows = dict(conn.execute(  # type: ignore[arg-type]
                 "SELECT action_name, created_at FROM agent_actions").fetchall())
     assert rows == expected
+
+
+def test_a_batch_with_some_events_already_written_adds_only_the_new_ones(
+    migrated: Database,
+) -> None:
+    """onex_ingest (0004) tries plain INSERTs; an event already there sends the batch through
+    the idempotent statements, which add the new rows once and leave the others alone."""
+    events = batch()
+    ids = [str(e.event_id) for e in events]
+    writer = Writer(migrated.url)
+    try:
+        first = writer.write(events[:3])
+        mixed = writer.write(events)
+        again = writer.write(events)
+    finally:
+        writer.close()
+    assert first.rows_inserted == 3
+    assert mixed.rows_inserted == len(events) - 3
+    assert (again.rows_inserted, again.executions_updated) == (0, 0)
+    stored = query(migrated, "SELECT id::text FROM agent_actions UNION ALL"
+                   " SELECT event_id::text FROM agent_execution_events UNION ALL"
+                   " SELECT id::text FROM agent_routing_decisions UNION ALL"
+                   " SELECT id::text FROM agent_transformation_events UNION ALL"
+                   " SELECT id::text FROM router_performance_metrics UNION ALL"
+                   " SELECT id::text FROM agent_detection_failures")
+    assert sorted(r[0] for r in stored if r[0] in ids) == sorted(ids)
+
+
+def test_the_fresh_ingest_is_the_idempotent_one_without_on_conflict(migrated: Database) -> None:
+    def definition(name: str) -> str:
+        rows = query(migrated, "SELECT pg_get_functiondef(%s::regprocedure)", (f"{name}(jsonb)",))
+        return str(rows[0][0])
+
+    idempotent, fresh = definition("onex_ingest_idempotent"), definition("onex_ingest_fresh")
+    assert idempotent.count("ON CONFLICT") == 6 and "ON CONFLICT" not in fresh
+    for clause in ("ON CONFLICT (id) DO NOTHING", "ON CONFLICT (event_id) DO NOTHING"):
+        idempotent = idempotent.replace(clause, "")
+    assert fresh == idempotent.replace("onex_ingest_idempotent(", "onex_ingest_fresh(")
