@@ -254,3 +254,31 @@ def test_the_fresh_ingest_is_the_idempotent_one_without_on_conflict(migrated: Da
     for clause in ("ON CONFLICT (id) DO NOTHING", "ON CONFLICT (event_id) DO NOTHING"):
         idempotent = idempotent.replace(clause, "")
     assert fresh == idempotent.replace("onex_ingest_idempotent(", "onex_ingest_fresh(")
+
+
+def test_the_rebuild_finds_its_events_by_index_even_in_a_new_database() -> None:
+    """Plans made while agent_execution_events is small must not scan the whole table (the
+    collector's connections keep them while it grows)."""
+    with fresh_database("onex_rebuild_plan") as db:
+        migrate(db.url)
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO agent_execution_events"
+                " (event_id, execution_id, correlation_id, kind, agent_name, occurred_at)"
+                " SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'started', 'a',"
+                " now() FROM generate_series(1, 300)")
+            ids = [r[0] for r in conn.execute(
+                "SELECT execution_id FROM agent_execution_events").fetchall()]
+            conn.execute("LOAD 'auto_explain'")
+            conn.execute("SET auto_explain.log_min_duration = 0")
+            conn.execute("SET auto_explain.log_nested_statements = on")
+            conn.execute("SET auto_explain.log_level = notice")
+            notices: list[str] = []
+            conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+            for i in range(0, 300, 100):  # three batches of 100 executions, twice
+                for _ in range(2):
+                    conn.execute("SELECT onex_rebuild_execution_logs(%s::uuid[])",
+                                 (ids[i:i + 100],))
+    plans = [n for n in notices if "FROM agent_execution_events" in n]
+    assert len(plans) == 6
+    assert not [p for p in plans if "Seq Scan on agent_execution_events" in p]
