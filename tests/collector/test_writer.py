@@ -27,6 +27,7 @@ from onex_otel.envelope import (
     AgentActionPayload,
     ExecutionCompletedPayload,
     ExecutionFailedPayload,
+    ExecutionProgressPayload,
     ExecutionStartedPayload,
     OnexEnvelopeV1,
 )
@@ -282,3 +283,29 @@ def test_the_rebuild_finds_its_events_by_index_even_in_a_new_database() -> None:
     plans = [n for n in notices if "FROM agent_execution_events" in n]
     assert len(plans) == 6
     assert not [p for p in plans if "Seq Scan on agent_execution_events" in p]
+
+
+def test_progress_updates_of_execution_logs_stay_on_their_pages(migrated: Database) -> None:
+    """Rows written together fill pages; progress reports for them afterwards update many of
+    them in place (HOT), not through every index (migration 0006). (In one transaction the old
+    versions cannot be pruned yet, so only some fit: on full pages none would.)"""
+    executions = [uuid.uuid4() for _ in range(300)]
+    corr = uuid.uuid4()
+
+    def decoded(payloads: list[Any]) -> list[Decoded]:
+        envelopes = [OnexEnvelopeV1.create(p) for p in payloads]
+        return [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
+
+    started = decoded([ExecutionStartedPayload(
+        correlation_id=corr, execution_id=e, agent_name="agent-x", user_request="u" * 40,
+        project_path="/p/" + "x" * 40) for e in executions])
+    progress = decoded([ExecutionProgressPayload(
+        correlation_id=corr, execution_id=e, agent_name="agent-x", stage="s", percent=50)
+        for e in executions])
+    with psycopg.connect(migrated.url) as conn:
+        for events in (started, progress):
+            conn.execute("SELECT * FROM onex_ingest(%s::jsonb)", (batch_document(events),))
+        hot = conn.execute("SELECT pg_stat_get_xact_tuples_hot_updated("
+                           "'agent_execution_logs'::regclass)").fetchone()
+        conn.rollback()
+    assert hot is not None and hot[0] >= 30
