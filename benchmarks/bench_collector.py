@@ -10,8 +10,9 @@ Run from the repository root (it starts its own broker and fresh databases, like
    (default settings unless --batch-size is given) consumes them into a fresh database. Figure:
    events/s from its first committed batch to its last (the consumer group join is excluded).
    Baseline, same run: a raw single-transaction COPY of the same rows into the same tables of
-   another fresh database (no idempotence, no Kafka, no decoding), the median of three such
-   COPYs. Printed: both, and the ratio.
+   another fresh database (no idempotence, no Kafka, no decoding). Both are measured --runs
+   times (3), alternating, each into a fresh database (a one-second run varies by 15% or more on
+   a shared machine). Printed: the medians, their ratio, and the ratio of each run.
 2. Latency: events published at a steady rate (default 1,000/s for 10 s) while the collector runs
    with default settings; publish-to-row latency = time the batch's transaction committed minus
    the time the event was handed to the producer. Printed: p50, p99, max.
@@ -119,9 +120,6 @@ def create_topics(bootstrap: str) -> None:
         fut.result(15)
 
 
-COPY_RUNS = 3
-
-
 def checkpoint(db_url: str) -> None:
     """Flush what earlier phases left dirty, so that no phase pays for another's writes."""
     try:
@@ -148,27 +146,8 @@ def raw_copy(db_url: str, decoded: Sequence[Decoded]) -> float:
         return time.perf_counter() - start
 
 
-def throughput(bootstrap: str, n: int, batch_size: int, db_writers: int) -> tuple[float, float]:
-    """(collector events/s, raw COPY rows/s) for n mixed events."""
-    envelopes = mixed_events(n)
-    decoded = [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
-    print(f"producing {n} events ...", file=sys.stderr, flush=True)
-    produce(bootstrap, envelopes)
-    # The baseline is the median of three COPYs, each into a fresh database: one run of about a
-    # second varies by 15% or more on a shared machine.
-    copy_rates = []
-    for _ in range(COPY_RUNS):
-        with fresh_database("onex_bench_copy") as db:
-            migrate(db.url)
-            checkpoint(db.url)
-            copy_rates.append(n / raw_copy(db.url, decoded))
-    print("raw COPY runs: " + ", ".join(f"{r:.0f}" for r in copy_rates) + " rows/s",
-          file=sys.stderr, flush=True)
-    copy_rate = statistics.median(copy_rates)
-    # The collector runs in this process: it must not pay for the garbage collector walking the
-    # benchmark's own copies of the events.
-    del envelopes, decoded
-    gc.collect()
+def collector_rate(bootstrap: str, n: int, batch_size: int, db_writers: int) -> float:
+    """Events/s of one collector (own group, fresh database) through the n events on the broker."""
     with fresh_database("onex_bench_collect") as db:
         migrate(db.url)
         checkpoint(db.url)
@@ -206,8 +185,41 @@ def throughput(bootstrap: str, n: int, batch_size: int, db_writers: int) -> tupl
                                 " + (SELECT count(*) FROM router_performance_metrics)"
                                 " + (SELECT count(*) FROM agent_detection_failures)").fetchone()
         assert rows is not None and rows[0] == n, f"{rows} rows for {n} events"
-    rate = (n - first[1]) / (end - first[0])
-    return rate, copy_rate
+    return (n - first[1]) / (end - first[0])
+
+
+def copy_rate(n: int, decoded: Sequence[Decoded]) -> float:
+    """Rows/s of one raw COPY of the events' rows into a fresh database."""
+    with fresh_database("onex_bench_copy") as db:
+        migrate(db.url)
+        checkpoint(db.url)
+        return n / raw_copy(db.url, decoded)
+
+
+def throughput(
+    bootstrap: str, n: int, batch_size: int, db_writers: int, runs: int
+) -> tuple[list[float], list[float]]:
+    """(collector events/s, raw COPY rows/s) of each of ``runs`` alternating runs."""
+    envelopes = mixed_events(n)
+    decoded = [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
+    print(f"producing {n} events ...", file=sys.stderr, flush=True)
+    produce(bootstrap, envelopes)
+    del envelopes
+    # The collector runs in this process: the garbage collector must not walk the benchmark's
+    # own copies of the events on its time.
+    gc.collect()
+    gc.freeze()
+    rates: list[float] = []
+    copy_rates: list[float] = []
+    try:
+        for run in range(runs):  # alternating: both see the machine in the same moods
+            copy_rates.append(copy_rate(n, decoded))
+            rates.append(collector_rate(bootstrap, n, batch_size, db_writers))
+            print(f"run {run + 1}: collector {rates[-1]:.0f} events/s, raw COPY"
+                  f" {copy_rates[-1]:.0f} rows/s", file=sys.stderr, flush=True)
+    finally:
+        gc.unfreeze()
+    return rates, copy_rates
 
 
 class TimedWriter(Writer):
@@ -288,18 +300,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=100, help="collector BATCH_SIZE")
     parser.add_argument("--db-writers", type=int, default=CollectorOptions.db_writers,
                         help="collector ONEX_COLLECTOR_DB_WRITERS")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="alternating collector / COPY runs (the medians are compared)")
     parser.add_argument("--rate", type=int, default=1000, help="events/s for the latency run")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
     args = parser.parse_args(argv)
     with running_broker(Path(tempfile.mkdtemp(prefix="onex-bench-"))) as b:
         create_topics(b.bootstrap)
-        rate, copy_rate = throughput(b.bootstrap, args.events, args.batch_size, args.db_writers)
+        rates, copy_rates = throughput(b.bootstrap, args.events, args.batch_size,
+                                       args.db_writers, args.runs)
+        rate, copy = statistics.median(rates), statistics.median(copy_rates)
         print(f"throughput ({args.events} mixed events, BATCH_SIZE={args.batch_size},"
-              f" ONEX_COLLECTOR_DB_WRITERS={args.db_writers}):")
+              f" ONEX_COLLECTOR_DB_WRITERS={args.db_writers}; median of {args.runs} alternating"
+              " runs):")
         print(f"  collector, Kafka -> PostgreSQL : {rate:10.0f} events/s")
-        print(f"  raw COPY of the same rows      : {copy_rate:10.0f} rows/s"
-              f"   (median of {COPY_RUNS})")
-        print(f"  ratio collector / raw COPY     : {rate / copy_rate:10.2f}   (target >= 0.5)")
+        print(f"  raw COPY of the same rows      : {copy:10.0f} rows/s")
+        print(f"  ratio collector / raw COPY     : {rate / copy:10.2f}   (target >= 0.5;"
+              " per run: " + ", ".join(f"{r / c:.2f}" for r, c in zip(rates, copy_rates,
+                                                                       strict=True)) + ")")
     # The latency run gets a broker of its own: no backlog from the throughput run.
     with running_broker(Path(tempfile.mkdtemp(prefix="onex-bench-"))) as b:
         create_topics(b.bootstrap)
