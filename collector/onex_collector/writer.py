@@ -447,14 +447,16 @@ class _Channel:
         sent = _SentBatch(self._writer, events, self)
         try:
             document = batch_document(events).encode(self._conn.info.encoding)
+        except UnicodeEncodeError:
+            sent.settle(None)  # write() settles it, isolating what the server cannot take
+            return sent
+        self._batches.append(sent)
+        try:
             self._pgconn.send_query_params(_INGEST_LIBPQ, [document])
             self._pgconn.pipeline_sync()
-            self._batches.append(sent)
             self._unsent = self._pgconn.flush() != 0
-        except (psycopg.Error, UnicodeEncodeError):
-            if sent not in self._batches:
-                sent.settle(None)  # not sent: write() takes it
-            self.fail()
+        except psycopg.Error:
+            self.close()  # every batch queued here, this one included, goes to write()
         return sent
 
     def read(self) -> None:
@@ -464,29 +466,34 @@ class _Channel:
             if self._unsent:
                 self._unsent = pgconn.flush() != 0
             pgconn.consume_input()
+            ended = False  # the end of a statement's results seen; its sync point follows
             while self._batches and not pgconn.is_busy():
                 res = pgconn.get_result()
                 if res is None:
-                    continue  # the end of the statement's results; its sync point follows
+                    if ended:
+                        break  # nothing more has arrived
+                    ended = True
+                    continue
+                ended = False
                 if res.status != pq.ExecStatus.PIPELINE_SYNC:
                     self._results.append(res)
                     continue
                 results, self._results = self._results, []
                 self._batches.popleft().settle(_answer(results))
         except psycopg.Error:
-            self.fail()
+            self.close()
 
     def wait(self) -> None:
         """Wait (bounded) until the server has something to read or room for what is unsent."""
         sock = self._pgconn.socket
         select.select([sock], [sock] if self._unsent else [], [], _SELECT_INTERVAL_S)
 
-    def fail(self) -> None:
-        """The connection is lost or out of step: close it; write() settles its batches."""
-        self.close()
-
     def close(self) -> None:
-        """Close the connection; its unanswered batches are handed to write() (or abandoned)."""
+        """Close the connection (lost, out of step, or the writer closing).
+
+        Its unanswered batches are settled as not clean: asked for, they go to write() (their
+        statements were their own transactions, so writing them again changes nothing kept).
+        """
         if self in self._writer._channels:
             self._writer._channels.remove(self)
         batches, self._batches = self._batches, deque()
