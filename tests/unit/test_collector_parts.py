@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from onex_collector.metrics import CollectorMetrics, render_prometheus
 from onex_collector.retry import Backoff
 
@@ -58,3 +60,23 @@ def test_metrics_snapshot_health_and_prometheus() -> None:
         assert line.startswith("#") or len(line.split()) == 2
     m.set_database(True)
     assert m.health()["status"] == "healthy"
+
+
+def test_the_service_moves_its_startup_objects_out_of_the_garbage_collectors_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from onex_collector import service
+    from onex_collector.consumer import Collector, CollectorOptions
+    from onex_otel.config import Settings
+
+    frozen: list[int] = []
+    monkeypatch.setattr(Collector, "run", lambda self: frozen.append(gc.get_freeze_count()))
+    options = CollectorOptions(bootstrap_servers="127.0.0.1:9", conninfo="host=127.0.0.1 port=9")
+    gc.unfreeze()
+    try:
+        service.run_service(options, Settings(), http=False)
+    finally:
+        gc.unfreeze()
+    assert frozen and frozen[0] > 1000
