@@ -85,6 +85,7 @@ class _Inflight:
 
     messages: list[Any]
     decoded: list[tuple[Any, Decoded]]
+    events: list[Decoded]  # the decoded events alone, in order
     poison: list[tuple[Any, str, str, str]]
     pending: PendingWrite
     span: Span
@@ -443,15 +444,8 @@ class Collector:
         finally:
             context_api.detach(token)
         self._inflight.append(
-            _Inflight(list(messages), decoded, poison, pending, span, ctx, started)
+            _Inflight(list(messages), decoded, events, poison, pending, span, ctx, started)
         )
-
-    def _write_in_context(self, ctx: Context, events: list[Decoded]) -> BatchResult:
-        token = context_api.attach(ctx)
-        try:
-            return self.writer.write(events)
-        finally:
-            context_api.detach(token)
 
     def _finish_inflight(self) -> None:
         """Finish every batch in flight, oldest first."""
@@ -464,7 +458,7 @@ class Collector:
         self._in_process = True
         span = inflight.span
         try:
-            events = [d for _, d in inflight.decoded]
+            events = inflight.events
             try:
                 result = inflight.pending.result()
                 self._database_ok()
@@ -529,7 +523,7 @@ class Collector:
             try:
                 if error is not None:
                     raise error
-                result = self._write_in_context(ctx, events)
+                result = self.writer.write_in_context(ctx, events)
             except DatabaseUnavailable as exc:
                 error = None
                 self.metrics.set_database(False, str(exc))

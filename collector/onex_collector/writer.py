@@ -44,6 +44,7 @@ from typing import Any, Protocol
 import psycopg
 import pydantic_core
 from opentelemetry import context as context_api
+from opentelemetry.context import Context
 from psycopg import pq, sql
 
 from onex_collector.rows import JSON_COLUMNS, TABLE_COLUMNS, Decoded, Row
@@ -214,31 +215,23 @@ class Writer:
             )
         return conn
 
-    def _acquire(self) -> tuple[psycopg.Connection[Any], int]:
-        """A connection for the caller alone (until :meth:`_release`), and its generation."""
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for this thread alone until the block ends."""
         with self._lock:
             conn = self._idle.pop() if self._idle else None
             generation = self._generation
         if conn is None or conn.closed or conn.broken:
             conn = self._connect()
-        return conn, generation
-
-    def _release(self, conn: psycopg.Connection[Any], generation: int) -> None:
-        with self._lock:
-            keep = generation == self._generation and not (conn.closed or conn.broken)
-            if keep:
-                self._idle.append(conn)
-        if not keep:
-            _close_quietly(conn)
-
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection for this thread alone until the block ends."""
-        conn, generation = self._acquire()
         try:
             yield conn
         finally:
-            self._release(conn, generation)
+            with self._lock:
+                keep = generation == self._generation and not (conn.closed or conn.broken)
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                _close_quietly(conn)
 
     def ping(self) -> bool:
         """Whether the database answers a trivial query now."""
@@ -301,17 +294,18 @@ class Writer:
             self._threads = ThreadPoolExecutor(
                 max(1, writers), thread_name_prefix="onex-collector-db"
             )
-        ctx = context_api.get_current()
-
-        def write_in_context() -> BatchResult:
-            token = context_api.attach(ctx)
-            try:
-                return self.write(events)
-            finally:
-                context_api.detach(token)
-
-        future: Future[BatchResult] = self._threads.submit(write_in_context)
+        future: Future[BatchResult] = self._threads.submit(
+            self.write_in_context, context_api.get_current(), events
+        )
         return future
+
+    def write_in_context(self, ctx: Context, events: Sequence[Decoded]) -> BatchResult:
+        """:meth:`write` with ``ctx`` as the current OpenTelemetry context (its spans beneath)."""
+        token = context_api.attach(ctx)
+        try:
+            return self.write(events)
+        finally:
+            context_api.detach(token)
 
     def write(self, events: Sequence[Decoded]) -> BatchResult:
         """Write ``events`` in one transaction; return what was done.
