@@ -26,11 +26,16 @@ from pydantic_core import core_schema as cs
 from onex_otel.conventions import EventType
 from onex_otel.envelope import PAYLOAD_MODELS, OnexEnvelopeV1, as_utc
 
-__all__ = ["TypedEnvelope", "typed_envelope"]
+__all__ = ["TypedEnvelope", "typed_envelope", "validate_typed"]
 
 #: The top-level ``"event_type": "<value>"`` as OnexEnvelopeV1 writes it (first key). Where it
 #: matches something else (a nested key), the typed model's literal event_type refuses the message.
 _EVENT_TYPE: Final = re.compile(rb'"event_type"\s*:\s*"([^"\\]{1,200})"')
+#: How OnexEnvelopeV1's compact JSON begins: the event type is read off it without the regex
+#: (up to the next quote, at most 200 bytes on, as the regex reads it).
+_PREFIX: Final = b'{"event_type":"'
+_TYPE_AT: Final = len(_PREFIX)
+_TYPE_END_BEFORE: Final = _TYPE_AT + 201
 
 
 class TypedEnvelope(NamedTuple):
@@ -109,15 +114,31 @@ _VALIDATORS: Final[dict[bytes, tuple[EventType, SchemaValidator]]] = {
 }
 
 
-def typed_envelope(value: bytes) -> TypedEnvelope | None:
-    """Validate ``value`` with its event type's validator; None when that is not possible."""
-    match = _EVENT_TYPE.search(value)
-    typed = _VALIDATORS.get(match.group(1)) if match is not None else None
+def validate_typed(value: bytes) -> tuple[EventType, dict[str, Any]] | None:
+    """``value`` validated by its event type's validator (event type, envelope as a dict).
+
+    None when that is not possible: the event type cannot be read off the bytes, has no typed
+    validator, or the validator refuses the message (``OnexEnvelopeV1`` then decides).
+    """
+    if value.startswith(_PREFIX):
+        end = value.find(b'"', _TYPE_AT, _TYPE_END_BEFORE)
+        typed = _VALIDATORS.get(value[_TYPE_AT:end]) if end > 0 else None
+    else:
+        match = _EVENT_TYPE.search(value)
+        typed = _VALIDATORS.get(match.group(1)) if match is not None else None
     if typed is None:
         return None
     event_type, validator = typed
     try:
-        env: dict[str, Any] = validator.validate_json(value)
+        return event_type, validator.validate_json(value)
     except ValidationError:
         return None
+
+
+def typed_envelope(value: bytes) -> TypedEnvelope | None:
+    """Validate ``value`` with its event type's validator; None when that is not possible."""
+    typed = validate_typed(value)
+    if typed is None:
+        return None
+    event_type, env = typed
     return TypedEnvelope(event_type, env["event_id"], env["correlation_id"], env["payload"])

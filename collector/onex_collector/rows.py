@@ -22,7 +22,7 @@ from typing import Any, Final, NamedTuple
 
 from pydantic import ValidationError
 
-from onex_collector.fastpath import typed_envelope
+from onex_collector.fastpath import validate_typed
 from onex_otel import conventions as c
 from onex_otel.conventions import EventType, ExecutionStatus
 from onex_otel.envelope import (
@@ -191,15 +191,16 @@ def decode_message(
     """Decode one message value read from ``topic``; raise :class:`PoisonMessage` if impossible."""
     if value is None:
         raise NotJson("the message has no value (a tombstone)")
-    if b"\\u0000" in value:
+    if b"\\" in value and b"\\u0000" in value:  # (most messages have no backslash: memchr)
         value = replace_nul(value)
+    # Fast path: an envelope's event type's model validates it in one pass (see
+    # onex_collector.fastpath); otherwise OnexEnvelopeV1 decides and words the error.
+    typed = validate_typed(value)
+    if typed is not None:
+        event_type, env = typed
+        return _rows(env["event_id"], event_type, env["payload"], env["correlation_id"], None,
+                     legacy=False)
     if b'"schema_ref"' in value:
-        # An envelope. Fast path: its event type's model validates it in one pass (see
-        # onex_collector.fastpath); otherwise OnexEnvelopeV1 decides and words the error.
-        typed = typed_envelope(value)
-        if typed is not None:
-            return _rows(typed.event_id, typed.event_type, typed.payload, typed.correlation_id,
-                         None, legacy=False)
         try:
             return rows_for_envelope(OnexEnvelopeV1.model_validate_json(value))
         except (ValidationError, ValueError, KeyError):

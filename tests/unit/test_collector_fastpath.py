@@ -114,7 +114,10 @@ def mutated(draw: st.DrawFn) -> tuple[bytes, set[str]]:
             removed.add(key)
         else:
             target[key] = draw(ODD_VALUES)
-    return json.dumps(env).encode(), removed
+    # Compact (as OnexEnvelopeV1 writes it: the event type read off the prefix) or spaced (the
+    # regex reads it).
+    separators = draw(st.sampled_from([(",", ":"), (", ", ": ")]))
+    return json.dumps(env, separators=separators).encode(), removed
 
 
 def slow(value: bytes) -> Decoded | None:
