@@ -103,6 +103,14 @@ def is_row_rejection(exc: BaseException) -> bool:
     return _sqlstate(exc)[:2] in ("22", "23")
 
 
+def _unavailable(exc: psycopg.Error) -> DatabaseUnavailable:
+    """What the collector is told when the database did not take a batch (not its fault)."""
+    hint = ""
+    if _sqlstate(exc) in _SCHEMA_MISSING:
+        hint = " (the schema is not up to date: run `onex-otel db migrate`)"
+    return DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}{hint}")
+
+
 def _sqlstate(exc: BaseException) -> str:
     """The exception's SQLSTATE ("" when it has none, e.g. a client-side error)."""
     sqlstate = getattr(exc, "sqlstate", None)
@@ -132,7 +140,9 @@ def _db_values(row: Row) -> tuple[Any, ...]:
 
 #: The fast path: the whole batch as one JSONB document, one statement (migration 0003).
 _INGEST = "SELECT rows_inserted, executions_updated FROM onex_ingest(%s::jsonb)"
-_INGEST_LIBPQ = _INGEST.replace("%s", "$1").encode()  # the same, for libpq's own calls
+#: The same, prepared on each pipelined connection (parsed and planned once, not per batch).
+_INGEST_PREPARED = b"onex_ingest"
+_PREPARE_INGEST = f"PREPARE onex_ingest (jsonb) AS {_INGEST.replace('%s::jsonb', '$1')}"
 _SELECT_INTERVAL_S = 0.2
 #: Batches :meth:`Writer.start` queues on one connection (libpq pipeline mode).
 BATCHES_PER_CONNECTION = 2
@@ -319,10 +329,7 @@ class Writer:
             try:
                 return self._write(conn, events)
             except psycopg.Error as exc:
-                hint = ""
-                if _sqlstate(exc) in _SCHEMA_MISSING:
-                    hint = " (the schema is not up to date: run `onex-otel db migrate`)"
-                raise DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}{hint}") from exc
+                raise _unavailable(exc) from exc
 
     def _write(self, conn: psycopg.Connection[Any], events: Sequence[Decoded]) -> BatchResult:
         for attempt in range(_ROLLBACK_RETRIES + 1):
@@ -427,11 +434,12 @@ class _Channel:
         self._results: list[pq.abc.PGresult] = []  # of the oldest batch's statement, so far
         self._unsent = False  # output still in libpq's buffer
         try:
+            conn.execute(_PREPARE_INGEST)
             self._pgconn.nonblocking = 1
             self._pgconn.enter_pipeline_mode()
         except psycopg.Error as exc:
             _close_quietly(conn)
-            raise DatabaseUnavailable(f"PostgreSQL: {_one_line(exc)}") from exc
+            raise _unavailable(exc) from exc
 
     def queued(self) -> int:
         """Batches sent and not answered yet."""
@@ -446,7 +454,7 @@ class _Channel:
             return sent
         self._batches.append(sent)
         try:
-            self._pgconn.send_query_params(_INGEST_LIBPQ, [document])
+            self._pgconn.send_query_prepared(_INGEST_PREPARED, [document])
             self._pgconn.pipeline_sync()
             self._unsent = self._pgconn.flush() != 0
         except psycopg.Error:

@@ -140,6 +140,15 @@ def test_a_started_batch_against_an_unreachable_database_is_unavailable() -> Non
     writer.close()
 
 
+def test_a_started_batch_against_an_unmigrated_database_says_to_migrate() -> None:
+    with fresh_database("onex_unmigrated") as db:
+        writer = Writer(db.url)
+        pending = writer.start(actions(uuid.uuid4(), 1))
+        with pytest.raises(DatabaseUnavailable, match="run `onex-otel db migrate`"):
+            pending.result()
+        writer.close()
+
+
 def collector_backends(db: Database) -> int:
     rows = query(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                  " AND application_name = 'onex-otel-collector'")
