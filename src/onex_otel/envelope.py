@@ -88,7 +88,7 @@ def as_utc(value: datetime) -> datetime:
 
 def rfc3339(value: datetime) -> str:
     """Format a datetime as RFC 3339 UTC with a ``Z`` suffix (microsecond precision)."""
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_utc(value).isoformat(timespec="microseconds")[:-6] + "Z"  # less "+00:00"
 
 
 #: A timestamp: validated to timezone-aware UTC (a naive one is taken as UTC), written to JSON as

@@ -1,5 +1,6 @@
 import json
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -11,6 +12,7 @@ from onex_otel.envelope import (
     OnexEnvelopeV1,
     RouterPerformancePayload,
     json_schemas,
+    rfc3339,
 )
 from onex_otel.ids import correlation_uuid, uuid7
 
@@ -88,6 +90,20 @@ def test_envelope_round_trip_and_fields() -> None:
     assert data["schema_ref"] == SCHEMA_REFS[EventType.AGENT_ACTION]
     assert data["tenant_id"] == "t1" and data["namespace"] == "omninode"
     assert OnexEnvelopeV1.model_validate(data) == env
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (datetime(2025, 11, 6, 12, 0, 1, 5, tzinfo=UTC), "2025-11-06T12:00:01.000005Z"),
+        (datetime(2025, 11, 6, 17, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+         "2025-11-06T12:00:00.000000Z"),
+        (datetime(2025, 11, 6, 12, 0), "2025-11-06T12:00:00.000000Z"),  # naive: UTC
+        (datetime(5, 1, 2, tzinfo=UTC), "0005-01-02T00:00:00.000000Z"),  # four-digit year
+    ],
+)
+def test_timestamps_are_written_rfc3339_utc(value: datetime, text: str) -> None:
+    assert rfc3339(value) == text
 
 
 @pytest.mark.parametrize(
