@@ -84,6 +84,7 @@ class _Inflight:
     """A batch handed to the writer, not yet committed."""
 
     messages: list[Any]
+    offsets: dict[tuple[str, int], int]  # (topic, partition): the batch's highest offset there
     decoded: list[tuple[Any, Decoded]]
     events: list[Decoded]  # the decoded events alone, in order
     poison: list[tuple[Any, str, str, str]]
@@ -425,12 +426,17 @@ class Collector:
         started = time.perf_counter()
         decoded: list[tuple[Any, Decoded]] = []
         poison: list[tuple[Any, str, str, str]] = []
+        offsets: dict[tuple[str, int], int] = {}
         topic_types = self.options.topic_types
         for msg in messages:
+            topic = msg.topic()
             try:
-                decoded.append((msg, decode_message(msg.topic(), msg.value(), topic_types)))
+                decoded.append((msg, decode_message(topic, msg.value(), topic_types)))
             except PoisonMessage as exc:
                 poison.append((msg, type(exc).__name__, str(exc), exc.stage))
+            key, offset = (topic, msg.partition()), msg.offset()
+            if offsets.get(key, -1) < offset:
+                offsets[key] = offset
         while len(self._inflight) >= max(1, self.options.db_writers) * BATCHES_PER_CONNECTION:
             self._finish_oldest()  # written while we decoded this batch
         links = links_from_headers(m.headers() for m in messages)
@@ -444,7 +450,8 @@ class Collector:
         finally:
             context_api.detach(token)
         self._inflight.append(
-            _Inflight(list(messages), decoded, events, poison, pending, span, ctx, started)
+            _Inflight(list(messages), offsets, decoded, events, poison, pending, span, ctx,
+                      started)
         )
 
     def _finish_inflight(self) -> None:
@@ -473,7 +480,7 @@ class Collector:
             if poison:
                 span.set_status(Status(StatusCode.ERROR, f"{len(poison)} message(s) dead-lettered"))
                 self._dead_letter_retrying(poison)
-            self._store_offsets(inflight.messages)
+            self._store_offsets(inflight.offsets)
             ms = (time.perf_counter() - inflight.started) * 1000
             self.metrics.record_batch(
                 consumed=len(inflight.messages),
@@ -586,17 +593,13 @@ class Collector:
             reason = failures[0] if failures else f"{remaining} message(s) not confirmed"
             raise DeadLetterUnavailable(f"dead-letter topic {self.options.dlq_topic}: {reason}")
 
-    def _store_offsets(self, messages: Sequence[Any]) -> None:
-        """Mark ``messages`` processed: their offsets go out with the next commit.
+    def _store_offsets(self, last: dict[tuple[str, int], int]) -> None:
+        """Mark a batch processed: its ``last`` offsets per partition go out with the next commit.
 
         While running, librdkafka commits the stored offsets every ``commit_interval_ms`` (one
         request for many batches; a commit lost in a crash only means an idempotent
         redelivery). Draining and rebalancing commit them at once and wait for the answer.
         """
-        last: dict[tuple[str, int], int] = {}
-        for msg in messages:
-            key = (msg.topic(), msg.partition())
-            last[key] = max(last.get(key, -1), msg.offset())
         offsets = [TopicPartition(t, p, off + 1) for (t, p), off in sorted(last.items())]
         try:
             self._consumer.store_offsets(offsets=offsets)
