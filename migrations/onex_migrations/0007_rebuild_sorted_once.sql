@@ -9,10 +9,10 @@
 -- an ordered aggregate. The columns are computed as before: the head event gives correlation_id
 -- and agent_name; if it is a started event, its body and time are the started ones; with no
 -- started event the head is the earliest event, whose time is the minimum the start time falls
--- back on. The metadata is the started event's own when there is neither a terminal event nor a
--- progress report (the bodies' "meta" is always an object: the collector writes it); otherwise
--- the merge of 0001. The test suite compares the result with 0001's definition on generated
--- lifecycles. Sequential scans stay off inside the function (0005): CREATE OR REPLACE resets
+-- back on. The metadata is built with fewer copies of it: the started event's "meta" alone when
+-- there is no terminal event (the bodies' "meta" is always an object: the collector writes it),
+-- and the progress list set into it (jsonb_set) rather than concatenated as an object of its
+-- own. The test suite compares the result with 0001's definition on generated lifecycles. Sequential scans stay off inside the function (0005): CREATE OR REPLACE resets
 -- the function's settings, so the SET clause is part of the definition here.
 
 CREATE OR REPLACE FUNCTION onex_rebuild_execution_logs(ids UUID[]) RETURNS INTEGER
@@ -61,7 +61,10 @@ WITH ev AS MATERIALIZED (
         COALESCE(
             started_at,
             ended_at - make_interval(secs => (t->>'duration_ms')::double precision / 1000),
-            first_at) AS start_time
+            first_at) AS start_time,
+        CASE WHEN t IS NULL THEN COALESCE(s->'meta', '{}'::jsonb)
+             ELSE COALESCE(s->'meta', '{}'::jsonb) || COALESCE(t->'meta', '{}'::jsonb)
+        END AS meta
     FROM agg
 ), ins AS (
 INSERT INTO agent_execution_logs AS l (
@@ -84,10 +87,8 @@ SELECT
     (t->>'quality_score')::double precision,
     t->>'error_message',
     t->>'error_type',
-    CASE WHEN t IS NULL AND progress IS NULL THEN COALESCE(s->'meta', '{}'::jsonb)
-         ELSE COALESCE(s->'meta', '{}'::jsonb) || COALESCE(t->'meta', '{}'::jsonb)
-              || CASE WHEN progress IS NULL THEN '{}'::jsonb
-                      ELSE jsonb_build_object('progress', progress) END
+    CASE WHEN progress IS NULL THEN meta
+         ELSE jsonb_set(meta, '{progress}', progress)
     END,
     s->>'project_path',
     s->>'project_name',
