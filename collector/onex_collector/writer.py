@@ -141,8 +141,9 @@ def _db_values(row: Row) -> tuple[Any, ...]:
 #: The fast path: the whole batch as one JSONB document, one statement (migration 0003).
 _INGEST = "SELECT rows_inserted, executions_updated FROM onex_ingest(%s::jsonb)"
 #: The same, prepared on each pipelined connection (parsed and planned once, not per batch).
-_INGEST_PREPARED = b"onex_ingest"
-_PREPARE_INGEST = f"PREPARE onex_ingest (jsonb) AS {_INGEST.replace('%s::jsonb', '$1')}"
+_INGEST_NAME = "onex_ingest"
+_INGEST_PREPARED = _INGEST_NAME.encode()
+_PREPARE_INGEST = f"PREPARE {_INGEST_NAME} (jsonb) AS {_INGEST.replace('%s::jsonb', '$1')}"
 _SELECT_INTERVAL_S = 0.2
 #: Batches :meth:`Writer.start` queues on one connection (libpq pipeline mode).
 BATCHES_PER_CONNECTION = 2
