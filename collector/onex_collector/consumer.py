@@ -51,7 +51,7 @@ from opentelemetry.trace import (
 from onex_collector.metrics import CollectorMetrics
 from onex_collector.retry import Backoff
 from onex_collector.rows import Decoded, PoisonMessage, decode_message, default_topic_types
-from onex_collector.tracing import links_from_headers, tracer
+from onex_collector.tracing import producing_traces, tracer
 from onex_collector.writer import (
     BATCHES_PER_CONNECTION,
     BatchResult,
@@ -439,8 +439,10 @@ class Collector:
                 offsets[key] = offset
         while len(self._inflight) >= max(1, self.options.db_writers) * BATCHES_PER_CONNECTION:
             self._finish_oldest()  # written while we decoded this batch
-        links = links_from_headers(m.headers() for m in messages)
-        span = self._tracer.start_span(c.SPAN_COLLECTOR_BATCH, kind=SpanKind.CONSUMER, links=links)
+        span = self._tracer.start_span(c.SPAN_COLLECTOR_BATCH, kind=SpanKind.CONSUMER)
+        if span.is_recording():  # (tracing configured: read the producers' traceparent headers)
+            for producer in producing_traces(m.headers() for m in messages):
+                span.add_link(producer)
         span.set_attribute(c.ATTR_COLLECTOR_BATCH_SIZE, len(messages))
         ctx = set_span_in_context(span)
         events = [d for _, d in decoded]

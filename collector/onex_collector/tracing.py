@@ -1,9 +1,10 @@
 """The collector's own spans: each batch write is a span linked to the traces that produced it.
 
 The producers put a W3C ``traceparent`` header on every message; the batch span carries one link
-per distinct producing span (at most :data:`MAX_LINKS`), so a trace viewer shows the database
-writes next to the agent run. psycopg's own spans (opentelemetry-instrumentation-psycopg) are
-children of the batch span.
+per producing trace among its messages (to the span that produced the first of them; at most
+:data:`MAX_LINKS`), so a trace viewer shows the database writes next to the agent run. psycopg's
+own spans (opentelemetry-instrumentation-psycopg) are children of the batch span. Without tracing
+configured (the batch span does not record) no header is read.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanContext, TraceFlags
+from opentelemetry.trace import SpanContext, TraceFlags
 
 from onex_otel.conventions import HEADER_TRACEPARENT
 
-__all__ = ["MAX_LINKS", "links_from_headers", "parse_traceparent", "tracer"]
+__all__ = ["MAX_LINKS", "parse_traceparent", "producing_traces", "tracer"]
 
 MAX_LINKS = 128
 
@@ -47,23 +48,31 @@ def parse_traceparent(value: str | bytes | None) -> SpanContext | None:
     return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags & 0x01))
 
 
-def links_from_headers(
+def producing_traces(
     headers_list: Iterable[Sequence[tuple[str, bytes | None]] | None],
-) -> list[Link]:
-    """One link per distinct ``traceparent`` among the messages' headers (bounded)."""
-    seen: set[tuple[int, int]] = set()
-    links: list[Link] = []
+) -> list[SpanContext]:
+    """The producing span of the first message of each distinct trace (at most MAX_LINKS).
+
+    A ``traceparent`` whose trace id (its characters 3 to 35) was already seen is not parsed
+    again: a batch holds many messages of few traces.
+    """
+    seen: set[bytes | str] = set()
+    traces: set[int] = set()
+    contexts: list[SpanContext] = []
     for headers in headers_list:
         if not headers:
             continue
         for key, value in headers:
-            if key != HEADER_TRACEPARENT:
+            if key != HEADER_TRACEPARENT or value is None or value[3:35] in seen:
                 continue
             ctx = parse_traceparent(value)
-            if ctx is None or (ctx.trace_id, ctx.span_id) in seen:
+            if ctx is None:
                 continue
-            seen.add((ctx.trace_id, ctx.span_id))
-            links.append(Link(ctx))
-            if len(links) >= MAX_LINKS:
-                return links
-    return links
+            seen.add(value[3:35])
+            if ctx.trace_id in traces:
+                continue
+            traces.add(ctx.trace_id)
+            contexts.append(ctx)
+            if len(contexts) >= MAX_LINKS:
+                return contexts
+    return contexts
