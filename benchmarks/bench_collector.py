@@ -6,7 +6,9 @@ Run from the repository root (it starts its own broker and fresh databases, like
     python benchmarks/bench_collector.py --events 20000   # a quicker run
 
 1. Throughput: N mixed events (actions, routing decisions, transformations, router metrics,
-   detection failures, execution lifecycles) are produced to the broker first; then the collector
+   detection failures, execution lifecycles), each with the headers the Kafka exporter puts on
+   its messages (traceparent, event type, schema ref, content type), are produced to the broker
+   first; then the collector
    (default settings unless --batch-size is given) consumes them into a fresh database. Figure:
    events/s from its first committed batch to its last (the consumer group join is excluded).
    Baseline, same run: a raw single-transaction COPY of the same rows into the same tables of
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import random
 import statistics
 import sys
 import tempfile
@@ -44,7 +47,8 @@ from onex_collector.metrics import CollectorMetrics
 from onex_collector.migrate import migrate
 from onex_collector.rows import TABLE_COLUMNS, Decoded, decode_message
 from onex_collector.writer import BatchResult, PendingWrite, Writer, _db_values
-from onex_otel.conventions import EventType
+from onex_otel import conventions as c
+from onex_otel.conventions import ActionType, EventType
 from onex_otel.envelope import (
     AgentActionPayload,
     DetectionFailurePayload,
@@ -82,7 +86,7 @@ def mixed_events(n: int) -> list[OnexEnvelopeV1]:
         ]
         run += [
             AgentActionPayload(correlation_id=corr, agent_name="agent-performance",
-                               action_type="tool_call", action_name="Read", duration_ms=12,
+                               action_type=ActionType.TOOL_CALL, action_name="Read", duration_ms=12,
                                action_details={"file_path": f"/src/m{i}.py", "lines": 150},
                                project_path="/src", project_name="proj")
             for i in range(12)
@@ -95,6 +99,17 @@ def mixed_events(n: int) -> list[OnexEnvelopeV1]:
     return out[:n]
 
 
+def headers(env: OnexEnvelopeV1) -> list[tuple[str, str | bytes | None]]:
+    """The headers the Kafka exporter puts on ``env``'s message (a span of its correlation's trace)."""
+    return [
+        (c.HEADER_TRACEPARENT, f"00-{env.correlation_id.hex}-{random.getrandbits(64) or 1:016x}-01"
+                               .encode()),
+        (c.HEADER_EVENT_TYPE, env.event_type.value.encode()),
+        (c.HEADER_SCHEMA_REF, c.SCHEMA_REFS[env.event_type].encode()),
+        (c.HEADER_CONTENT_TYPE, c.CONTENT_TYPE_JSON.encode()),
+    ]
+
+
 def produce(bootstrap: str, envelopes: Sequence[OnexEnvelopeV1]) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
                          "queue.buffering.max.messages": 1_000_000})
@@ -102,7 +117,7 @@ def produce(bootstrap: str, envelopes: Sequence[OnexEnvelopeV1]) -> None:
         while True:
             try:
                 producer.produce(env.event_type.value, env.to_json(),
-                                 key=str(env.correlation_id).encode())
+                                 key=str(env.correlation_id).encode(), headers=headers(env))
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -278,7 +293,7 @@ def latency(bootstrap: str, rate: int, seconds: float) -> list[float]:
                 time.sleep(delay)
             published[env.event_id] = time.time()
             producer.produce(env.event_type.value, env.to_json(),
-                             key=str(env.correlation_id).encode())
+                             key=str(env.correlation_id).encode(), headers=headers(env))
             producer.poll(0)
         producer.flush(30)
         deadline = time.monotonic() + 60
