@@ -1,8 +1,8 @@
-"""The example agent: routing, a transformation, an execution with tool calls, a decision, a
-recovered error and a database query, traced end to end.
+"""The example agent, traced end to end.
 
-The code lives in ``onex_otel/example.py`` (shipped with the package, so that ``onex-otel demo``
-can run it anywhere); read it there. Run it::
+Routing, a transformation, an execution with tool calls, a decision, a recovered error and a
+database query. The code lives in ``onex_otel/example.py`` (shipped with the package, so that
+``onex-otel demo`` can run it anywhere); read it there. Run it::
 
     python examples/agent.py
     OTEL_TRACES_EXPORTER=otlp,onex_kafka opentelemetry-instrument python examples/agent.py
