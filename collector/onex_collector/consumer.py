@@ -109,6 +109,9 @@ class CollectorOptions:
     #: BATCHES_PER_CONNECTION queued per connection). Offsets and dead letters are still handled
     #: batch after batch, in consumption order.
     db_writers: int = 2
+    #: Longest a batch's statement may run before PostgreSQL cancels it and the batch is retried
+    #: like an outage (a lock held elsewhere, a stuck server); 0: no limit.
+    statement_timeout_ms: int = 60_000
     #: How often the stored offsets (batches already committed to PostgreSQL) are committed to
     #: the group. A crash redelivers, idempotently, what was stored after the last commit.
     commit_interval_ms: int = 1000
@@ -156,7 +159,10 @@ class Collector:
         if instrument is None:
             instrument = tracer_provider is not None or _global_tracing_configured()
         self.writer = writer or Writer(
-            options.conninfo, instrument=instrument, tracer_provider=tracer_provider
+            options.conninfo,
+            statement_timeout_ms=options.statement_timeout_ms,
+            instrument=instrument,
+            tracer_provider=tracer_provider,
         )
         self._progress = progress
         self._progress_every_s = progress_every_s

@@ -41,6 +41,7 @@ def options_from_settings(
         batch_size=settings.batch_size,
         batch_timeout_ms=settings.batch_timeout_ms,
         db_writers=settings.db_writers,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
         commit_interval_ms=settings.commit_interval_ms,
         retry_initial_s=settings.db_retry_initial_ms / 1000,
         retry_max_s=settings.db_retry_max_ms / 1000,

@@ -39,19 +39,21 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import psycopg
 import pydantic_core
 from opentelemetry import context as context_api
 from opentelemetry.context import Context
 from psycopg import pq, sql
+from psycopg.conninfo import conninfo_to_dict
 
 from onex_collector.rows import JSON_COLUMNS, TABLE_COLUMNS, Decoded, Row
 from onex_otel import conventions as c
 
 __all__ = [
     "BATCHES_PER_CONNECTION",
+    "TCP_KEEPALIVES",
     "BatchResult",
     "DatabaseUnavailable",
     "PendingWrite",
@@ -138,6 +140,16 @@ def _db_values(row: Row) -> tuple[Any, ...]:
     )
 
 
+#: libpq's TCP keepalive settings of the writer's connections, unless the conninfo sets them:
+#: a server gone silent is given up after about a minute (not the kernel's 2 hours or more).
+TCP_KEEPALIVES: Final[dict[str, int]] = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,  # ms unacknowledged data may wait
+}
+
 #: The fast path: the whole batch as one JSONB document, one statement (migration 0003).
 _INGEST = "SELECT rows_inserted, executions_updated FROM onex_ingest(%s::jsonb)"
 #: The same, prepared on each pipelined connection (parsed and planned once, not per batch).
@@ -183,16 +195,21 @@ class Writer:
         conninfo: str,
         *,
         connect_timeout: float = 5.0,
+        statement_timeout_ms: int = 60_000,
         instrument: bool = False,
         tracer_provider: Any = None,
     ):
         """Prepare a writer for ``conninfo``; connections open at the first write.
 
-        ``instrument``: trace the connections with opentelemetry-instrumentation-psycopg (spans
-        from ``tracer_provider``, default the global one).
+        ``statement_timeout_ms``: longest a batch's statement may run (a lock held elsewhere, a
+        stuck server) before PostgreSQL cancels it and the batch counts as not written
+        (:class:`DatabaseUnavailable`: retried); 0: no limit. ``instrument``: trace the
+        connections with opentelemetry-instrumentation-psycopg (spans from ``tracer_provider``,
+        default the global one).
         """
         self.conninfo = conninfo
         self.connect_timeout = connect_timeout
+        self.statement_timeout_ms = statement_timeout_ms
         self.instrument = instrument
         self.tracer_provider = tracer_provider
         self._idle: list[psycopg.Connection[Any]] = []
@@ -205,15 +222,25 @@ class Writer:
     def _connect(self) -> psycopg.Connection[Any]:
         conn: psycopg.Connection[Any] | None = None
         try:
+            given = conninfo_to_dict(self.conninfo)
+            # A server that vanished (no FIN, no RST) is noticed instead of waited for.
+            keepalives: dict[str, Any] = {
+                k: v for k, v in TCP_KEEPALIVES.items() if k not in given
+            }
             conn = psycopg.connect(
                 self.conninfo,
                 autocommit=True,  # the fast path's single statement is its own transaction
                 connect_timeout=max(1, int(self.connect_timeout)),
                 application_name="onex-otel-collector",
+                **keepalives,
             )
             # Timestamps without an offset are UTC (as OnexEnvelopeV1 reads them), whatever the
             # server's default time zone (see onex_collector.fastpath).
             conn.execute("SET TIME ZONE 'UTC'")
+            if self.statement_timeout_ms > 0:
+                conn.execute(
+                    sql.SQL("SET statement_timeout = {}").format(int(self.statement_timeout_ms))
+                )
         except psycopg.Error as exc:
             if conn is not None:
                 _close_quietly(conn)

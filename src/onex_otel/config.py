@@ -213,6 +213,10 @@ SETTINGS: tuple[Setting[Any], ...] = (
             "PostgreSQL connections the collector writes batches on at once, each batch in its "
             "own transaction, up to two queued per connection (offsets still advance in order).",
             group="collector"),
+    Setting("db_statement_timeout_ms", "ONEX_COLLECTOR_STATEMENT_TIMEOUT_MS", parse_int, 60000,
+            "Longest the collector's statement for a batch may run in PostgreSQL (a lock held "
+            "elsewhere, a stuck server) before it is cancelled and the batch retried (0: no "
+            "limit).", group="collector"),
     Setting("commit_interval_ms", "ONEX_COLLECTOR_COMMIT_INTERVAL_MS", parse_int, 1000,
             "How often the collector commits the offsets of batches already written to "
             "PostgreSQL (a crash redelivers, idempotently, what came after).", group="collector"),
@@ -277,6 +281,7 @@ class Settings:
     batch_size: int = 100
     batch_timeout_ms: int = 1000
     db_writers: int = 2
+    db_statement_timeout_ms: int = 60000
     commit_interval_ms: int = 1000
     dlq_topic: str = "onex.dlq.agent-observability.v1"
     http_port: int = 8080
@@ -340,6 +345,7 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "batch_size": lambda v: None if v >= 1 else "must be >= 1",
     "batch_timeout_ms": lambda v: None if v >= 1 else "must be >= 1",
     "db_writers": lambda v: None if 1 <= v <= 16 else "must be between 1 and 16",
+    "db_statement_timeout_ms": lambda v: None if v >= 0 else "must be >= 0",
     "commit_interval_ms": lambda v: None if v >= 1 else "must be >= 1",
     "postgres_port": lambda v: None if 0 < v < 65536 else "must be a TCP port",
     "http_port": lambda v: None if 0 <= v < 65536 else "must be a TCP port or 0",

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from onex_collector.consumer import Collector
 from onex_collector.http import MetricsServer
@@ -18,6 +19,7 @@ from onex_collector.writer import Writer
 from onex_otel import conventions as c
 from onex_otel.envelope import AgentActionPayload, OnexEnvelopeV1, RoutingDecisionPayload
 from tests.collector.conftest import options, produce, query, running, wait_for
+from tests.collector.test_writer_start import table_locked
 from tests.services.kafka import Broker, free_port
 from tests.services.postgres import Database
 from tests.services.proxy import TcpProxy
@@ -115,6 +117,28 @@ def test_database_outage_pauses_retries_and_resumes(
     dead = broker.consume([dlq], dead_count + 1, timeout=5)
     assert len(dead) == dead_count
     assert not [m for m in dead if str(corr).encode() in (m.value() or b"")]
+
+
+def test_a_batch_stuck_behind_a_lock_is_cancelled_retried_and_written(
+    broker: Broker, topics: list[str], migrated: Database
+) -> None:
+    corr = uuid.uuid4()
+    metrics = CollectorMetrics()
+    # (Without the statement timeout only the lock timeout, a minute, would end the wait.)
+    conninfo = make_conninfo(migrated.url, options="-c lock_timeout=60000")
+    col = Collector(options(broker, migrated, conninfo=conninfo, statement_timeout_ms=300),
+                    metrics=metrics)
+    with running(col):
+        with table_locked(migrated, "agent_actions"):
+            produce(broker, [action(corr, "behind-a-lock")])
+            wait_for(lambda: metrics.snapshot()["database_retries"] >= 2, timeout=20,
+                     what="the stuck batch cancelled and retried")
+            assert not metrics.database_ok
+        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
+                               (corr,)), what="the row once the lock is gone")
+        wait_for(lambda: metrics.database_ok, what="the database counted as back")
+    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s",
+                 (corr,)) == [(1,)]
 
 
 def get(port: int, path: str, accept: str | None = None) -> tuple[int, Any]:

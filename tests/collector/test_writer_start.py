@@ -149,6 +149,44 @@ def test_a_started_batch_against_an_unmigrated_database_says_to_migrate() -> Non
         writer.close()
 
 
+def test_a_batch_stuck_behind_a_lock_is_cancelled_and_counts_as_unavailable(
+    migrated: Database,
+) -> None:
+    corr = uuid.uuid4()
+    # (A lock timeout far beyond the statement timeout: without the latter the test fails, on
+    # the lock's message, instead of waiting for a lock it holds itself.)
+    writer = Writer(make_conninfo(migrated.url, options="-c lock_timeout=20000"),
+                    statement_timeout_ms=300)
+    with table_locked(migrated, "agent_actions"):
+        pending = writer.start(actions(corr, 1))  # pipelined, then written again by write()
+        with pytest.raises(DatabaseUnavailable, match="statement timeout"):
+            pending.result()
+        with pytest.raises(DatabaseUnavailable, match="statement timeout"):
+            writer.write(actions(corr, 2))
+    assert count(migrated, corr) == 0
+    assert writer.write(actions(corr, 3)).rows_inserted == 1  # the lock gone: written
+    writer.close()
+
+
+def test_connections_keep_tcp_alive_and_time_statements_out(migrated: Database) -> None:
+    def settings(writer: Writer) -> tuple[dict[bytes, bytes | None], str]:
+        with writer._connection() as conn:
+            options = {o.keyword: o.val for o in conn.pgconn.info}
+            row = conn.execute("SHOW statement_timeout").fetchone()
+        writer.close()
+        assert row is not None
+        return options, str(row[0])
+
+    options, timeout = settings(Writer(migrated.url))
+    assert options[b"keepalives_idle"] == b"30" and options[b"tcp_user_timeout"] == b"60000"
+    assert timeout == "1min"
+    options, timeout = settings(
+        Writer(make_conninfo(migrated.url, keepalives_idle=7), statement_timeout_ms=0))
+    assert options[b"keepalives_idle"] == b"7"  # the connection string's own setting kept
+    assert options[b"keepalives_count"] == b"3"
+    assert timeout == "0"
+
+
 def collector_backends(db: Database) -> int:
     rows = query(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                  " AND application_name = 'onex-otel-collector'")
