@@ -11,6 +11,21 @@ from tests.services.kafka import Broker, running_broker
 from tests.services.otlp import OtlpReceiver
 from tests.services.postgres import Database, fresh_database
 
+#: Fixtures that start or reach a real service: a test using any of them (directly or through
+#: another fixture) is an integration test, whether or not it carries the marker itself. So is
+#: every test under tests/integration/ (they start whole pipelines in subprocesses).
+SERVICE_FIXTURES = frozenset({"broker", "own_broker", "database", "otlp_receiver"})
+_INTEGRATION_DIR = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a real service ``integration`` (``-m "not integration"``: fast)."""
+    for item in items:
+        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())) or (
+            _INTEGRATION_DIR in item.path.parents
+        ):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
