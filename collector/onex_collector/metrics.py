@@ -34,6 +34,8 @@ class CollectorMetrics:
     kafka_ok: bool = True
     kafka_reason: str | None = None
     running: bool = False
+    executions_in_progress: int | None = None
+    oldest_in_progress_seconds: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record_batch(
@@ -73,6 +75,12 @@ class CollectorMetrics:
         """Record how many messages are read but not yet written (the batch in hand)."""
         with self._lock:
             self.messages_pending = count
+
+    def set_in_progress(self, count: int | None, oldest_seconds: float | None) -> None:
+        """Record the executions in progress and the oldest one's age (``None``: unknown)."""
+        with self._lock:
+            self.executions_in_progress = count
+            self.oldest_in_progress_seconds = oldest_seconds
 
     def health(self) -> dict[str, Any]:
         """``{"status": "healthy"|"degraded", "consumer": ..., "reasons": {...}}``."""
@@ -118,6 +126,11 @@ class CollectorMetrics:
                 "database_retries": self.database_retries,
                 "database_ok": self.database_ok,
                 "kafka_ok": self.kafka_ok,
+                "executions_in_progress": self.executions_in_progress,
+                "oldest_in_progress_seconds": (
+                    None if self.oldest_in_progress_seconds is None
+                    else round(self.oldest_in_progress_seconds, 3)
+                ),
             }
 
 
@@ -137,6 +150,9 @@ _HELP: dict[str, tuple[str, str]] = {
     "database_ok": ("gauge", "1 while PostgreSQL takes writes."),
     "kafka_ok": ("gauge", "1 while Kafka is reachable."),
     "last_commit_time": ("gauge", "Unix time of the last committed batch."),
+    "executions_in_progress": ("gauge", "agent_execution_logs rows still in_progress."),
+    "oldest_in_progress_seconds": (
+        "gauge", "Age of the oldest execution still in progress, seconds (0: none)."),
 }
 
 
