@@ -28,7 +28,7 @@ IN_PROGRESS_SQL = (
     "FROM agent_execution_logs WHERE status = 'in_progress'"
 )
 #: How often the probe runs, seconds (Prometheus scrapes every 15 s by default).
-DEFAULT_EVERY_S = 30.0
+DEFAULT_EVERY_S = 15.0
 #: Longest the probe's connection attempt or query may take, seconds.
 TIMEOUT_S = 5
 
