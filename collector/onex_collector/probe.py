@@ -58,6 +58,8 @@ class InProgressProbe:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._close_conn()
 
     def __enter__(self) -> InProgressProbe:
         return self.start()
