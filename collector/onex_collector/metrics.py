@@ -112,6 +112,7 @@ class CollectorMetrics:
                 "avg_batch_processing_ms": (
                     round(self.batch_ms_total / batches, 3) if batches else 0.0
                 ),
+                "batch_processing_ms": round(self.batch_ms_total, 3),
                 "messages_per_second": (
                     round(self.messages_consumed / uptime, 3) if uptime > 0 else 0.0
                 ),
@@ -141,6 +142,7 @@ _HELP: dict[str, tuple[str, str]] = {
     "messages_failed": ("counter", "Messages sent to the dead-letter topic."),
     "batches_processed": ("counter", "Batches committed."),
     "avg_batch_processing_ms": ("gauge", "Mean time to process a batch, milliseconds."),
+    "batch_processing_ms": ("counter", "Time spent processing batches, milliseconds."),
     "messages_per_second": ("gauge", "Messages consumed per second since start."),
     "consumer_lag": ("gauge", "Messages not yet consumed (approximate, from watermarks)."),
     "messages_pending": ("gauge", "Messages read but not yet written (the batch in hand)."),

@@ -284,6 +284,16 @@ ORDER BY 1, 2""", "time_series")]),
                [_prom(f'sum by (agent_name, error_type) (rate(onex_agent_action_errors_total'
                       f'{{agent_name=~"{AGENT_RE}"}}[5m]))', "{{agent_name}} {{error_type}}")],
                unit="ops"),
+        _panel("timeseries", "Tool latency regression (p95 vs a day earlier)",
+               "Each tool's p95 latency over the last hour divided by its p95 in the same hour "
+               "a day earlier: above 1 the tool got slower (performance regression).",
+               [_prom('histogram_quantile(0.95, sum by (le, tool_name) (rate('
+                      'onex_agent_action_duration_milliseconds_bucket{action_type="tool_call", '
+                      f'agent_name=~"{AGENT_RE}", tool_name=~"{TOOL_RE}"}}[1h]))) / '
+                      'histogram_quantile(0.95, sum by (le, tool_name) (rate('
+                      'onex_agent_action_duration_milliseconds_bucket{action_type="tool_call", '
+                      f'agent_name=~"{AGENT_RE}", tool_name=~"{TOOL_RE}"}}[1h] offset 1d)))',
+                      "{{tool_name}}")]),
         _panel("table", "Tool latency by tool",
                "Tool calls in the time range: count, p50 / p95 / max duration.",
                [_sql(f"""
@@ -509,9 +519,13 @@ def pipeline_dashboard() -> Json:
                 _prom("sum by (instance) (onex_collector_messages_pending)",
                       "pending {{instance}}", "B")]),
         _panel("timeseries", "Batch latency",
-               "Mean time to write a batch since the collector started "
-               "(onex_collector_avg_batch_processing_ms).",
-               [_prom("onex_collector_avg_batch_processing_ms", "{{instance}}")], unit="ms"),
+               "Mean time to process a batch over the last 5 minutes, and since the collector "
+               "started.",
+               [_prom("sum by (instance) (rate(onex_collector_batch_processing_ms_total[5m])) / "
+                      "sum by (instance) (rate(onex_collector_batches_processed_total[5m]))",
+                      "5 min {{instance}}"),
+                _prom("onex_collector_avg_batch_processing_ms", "since start {{instance}}", "B")],
+               unit="ms"),
         _panel("timeseries", "Collector throughput",
                "Messages consumed and rows inserted per second.",
                [_prom("sum(rate(onex_collector_messages_consumed_total[5m]))", "consumed"),
