@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -160,3 +161,16 @@ def test_execution_counter_and_in_progress_gauges_report_the_runs(stack: Stack) 
     oldest = collector["onex_collector_oldest_in_progress_seconds"]
     assert STUCK_AGE.total_seconds() - 60 < oldest < STUCK_AGE.total_seconds() + 600
     assert stack.collector_json["executions_in_progress"] == 2
+
+
+def test_dashboard_promql_parses(tmp_path: Path) -> None:
+    """Every Prometheus panel query is valid PromQL (checked by promtool as recording rules)."""
+    rules = [{"record": f"onex_dashboard_check:{i}",
+              "expr": re.sub(r"\$\{\w+:regex\}", ".*", expr)}
+             for i, (_, expr) in enumerate(promql())]
+    path = tmp_path / "dashboards.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    result = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
