@@ -122,6 +122,18 @@ def _trace_link(field: str = "trace_id") -> Json:
     }
 
 
+def _drill_down_link(field: str = "correlation_id") -> Json:
+    """A field override: the correlation id opens the run's actions on the actions dashboard."""
+    return {
+        "matcher": {"id": "byName", "options": field},
+        "properties": [{"id": "links", "value": [{
+            "title": "Show the run's actions",
+            "url": "/d/onex-actions/agent-actions?var-correlation_id=${__value.raw}"
+                   "&${__url_time_range}",
+        }]}],
+    }
+
+
 def _with_links(panel: Json, *overrides: Json) -> Json:
     panel["fieldConfig"]["overrides"].extend(overrides)
     return panel
@@ -157,6 +169,12 @@ WHERE {where}""")], w=6, h=5, unit="percentunit"),
                "Executions started in the time range.",
                [_sql(f"SELECT count(*) AS runs FROM agent_execution_logs WHERE {where}")],
                w=6, h=5),
+        _panel("stat", "Oldest run in progress (collector)",
+               "Age of the oldest execution still in progress, as the collector last counted it "
+               "(onex_collector_oldest_in_progress_seconds; the OnexStuckRuns alert fires above "
+               "30 minutes).",
+               [_prom("max(onex_collector_oldest_in_progress_seconds)", "oldest")],
+               w=6, h=5, unit="s"),
         _panel("timeseries", "Runs by status",
                "Executions started per minute, by their current status (in_progress, success, "
                "failed, cancelled).",
@@ -240,7 +258,7 @@ SELECT started_at,
 FROM agent_execution_logs
 WHERE {where}
 ORDER BY started_at DESC
-LIMIT 100""")], w=24, h=10), _trace_link()),
+LIMIT 100""")], w=24, h=10), _trace_link(), _drill_down_link()),
     ]
     return _dashboard("onex-executions", "Agent executions",
                       "Agent runs from agent_execution_logs: status, durations, quality, "

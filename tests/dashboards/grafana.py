@@ -33,6 +33,7 @@ DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 BUILTIN_VARIABLES = frozenset({
     "__value", "__data", "__field", "__series", "__from", "__to", "__interval",
     "__interval_ms", "__rate_interval", "__range", "__dashboard", "__user", "__org",
+    "__url_time_range",
 })
 
 #: The SQL macros the dashboards use (and :func:`expand` expands).

@@ -135,10 +135,15 @@ def test_agent_tool_and_time_variables() -> None:
 def test_recent_runs_link_to_jaeger() -> None:
     executions = grafana.load_dashboards()["agent-executions.json"]
     (recent,) = [p for p in executions["panels"] if p["title"] == "Recent runs"]
-    (override,) = recent["fieldConfig"]["overrides"]
-    assert override["matcher"] == {"id": "byName", "options": "trace_id"}
-    (link,) = override["properties"][0]["value"]
-    assert link["url"] == "${jaeger_url}/trace/${__value.raw}"
+    links = {o["matcher"]["options"]: o["properties"][0]["value"][0]["url"]
+             for o in recent["fieldConfig"]["overrides"]}
+    assert links["trace_id"] == "${jaeger_url}/trace/${__value.raw}"
+    # the correlation id opens the run's actions (the drill-down variable of the actions board)
+    actions = grafana.load_dashboards()["agent-actions.json"]
+    target, _, query = links["correlation_id"].partition("?")
+    assert target == f"/d/{actions['uid']}/agent-actions"
+    assert query.startswith("var-correlation_id=${__value.raw}&")
+    assert "correlation_id" in {v["name"] for v in actions["templating"]["list"]}
 
 
 def test_grafana_provisioning_matches_the_compose_mounts() -> None:
