@@ -34,6 +34,8 @@ class CollectorMetrics:
     kafka_ok: bool = True
     kafka_reason: str | None = None
     running: bool = False
+    executions_in_progress: int | None = None
+    oldest_in_progress_seconds: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record_batch(
@@ -74,6 +76,12 @@ class CollectorMetrics:
         with self._lock:
             self.messages_pending = count
 
+    def set_in_progress(self, count: int | None, oldest_seconds: float | None) -> None:
+        """Record the executions in progress and the oldest one's age (``None``: unknown)."""
+        with self._lock:
+            self.executions_in_progress = count
+            self.oldest_in_progress_seconds = oldest_seconds
+
     def health(self) -> dict[str, Any]:
         """``{"status": "healthy"|"degraded", "consumer": ..., "reasons": {...}}``."""
         with self._lock:
@@ -104,6 +112,7 @@ class CollectorMetrics:
                 "avg_batch_processing_ms": (
                     round(self.batch_ms_total / batches, 3) if batches else 0.0
                 ),
+                "batch_processing_ms": round(self.batch_ms_total, 3),
                 "messages_per_second": (
                     round(self.messages_consumed / uptime, 3) if uptime > 0 else 0.0
                 ),
@@ -118,6 +127,11 @@ class CollectorMetrics:
                 "database_retries": self.database_retries,
                 "database_ok": self.database_ok,
                 "kafka_ok": self.kafka_ok,
+                "executions_in_progress": self.executions_in_progress,
+                "oldest_in_progress_seconds": (
+                    None if self.oldest_in_progress_seconds is None
+                    else round(self.oldest_in_progress_seconds, 3)
+                ),
             }
 
 
@@ -128,6 +142,7 @@ _HELP: dict[str, tuple[str, str]] = {
     "messages_failed": ("counter", "Messages sent to the dead-letter topic."),
     "batches_processed": ("counter", "Batches committed."),
     "avg_batch_processing_ms": ("gauge", "Mean time to process a batch, milliseconds."),
+    "batch_processing_ms": ("counter", "Time spent processing batches, milliseconds."),
     "messages_per_second": ("gauge", "Messages consumed per second since start."),
     "consumer_lag": ("gauge", "Messages not yet consumed (approximate, from watermarks)."),
     "messages_pending": ("gauge", "Messages read but not yet written (the batch in hand)."),
@@ -137,6 +152,9 @@ _HELP: dict[str, tuple[str, str]] = {
     "database_ok": ("gauge", "1 while PostgreSQL takes writes."),
     "kafka_ok": ("gauge", "1 while Kafka is reachable."),
     "last_commit_time": ("gauge", "Unix time of the last committed batch."),
+    "executions_in_progress": ("gauge", "agent_execution_logs rows still in_progress."),
+    "oldest_in_progress_seconds": (
+        "gauge", "Age of the oldest execution still in progress, seconds (0: none)."),
 }
 
 

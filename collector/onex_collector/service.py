@@ -14,6 +14,7 @@ from types import FrameType
 from onex_collector.consumer import Collector, CollectorOptions
 from onex_collector.http import MetricsServer
 from onex_collector.metrics import CollectorMetrics
+from onex_collector.probe import InProgressProbe
 from onex_collector.rows import default_topic_types
 from onex_otel.config import Settings
 
@@ -123,8 +124,10 @@ def run_service(
     )
     install_signal_handlers(collector)
     server: MetricsServer | None = None
+    probe: InProgressProbe | None = None
     if http and settings.http_port:
         server = MetricsServer(metrics, settings.http_host, settings.http_port).start()
+        probe = InProgressProbe(options.conninfo, metrics).start()
         print(
             f"{progress_prefix}: /health and /metrics on http://{settings.http_host}:{server.port}",
             file=sys.stderr,
@@ -138,6 +141,8 @@ def run_service(
     try:
         collector.run()
     finally:
+        if probe is not None:
+            probe.close()
         if server is not None:
             server.close()
         shutdown_tracing()

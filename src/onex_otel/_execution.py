@@ -331,6 +331,8 @@ class Execution:
         duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
         span = self._span
         metrics = instruments()
+        if metrics is not None:
+            metrics.execution(self.agent_name, status.value)
         if metrics is None:
             pass
         elif status is ExecutionStatus.SUCCESS:

@@ -5,7 +5,9 @@
 - ``onex.agent.action.duration`` (histogram, ``ms``; same attributes): ``action_log_duration``;
 - ``onex.agent.action.errors`` (counter, ``{error}``; agent_name, error_type):
   ``action_log_errors_counter``;
-- ``onex.internal.errors`` (counter, ``{error}``; kind): contained onex-otel failures (new).
+- ``onex.internal.errors`` (counter, ``{error}``; kind): contained onex-otel failures (new);
+- ``onex.agent.executions`` (counter, ``{execution}``; agent_name, status): ended executions by
+  status (``success``, ``failed``, ``cancelled``), for failure-rate alerts (new).
 
 They are recorded through the global MeterProvider (or the one given to ``configure()``); while
 none is configured nothing is recorded and nothing is spent.
@@ -29,7 +31,9 @@ from onex_otel.conventions import (
     METRIC_ATTR_AGENT,
     METRIC_ATTR_ERROR_TYPE,
     METRIC_ATTR_KIND,
+    METRIC_ATTR_STATUS,
     METRIC_ATTR_TOOL_NAME,
+    METRIC_EXECUTIONS,
     METRIC_INTERNAL_ERRORS,
 )
 
@@ -69,11 +73,12 @@ class _Tally:
 class Instruments:
     """The instruments made from one meter."""
 
-    __slots__ = ("action_duration", "actions", "errors", "internal_errors")
+    __slots__ = ("action_duration", "actions", "errors", "executions", "internal_errors")
 
     def __init__(self, meter: _metrics_api.Meter) -> None:
         self.actions = _Tally((METRIC_ATTR_AGENT, METRIC_ATTR_ACTION_TYPE, METRIC_ATTR_TOOL_NAME))
         self.errors = _Tally((METRIC_ATTR_AGENT, METRIC_ATTR_ERROR_TYPE))
+        self.executions = _Tally((METRIC_ATTR_AGENT, METRIC_ATTR_STATUS))
         meter.create_observable_counter(
             METRIC_ACTIONS, callbacks=[self.actions.observe], unit="{action}",
             description="Agent actions (tool calls, decisions, errors, successes).",
@@ -81,6 +86,10 @@ class Instruments:
         meter.create_observable_counter(
             METRIC_ACTION_ERRORS, callbacks=[self.errors.observe], unit="{error}",
             description="Agent action errors by error type.",
+        )
+        meter.create_observable_counter(
+            METRIC_EXECUTIONS, callbacks=[self.executions.observe], unit="{execution}",
+            description="Ended agent executions by status.",
         )
         self.action_duration = meter.create_histogram(
             METRIC_ACTION_DURATION, unit="ms", description="Duration of timed agent actions."
@@ -99,6 +108,10 @@ class Instruments:
             if tool:
                 attrs[METRIC_ATTR_TOOL_NAME] = tool
             self.action_duration.record(duration_ms, attrs)
+
+    def execution(self, agent: str, status: str) -> None:
+        """Count one ended execution."""
+        self.executions.add((agent, status))
 
     def error(self, agent: str | None, error_type: str) -> None:
         """Count one error."""

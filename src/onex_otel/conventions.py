@@ -285,6 +285,7 @@ METRIC_ACTIONS: Final = "onex.agent.actions"  # counter; seed's action_log_count
 METRIC_ACTION_DURATION: Final = "onex.agent.action.duration"  # histogram ms; action_log_duration
 METRIC_ACTION_ERRORS: Final = "onex.agent.action.errors"  # counter; action_log_errors_counter
 METRIC_INTERNAL_ERRORS: Final = "onex.internal.errors"  # counter of contained internal failures
+METRIC_EXECUTIONS: Final = "onex.agent.executions"  # counter of ended executions by status
 METRIC_EXPORT_EVENTS: Final = "onex.export.events"  # counter by outcome (delivered/spooled/...)
 METRIC_EXPORT_DROPS: Final = "onex.export.dropped"  # counter by reason
 METRIC_EXPORT_SPANS: Final = "onex.export.spans"  # counter of spans the exporter has seen
@@ -309,6 +310,7 @@ METRIC_ATTR_ERROR_TYPE: Final = "error_type"
 METRIC_ATTR_KIND: Final = "kind"
 METRIC_ATTR_OUTCOME: Final = "outcome"
 METRIC_ATTR_REASON: Final = "reason"
+METRIC_ATTR_STATUS: Final = "status"  # an ExecutionStatus value (success, failed, cancelled)
 
 # --------------------------------------------------------------------------------------------
 # Collector (Kafka -> PostgreSQL)

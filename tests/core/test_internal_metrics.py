@@ -148,3 +148,26 @@ def test_metrics_actions_durations_errors(spans: Spans) -> None:
     count, total = durations[(("action_type", "tool_call"), ("agent_name", "agent-a"),
                               ("tool_name", "Read"))]
     assert count == 3 and total >= 0
+
+
+def test_metrics_executions_by_status(spans: Spans) -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    onex_otel.configure(meter_provider=provider)
+    try:
+        with agent_execution("agent-a"):
+            pass
+        with agent_execution("agent-a"):
+            pass
+        with pytest.raises(ValueError), agent_execution("agent-a"):
+            raise ValueError("bad input")
+        with agent_execution("agent-b") as run:
+            run.fail("gave up")
+        with pytest.raises(KeyboardInterrupt), agent_execution("agent-b"):
+            raise KeyboardInterrupt
+        points = _points(reader)
+    finally:
+        provider.shutdown()
+    executions = {(a["agent_name"], a["status"]): v for a, v in points["onex.agent.executions"]}
+    assert executions == {("agent-a", "success"): 2, ("agent-a", "failed"): 1,
+                          ("agent-b", "failed"): 1, ("agent-b", "cancelled"): 1}

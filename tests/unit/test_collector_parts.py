@@ -46,6 +46,7 @@ def test_metrics_snapshot_health_and_prometheus() -> None:
     assert (snap["messages_consumed"], snap["messages_inserted"], snap["messages_failed"]) == (
         20, 18, 2)
     assert snap["batches_processed"] == 2 and snap["avg_batch_processing_ms"] == 5.0
+    assert snap["batch_processing_ms"] == 10.0  # a counter: recent means from its rate
     assert snap["dlq_messages"] == 2 and snap["rows_inserted"] == 17
     assert snap["consumer_lag"] == 42 and snap["last_commit_time"].endswith("Z")
     m.set_database(False, "connection refused")
@@ -55,6 +56,7 @@ def test_metrics_snapshot_health_and_prometheus() -> None:
     text = render_prometheus(m)
     assert "onex_collector_messages_consumed_total 20.0" in text
     assert "onex_collector_consumer_lag 42.0" in text
+    assert "onex_collector_batch_processing_ms_total 10.0" in text
     assert "onex_collector_database_ok 0" in text
     for line in text.splitlines():
         assert line.startswith("#") or len(line.split()) == 2
