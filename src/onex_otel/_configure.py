@@ -48,9 +48,12 @@ EXPORTER_ENTRY_POINT_GROUP = "opentelemetry_traces_exporter"
 #: Entry point group and name under which the Kafka exporter registers itself.
 KAFKA_ENTRY_POINT_GROUP = EXPORTER_ENTRY_POINT_GROUP
 KAFKA_ENTRY_POINT = "onex_kafka"
-#: ``OTEL_TRACES_EXPORTER`` names of OTLP: ``otlp`` follows the configured protocol; the other two
-#: are the OTLP exporters' own entry points (gRPC, HTTP).
-_OTLP_NAMES = {"otlp": None, "otlp_proto_grpc": "grpc", "otlp_proto_http": "http/protobuf"}
+#: The OTLP exporters' entry points by protocol (what the SDK's configurator maps ``otlp`` to).
+_OTLP_ENTRY_POINTS = {"grpc": "otlp_proto_grpc", "http/protobuf": "otlp_proto_http"}
+#: ``OTEL_TRACES_EXPORTER`` names of OTLP and their protocol (``otlp``: the configured one).
+_OTLP_NAMES: dict[str, str | None] = {
+    "otlp": None, **{name: protocol for protocol, name in _OTLP_ENTRY_POINTS.items()}
+}
 _NONE = "none"
 #: Attributes under which wrapping providers keep the provider they delegate to (logfire's
 #: ``ProxyTracerProvider``: ``provider``); followed only when they hold a TracerProvider.
@@ -194,7 +197,7 @@ def _otlp_exporter(settings: Settings, protocol: str) -> Any:
     variables (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, ...) or uses its default (localhost).
     """
     http = protocol == "http/protobuf"
-    name = "otlp_proto_http" if http else "otlp_proto_grpc"
+    name = _OTLP_ENTRY_POINTS[protocol]
     entry = _entry_point(name)
     if entry is None:
         raise RuntimeError(f"no {name!r} exporter is installed (opentelemetry-exporter-otlp)")

@@ -1,8 +1,8 @@
 """Correlation id = trace id on the SDK provider behind other frameworks' setups.
 
 Real packages, each in a fresh interpreter (they set process-wide state): logfire (its proxy
-provider wraps an SDK provider; nothing sent: ``send_to_logfire=False``), Traceloop (``init()``
-with a local exporter: no network). The spans are read back from the framework's own export
+provider wraps an SDK provider; nothing sent: ``send_to_logfire=False``), pydantic-ai under logfire
+(its local ``TestModel``), Traceloop (``init()`` with a local exporter: no network). The spans are read back from the framework's own export
 pipeline, as the framework's backend would receive them.
 """
 
@@ -109,6 +109,25 @@ def test_logfire_proxy_provider(configure: str) -> None:
     result = _run(LOGFIRE.replace("CONFIGURE", configure),
                   'with logfire.span("framework"): pass')
     _assert_one_trace(result, "invoke_agent a", "framework", "library", "execute_tool t")
+
+
+def test_pydantic_ai_under_logfire() -> None:
+    """The case as reported: logfire + pydantic-ai (its own local TestModel), then configure()."""
+    setup = LOGFIRE.replace("CONFIGURE", """
+    from pydantic_ai import Agent
+    from pydantic_ai.models.test import TestModel
+
+    logfire.instrument_pydantic_ai()
+    onex_otel.configure()
+    agent = Agent(TestModel(), name="helper")
+
+    @agent.tool_plain
+    def add(a: int, b: int) -> int:
+        return a + b
+    """)
+    result = _run(setup, 'agent.run_sync("add 1 and 2")')
+    _assert_one_trace(result, "invoke_agent a", "invoke_agent helper", "chat test", "chat test",
+                      "execute_tool add", "library", "execute_tool t")
 
 
 @pytest.mark.parametrize("order", ["init-then-configure", "configure-then-init"])
