@@ -2,8 +2,8 @@
 
 Real packages, each in a fresh interpreter (they set process-wide state): logfire (its proxy
 provider wraps an SDK provider; nothing sent: ``send_to_logfire=False``), pydantic-ai under logfire
-(its local ``TestModel``), Traceloop (``init()`` with a local exporter: no network). The spans are read back from the framework's own export
-pipeline, as the framework's backend would receive them.
+(its local ``TestModel``), Traceloop (``init()`` with a local exporter: no network). The spans are
+read back from the framework's own export pipeline, as the framework's backend would receive them.
 """
 
 from __future__ import annotations
