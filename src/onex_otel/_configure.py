@@ -309,14 +309,24 @@ def mark_exporters_managed(provider: Any) -> None:
         _mark(target, _MANAGED)
 
 
-def _exporter_names(settings: Settings) -> tuple[str, ...]:
-    """The exporters to add: those ``OTEL_TRACES_EXPORTER`` names, else OTLP and/or Kafka."""
-    if settings.traces_exporter is not None:
-        return tuple(name for name in settings.traces_exporter if name.lower() != _NONE)
-    names = []
-    if settings.otlp_endpoint:
+def _exporter_names(settings: Settings, explicit: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The exporters to add: those ``OTEL_TRACES_EXPORTER`` names, else OTLP and/or Kafka.
+
+    ``explicit``: exporters asked for by an argument of :func:`configure` (``otlp_endpoint``,
+    ``kafka_bootstrap_servers``); an explicit argument beats the environment, so they are added to
+    what ``OTEL_TRACES_EXPORTER`` names.
+    """
+    if settings.traces_exporter is None:
+        names = []
+        if settings.otlp_endpoint:
+            names.append("otlp")
+        if settings.kafka_enabled:
+            names.append(KAFKA_ENTRY_POINT)
+        return tuple(names)
+    names = [name for name in settings.traces_exporter if name.lower() != _NONE]
+    if "otlp" in explicit and not any(name in _OTLP_NAMES for name in names):
         names.append("otlp")
-    if settings.kafka_enabled:
+    if KAFKA_ENTRY_POINT in explicit and KAFKA_ENTRY_POINT not in names:
         names.append(KAFKA_ENTRY_POINT)
     return tuple(names)
 
@@ -382,7 +392,10 @@ def configure(
             return settings
         target = sdk_provider(provider)
         if not _marked(target, _MANAGED):
-            names = _exporter_names(settings)
+            explicit = tuple(name for name, given in (
+                ("otlp", otlp_endpoint), (KAFKA_ENTRY_POINT, options.get("kafka_bootstrap_servers"))
+            ) if given)
+            names = _exporter_names(settings, explicit)
             for name in names:
                 try:
                     install_exporter(target, name, settings)

@@ -159,6 +159,26 @@ def test_silent_when_spans_go_somewhere(
     assert [r.getMessage() for r in caplog.records] == []
 
 
+def test_an_explicit_argument_adds_to_the_variable(
+    fresh: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``configure(otlp_endpoint=...)`` exports over OTLP whatever ``OTEL_TRACES_EXPORTER`` says."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    caplog.set_level(logging.WARNING, logger="onex_otel")
+    provider = TracerProvider(shutdown_on_exit=False)
+    onex_otel.configure(tracer_provider=provider, otlp_endpoint="http://127.0.0.1:1")
+    onex_otel.configure(tracer_provider=provider, otlp_endpoint="http://127.0.0.1:1")
+    exporters = [type(p._batch_processor._exporter)
+                 for p in provider._active_span_processor._span_processors
+                 if isinstance(p, BatchSpanProcessor)]
+    provider.shutdown()
+    assert exporters == [ConsoleSpanExporter, OTLPSpanExporter]
+    assert caplog.records == []
+
+
 def test_nothing_configured_logged_in_process(
     fresh: None, caplog: pytest.LogCaptureFixture
 ) -> None:
