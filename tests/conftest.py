@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# logfire (the `frameworks` extra) registers a pydantic plugin: every process that defines a pydantic
+# model would import all of logfire (about 0.7 s per process). Tests (and the processes they start)
+# run without it; tests/core/test_framework_providers.py uses logfire itself.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "logfire-plugin")
 
 from tests.services.kafka import Broker, running_broker
 from tests.services.otlp import OtlpReceiver

@@ -14,6 +14,10 @@ already installed, or installs one)::
 
     onex_otel.configure(service_name="agent-researcher")   # OTLP too if OTEL_EXPORTER_OTLP_ENDPOINT
 
+``OTEL_TRACES_EXPORTER`` chooses exporters as under ``opentelemetry-instrument`` (``console``,
+``otlp``, ``onex_kafka``, lists, ``none``); with none configured, ``configure()`` says so once on
+stderr. Set up logfire or Traceloop first: ``configure()`` adds to the SDK provider behind them.
+
 Trace an execution, its tool calls and decisions::
 
     from onex_otel import agent_execution, traced_tool_call, record_decision

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["contained", "internal_error", "internal_error_counts"]
+__all__ = ["contained", "degraded", "internal_error", "internal_error_counts"]
 
 _log = logging.getLogger("onex_otel")
 
@@ -46,6 +46,27 @@ def internal_error(kind: str) -> None:
         pass
     if _force_contain == 0 and os.environ.get("PYTEST_VERSION"):
         raise
+
+
+def degraded(kind: str, message: str, *args: object) -> None:
+    """Record that onex-otel cannot do its job in some respect (not an exception: a situation).
+
+    Counted like an internal error (``internal_error_counts()``, the ``onex.internal.errors``
+    metric) under ``kind``; ``message`` is logged as a WARNING the first time this kind occurs.
+    Never raises.
+    """
+    with _lock:
+        _counts[kind] += 1
+        first = kind not in _logged
+        _logged.add(kind)
+    if first:
+        _log.warning(message, *args)
+    try:
+        from onex_otel._metrics import count_internal_error
+
+        count_internal_error(kind)
+    except Exception:
+        pass
 
 
 def internal_error_counts() -> dict[str, int]:

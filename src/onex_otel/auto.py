@@ -36,13 +36,10 @@ def post_instrument() -> None:
         from onex_otel.config import load_settings
 
         provider = trace.get_tracer_provider()
-        if not _configure.install_core(provider):
-            _log.warning("onex-otel: the tracer provider %r is not an SDK TracerProvider; "
-                         "correlation ids are not trace ids", type(provider).__name__)
+        if not _configure.install_core(provider):  # reported there, naming the provider's type
             return
-        settings = load_settings()
-        set_policy(Policy.from_settings(settings))
+        set_policy(Policy.from_settings(load_settings()))
         # Exporters are the environment's (OTEL_TRACES_EXPORTER): configure() must not add more.
-        _configure.mark_exporters_managed(provider, settings)
+        _configure.mark_exporters_managed(provider)
     except Exception:  # never break the instrumented program
         _log.warning("onex-otel post-instrument setup failed", exc_info=True)

@@ -62,6 +62,19 @@ def parse_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+def parse_optional_list(text: str) -> tuple[str, ...] | None:
+    """Parse a comma-separated list where the empty string means "not set"."""
+    return parse_list(text) or None
+
+
+def parse_otlp_protocol(text: str) -> str:
+    """Parse an OTLP transport: ``grpc`` or ``http/protobuf``."""
+    value = text.strip()
+    if value not in ("grpc", "http/protobuf"):
+        raise ValueError("expected grpc or http/protobuf")
+    return value
+
+
 def parse_optional_str(text: str) -> str | None:
     """Parse a string where the empty string means "not set"."""
     value = text.strip()
@@ -139,11 +152,17 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("extra_redact_keys", "ONEX_EXTRA_REDACT_KEYS", parse_list, (),
             "Comma-separated key fragments redacted in addition to ONEX_REDACT_KEYS."),
     Setting("otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", parse_optional_str, None,
-            "OTLP endpoint; when set, configure() also exports spans over OTLP (standard "
-            "OpenTelemetry variable, with the other OTEL_EXPORTER_OTLP_* variables)."),
-    Setting("otlp_protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", parse_str, "grpc",
+            "OTLP endpoint; when set, configure() also exports spans over OTLP (with "
+            "OTEL_TRACES_EXPORTER unset or naming otlp; standard OpenTelemetry variable, with the "
+            "other OTEL_EXPORTER_OTLP_* variables)."),
+    Setting("otlp_protocol", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", parse_otlp_protocol, "grpc",
             "OTLP transport used by configure(): grpc or http/protobuf (standard OpenTelemetry "
-            "variable)."),
+            "variables, the traces one first).", aliases=("OTEL_EXPORTER_OTLP_PROTOCOL",)),
+    Setting("traces_exporter", "OTEL_TRACES_EXPORTER", parse_optional_list, None,
+            "Comma-separated span exporters configure() adds (standard OpenTelemetry variable): "
+            "otlp, console, none, or an opentelemetry_traces_exporter entry point such as "
+            "onex_kafka. Unset: otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set, onex_kafka when "
+            "KAFKA_BOOTSTRAP_SERVERS is set."),
     # --- kafka ------------------------------------------------------------------------------
     Setting("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", parse_optional_str, None,
             "Kafka bootstrap servers. Unset: no Kafka publishing.",
@@ -252,6 +271,7 @@ class Settings:
     extra_redact_keys: tuple[str, ...] = ()
     otlp_endpoint: str | None = None
     otlp_protocol: str = "grpc"
+    traces_exporter: tuple[str, ...] | None = None
     kafka_bootstrap_servers: str | None = None
     kafka_enable_logging: bool = True
     topic_prefix: str = ""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +21,9 @@ from onex_otel import _metrics, _payload
 
 _ENV = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_TRACES_EXPORTER",
     "KAFKA_BOOTSTRAP_SERVERS",
     "KAFKA_BROKERS",
     "ONEX_CAPTURE_CONTENT",
@@ -69,6 +76,25 @@ def spans(clean_env: None) -> Iterator[Spans]:
     reset_tracing()
     _payload.set_policy(None)
     _metrics.set_meter_provider(None)
+
+
+def run_python(code: str, env: dict[str, str] | None = None, launcher: tuple[str, ...] = ()
+               ) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter whose environment has no tracing/Kafka settings.
+
+    ``env``: variables to set; ``launcher``: put in front (``opentelemetry-instrument``).
+    Not under pytest as far as onex-otel can tell (its internal errors are contained as in
+    production). Fails the test unless the process exits with 0.
+    """
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("OTEL_", "KAFKA_", "TRACELOOP_", "LOGFIRE_"))}
+    environment.pop("PYTEST_VERSION", None)
+    environment.update(env or {})
+    done = subprocess.run([*launcher, sys.executable, "-c", textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=120, env=environment,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
 
 
 def hexid(trace_id: int) -> str:
