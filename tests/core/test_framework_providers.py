@@ -61,27 +61,7 @@ LOGFIRE = """
     CONFIGURE
 """
 
-TRACELOOP = """
-    import json
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from traceloop.sdk import Traceloop
-    from traceloop.sdk.decorators import task
-    from traceloop.sdk.instruments import Instruments
-    import onex_otel
-
-    @task(name="step")
-    def step():
-        return 1
-
-    exporter = InMemorySpanExporter()
-    BEFORE
-    Traceloop.init(app_name="agent", exporter=exporter, disable_batch=True,
-                   telemetry_enabled=False, instruments={Instruments.URLLIB3})
-    AFTER
-"""
-
-QUIET: dict[str, str] = {"TRACELOOP_METRICS_ENABLED": "false", "TRACELOOP_LOGGING_ENABLED": "false",
-         "TRACELOOP_TELEMETRY": "false", "LOGFIRE_SEND_TO_LOGFIRE": "false"}
+QUIET: dict[str, str] = {"LOGFIRE_SEND_TO_LOGFIRE": "false"}
 
 
 def _run(setup: str, framework_span: str, flush: str = "") -> dict[str, Any]:
@@ -128,14 +108,6 @@ def test_pydantic_ai_under_logfire() -> None:
     result = _run(setup, 'agent.run_sync("add 1 and 2")')
     _assert_one_trace(result, "invoke_agent a", "invoke_agent helper", "chat test", "chat test",
                       "execute_tool add", "library", "execute_tool t")
-
-
-@pytest.mark.parametrize("order", ["init-then-configure", "configure-then-init"])
-def test_traceloop_init_provider(order: str) -> None:
-    before, after = ("pass", "onex_otel.configure()") if order == "init-then-configure" else (
-        "onex_otel.configure()", "pass")
-    result = _run(TRACELOOP.replace("BEFORE", before).replace("AFTER", after), "step()")
-    _assert_one_trace(result, "invoke_agent a", "step.task", "library", "execute_tool t")
 
 
 # --- a provider that neither is nor wraps an SDK provider ------------------------------------
