@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from onex_otel.config import DEFAULT_REDACT_KEYS, Settings, load_settings
+from onex_otel.config import DEFAULT_REDACT_KEYS, MIN_PAYLOAD_BYTES, Settings, load_settings
 from onex_otel.conventions import REDACTED_MARKER, TRUNCATION_MARKER
 
 __all__ = ["Policy", "encode", "policy", "set_policy", "to_jsonable"]
@@ -68,7 +68,7 @@ class Policy:
         redact_keys: Iterable[str] = DEFAULT_REDACT_KEYS,
     ) -> None:
         self.capture = capture
-        self.max_bytes = max(64, int(max_bytes))
+        self.max_bytes = max(MIN_PAYLOAD_BYTES, int(max_bytes))
         self.fragments = tuple(sorted({k.strip().lower() for k in redact_keys if k.strip()}))
         self._key_cache: dict[str, bool] = {}
 
