@@ -17,6 +17,7 @@ else to treat it:
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import shutil
@@ -195,19 +196,11 @@ def _run_until_sigterm(args: list[str], env: dict[str, str], cwd: Path, seconds:
                 os.killpg(proc.pid, signal.SIGTERM)
             output, _ = proc.communicate(timeout=60)
         finally:
-            with _suppress_lookup():
+            with contextlib.suppress(ProcessLookupError):  # whatever is left of the block
                 os.killpg(proc.pid, signal.SIGKILL)
     assert early is None, f"the block ended by itself (exit {early}) before {seconds}s:\n{output}"
     assert proc.returncode in (0, -signal.SIGTERM), output
     assert not re.search(r"^onex-otel \w+: ", output, re.M), output  # a CLI error line
-
-
-class _suppress_lookup:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return exc[0] is not None and issubclass(exc[0], ProcessLookupError)  # type: ignore[arg-type]
 
 
 def test_compose_header_gives_the_stack_database_url() -> None:
