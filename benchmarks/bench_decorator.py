@@ -11,7 +11,10 @@ Prints ns per call of a trivial function:
   (c') the same inside an agent execution (execution attributes stamped onto the span)
   (c'') the same with an SDK MeterProvider recording the action metrics
 
-and the ratio (c)/(b). Targets: (c)/(b) <= 1.5, (d) < 1000 ns.
+and the ratio (c)/(b). Targets: (c)/(b) <= 1.5, (d) < 1000 ns. Then the cost of large arguments
+beside a small one, in the same run: (c) with a 10 MB string argument, and with a 10 MB string
+inside a mapping argument, as ratios to (c); values over ``ONEX_MAX_PAYLOAD_BYTES`` are bounded
+while they are converted, so these stay near (c) instead of growing with the argument.
 
 Where the difference goes: the tool span carries the attributes the span contract asks for
 (operation name, tool name, tool type, call id, action type, action name, arguments; the result is
@@ -110,6 +113,13 @@ def main() -> None:
     meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
     onex_otel.configure(meter_provider=meter_provider)
     results["c''"] = measure(lambda: decorated(1, "xy"), n, r)
+
+    big = "x" * 10_000_000
+    big_calls = max(5, n // 1000)
+    results["small"] = measure(lambda: decorated(1, "xy"), n, r)
+    results["big"] = measure(lambda: decorated(1, big), big_calls, r)
+    big_in_dict = traced_tool_call(name="lookup")(lambda a, b: a + len(b["text"]))
+    results["bigdict"] = measure(lambda: big_in_dict(1, {"text": big}), big_calls, r)
     provider.shutdown()
     bare_provider.shutdown()
     meter_provider.shutdown()
@@ -127,6 +137,10 @@ def main() -> None:
         ratio = results[key] / results["b"]
         print(f"({key:>3}) {labels[key]:<48} {results[key]:>9.0f} ns/call  {ratio:5.2f}x (b)")
     print(f"(c)/(b) = {results['c'] / results['b']:.2f}   target <= 1.5")
+    small = results["small"]
+    for key, label in (("big", "10 MB str argument"), ("bigdict", "10 MB str inside a dict")):
+        print(f"(c) with a {label:<24} {results[key]:>9.0f} ns/call  {results[key] / small:5.2f}x "
+              f"(c) with a small argument ({small:.0f} ns, same run)")
     print(f"(d)     = {results['d']:.0f} ns   target < 1000 ns")
 
 

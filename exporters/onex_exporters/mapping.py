@@ -674,9 +674,10 @@ def _tool_call(b: _Builder) -> None:
         "tool_type": _text(attrs.get(GEN_AI_TOOL_TYPE)),
         "parameters": _loads(attrs.get(GEN_AI_TOOL_CALL_ARGUMENTS)),
         "result": _loads(attrs.get(GEN_AI_TOOL_CALL_RESULT)),
+        "success": not _is_error(span),
         "error": None,
     }
-    if _is_error(span):
+    if not details["success"]:
         exc = _exception_event(span)
         details["error"] = {
             "type": _text(attrs.get(ERROR_TYPE) or exc.get(EXCEPTION_TYPE)),

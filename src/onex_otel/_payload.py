@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
-from onex_otel.config import DEFAULT_REDACT_KEYS, Settings, load_settings
+from onex_otel.config import DEFAULT_REDACT_KEYS, MIN_PAYLOAD_BYTES, Settings, load_settings
 from onex_otel.conventions import REDACTED_MARKER, TRUNCATION_MARKER
 
 __all__ = ["Policy", "encode", "policy", "set_policy", "to_jsonable"]
@@ -68,7 +68,7 @@ class Policy:
         redact_keys: Iterable[str] = DEFAULT_REDACT_KEYS,
     ) -> None:
         self.capture = capture
-        self.max_bytes = max(64, int(max_bytes))
+        self.max_bytes = max(MIN_PAYLOAD_BYTES, int(max_bytes))
         self.fragments = tuple(sorted({k.strip().lower() for k in redact_keys if k.strip()}))
         self._key_cache: dict[str, bool] = {}
 
@@ -133,89 +133,179 @@ def _float(value: float) -> Any:
     return value if math.isfinite(value) else str(value)
 
 
+#: Conversion stops spending once its output passes this many times the size limit: what is
+#: beyond can never be kept, so a 10 MB argument costs about what a value of that size does.
+_BUDGET_FACTOR = 8
+#: Characters kept of a string met after the budget is spent.
+_STARVED_WIDTH = 16
+
+
+class _Conversion:
+    """One conversion's bounds and what it left out (an estimate of the bytes not converted)."""
+
+    __slots__ = ("budget", "cut", "floor", "items", "pol", "seen", "width")
+
+    def __init__(self, pol: Policy, items: int, bounded: bool) -> None:
+        self.pol = pol
+        self.items = items
+        self.seen: set[int] = set()
+        # ``bounded``: strings over the size limit are cut and the budget applies (a value that
+        # large can never be kept whole); the plain conversion only limits the number of items.
+        self.width = pol.max_bytes if bounded else -1
+        self.budget = _BUDGET_FACTOR * pol.max_bytes if bounded else -1
+        # Once spent, mappings still list their keys (values cut short) down to this floor.
+        self.floor = -self.budget
+        self.cut = 0
+
+    def text(self, value: str) -> str:
+        """``value``, cut when it can never fit (and counted, chars taken as bytes)."""
+        width = self.width
+        if width < 0:
+            return value
+        if self.budget <= 0:
+            width = _STARVED_WIDTH
+        if len(value) > width:
+            self.cut += len(value) - width - len(TRUNCATION_MARKER)  # the marker is counted
+            value = value[:width] + TRUNCATION_MARKER
+        self.budget -= len(value) + 3
+        return value
+
+
 def to_jsonable(value: Any, pol: Policy | None = None, *, max_items: int | None = None) -> Any:
     """A JSON-compatible copy of ``value`` with secrets redacted; never raises."""
     pol = pol or policy()
     limit = max_items if max_items is not None else max(64, pol.max_bytes)
+    return _to_tree(value, _Conversion(pol, limit, False))
+
+
+def _to_tree(value: Any, conv: _Conversion) -> Any:
     try:
-        return _convert(value, pol, limit, 0, set())
+        return _convert(value, conv, 0)
     except Exception:  # pragma: no cover - _convert guards each step; last resort
         return _safe_repr(value)
 
 
-def _convert(obj: Any, pol: Policy, limit: int, depth: int, seen: set[int]) -> Any:
+def _convert(obj: Any, conv: _Conversion, depth: int) -> Any:
     kind = type(obj)
+    if kind is str:
+        return conv.text(obj) if conv.width >= 0 else obj
     if kind in _SCALARS:
+        conv.budget -= 8
         return obj
     if kind is float:
+        conv.budget -= 8
         return _float(obj)
     if depth >= _MAX_DEPTH:
         return "<max depth>"
     oid = id(obj)
+    seen = conv.seen
     if oid in seen:
         return "<cycle>"
     seen.add(oid)
     try:
-        return _convert_other(obj, pol, limit, depth + 1, seen)
+        return _convert_other(obj, conv, depth + 1)
     except Exception:
         return _safe_repr(obj)
     finally:
         seen.discard(oid)
 
 
-def _convert_other(obj: Any, pol: Policy, limit: int, depth: int, seen: set[int]) -> Any:
+def _convert_other(obj: Any, conv: _Conversion, depth: int) -> Any:
     if isinstance(obj, enum.Enum):
-        return _convert(obj.value, pol, limit, depth, seen)
+        return _convert(obj.value, conv, depth)
     if isinstance(obj, str):  # subclasses of the scalars
-        return str(obj)
+        return _convert(str(obj), conv, depth)
     if isinstance(obj, int):
         return int(obj)
     if isinstance(obj, float):
         return _float(float(obj))
-    return _convert_container(obj, pol, limit, depth, seen)
+    return _convert_container(obj, conv, depth)
 
 
-def _mapping(items: Iterable[tuple[Any, Any]], pol: Policy, limit: int, depth: int,
-             seen: set[int]) -> dict[str, Any]:
+def _starved(conv: _Conversion, value: Any) -> bool:
+    """Whether ``value`` is a container met after the budget is spent (then not converted)."""
+    return conv.budget <= 0 <= conv.width and not isinstance(value, (str, int, float)) \
+        and value is not None
+
+
+def _mapping(items: Iterable[tuple[Any, Any]], conv: _Conversion, depth: int,
+             total: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    pol = conv.pol
+    before = conv.budget
+    i = 0
+    bounded = conv.width >= 0
     for i, (key, val) in enumerate(items):
-        if i >= limit:
+        if i >= conv.items or (bounded and conv.budget <= conv.floor):
             out[TRUNCATION_MARKER] = "more items"
             break
-        skey = key if isinstance(key, str) else _key_text(key, pol, limit, depth, seen)
-        secret = pol.is_secret(skey)
-        out[skey] = REDACTED_MARKER if secret else _convert(val, pol, limit, depth, seen)
+        skey = (conv.text(key) if bounded else key) if type(key) is str \
+            else _key_text(key, conv, depth)
+        if pol.is_secret(skey):
+            out[skey] = REDACTED_MARKER
+        elif _starved(conv, val):
+            out[skey] = TRUNCATION_MARKER
+            conv.budget -= len(TRUNCATION_MARKER) + 3
+            conv.cut += 16
+        else:
+            out[skey] = _convert(val, conv, depth)
+    else:
+        return out
+    _count_dropped(conv, before, len(out) - 1, total, i)
     return out
 
 
-def _key_text(key: Any, pol: Policy, limit: int, depth: int, seen: set[int]) -> str:
-    converted = _convert(key, pol, limit, depth, seen)
+def _key_text(key: Any, conv: _Conversion, depth: int) -> str:
+    converted = _convert(key, conv, depth)
     return converted if isinstance(converted, str) else _encode_text(converted)
 
 
-def _sequence(items: Iterable[Any], pol: Policy, limit: int, depth: int,
-              seen: set[int]) -> list[Any]:
+def _sequence(items: Iterable[Any], conv: _Conversion, depth: int,
+              total: int | None = None) -> list[Any]:
     out: list[Any] = []
+    before = conv.budget
+    bounded = conv.width >= 0
+    i = 0
     for i, val in enumerate(items):
-        if i >= limit:
+        if i >= conv.items or (bounded and conv.budget <= 0):
             out.append(TRUNCATION_MARKER)
             break
-        out.append(_convert(val, pol, limit, depth, seen))
+        out.append(_convert(val, conv, depth))
+    else:
+        return out
+    _count_dropped(conv, before, len(out) - 1, total, i)
     return out
 
 
-def _convert_container(obj: Any, pol: Policy, limit: int, depth: int, seen: set[int]) -> Any:
+def _count_dropped(conv: _Conversion, before: int, kept: int, total: int | None,
+                   stopped_at: int) -> None:
+    """Estimate the bytes of the items left out: their count times the kept items' mean size."""
+    if total is None or total <= stopped_at or conv.width < 0:
+        return
+    mean = (before - conv.budget) / kept if kept > 0 else 8
+    conv.cut += int(mean * (total - stopped_at))
+
+
+def _size(obj: Any) -> int | None:
+    try:
+        return len(obj)
+    except Exception:
+        return None
+
+
+def _convert_container(obj: Any, conv: _Conversion, depth: int) -> Any:
     if isinstance(obj, Mapping):
-        return _mapping(obj.items(), pol, limit, depth, seen)
+        return _mapping(obj.items(), conv, depth, _size(obj))
     if isinstance(obj, (list, tuple)):
-        return _sequence(obj, pol, limit, depth, seen)
+        return _sequence(obj, conv, depth, len(obj))
     if isinstance(obj, (set, frozenset)):
         items = list(obj)
-        try:
-            items.sort()
-        except Exception:
-            items.sort(key=_safe_repr)
-        return _sequence(items, pol, limit, depth, seen)
+        if conv.width < 0 or len(items) <= conv.items:
+            try:
+                items.sort()
+            except Exception:
+                items.sort(key=_safe_repr)
+        return _sequence(items, conv, depth, len(items))
     if isinstance(obj, (_dt.datetime, _dt.date, _dt.time)):
         return obj.isoformat()
     if isinstance(obj, _dt.timedelta):
@@ -223,16 +313,20 @@ def _convert_container(obj: Any, pol: Policy, limit: int, depth: int, seen: set[
     if isinstance(obj, (uuid.UUID, Decimal, PurePath)):
         return str(obj)
     if isinstance(obj, (bytes, bytearray, memoryview)):
-        raw = bytes(obj[: pol.max_bytes])
+        max_bytes = conv.pol.max_bytes
+        raw = bytes(obj[:max_bytes])
+        if conv.width >= 0 and len(obj) > max_bytes:
+            conv.cut += len(obj) - max_bytes
         try:
-            return raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return "base64:" + base64.b64encode(raw).decode("ascii")
+            text = "base64:" + base64.b64encode(raw).decode("ascii")
+        return conv.text(text) if conv.width >= 0 else text
     if isinstance(obj, BaseException):
         return f"{type(obj).__name__}: {_safe_str(obj)}"
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         pairs = ((f.name, getattr(obj, f.name, None)) for f in dataclasses.fields(obj))
-        return _mapping(pairs, pol, limit, depth, seen)
+        return _mapping(pairs, conv, depth)
     dump = getattr(obj, "model_dump", None)  # pydantic 2 models
     if callable(dump) and not isinstance(obj, type):
         try:
@@ -240,7 +334,7 @@ def _convert_container(obj: Any, pol: Policy, limit: int, depth: int, seen: set[
         except Exception:
             dumped = None
         if isinstance(dumped, Mapping):
-            return _mapping(dumped.items(), pol, limit, depth, seen)
+            return _mapping(dumped.items(), conv, depth, len(dumped))
     return _safe_repr(obj)
 
 
@@ -258,16 +352,26 @@ def encode(value: Any, pol: Policy | None = None) -> tuple[str, int | None]:
     """Encode ``value`` as compact JSON within the size limit; never raises.
 
     Returns ``(text, original_size)``; ``original_size`` is the UTF-8 byte size of the complete
-    encoding when ``text`` had to be truncated, else ``None``.
+    encoding when ``text`` had to be truncated, else ``None``. The conversion stops spending once
+    the value can no longer fit (a string over the limit is cut as it is met, containers stop
+    after several times the limit): then ``original_size`` is an estimate, the converted part's
+    size plus the characters and items left out (items at the kept ones' mean size).
     """
     pol = pol or policy()
+    conv = _Conversion(pol, max(64, pol.max_bytes), True)
     try:
-        tree = to_jsonable(value, pol)
+        tree = _to_tree(value, conv)
         text = _encode_text(tree)
     except Exception:
-        text = _encode_text(_safe_repr(value))
+        text = _encode_text(_safe_repr(value)[: pol.max_bytes])
         tree = None
-    return fit(text, tree, pol.max_bytes)
+    if not conv.cut:
+        return fit(text, tree, pol.max_bytes)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    original = max(size + conv.cut, pol.max_bytes + 1)
+    if size <= pol.max_bytes:  # what was left out made it too large; what is kept fits
+        return text, original
+    return _shrink(text, tree, pol.max_bytes), original
 
 
 def encode_plain(tree: Any, pol: Policy) -> tuple[str, int | None]:

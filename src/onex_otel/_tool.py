@@ -107,8 +107,17 @@ def _json_text(
     kind = type(value)
     if kind is dict:
         if _c_encoder is not None:
+            # Strings longer in all than the limit never fit: bounded while converted instead.
+            chars = pol.max_bytes
             for key, item in value.items():
-                if type(item) not in _FLAT or (not redacted and pol.is_secret(key)):
+                item_kind = type(item)
+                if item_kind is str:
+                    chars -= len(item)
+                    if chars < 0:
+                        break
+                elif item_kind not in _FLAT:
+                    break
+                if not redacted and pol.is_secret(key):
                     break
             else:
                 try:

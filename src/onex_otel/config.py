@@ -106,6 +106,11 @@ class Setting(Generic[T]):
         return self.default
 
 
+#: The smallest ``ONEX_MAX_PAYLOAD_BYTES`` allowed; a text of at most a quarter as many characters
+#: always fits (UTF-8 needs at most 4 bytes per character), whatever the setting.
+MIN_PAYLOAD_BYTES = 64
+ALWAYS_FITS_CHARS = MIN_PAYLOAD_BYTES // 4
+
 #: Default secret-looking keys whose values are redacted in captured payloads (case-insensitive,
 #: matched as substrings of the normalised key).
 DEFAULT_REDACT_KEYS: tuple[str, ...] = (
@@ -344,6 +349,20 @@ class Settings:
         return " ".join(f"{k}={_quote_conninfo(v)}" for k, v in parts.items())
 
 
+def mask_conninfo(conninfo: str) -> str:
+    """``conninfo`` (a URL or ``key=value`` string) with only its password replaced by ``***``.
+
+    ``postgresql://user:secret@host:5432/db`` -> ``postgresql://user:***@host:5432/db``; a
+    ``password=`` key, URL query parameter included, is masked the same way.
+    """
+    import re
+
+    masked = re.sub(r"^([a-z][a-z0-9+.-]*://[^:@/?#]*):[^@/?#]*@", r"\1:***@", conninfo,
+                    flags=re.IGNORECASE)
+    return re.sub(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)", r"\1***", masked,
+                  flags=re.IGNORECASE)
+
+
 def _quote_conninfo(value: str) -> str:
     if value and all(c not in value for c in " '\\"):
         return value
@@ -352,7 +371,8 @@ def _quote_conninfo(value: str) -> str:
 
 
 _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
-    "max_payload_bytes": lambda v: None if v >= 64 else "must be at least 64",
+    "max_payload_bytes": lambda v: None if v >= MIN_PAYLOAD_BYTES
+    else f"must be at least {MIN_PAYLOAD_BYTES}",
     "otlp_protocol": lambda v: None if v in ("grpc", "http/protobuf")
     else "must be grpc or http/protobuf",
     "spool_max_bytes": lambda v: None if v >= 0 else "must be >= 0",

@@ -4,7 +4,8 @@ A correlation id is a UUID and the trace id of every span of its execution is th
 128-bit value, so ``format(trace_id, "032x") == correlation_id.hex``. Correlation ids that are not
 UUIDs (legacy strings such as ``"abc-123-def-456"``) map deterministically to
 ``uuid5(CORRELATION_ID_NAMESPACE, text)``; the original text is kept on the span as
-``onex.correlation_id.original``.
+``onex.correlation_id.original``, cut to ``ONEX_MAX_PAYLOAD_BYTES`` like any captured text (the
+UUID is made from the whole text).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def correlation_uuid(value: str | uuid.UUID | None) -> tuple[uuid.UUID, str | No
 
     Returns ``(uuid, original)`` where ``original`` is the caller's text when it was not a UUID
     (and so was mapped with uuid5 under :data:`~onex_otel.conventions.CORRELATION_ID_NAMESPACE`),
-    else ``None``. ``None`` or an empty string yields a new random UUID. The nil UUID is not a
-    valid trace id, so it is mapped like a legacy string.
+    else ``None``; a text over ``ONEX_MAX_PAYLOAD_BYTES`` is kept cut, with the truncation marker
+    (the UUID is made from the whole text). ``None`` or an empty string yields a new random UUID.
+    The nil UUID is not a valid trace id, so it is mapped like a legacy string.
     """
     if value is None:
         return new_correlation_id(), None
@@ -46,8 +48,18 @@ def correlation_uuid(value: str | uuid.UUID | None) -> tuple[uuid.UUID, str | No
         except ValueError:
             parsed = None
     if parsed is None or parsed.int == 0:
-        return uuid.uuid5(CORRELATION_ID_NAMESPACE, text), text
+        return uuid.uuid5(CORRELATION_ID_NAMESPACE, text), _bounded(text)
     return parsed, None
+
+
+def _bounded(text: str) -> str:
+    from onex_otel.config import ALWAYS_FITS_CHARS
+
+    if len(text) <= ALWAYS_FITS_CHARS:  # the usual short legacy id: no need to load the policy
+        return text
+    from onex_otel import _payload
+
+    return _payload.truncate_text(text, _payload.policy().max_bytes)[0]
 
 
 def new_correlation_id() -> uuid.UUID:

@@ -6,7 +6,8 @@ constraints (the SQL CHECKs) with plain Python and produce exactly the JSON that
 :class:`onex_otel.envelope.OnexEnvelopeV1` produces (a test checks every builder against the models),
 so a consumer cannot tell the two apart.
 
-Only the standard library and :mod:`onex_otel.conventions` / :mod:`onex_otel.ids` are imported.
+Only the standard library and :mod:`onex_otel.conventions` / :mod:`onex_otel.ids` /
+:mod:`onex_otel.config` are imported (and :mod:`onex_otel._payload` for a value to shrink).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from onex_otel.config import ALWAYS_FITS_CHARS
 from onex_otel.conventions import (
     DEFAULT_SOURCE,
     DEFAULT_TENANT_ID,
     ENVELOPE_NAMESPACE,
     SCHEMA_REFS,
+    TRUNCATION_MARKER,
     ActionType,
     EventType,
 )
@@ -118,6 +121,28 @@ def parse_json_array(name: str, text: str | None) -> list[Any]:
     return value
 
 
+def _bounded_details(details: dict[str, Any]) -> dict[str, Any]:
+    """``details`` within ``ONEX_MAX_PAYLOAD_BYTES`` as captured payloads are (not redacted).
+
+    A larger object is shrunk to a still-valid object with ``...[truncated]`` markers, and
+    ``details_original_size`` records its encoded size.
+    """
+    if not details:
+        return details
+    text = json.dumps(details, ensure_ascii=False, separators=(",", ":"), default=str)
+    if len(text) <= ALWAYS_FITS_CHARS:
+        return details
+    from onex_otel import _payload
+
+    fitted, original = _payload.fit(text, json.loads(text), _payload.policy().max_bytes)
+    if original is None:
+        return details
+    shrunk = json.loads(fitted)
+    out = shrunk if isinstance(shrunk, dict) else {TRUNCATION_MARKER: shrunk}
+    out["details_original_size"] = original
+    return out
+
+
 def _correlation(value: str | None, context: dict[str, Any]) -> str:
     cid, original = correlation_uuid(value)
     if original is not None:
@@ -165,7 +190,7 @@ def agent_action(
     allowed = [t.value for t in ActionType]
     if action_type not in allowed:
         raise RecordError(f"action type must be one of {', '.join(allowed)}; got {action_type!r}")
-    details = dict(action_details or {})
+    details = _bounded_details(dict(action_details or {}))
     return {
         "correlation_id": _correlation(correlation_id, details),
         "agent_name": check_text("agent", agent_name),

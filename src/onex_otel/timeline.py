@@ -117,13 +117,18 @@ def build_timeline(correlation_id: str, rows: Mapping[str, Sequence[Row]]) -> No
         details = r.get("action_details") or {}
         duration = _num(r.get("duration_ms"))
         start = r.get("created_at")
-        if start is not None and duration:
-            # An action row is written when the action ends (as the legacy ActionLogger did).
+        if start is not None and duration and r["action_type"] in _TIMED_ACTIONS:
+            # A timed action's row is written when it ends (as the legacy ActionLogger did); an
+            # error or success row is a point in time (the execution's end for its outcome row,
+            # whose duration is the whole execution's).
             start = start - timedelta(milliseconds=duration)
+        attrs = {"agent": r.get("agent_name"), "details": details}
+        failure = _action_failure(r["action_type"], details)
+        if failure:
+            attrs["error"] = failure
         node = Node(
             "action", f"{r['action_type']} {r['action_name']}", start,
-            duration, "error" if r["action_type"] == "error" else "ok",
-            {"agent": r.get("agent_name"), "details": details},
+            duration, "error" if failure or r["action_type"] == "error" else "ok", attrs,
         )
         owner = _owning_execution(exec_nodes, r)
         (owner.children if owner else children).append(node)
@@ -137,6 +142,22 @@ def build_timeline(correlation_id: str, rows: Mapping[str, Sequence[Row]]) -> No
         "in_progress" if any(n.status == "in_progress" for n in exec_nodes) else "ok"
     )
     return Node("run", correlation_id, min(starts) if starts else None, total, worst, {}, children)
+
+
+_TIMED_ACTIONS = frozenset({"tool_call", "decision"})
+
+
+def _action_failure(action_type: str, details: Any) -> str | None:
+    """The error of a tool call or decision that failed (``success: false`` and/or ``error``)."""
+    if action_type not in _TIMED_ACTIONS or not isinstance(details, Mapping):
+        return None
+    error = details.get("error") or details.get("error_message")
+    if not error and details.get("success") is not False:
+        return None
+    if isinstance(error, Mapping):
+        kind, message = error.get("type"), error.get("message")
+        return f"{kind or 'Error'}: {message}" if message else str(kind or "Error")
+    return str(error) if error else "failed"
 
 
 def _owning_execution(executions: Sequence[Node], action: Row) -> Node | None:

@@ -164,7 +164,10 @@ def test_truncation_keeps_structure_and_records_size() -> None:
     text, original = encode(value, Policy(max_bytes=512))
     parsed = json.loads(text)
     assert len(text.encode()) <= 512
-    assert original == len(json.dumps(value, separators=(",", ":")).encode())
+    # Past 8x the limit conversion stops spending: the size is then an estimate (items left out
+    # at the kept ones' mean size, characters as bytes).
+    exact = len(json.dumps(value, separators=(",", ":")).encode())
+    assert abs(original - exact) <= exact * 0.02  # type: ignore[operator]
     assert parsed["files"][0] == "/src/module_0.py"
     assert TRUNCATION_MARKER in parsed["files"][-1]
     assert parsed["summary"].endswith(TRUNCATION_MARKER)
@@ -174,3 +177,52 @@ def test_custom_redaction_keys() -> None:
     pol = Policy(redact_keys=["ssn"])
     text, _ = encode({"SSN_number": "123", "password": "kept"}, pol)
     assert json.loads(text) == {"SSN_number": REDACTED_MARKER, "password": "kept"}
+
+
+def test_original_size_is_exact_while_conversion_stays_within_its_budget() -> None:
+    value = {"files": [f"/src/module_{i}.py" for i in range(100)], "summary": "y" * 400}
+    text, original = encode(value, Policy(max_bytes=512))
+    assert len(text.encode()) <= 512
+    assert original == len(json.dumps(value, separators=(",", ":")).encode())
+
+
+def test_huge_values_are_bounded_before_they_are_encoded(monkeypatch: Any) -> None:
+    """A 10 MB argument is cut while converted: nothing near its size is ever encoded."""
+    from onex_otel import _payload, _tool
+
+    encoded: list[int] = []
+    real_text, real_c = _payload._encode_text, _tool._c_encoder
+    assert real_c is not None
+
+    def spy_text(tree: Any) -> str:
+        out = real_text(tree)
+        encoded.append(len(out))
+        return out
+
+    def spy_c(tree: Any, level: int) -> Any:
+        out = "".join(real_c(tree, level))
+        encoded.append(len(out))
+        return [out]
+
+    monkeypatch.setattr(_payload, "_encode_text", spy_text)
+    monkeypatch.setattr(_tool, "_c_encoder", spy_c)
+    big = "é" * 5_000_000  # 10 MB of UTF-8
+    pol = Policy(max_bytes=1024)
+    values = [
+        big,
+        {"text": big, "n": 1},
+        [big, big],
+        big.encode(),
+        [f"line {i}" for i in range(1_000_000)],
+        {f"k{i}": {"v": "x" * 50} for i in range(200_000)},
+    ]
+    for value in values:
+        encoded.clear()
+        for text, original in (encode(value, pol), _tool._json_text(value, pol)):
+            assert len(text.encode()) <= 1024
+            json.loads(text)
+            assert original is not None and original >= 1_000_000
+        assert max(encoded) <= 20 * 1024, type(value)  # twice the 8x budget at most
+    text, original = encode({"text": big}, pol)
+    assert json.loads(text)["text"].endswith(TRUNCATION_MARKER)
+    assert abs(original - 10_000_010) <= 5_000_010  # type: ignore[operator]

@@ -199,7 +199,7 @@ def test_tool_call_span() -> None:
     assert p["action_details"] == {
         "tool_call_id": tool.attributes[c.GEN_AI_TOOL_CALL_ID],
         "tool_type": "function", "parameters": {"file_path": "a.py"},
-        "result": {"line_count": 100}, "error": None}
+        "result": {"line_count": 100}, "success": True, "error": None}
     assert record.traceparent == (
         f"00-{tool.context.trace_id:032x}-{tool.context.span_id:016x}-01")
     check_equivalent([record])
@@ -213,6 +213,7 @@ def test_failed_tool_call_carries_the_error() -> None:
     tool = next(s for s in f.finished() if s.name == "execute_tool Write")
     (record,) = span_to_records(tool, OPTIONS)
     details = record.envelope["payload"]["action_details"]
+    assert details["success"] is False
     assert details["error"]["type"] == "KeyError"
     assert "missing" in details["error"]["message"]
     assert details["result"] is None

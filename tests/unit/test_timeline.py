@@ -96,3 +96,56 @@ def test_json_is_serializable() -> None:
     assert root is not None
     data = json.loads(json.dumps(timeline.to_json(root)))
     assert data["children"][3]["children"][0]["attributes"]["details"] == {"path": "x"}
+
+
+def _run_with_failed_tool() -> dict[str, list[dict[str, object]]]:
+    """Rows as the mapping writes them: a tool call that raised, then the execution's outcome."""
+    rows = _rows()
+    rows["agent_actions"] = [
+        {"action_type": "tool_call", "action_name": "flaky_search", "duration_ms": 3,
+         "agent_name": "agent-performance",
+         "action_details": {"parameters": {"q": "x"}, "result": None, "success": False,
+                            "error": {"type": "TimeoutError", "message": "timed out"}},
+         "created_at": T0 + timedelta(milliseconds=20)},
+        {"action_type": "tool_call", "action_name": "flaky_search", "duration_ms": 2,
+         "agent_name": "agent-performance",
+         "action_details": {"parameters": {"q": "x"}, "result": [1], "success": True,
+                            "error": None},
+         "created_at": T0 + timedelta(milliseconds=40)},
+        # The execution's outcome row: written at its end, its duration is the execution's.
+        {"action_type": "success", "action_name": "agent_execution_completed",
+         "duration_ms": 100, "agent_name": "agent-performance",
+         "action_details": {"execution_duration_ms": 100},
+         "created_at": T0 + timedelta(milliseconds=105)},
+    ]
+    return rows
+
+
+def test_failed_tool_call_is_failed_in_every_view() -> None:
+    import json
+
+    root = timeline.build_timeline(CID, _run_with_failed_tool())
+    assert root is not None
+    execution = root.children[-1]
+    assert [(a.name, a.status) for a in execution.children] == [
+        ("tool_call flaky_search", "error"),
+        ("tool_call flaky_search", "ok"),
+        ("success agent_execution_completed", "ok"),
+    ]
+    lines = timeline.render_text(root).splitlines()
+    assert lines[5].endswith("tool_call flaky_search  [3ms, FAILED]  TimeoutError: timed out")
+    assert lines[6].endswith("[2ms, ok]")
+    doc = json.loads(json.dumps(timeline.to_json(root)))
+    assert [a["status"] for a in doc["children"][3]["children"]] == ["error", "ok", "ok"]
+    spans = timeline.to_jaeger(root)["data"][0]["spans"]
+    failed = [s for s in spans if s["operationName"] == "action tool_call flaky_search"
+              and {"key": "error", "type": "bool", "value": True} in s["tags"]]
+    assert len(failed) == 1
+
+
+def test_outcome_action_is_listed_at_the_execution_end() -> None:
+    root = timeline.build_timeline(CID, _run_with_failed_tool())
+    assert root is not None
+    success = root.children[-1].children[-1]
+    assert success.start == T0 + timedelta(milliseconds=105)
+    assert "+   105.0ms" in timeline.render_text(root).splitlines()[-1]

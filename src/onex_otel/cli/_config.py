@@ -17,18 +17,19 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the resolved settings as JSON (secrets masked) or the reference table."""
+    """Print the resolved settings as JSON (passwords masked) or the reference table."""
     from dataclasses import asdict
 
-    from onex_otel.config import load_settings, reference_markdown
+    from onex_otel.config import load_settings, mask_conninfo, reference_markdown
 
     if args.markdown:
         print(reference_markdown())
         return 0
     values = asdict(load_settings())
     values.pop("extra", None)
-    for key in ("postgres_password", "database_url"):
-        if values.get(key):
-            values[key] = "***"
+    if values.get("postgres_password"):
+        values["postgres_password"] = "***"
+    if values.get("database_url"):
+        values["database_url"] = mask_conninfo(values["database_url"])
     print(json.dumps(values, indent=2, default=list))
     return 0

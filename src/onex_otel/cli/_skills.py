@@ -52,6 +52,7 @@ def _int(text: str) -> int:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.error = _json_error(p)  # type: ignore[method-assign,assignment]
+    p.set_defaults(usage_error=p.error)  # unknown flags are found by the top-level parser
     p.add_argument("--correlation-id", help="trace id of the run (UUID; other text is mapped)")
     p.add_argument(
         "--timeout", type=_float, default=5.0, help="seconds to wait for delivery (default 5)"
