@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import json
 import math
 import os
 import time
@@ -173,10 +174,12 @@ class Execution:
         if span is None or not span.is_recording():
             return
         try:
-            meta = _payload.to_jsonable(metadata if metadata is not None else {})
+            # bounded while it is converted, like a tool's arguments; listeners get what was kept
+            text, original = _payload.encode(metadata if metadata is not None else {})
+            meta = json.loads(text)
             if not isinstance(meta, dict):
                 meta = {"value": meta}
-            text, original = _payload.encode_plain(meta, _payload.policy())
+                text = json.dumps(meta, separators=(",", ":"), ensure_ascii=False)
             attrs: dict[str, Any] = {ATTR_STAGE: stage, ATTR_PERCENT: value, ATTR_METADATA: text}
             if original is not None:
                 attrs[ATTR_METADATA + ORIGINAL_SIZE_SUFFIX] = original

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import os
 import threading
 import uuid
@@ -13,6 +14,7 @@ import pytest
 from opentelemetry import trace
 
 from onex_otel import (
+    _payload,
     agent_execution,
     current_correlation_id,
     current_execution,
@@ -242,6 +244,30 @@ def test_progress_notifies_lifecycle_listeners(spans: Spans) -> None:
         "half", 50.0, {"k": "v", "password": "[REDACTED]"}
     )
     assert report.span.get_span_context().span_id == spans.by_name("invoke_agent a").context.span_id
+
+
+def test_progress_metadata_is_bounded_before_it_is_recorded(spans: Spans) -> None:
+    reports: list[ProgressReport] = []
+
+    class Listener:
+        def on_progress(self, report: ProgressReport) -> None:
+            reports.append(report)
+
+    listener = Listener()
+    add_listener(listener)
+    try:
+        with agent_execution("a") as run:
+            run.progress("big", 10, {"blob": "x" * 10_000_000, "n": 1})
+    finally:
+        remove_listener(listener)
+    limit = _payload.policy().max_bytes
+    (event,) = [e for e in spans.by_name("invoke_agent a").events if e.name == "onex.execution.progress"]
+    text = str(event.attributes["onex.metadata"])
+    assert len(text.encode()) <= limit
+    assert json.loads(text)["n"] == 1
+    assert int(event.attributes["onex.metadata.original_size"]) > 10_000_000
+    (report,) = reports
+    assert len(json.dumps(dict(report.metadata))) <= limit
 
 
 def test_user_request_not_recorded_when_capture_off(
