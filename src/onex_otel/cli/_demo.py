@@ -148,9 +148,12 @@ def _wait_for_rows(conninfo: str, cid: str, timeout: float, collect: Callable[[]
 def run(args: argparse.Namespace) -> int:
     """Run the demo; exit 0 when the run was found in the database."""
     from onex_otel.cli import CliError
+    from onex_otel.cli._bounds import require_configured
     from onex_otel.config import load_settings
 
     settings = load_settings()
+    require_configured(settings, min(args.timeout, settings.connect_timeout_s),
+                       postgres=_postgres_configured())
     workdir = Path(tempfile.mkdtemp(prefix="onex-demo-"))
     cid = str(uuid.uuid4())
     since = datetime.now(UTC) - timedelta(seconds=5)
