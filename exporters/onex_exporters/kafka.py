@@ -833,7 +833,8 @@ class OnexKafkaSpanExporter(SpanExporter):
 
         Waits at most the smaller of the timeout and the delivery timeout for Kafka, then up to
         :data:`EXIT_MARGIN_S` to spool what it did not take. On the main thread, a SIGINT while
-        it waits stops the waiting at once (what is queued is spooled).
+        it waits stops the waiting at once (what is queued is spooled); outside the interpreter's
+        exit the ``KeyboardInterrupt`` is then raised, as the user asked.
         """
         with self._start_lock:
             if self._is_shutdown:
@@ -866,6 +867,8 @@ class OnexKafkaSpanExporter(SpanExporter):
         except Exception:
             _log.warning("onex-otel Kafka exporter shutdown failed", exc_info=True)
         self._report_spooled_at_exit(self._counts[OUTCOME_SPOOLED] - spooled_before)
+        if self._abort.is_set() and threading.main_thread().is_alive():
+            raise KeyboardInterrupt  # not exiting (atexit runs after the main thread ended)
 
     def _deliver_until(self, producer: Any, deadline: float) -> None:
         """Let the producer deliver until nothing is queued, ``deadline``, or an abort."""
@@ -909,8 +912,9 @@ class OnexKafkaSpanExporter(SpanExporter):
 def _sigint_sets(event: threading.Event) -> Any:
     """Within the block, SIGINT sets ``event`` instead of raising (main thread, default handler).
 
-    The first Ctrl-C is what started the exit; a second one must end the wait, not raise a
-    traceback out of an atexit handler.
+    At exit the first Ctrl-C is what started the exit; a second one must end the wait, not
+    raise a traceback out of an atexit handler (:meth:`OnexKafkaSpanExporter.shutdown` raises
+    ``KeyboardInterrupt`` itself, after spooling, when the process is not exiting).
     """
     if threading.current_thread() is not threading.main_thread() \
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:

@@ -122,3 +122,22 @@ def test_ctrl_c_stops_the_consumer_loop_cleanly(kafka: str, broker: Broker, topi
     assert "returned NULL" not in err and "Traceback" not in err, err[-3000:]
     assert "stopped cleanly" in out
     assert proc.returncode == 0
+
+
+def test_health_stays_degraded_while_the_broker_is_down(own_broker: Broker,
+                                                        migrated: Database) -> None:
+    own_broker.create_topics(*ALL_TOPICS, "onex.dlq.test")
+    corr = uuid.uuid4()
+    seen: list[str] = []
+    collector = Collector(options(own_broker, migrated), progress_every_s=0.2,
+                          progress=lambda m: seen.append(m.health()["status"]))
+    with running(collector):
+        produce(own_broker, [action(corr, "before")])
+        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
+                               (corr,)), timeout=60, what="the row")
+        own_broker.stop()
+        wait_for(lambda: collector.metrics.health()["status"] == "degraded", timeout=60,
+                 what="degraded")
+        del seen[:]
+        time.sleep(6.0)  # several lag probes and commit intervals while the broker is away
+        assert seen and set(seen) == {"degraded"}

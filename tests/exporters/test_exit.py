@@ -95,3 +95,35 @@ def test_a_second_ctrl_c_ends_the_exit_at_once_and_says_what_was_spooled(tmp_pat
     assert "event(s) spooled at exit (interrupted)" in stderr
     assert "Traceback" not in stderr
     assert spooled_segments(tmp_path)
+
+
+@pytest.mark.integration
+def test_ctrl_c_during_an_explicit_shutdown_spools_then_raises(tmp_path: Path) -> None:
+    """Outside the interpreter's exit, the interrupt reaches the caller, after the spooling."""
+    import threading
+
+    from onex_exporters.kafka import OnexKafkaSpanExporter
+    from tests.exporters.helpers import run_executions, settings_for
+    from tests.exporters.spans import SpanFactory
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    settings = settings_for(f"127.0.0.1:{free_port()}", str(tmp_path / "spool"),
+                            kafka_delivery_timeout_ms=120_000)
+    exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
+    factory = SpanFactory()
+    run_executions(factory, 1)
+    exporter.export(factory.finished())
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            exporter.shutdown()
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 1.0 + EXIT_MARGIN_S + 5.0  # not the 120 s timeout
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    stats = exporter.stats()
+    assert stats["spooled"] == stats["events"] > 0 and stats["dropped"] == {}
+    assert spooled_segments(tmp_path)
