@@ -885,7 +885,9 @@ class OnexKafkaSpanExporter(SpanExporter):
     def _drain_at_exit(self, deadline: float) -> None:
         """Keep re-sending the spool while Kafka takes it and time is left (a short process)."""
         spool = self.spool
-        if spool is None or self._degraded or self._fatal:
+        thread = self._thread
+        if spool is None or self._degraded or self._fatal \
+                or (thread is not None and thread.is_alive()):  # one re-sender at a time
             return
         while not self._halted() and deadline - time.monotonic() > 0.2:
             try:
