@@ -20,8 +20,9 @@ Guarantees (see the README's "Collector" section):
   :meth:`Collector.run` raises ``KeyboardInterrupt``;
 - health is what is true: Kafka counts as unavailable from the start until a broker answered,
   and while librdkafka reports the brokers down; a one-shot run (``stop_when_idle_s``, replay)
-  raises :class:`KafkaUnavailable` once Kafka stayed unreachable for ``connect_timeout_s``
-  instead of waiting for ever.
+  raises :class:`KafkaUnavailable` once Kafka stayed unreachable for ``connect_timeout_s``, and
+  :class:`~onex_collector.writer.DatabaseUnavailable` once a batch could not be written for that
+  long, instead of waiting for ever (what was written before stays committed).
 """
 
 from __future__ import annotations
@@ -662,6 +663,7 @@ class Collector:
         self, events: list[Decoded], ctx: Context, first_error: DatabaseUnavailable
     ) -> BatchResult:
         error: DatabaseUnavailable | None = first_error
+        since = time.monotonic()
         while True:
             try:
                 if error is not None:
@@ -672,6 +674,8 @@ class Collector:
                 self.metrics.set_database(False, str(exc))
                 if self._past_deadline():
                     raise _Abandon(str(exc)) from exc
+                if self._one_shot_gives_up(since):
+                    raise  # replay: the outage is the run's error (the batch stays uncommitted)
                 self._pause()
                 delay = self.backoff.next_delay()
                 log.warning("database unavailable, retrying in %.2fs: %s", delay, exc)
@@ -680,7 +684,16 @@ class Collector:
             self._database_ok()
             return result
 
+    def _one_shot_gives_up(self, since: float) -> bool:
+        """Whether a one-shot run stops retrying an outage that began at ``since``."""
+        return (
+            self.options.stop_when_idle_s is not None
+            and not self.stopping
+            and time.monotonic() - since >= self.options.connect_timeout_s
+        )
+
     def _dead_letter_retrying(self, poison: list[tuple[Any, str, str, str]]) -> None:
+        since = time.monotonic()
         while True:
             try:
                 self._dead_letter(poison)
@@ -689,6 +702,8 @@ class Collector:
                 self.metrics.set_kafka(False, str(exc))
                 if self._past_deadline():
                     raise _Abandon(str(exc)) from exc
+                if self._one_shot_gives_up(since):
+                    raise KafkaUnavailable(str(exc)) from exc
                 self._pause()
                 self._wait(self.backoff.next_delay())
         # unreachable

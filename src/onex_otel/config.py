@@ -236,7 +236,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("connect_timeout_s", "ONEX_CONNECT_TIMEOUT_S", parse_float, 10.0,
             "How long collect, replay, demo, db migrate and trace wait for Kafka and PostgreSQL "
             "to answer at startup before they fail with a one-line error (replay and demo also "
-            "give up once Kafka stayed unreachable this long while running).",
+            "give up once Kafka or PostgreSQL stayed unreachable this long while running).",
             group="collector"),
     Setting("shutdown_timeout_s", "ONEX_COLLECTOR_SHUTDOWN_TIMEOUT_S", parse_float, 30.0,
             "On SIGTERM/SIGINT the collector finishes its batch within this time, then exits.",

@@ -141,3 +141,36 @@ def test_health_stays_degraded_while_the_broker_is_down(own_broker: Broker,
         del seen[:]
         time.sleep(6.0)  # several lag probes and commit intervals while the broker is away
         assert seen and set(seen) == {"degraded"}
+
+
+def test_a_one_shot_run_gives_up_when_the_database_stays_away(
+    broker: Broker, topics: list[str], migrated: Database
+) -> None:
+    from onex_collector.writer import DatabaseUnavailable
+    from tests.services.proxy import TcpProxy
+
+    corr = uuid.uuid4()
+    produce(broker, [action(corr, "while-down")])
+    with TcpProxy(migrated.host, migrated.port) as proxy:
+        proxy.cut()
+        url = migrated.url.replace(f"port={migrated.port}", f"port={proxy.port}")
+        collector = Collector(options(broker, migrated, conninfo=url, start="beginning",
+                                      stop_when_idle_s=600.0, connect_timeout_s=2.0))
+        errors: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                collector.run()
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        try:
+            thread.join(90)  # before: the run retried for ever
+            assert not thread.is_alive()
+        finally:
+            collector.request_stop()
+            thread.join(30)
+    assert len(errors) == 1 and isinstance(errors[0], DatabaseUnavailable), errors
+    assert str(errors[0]).startswith("cannot connect to PostgreSQL")
