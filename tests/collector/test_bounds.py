@@ -15,7 +15,7 @@ import pytest
 
 from onex_collector.consumer import Collector, KafkaUnavailable
 from onex_collector.metrics import CollectorMetrics
-from onex_otel.conventions import ActionType
+from onex_otel.conventions import ActionType, EventType
 from onex_otel.envelope import AgentActionPayload, OnexEnvelopeV1
 from tests.collector.conftest import ALL_TOPICS, options, produce, query, running, wait_for
 from tests.services.kafka import Broker, free_port
@@ -150,11 +150,15 @@ def test_a_one_shot_run_gives_up_when_the_database_stays_away(
     from tests.services.proxy import TcpProxy
 
     corr = uuid.uuid4()
-    produce(broker, [action(corr, "while-down")])
+    topic = f"bounds-db-{corr.hex[:8]}"  # of its own: the shared topics stay as other tests expect
+    broker.create_topics(topic)
+    item: list[tuple[str, bytes | None]] = [(topic, action(corr, "while-down").to_json())]
+    produce(broker, item)
     with TcpProxy(migrated.host, migrated.port) as proxy:
         proxy.cut()
         url = migrated.url.replace(f"port={migrated.port}", f"port={proxy.port}")
         collector = Collector(options(broker, migrated, conninfo=url, start="beginning",
+                                      topic_types={topic: EventType.AGENT_ACTION},
                                       stop_when_idle_s=600.0, connect_timeout_s=2.0))
         errors: list[BaseException] = []
 
