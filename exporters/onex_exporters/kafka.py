@@ -262,6 +262,9 @@ class OnexKafkaSpanExporter(SpanExporter):
             for et, topic in self.topics.items()
         }
         self.shutdown_timeout_s = shutdown_timeout_s
+        #: say in one warning how many events ``shutdown()`` spooled (off when the caller reports
+        #: the outcome itself, as the skills' JSON line does)
+        self.report_spooled_at_exit = True
         self._producer_conf = {**producer_config(settings), **(producer_overrides or {})}
         self._delivery_timeout_s = int(self._producer_conf["message.timeout.ms"]) / 1000.0
         self._backoff = _Backoff(cap=settings.spool_retry_max_s)
@@ -903,7 +906,7 @@ class OnexKafkaSpanExporter(SpanExporter):
 
     def _report_spooled_at_exit(self, spooled: int) -> None:
         """One line when events went to the spool at exit (they are not lost)."""
-        if spooled <= 0 or self.spool is None:
+        if spooled <= 0 or self.spool is None or not self.report_spooled_at_exit:
             return
         how = "interrupted" if self._abort.is_set() else "Kafka did not take them in time"
         _log.warning("onex-otel: %d event(s) spooled at exit (%s) to %s; not lost: the next "
