@@ -145,7 +145,7 @@ class CollectorOptions:
     retry_max_s: float = 10.0
     shutdown_timeout_s: float = 30.0
     #: How long a PostgreSQL connection attempt may take; and how long a one-shot run
-    #: (``stop_when_idle_s`` set) waits for an unreachable Kafka before it gives up.
+    #: (``stop_when_idle_s`` set) retries an unreachable Kafka or PostgreSQL before it gives up.
     connect_timeout_s: float = Settings.connect_timeout_s
     #: None: the group's committed offsets (new group: earliest). "beginning", or a datetime:
     #: every partition from that point (replay).
@@ -330,7 +330,8 @@ class Collector:
     def run(self) -> None:
         """Consume until stopped (or caught up when ``stop_when_idle_s`` is set).
 
-        Raises :class:`KafkaUnavailable` when a one-shot run cannot reach Kafka, and
+        Raises :class:`KafkaUnavailable` or :class:`~onex_collector.writer.DatabaseUnavailable`
+        when a one-shot run cannot reach Kafka or PostgreSQL for ``connect_timeout_s``, and
         ``KeyboardInterrupt`` after a clean stop on Ctrl-C (see the module docstring).
         """
         with self._sigint_stops():
