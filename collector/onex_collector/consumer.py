@@ -15,16 +15,25 @@ Guarantees (see the README's "Collector" section):
   the original topic, partition, offset, error class, message and stage; the rest of its batch is
   written and the partition keeps flowing;
 - :meth:`Collector.request_stop` (SIGTERM / SIGINT): the batch in hand is finished and committed,
-  then the consumer leaves its group; bounded by ``shutdown_timeout_s``.
+  then the consumer leaves its group; bounded by ``shutdown_timeout_s``. Run on the main thread
+  with Python's default SIGINT handler (no service around it), Ctrl-C does the same, then
+  :meth:`Collector.run` raises ``KeyboardInterrupt``;
+- health is what is true: Kafka counts as unavailable from the start until a broker answered,
+  and while librdkafka reports the brokers down; a one-shot run (``stop_when_idle_s``, replay)
+  raises :class:`KafkaUnavailable` once Kafka stayed unreachable for ``connect_timeout_s``, and
+  :class:`~onex_collector.writer.DatabaseUnavailable` once a batch could not be written for that
+  long, instead of waiting for ever (what was written before stays committed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,19 +69,36 @@ from onex_collector.writer import (
     Writer,
 )
 from onex_otel import conventions as c
+from onex_otel.config import Settings
 from onex_otel.conventions import EventType
 
-__all__ = ["Collector", "CollectorOptions", "DeadLetterUnavailable"]
+__all__ = ["Collector", "CollectorOptions", "DeadLetterUnavailable", "KafkaUnavailable"]
 
 log = logging.getLogger("onex_collector")
 
 _STOP_POLL_S = 0.2  # longest a blocking call waits before the loop looks at the stop flag again
 _LAG_EVERY_S = 2.0
 _INFLIGHT_POLL_S = 0.005
+_ERROR_LOG_EVERY_S = 30.0  # a Kafka error repeated (a reconnect every few ms) is logged this often
 
 
 class DeadLetterUnavailable(Exception):
     """The dead-letter topic could not confirm a message; the batch is retried, not committed."""
+
+
+class _LibrdkafkaLog:
+    """librdkafka's own log lines, to Python logging at DEBUG instead of raw stderr.
+
+    While a broker is away it logs a connect failure every few ms; errors reach the log through
+    ``error_cb`` instead, at most every ``_ERROR_LOG_EVERY_S`` per kind.
+    """
+
+    def log(self, _level: int, msg: str, *args: Any) -> None:
+        log.debug("librdkafka: " + msg, *args)
+
+
+class KafkaUnavailable(Exception):
+    """A one-shot run gave up: no Kafka broker answered for ``connect_timeout_s``."""
 
 
 class _Abandon(Exception):
@@ -118,6 +144,9 @@ class CollectorOptions:
     retry_initial_s: float = 0.2
     retry_max_s: float = 10.0
     shutdown_timeout_s: float = 30.0
+    #: How long a PostgreSQL connection attempt may take; and how long a one-shot run
+    #: (``stop_when_idle_s`` set) retries an unreachable Kafka or PostgreSQL before it gives up.
+    connect_timeout_s: float = Settings.connect_timeout_s
     #: None: the group's committed offsets (new group: earliest). "beginning", or a datetime:
     #: every partition from that point (replay).
     start: str | datetime | None = None
@@ -160,6 +189,7 @@ class Collector:
             instrument = tracer_provider is not None or _global_tracing_configured()
         self.writer = writer or Writer(
             options.conninfo,
+            connect_timeout=options.connect_timeout_s,
             statement_timeout_ms=options.statement_timeout_ms,
             instrument=instrument,
             tracer_provider=tracer_provider,
@@ -178,6 +208,8 @@ class Collector:
         self._inflight: deque[_Inflight] = deque()
         self._eof: set[tuple[str, int]] = set()
         self._assigned: set[tuple[str, int]] = set()
+        self._logged_errors: dict[int, float] = {}
+        self._interrupted = False
 
     # -- control ----------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -216,6 +248,7 @@ class Collector:
             "enable.partition.eof": self.options.stop_when_idle_s is not None,
             "error_cb": self._on_kafka_error,
             "on_commit": self._on_commit,
+            "logger": _LibrdkafkaLog(),
         }
         conf.update(self.options.consumer_config)
         return conf
@@ -227,6 +260,7 @@ class Collector:
             "linger.ms": 5,
             "message.timeout.ms": 10000,
             "error_cb": self._on_kafka_error,
+            "logger": _LibrdkafkaLog(),
         }
         conf.update(self.options.producer_config)
         return conf
@@ -235,7 +269,12 @@ class Collector:
         code = err.code()
         if code in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE):
             self.metrics.set_kafka(False, f"{err.name()}: {err.str()}")
-        log.warning("kafka: %s", err.str())
+        now = time.monotonic()
+        if now - self._logged_errors.get(code, -_ERROR_LOG_EVERY_S) >= _ERROR_LOG_EVERY_S:
+            self._logged_errors[code] = now  # librdkafka repeats it at every reconnect
+            log.warning("kafka: %s", err.str())
+        else:
+            log.debug("kafka: %s", err.str())
 
     def _on_commit(self, err: KafkaError | None, _partitions: list[TopicPartition]) -> None:
         if err is None:
@@ -289,19 +328,74 @@ class Collector:
 
     # -- main loop --------------------------------------------------------------------------------
     def run(self) -> None:
-        """Consume until stopped (or caught up when ``stop_when_idle_s`` is set)."""
+        """Consume until stopped (or caught up when ``stop_when_idle_s`` is set).
+
+        Raises :class:`KafkaUnavailable` or :class:`~onex_collector.writer.DatabaseUnavailable`
+        when a one-shot run cannot reach Kafka or PostgreSQL for ``connect_timeout_s``, and
+        ``KeyboardInterrupt`` after a clean stop on Ctrl-C (see the module docstring).
+        """
+        with self._sigint_stops():
+            self._run()
+        if self._interrupted:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def _sigint_stops(self) -> Iterator[None]:
+        """SIGINT requests a stop within the block (main thread, default handler only).
+
+        A KeyboardInterrupt raised inside librdkafka's ``consume`` surfaces as a SystemError
+        ("returned NULL without setting an exception") and skips the final commit.
+        """
+        if threading.current_thread() is not threading.main_thread() \
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            yield
+            return
+
+        def handler(_signum: int, _frame: Any) -> None:
+            self._interrupted = True
+            self.request_stop()
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def _probe_kafka(self, timeout: float) -> bool:
+        """Whether a broker answers a metadata request within ``timeout``; health follows."""
+        try:
+            self._consumer.list_topics(timeout=max(0.1, timeout))
+        except KafkaException as exc:
+            if self.metrics.kafka_ok:
+                self.metrics.set_kafka(False, f"no broker answered: {exc.args[0].str()}"
+                                       if exc.args else "no broker answered")
+            return False
+        if not self.metrics.kafka_ok:
+            self.metrics.set_kafka(True)
+        return True
+
+    def _run(self) -> None:
         opts = self.options
         self._consumer = Consumer(self._consumer_config())
         self._producer = Producer(self._producer_config())
-        self._ensure_dlq_topic()
-        self._consumer.subscribe(
-            sorted(opts.topic_types), on_assign=self._on_assign, on_revoke=self._on_revoke
-        )
-        self.metrics.running = True
-        last_message = time.monotonic()
-        next_lag = next_progress = time.monotonic()
+        # Unknown until a broker answers: health does not say "healthy" before that.
+        self.metrics.set_kafka(False, f"connecting to {opts.bootstrap_servers}")
+        one_shot = opts.stop_when_idle_s is not None
+        kafka_down_since: float | None = None
         first_at: float | None = None
         try:
+            started = time.monotonic()
+            if not self._probe_kafka(min(opts.connect_timeout_s, 5.0)) and one_shot:
+                self._give_up_unless_kafka(started)
+            if one_shot and not self._any_topic_exists():
+                return  # nothing to read: no partition would ever be assigned
+            self._ensure_dlq_topic()
+            self._consumer.subscribe(
+                sorted(opts.topic_types), on_assign=self._on_assign, on_revoke=self._on_revoke
+            )
+            self.metrics.running = True
+            last_message = time.monotonic()
+            next_lag = next_progress = time.monotonic()
             while True:
                 if self._held:
                     self._pending.extend(self._held)
@@ -345,6 +439,13 @@ class Collector:
                 if self._accept(msgs):
                     last_message = time.monotonic()
                 self.metrics.set_pending(len(self._pending))
+                if one_shot and not self.stopping:
+                    if self.metrics.kafka_ok:
+                        kafka_down_since = None
+                    elif kafka_down_since is None:
+                        kafka_down_since = time.monotonic()
+                    elif time.monotonic() - kafka_down_since >= opts.connect_timeout_s:
+                        self._give_up_unless_kafka(kafka_down_since)
                 if (
                     opts.stop_when_idle_s is not None
                     and not self._pending
@@ -364,6 +465,35 @@ class Collector:
             self._close()
         if self._progress is not None:
             self._progress(self.metrics)
+
+    def _any_topic_exists(self) -> bool:
+        """Whether any subscribed topic exists (a one-shot run on an empty cluster ends)."""
+        try:
+            meta = self._consumer.list_topics(timeout=self.options.connect_timeout_s)
+        except KafkaException:
+            return True  # unknown: the run's own bounds apply
+        if set(meta.topics) & set(self.options.topic_types):
+            return True
+        log.warning("none of the %d topics exists on %s: nothing to read",
+                    len(self.options.topic_types), self.options.bootstrap_servers)
+        return False
+
+    def _give_up_unless_kafka(self, since: float) -> None:
+        """A one-shot run: wait for Kafka until ``connect_timeout_s`` after ``since``, or raise."""
+        timeout = self.options.connect_timeout_s
+        while True:
+            left = since + timeout - time.monotonic()
+            if self._probe_kafka(min(1.0, max(0.1, left))):
+                return
+            if self.stopping:
+                return
+            if left <= 0:
+                break
+        reason = self.metrics.kafka_reason or "unreachable"
+        raise KafkaUnavailable(
+            f"no Kafka broker answered at {self.options.bootstrap_servers} for {timeout:g}s"
+            f" ({reason})"
+        )
 
     def _accept(self, msgs: list[Any]) -> bool:
         """Add the messages to the batch being gathered (errors handled); whether any was."""
@@ -534,6 +664,7 @@ class Collector:
         self, events: list[Decoded], ctx: Context, first_error: DatabaseUnavailable
     ) -> BatchResult:
         error: DatabaseUnavailable | None = first_error
+        since = time.monotonic()
         while True:
             try:
                 if error is not None:
@@ -544,6 +675,8 @@ class Collector:
                 self.metrics.set_database(False, str(exc))
                 if self._past_deadline():
                     raise _Abandon(str(exc)) from exc
+                if self._one_shot_gives_up(since):
+                    raise  # replay: the outage is the run's error (the batch stays uncommitted)
                 self._pause()
                 delay = self.backoff.next_delay()
                 log.warning("database unavailable, retrying in %.2fs: %s", delay, exc)
@@ -552,7 +685,16 @@ class Collector:
             self._database_ok()
             return result
 
+    def _one_shot_gives_up(self, since: float) -> bool:
+        """Whether a one-shot run stops retrying an outage that began at ``since``."""
+        return (
+            self.options.stop_when_idle_s is not None
+            and not self.stopping
+            and time.monotonic() - since >= self.options.connect_timeout_s
+        )
+
     def _dead_letter_retrying(self, poison: list[tuple[Any, str, str, str]]) -> None:
+        since = time.monotonic()
         while True:
             try:
                 self._dead_letter(poison)
@@ -561,6 +703,8 @@ class Collector:
                 self.metrics.set_kafka(False, str(exc))
                 if self._past_deadline():
                     raise _Abandon(str(exc)) from exc
+                if self._one_shot_gives_up(since):
+                    raise KafkaUnavailable(str(exc)) from exc
                 self._pause()
                 self._wait(self.backoff.next_delay())
         # unreachable
@@ -648,7 +792,11 @@ class Collector:
         try:
             from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-            admin = AdminClient({"bootstrap.servers": self.options.bootstrap_servers})
+            conf: dict[str, Any] = {
+                "bootstrap.servers": self.options.bootstrap_servers,
+                "logger": _LibrdkafkaLog(),
+            }
+            admin = AdminClient(conf)
             meta = admin.list_topics(timeout=5)
             if self.options.dlq_topic in meta.topics:
                 return

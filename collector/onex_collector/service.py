@@ -47,6 +47,7 @@ def options_from_settings(
         retry_initial_s=settings.db_retry_initial_ms / 1000,
         retry_max_s=settings.db_retry_max_ms / 1000,
         shutdown_timeout_s=settings.shutdown_timeout_s,
+        connect_timeout_s=settings.connect_timeout_s,
         start=start,
         stop_when_idle_s=stop_when_idle_s,
     )

@@ -16,7 +16,15 @@ Guarantees:
   the spool left by an earlier process. While the spool holds events, new events queue behind
   them in the spool, so the events of one correlation id keep their order.
 - ``force_flush()`` and ``shutdown()`` deliver what is pending within their timeout; at shutdown
-  what is still undelivered is spooled. ``shutdown()`` is idempotent.
+  what is still undelivered is spooled. ``shutdown()`` is idempotent and bounded by
+  ``ONEX_KAFKA_DELIVERY_TIMEOUT_MS`` (plus at most :data:`EXIT_MARGIN_S` to spool what is left,
+  whatever timeout it is given): with Kafka down a process exits within that time, and one warning
+  says how many events went to the spool. A second SIGINT while it waits (Ctrl-C twice) spools
+  what is queued and returns at once.
+- The spool is delivered once: a re-sent batch is acknowledged as soon as Kafka confirmed it, also
+  when the process is shutting down (shutdown lets the batch in hand finish within its bound,
+  then keeps re-sending while Kafka answers and time is left), so a later process does not send
+  it again.
 - Delivery is at least once; each event carries a unique, deterministic ``event_id`` (mapping a
   span twice gives the same ids), so a consumer deduplicates by it.
 - Every event is accounted: see :meth:`OnexKafkaSpanExporter.stats` and the metrics
@@ -32,8 +40,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import os
 import random
+import signal
 import threading
 import time
 import weakref
@@ -84,7 +94,7 @@ from onex_otel.conventions import (
     EventType,
 )
 
-__all__ = ["OnexKafkaSpanExporter", "producer_config", "topics_from_settings"]
+__all__ = ["EXIT_MARGIN_S", "OnexKafkaSpanExporter", "producer_config", "topics_from_settings"]
 
 _log = logging.getLogger(__name__)
 
@@ -105,6 +115,9 @@ _TOPIC_SETTINGS: Mapping[EventType, str] = {
 _ABANDONED: list[Any] = []
 #: How long messages already sent get to resolve when the exporter switches to the spool.
 _IN_FLIGHT_GRACE_S = 5.0
+#: Longest ``shutdown()`` takes beyond the delivery timeout: purging what Kafka did not take and
+#: writing it to the spool.
+EXIT_MARGIN_S = 3.0
 _EXPORTERS: weakref.WeakSet[OnexKafkaSpanExporter] = weakref.WeakSet()
 
 
@@ -120,6 +133,16 @@ def _permanent(err: Any) -> bool:
     }
     try:
         return bool(err.code() in codes and not err.fatal())
+    except Exception:
+        return False
+
+
+def _purged(err: Any) -> bool:
+    """Whether a delivery failure is a purge of the exporter's own (not a Kafka error)."""
+    from confluent_kafka import KafkaError
+
+    try:
+        return bool(err.code() in (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT))
     except Exception:
         return False
 
@@ -239,6 +262,9 @@ class OnexKafkaSpanExporter(SpanExporter):
             for et, topic in self.topics.items()
         }
         self.shutdown_timeout_s = shutdown_timeout_s
+        #: say in one warning how many events ``shutdown()`` spooled (off when the caller reports
+        #: the outcome itself, as the skills' JSON line does)
+        self.report_spooled_at_exit = True
         self._producer_conf = {**producer_config(settings), **(producer_overrides or {})}
         self._delivery_timeout_s = int(self._producer_conf["message.timeout.ms"]) / 1000.0
         self._backoff = _Backoff(cap=settings.spool_retry_max_s)
@@ -272,6 +298,9 @@ class OnexKafkaSpanExporter(SpanExporter):
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        #: when stopping: until when a re-send in hand may still wait for Kafka's answer
+        self._stop_deadline = math.inf
+        self._abort = threading.Event()  # a second SIGINT at shutdown: give up waiting at once
         self._wake = threading.Event()
         self._degraded = False  # events go to the spool (it holds older ones)
         self._holding = False  # events wait in memory while outstanding ones resolve
@@ -631,8 +660,9 @@ class OnexKafkaSpanExporter(SpanExporter):
             self._reject(err)
             return
         self._count("failed")
-        self._warn.warning("delivery", "onex-otel could not deliver to Kafka (%s): spooling "
-                                       "events until the broker is back", err)
+        if not _purged(err):  # a purge is ours (a switch to the spool, shutdown): reported there
+            self._warn.warning("delivery", "onex-otel could not deliver to Kafka (%s): spooling "
+                                           "events until the broker is back", err)
         # a delivery report carries no headers: they travel with the callback
         record = SpoolRecord(msg.topic(), msg.value(), msg.key(), tuple(headers))
         with self._route_lock:
@@ -643,9 +673,17 @@ class OnexKafkaSpanExporter(SpanExporter):
         self._to_spool([record])
 
     # -- re-sending the spool --------------------------------------------------------------
+    def _halted(self) -> bool:
+        """Whether a re-send in hand must give up now (shutdown out of time, or aborted)."""
+        return self._abort.is_set() or (self._stop.is_set()
+                                         and time.monotonic() >= self._stop_deadline)
+
     def _broker_reachable(self) -> bool:
+        wait = min(1.0, self._stop_deadline - time.monotonic())
+        if wait <= 0.05:
+            return False
         try:
-            self._producer.list_topics(timeout=1.0)
+            self._producer.list_topics(timeout=wait)
             return True
         except Exception:
             return False
@@ -700,9 +738,11 @@ class OnexKafkaSpanExporter(SpanExporter):
                 self._fatal = True
                 break
         self._resend_inflight = len(sent)
-        deadline = time.monotonic() + self._delivery_timeout_s + 2.0
+        # Shutdown does not cut a re-send short (that would send the batch again next time): it
+        # gets until the shutdown's own deadline (``_stop_deadline``) to be confirmed.
+        deadline = min(time.monotonic() + self._delivery_timeout_s + 2.0, self._stop_deadline)
         complete = False
-        while time.monotonic() < deadline and not self._stop.is_set():
+        while time.monotonic() < deadline and not self._halted():
             if self._fatal:  # rebuild now: purged messages report as failed to `failed`
                 complete = self._rebuild_producer()
                 break
@@ -792,27 +832,113 @@ class OnexKafkaSpanExporter(SpanExporter):
             return False
 
     def shutdown(self, timeout_millis: float | None = None) -> None:
-        """Deliver what is queued within the timeout, spool the rest, stop (idempotent)."""
+        """Deliver what is queued, spool the rest, stop (idempotent; bounded, see the module).
+
+        Waits at most the smaller of the timeout and the delivery timeout for Kafka, then up to
+        :data:`EXIT_MARGIN_S` to spool what it did not take. On the main thread, a SIGINT while
+        it waits stops the waiting at once (what is queued is spooled); outside the interpreter's
+        exit the ``KeyboardInterrupt`` is then raised, as the user asked.
+        """
         with self._start_lock:
             if self._is_shutdown:
                 return
             self._is_shutdown = True
         timeout = self.shutdown_timeout_s if timeout_millis is None else timeout_millis / 1000
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + max(0.0, min(timeout, self._delivery_timeout_s))
+        spooled_before = self._counts[OUTCOME_SPOOLED]
         try:
             producer = self._producer
             if producer is not None and os.getpid() == self._pid:
-                self._stop.set()
-                if self._thread is not None:
-                    self._thread.join(max(0.1, min(2.0, deadline - time.monotonic())))
-                # deliver within the deadline; callbacks spool what was not delivered, then
-                # events held back during a switch to the spool follow them
-                self._resolve_outstanding(producer, deadline - time.monotonic(),
-                                          deliver_first=True)
+                with _sigint_sets(self._abort):
+                    self._stop_deadline = deadline
+                    self._stop.set()
+                    self._wake.set()
+                    thread = self._thread
+                    # the I/O thread finishes the re-send in hand (within the deadline)
+                    while thread is not None and thread.is_alive() and not self._abort.is_set() \
+                            and time.monotonic() < deadline:
+                        thread.join(0.1)
+                    self._deliver_until(producer, deadline)
+                    # what Kafka did not take is purged and spooled: callbacks spool the failed
+                    # ones, then events held back during a switch to the spool follow them
+                    self._resolve_outstanding(producer, 0.0)
+                    if thread is not None:
+                        thread.join(0.5)
+                    self._drain_at_exit(deadline)
             if self.spool is not None:
                 self.spool.close()
         except Exception:
             _log.warning("onex-otel Kafka exporter shutdown failed", exc_info=True)
+        self._report_spooled_at_exit(self._counts[OUTCOME_SPOOLED] - spooled_before)
+        if self._abort.is_set() and threading.main_thread().is_alive():
+            raise KeyboardInterrupt  # not exiting (atexit runs after the main thread ended)
+
+    def _deliver_until(self, producer: Any, deadline: float) -> None:
+        """Let the producer deliver until nothing is queued, ``deadline``, or an abort."""
+        while not self._abort.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                if producer.flush(min(0.1, left)) == 0:
+                    return
+            except Exception:
+                return
+
+    def _drain_at_exit(self, deadline: float) -> None:
+        """Keep re-sending the spool while Kafka takes it and time is left (a short process)."""
+        spool = self.spool
+        thread = self._thread
+        if spool is None or self._degraded or self._fatal \
+                or (thread is not None and thread.is_alive()):  # one re-sender at a time
+            return
+        while not self._halted() and deadline - time.monotonic() > 0.2:
+            try:
+                if spool.is_empty():
+                    return
+                committed = spool.stats.committed
+                self._drain_once()
+            except Exception:
+                _log.debug("onex-otel: re-sending the spool at exit failed", exc_info=True)
+                return
+            if spool.stats.committed == committed:  # no progress: leave it to a later process
+                return
+
+    def _report_spooled_at_exit(self, spooled: int) -> None:
+        """One line when events went to the spool at exit (they are not lost)."""
+        if spooled <= 0 or self.spool is None or not self.report_spooled_at_exit:
+            return
+        how = "interrupted" if self._abort.is_set() else "Kafka did not take them in time"
+        _log.warning("onex-otel: %d event(s) spooled at exit (%s) to %s; not lost: the next "
+                     "process that publishes sends them", spooled, how, self.spool.path)
+
+
+@contextlib.contextmanager
+def _sigint_sets(event: threading.Event) -> Any:
+    """Within the block, SIGINT sets ``event`` instead of raising (main thread, default handler).
+
+    At exit the first Ctrl-C is what started the exit; a second one must end the wait, not
+    raise a traceback out of an atexit handler (:meth:`OnexKafkaSpanExporter.shutdown` raises
+    ``KeyboardInterrupt`` itself, after spooling, when the process is not exiting).
+    """
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+
+    def handler(_signum: int, _frame: Any) -> None:
+        event.set()
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class _Delivery:

@@ -50,6 +50,7 @@ def publish_envelope_dicts(
     exporter = OnexKafkaSpanExporter(
         settings, attach_lifecycle=False, shutdown_timeout_s=max(0.1, timeout)
     )
+    exporter.report_spooled_at_exit = False  # the caller reports "spooled" itself
     try:
         exporter.publish([record_for(e) for e in events])
     finally:

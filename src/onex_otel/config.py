@@ -185,7 +185,9 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("spool_fsync", "ONEX_SPOOL_FSYNC", parse_str, "batch",
             "Spool fsync policy: always | batch | never.", group="kafka"),
     Setting("kafka_delivery_timeout_ms", "ONEX_KAFKA_DELIVERY_TIMEOUT_MS", parse_int, 10000,
-            "How long the producer tries a message before it goes to the spool.", group="kafka"),
+            "How long the producer tries a message before it goes to the spool; also bounds "
+            "a process's exit while Kafka is down (plus up to 3 s to spool the rest).",
+            group="kafka"),
     Setting("emit_socket", "ONEX_EMIT_SOCKET", parse_optional_str, None,
             "Unix socket of the local emit daemon (default: <runtime dir>/onex-otel/emit.sock).",
             group="kafka"),
@@ -255,6 +257,11 @@ SETTINGS: tuple[Setting[Any], ...] = (
             "(doubles on each attempt, with jitter).", group="collector"),
     Setting("db_retry_max_ms", "ONEX_DB_RETRY_MAX_MS", parse_int, 10000,
             "Cap of the collector's wait between database retries.", group="collector"),
+    Setting("connect_timeout_s", "ONEX_CONNECT_TIMEOUT_S", parse_float, 10.0,
+            "How long collect, replay, demo, db migrate and trace wait for Kafka and PostgreSQL "
+            "to answer at startup before they fail with a one-line error (replay and demo also "
+            "give up once Kafka or PostgreSQL stayed unreachable this long while running).",
+            group="collector"),
     Setting("shutdown_timeout_s", "ONEX_COLLECTOR_SHUTDOWN_TIMEOUT_S", parse_float, 30.0,
             "On SIGTERM/SIGINT the collector finishes its batch within this time, then exits.",
             group="collector"),
@@ -313,6 +320,7 @@ class Settings:
     http_host: str = "127.0.0.1"
     db_retry_initial_ms: int = 200
     db_retry_max_ms: int = 10000
+    connect_timeout_s: float = 10.0
     shutdown_timeout_s: float = 30.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -391,6 +399,7 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "http_port": lambda v: None if 0 <= v < 65536 else "must be a TCP port or 0",
     "db_retry_initial_ms": lambda v: None if v >= 1 else "must be >= 1",
     "db_retry_max_ms": lambda v: None if v >= 1 else "must be >= 1",
+    "connect_timeout_s": lambda v: None if v > 0 else "must be > 0",
     "shutdown_timeout_s": lambda v: None if v > 0 else "must be > 0",
 }
 

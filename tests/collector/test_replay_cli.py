@@ -14,7 +14,7 @@ import pytest
 from onex_collector.migrate import available_migrations
 from onex_otel.envelope import AgentActionPayload, OnexEnvelopeV1
 from tests.collector.conftest import produce, query
-from tests.services.kafka import Broker
+from tests.services.kafka import Broker, free_port
 from tests.services.postgres import Database, fresh_database
 
 pytestmark = pytest.mark.integration
@@ -105,3 +105,46 @@ def test_replay_rebuilds_the_tables_idempotently(
         assert result.returncode == 0, result.stderr
         assert sorted(r[0] for r in query(db, "SELECT action_name FROM agent_actions WHERE"
                                           " correlation_id = %s", (corr,))) == ["late0", "late1"]
+
+
+def unreachable_kafka() -> str:
+    return f"127.0.0.1:{free_port()}"  # nothing listens: every connection is refused
+
+
+@pytest.mark.parametrize("command", [["replay"], ["collect", "--port", "0"]])
+def test_unreachable_kafka_is_a_one_line_error_within_the_connect_timeout(
+    command: list[str], migrated: Database
+) -> None:
+    bootstrap = unreachable_kafka()
+    started = time.monotonic()
+    # before: replay and collect retried for ever (the subprocess timeout ended them)
+    result = cli(*command, "--bootstrap-servers", bootstrap, "--database-url", migrated.url,
+                 timeout=90, ONEX_CONNECT_TIMEOUT_S="3")
+    took = time.monotonic() - started
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"onex-otel {command[0]}: no Kafka broker answered at {bootstrap}"
+                               " within 3s")
+    assert took < 60  # the 3 s bound plus interpreter start-up, with a wide margin
+
+
+@pytest.mark.parametrize("command", [["replay"], ["collect", "--port", "0"], ["trace", "x-1"]])
+def test_unreachable_postgres_is_a_one_line_error(command: list[str], broker: Broker) -> None:
+    url = "postgresql://postgres@127.0.0.1:1/onex"
+    extra = [] if command[0] == "trace" else ["--bootstrap-servers", broker.bootstrap]
+    result = cli(*command, *extra, "--database-url", url, timeout=90, ONEX_CONNECT_TIMEOUT_S="3")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"onex-otel {command[0]}: cannot connect to PostgreSQL")
+
+
+def test_replay_on_a_cluster_without_the_topics_ends_at_once(own_broker: Broker,
+                                                             migrated: Database) -> None:
+    # before: no partition was ever assigned, so "caught up" never came: it ran for ever
+    result = cli("replay", "--bootstrap-servers", own_broker.bootstrap, "--database-url",
+                 migrated.url, "--idle-seconds", "1", timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert "topics exists on" in result.stderr and "nothing to read" in result.stderr
+    assert "replay done: 0 message(s) read" in result.stderr

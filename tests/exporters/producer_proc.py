@@ -5,6 +5,8 @@ Usage: ``python -m tests.exporters.producer_proc MODE BOOTSTRAP SPOOL_DIR PREFIX
 - ``produce``: run N executions, print the published events as JSON lines
   (topic suffix, correlation id, event id), shut down normally.
 - ``resend``: build an exporter only, wait until the spool is empty, print its stats, exit.
+- ``short``: one execution, then an immediate normal shutdown (a short-lived process, e.g. a
+  CLI hook); prints its events and stats like ``produce``.
 - ``fork``: start the exporter, publish, fork; the child runs one execution and exits 0 when
   it delivered; the parent prints the child's correlation id and exit status.
 """
@@ -35,8 +37,8 @@ def main() -> int:
     factory = SpanFactory(provider)
     provider.add_span_processor(OnexLifecycleProcessor(exporter))
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=100))
-    if mode == "produce":
-        run_executions(factory, count)
+    if mode in ("produce", "short"):
+        run_executions(factory, count if mode == "produce" else 1)
         provider.shutdown()
         for r in exporter.published:
             print(json.dumps([r.event_type.value, r.correlation_id, r.event_id]))

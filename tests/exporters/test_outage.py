@@ -8,10 +8,12 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -115,4 +117,50 @@ def test_process_exits_while_broker_is_down_and_a_new_process_resends(
     (result,) = run_proc("resend", own_broker.bootstrap, spool, prefix)
     assert result["stats"]["resent"] == len(expected)
     check_exactly_once_in_order(own_broker, prefix, expected)  # type: ignore[arg-type]
+    assert not list((tmp_path / "spool").glob("seg-*.log"))
+
+
+def read_all(broker: Broker, topics: list[str], at_least: int, quiet_s: float = 3.0,
+             timeout: float = 60.0) -> list[Any]:
+    """Every message on ``topics``: at least ``at_least``, then until none came for ``quiet_s``."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(broker.consumer_config())
+    consumer.subscribe(topics)
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout
+    last = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                messages.append(msg)
+                last = time.monotonic()
+            elif len(messages) >= at_least and time.monotonic() - last >= quiet_s:
+                break
+    finally:
+        consumer.close()
+    return messages
+
+
+@pytest.mark.integration
+def test_short_lived_processes_deliver_the_spool_once(own_broker: Broker,
+                                                      tmp_path: Path) -> None:
+    """Each spooled event reaches Kafka once, however short the processes that re-send it."""
+    spool = str(tmp_path / "spool")
+    prefix = f"s{uuid.uuid4().hex[:8]}."
+    own_broker.stop()
+    lines = run_proc("produce", own_broker.bootstrap, spool, prefix, "3")
+    expected = [tuple(x) for x in lines if isinstance(x, list)]
+    assert [x["stats"]["spooled"] for x in lines if isinstance(x, dict)] == [len(expected)]
+
+    own_broker.start()
+    for _ in range(3):  # three short runs in a row, each publishing one execution of its own
+        lines = run_proc("short", own_broker.bootstrap, spool, prefix)
+        expected += [tuple(x) for x in lines if isinstance(x, list)]
+    names = sorted({f"{prefix}{e[0]}" for e in expected})
+    got = collections.Counter(str(env.event_id)
+                              for _, env in decode(read_all(own_broker, names, len(expected))))
+    assert {eid: n for eid, n in got.items() if n != 1} == {}
+    assert sorted(got) == sorted(str(e[2]) for e in expected)
     assert not list((tmp_path / "spool").glob("seg-*.log"))

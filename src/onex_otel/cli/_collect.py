@@ -19,7 +19,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     """Add the ``collect`` subcommand."""
     p: argparse.ArgumentParser = sub.add_parser(
-        "collect", help="run the collector: Kafka events -> PostgreSQL tables (until SIGTERM)"
+        "collect", help="run the collector: Kafka events -> PostgreSQL tables (until SIGTERM); "
+        "fails at once if Kafka or PostgreSQL does not answer within ONEX_CONNECT_TIMEOUT_S"
     )
     add_common(p)
     p.add_argument("--group", help="consumer group (KAFKA_GROUP_ID)")
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the collector in the foreground; exit 0 after a SIGTERM/SIGINT drain."""
     from onex_collector.service import options_from_settings, run_service
     from onex_otel.cli import CliError
+    from onex_otel.cli._bounds import require_services
 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         options = options_from_settings(settings, group_id=args.group)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
+    require_services(settings, options.conninfo)
     try:
         run_service(options, settings, progress_prefix="collect")
     except OSError as exc:

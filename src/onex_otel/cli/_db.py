@@ -23,10 +23,11 @@ def run_migrate(args: argparse.Namespace) -> int:
 
     from onex_collector.migrate import MigrationError, migrate, pending_migrations
     from onex_otel.cli import CliError
+    from onex_otel.cli._bounds import bounded_conninfo
     from onex_otel.config import load_settings
 
     settings = load_settings(database_url=args.database_url)
-    conninfo = settings.postgres_conninfo()
+    conninfo = bounded_conninfo(settings.postgres_conninfo(), settings.connect_timeout_s)
     try:
         if args.list:
             pending = pending_migrations(conninfo)

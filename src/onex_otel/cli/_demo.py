@@ -192,12 +192,15 @@ def _agent_command() -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Run the demo; exit 0 when the run was found in the database."""
     from onex_otel.cli import CliError
+    from onex_otel.cli._bounds import require_configured
     from onex_otel.config import load_settings
 
     data_dir = Path(args.data_dir).expanduser().resolve()
     if args.stop:
         return _stop_kept(data_dir)
     settings = load_settings()
+    require_configured(settings, min(args.timeout, settings.connect_timeout_s),
+                       postgres=_postgres_configured())
     data_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="onex-demo-"))
     cid = str(uuid.uuid4())

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     from onex_collector.service import options_from_settings, run_service
     from onex_otel.cli import CliError
+    from onex_otel.cli._bounds import require_services
     from onex_otel.cli._collect import settings_from
 
     logging.basicConfig(level=logging.WARNING)
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
+    require_services(settings, options.conninfo)
     print(f"replay: group {group}, from {start if isinstance(start, str) else start.isoformat()}",
           file=sys.stderr, flush=True)
     metrics = run_service(options, settings, progress_prefix="replay", progress_every_s=2.0)

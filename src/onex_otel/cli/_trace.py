@@ -27,13 +27,15 @@ def run(args: argparse.Namespace) -> int:
 
     from onex_otel import timeline
     from onex_otel.cli import CliError
+    from onex_otel.cli._bounds import bounded_conninfo
     from onex_otel.config import load_settings
     from onex_otel.ids import correlation_uuid
 
     cid, _ = correlation_uuid(args.correlation_id)
-    conninfo = args.database_url or load_settings().postgres_conninfo()
+    settings = load_settings(database_url=args.database_url)
+    conninfo = bounded_conninfo(settings.postgres_conninfo(), settings.connect_timeout_s)
     try:
-        with psycopg.connect(conninfo, connect_timeout=10) as conn:
+        with psycopg.connect(conninfo) as conn:
             rows = timeline.fetch_rows(conn, str(cid))
     except psycopg.errors.UndefinedTable:
         raise CliError("the onex-otel tables do not exist; run: onex-otel db migrate") from None
