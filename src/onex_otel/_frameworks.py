@@ -85,7 +85,8 @@ class _Frame:
 class _Node:
     """One open span being followed."""
 
-    __slots__ = ("frame", "framework", "inner", "name", "owner", "parent", "role", "scope", "span")
+    __slots__ = ("early", "frame", "framework", "inner", "name", "owner", "parent", "role", "scope",
+                 "span")
 
     def __init__(self, span: Any, parent: _Node | None, scope: str, framework: bool) -> None:
         self.span = span
@@ -97,6 +98,8 @@ class _Node:
         self.owner = False
         self.role: str | None = None
         self.inner: dict[str, Any] | None = None
+        # a top-level chain's model calls, kept in case a tool call makes it an execution
+        self.early: _Frame | None = None
 
     @property
     def top_level(self) -> bool:
@@ -135,6 +138,13 @@ def _role(attrs: Mapping[str, Any], node: _Node) -> str | None:
     return None
 
 
+def _current_role(node: _Node) -> str | None:
+    """A followed span's role, read again while it is still unknown (attributes set late)."""
+    if node.role is None:
+        node.role = _role(_attrs(node.span), node)
+    return node.role
+
+
 def _tool_name(attrs: Mapping[str, Any], span_name: str) -> str:
     name = d.first(attrs, d.TOOL_NAME_KEYS)
     if name:
@@ -156,6 +166,10 @@ class FrameworkRuns:
         known = self._framework_scopes.get(scope)
         if known is None:
             known = d.is_framework_scope(scope)
+            if scope in d.CONTEXTLESS_SCOPES:
+                from onex_otel._langchain_context import ensure_installed
+
+                ensure_installed()
             if len(self._framework_scopes) < 1024:
                 self._framework_scopes[scope] = known
         return known
@@ -186,6 +200,8 @@ class FrameworkRuns:
             self._open_frame(node, attrs)
             return
         frame = node.frame
+        if framework and role in (d.CHAIN, d.MODEL, d.OTHER):
+            span.set_attribute(ONEX_SPAN_ROLE, d.ROLE_NONE)  # unless promoted later
         if role == d.TOOL:
             frame = self._frame_for_action(node)
             if frame is not None and not frame.published:
@@ -206,9 +222,12 @@ class FrameworkRuns:
             ONEX_STARTED_EVENT_ID: str(uuid7()),
         }
         frame = _Frame(span, stamp)
+        early = node.early
+        if early is not None:
+            frame.request, frame.output, frame.calls = early.request, early.output, early.calls
         node.frame = frame
         node.owner = True
-        frame.request = first_user_text_of(attrs)
+        frame.request = first_user_text_of(attrs) or frame.request
         _amend(span, {**stamp, ONEX_SPAN_ROLE: d.ROLE_PENDING})
         if frame.request is not None:
             self._publish(frame)
@@ -232,7 +251,7 @@ class FrameworkRuns:
         while current is not None:
             if current.owner:
                 return current.frame
-            if current.framework and current.top_level and current.role in (None, d.CHAIN):
+            if current.framework and current.top_level and _current_role(current) in (None, d.CHAIN):
                 with self._lock:
                     if current.owner:
                         return current.frame
@@ -263,8 +282,11 @@ class FrameworkRuns:
             self._execution_ended(node, span, attrs)
         elif role != d.TOOL:
             enclosing = self._enclosing(node)
-            if enclosing is not None:
-                _amend(span, enclosing.stamp)
+            values: dict[str, Any] = dict(enclosing.stamp) if enclosing is not None else {}
+            if node.framework and role is not None:
+                values[ONEX_SPAN_ROLE] = d.ROLE_NONE
+            if values:
+                _amend(span, values)
 
     def _execution_ended(self, node: _Node, span: Any, attrs: Mapping[str, Any]) -> None:
         frame = node.frame
@@ -287,10 +309,15 @@ class FrameworkRuns:
     def _model_ended(self, node: _Node, attrs: Mapping[str, Any]) -> None:
         frame = self._enclosing(node)
         if frame is None:
-            return
+            candidate = self._candidate(node)
+            if candidate is None:
+                return
+            if candidate.early is None:
+                candidate.early = _Frame(candidate.span, {})
+            frame = candidate.early
         if not frame.published:
             frame.request = frame.request or first_user_text_of(attrs)
-            if frame.request is not None and frame.span.is_recording():
+            if frame.request is not None and frame.stamp and frame.span.is_recording():
                 self._publish(frame)
         output = output_text(d.first(attrs, (d.GEN_AI_OUTPUT_MESSAGES, d.OI_OUTPUT_VALUE))) \
             or _flattened_output(attrs)
@@ -298,6 +325,15 @@ class FrameworkRuns:
             frame.output = output
         for name, call_id in _requested_calls(attrs):
             frame.calls.setdefault(name, deque()).append(call_id)
+
+    def _candidate(self, node: _Node) -> _Node | None:
+        """The top-level framework chain a model call runs in (not yet an execution)."""
+        current = node.parent
+        while current is not None:
+            if current.framework and current.top_level and _current_role(current) in (None, d.CHAIN):
+                return current
+            current = current.parent
+        return None
 
     def _enclosing(self, node: _Node) -> _Frame | None:
         current: _Node | None = node.parent
@@ -310,8 +346,9 @@ class FrameworkRuns:
     def _tool_ended(self, node: _Node, span: Any, attrs: Mapping[str, Any]) -> None:
         name = _tool_name(attrs, node.name)
         parent = node.parent
+        parent_role = _current_role(parent) if parent is not None else None
         if parent is not None and parent.inner is None and (
-            parent.role == d.TOOL or (parent.framework and parent.role is None
+            parent_role == d.TOOL or (parent.framework and parent_role is None
                                       and parent.name == name)):
             parent.inner = _tool_facts(attrs)
             _amend(span, {ONEX_SPAN_ROLE: d.ROLE_MERGED})

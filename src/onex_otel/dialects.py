@@ -133,6 +133,9 @@ FRAMEWORK_SCOPE_PREFIXES: Final = (
     "pydantic-ai",
     "pydantic_ai",
 )
+#: Scopes whose spans are never made current (OpenInference's LangChain tracer): spans started
+#: inside their tools need the context gap closed (see onex_otel._langchain_context).
+CONTEXTLESS_SCOPES: Final = frozenset({"openinference.instrumentation.langchain"})
 #: Scopes whose top-level AGENT span is the SDK's trace of a whole ``Runner`` run (named after
 #: the workflow), not an agent: the agents run inside it, each with its own AGENT span.
 WORKFLOW_ROOT_SCOPES: Final = frozenset({"openinference.instrumentation.openai_agents"})

@@ -1,0 +1,97 @@
+"""Closing a context gap: OpenInference's LangChain tracer does not make its spans current.
+
+OpenInference's LangChain tracer starts a span per LangChain run but never attaches it (its
+callbacks cannot guarantee a detach). A span started inside a tool's body (a
+``@traced_tool_call`` function, a database or HTTP client span) then does not see the tool's span
+as its parent: it starts a new trace, and its correlation id is lost.
+
+:func:`ensure_installed` registers, through ``langchain_core``'s public configure hook, one
+callback handler on every LangChain callback manager. While a tool runs it makes the tool's
+OpenInference span current (``on_tool_start`` attaches it, ``on_tool_end`` / ``on_tool_error``
+detach it, in the same context: LangChain calls both from the caller's context around the tool's
+body), so spans started inside the tool join the run's trace. The span processor calls it the
+first time it sees a span of that tracer; nothing happens when ``langchain_core`` or the
+OpenInference instrumentation is not installed.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextvars import ContextVar
+from typing import Any
+from uuid import UUID
+
+from opentelemetry import context as _context_api
+from opentelemetry import trace as _trace_api
+
+from onex_otel._internal import internal_error
+
+__all__ = ["ensure_installed"]
+
+_lock = threading.Lock()
+_installed = False
+
+
+def ensure_installed() -> None:
+    """Register the handler once per process (a no-op without ``langchain_core``)."""
+    global _installed
+    if _installed:
+        return
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+        try:
+            _install()
+        except ImportError:
+            return
+        except Exception:
+            internal_error("langchain_context.install")
+
+
+def _install() -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.tracers.context import register_configure_hook
+
+    class ToolSpanCurrent(BaseCallbackHandler):
+        """Makes OpenInference's span of a running tool the current span."""
+
+        run_inline = True  # called in the caller's context, also by the async manager
+        raise_error = False
+
+        def __init__(self) -> None:
+            self._tokens: dict[UUID, object] = {}
+
+        def on_tool_start(self, serialized: Any, input_str: str, *, run_id: UUID,
+                          **kwargs: Any) -> None:
+            span = _openinference_span(run_id)
+            if span is not None:
+                self._tokens[run_id] = _context_api.attach(_trace_api.set_span_in_context(span))
+
+        def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+            self._exit(run_id)
+
+        def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+            self._exit(run_id)
+
+        def _exit(self, run_id: UUID) -> None:
+            token = self._tokens.pop(run_id, None)
+            if token is not None:
+                _context_api.detach(token)  # type: ignore[arg-type]
+
+    handler_var: ContextVar[Any] = ContextVar("onex_otel_langchain_tool_span",
+                                              default=ToolSpanCurrent())  # noqa: B039 - every context
+    register_configure_hook(handler_var, True)
+
+
+def _openinference_span(run_id: UUID) -> Any:
+    try:
+        from openinference.instrumentation.langchain import LangChainInstrumentor
+    except ImportError:
+        return None
+    instrumentor = LangChainInstrumentor()  # a singleton
+    tracer = getattr(instrumentor, "_tracer", None)
+    if tracer is None:
+        return None
+    span = instrumentor.get_span(run_id)
+    return span if span is not None and span.is_recording() else None
