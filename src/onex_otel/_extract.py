@@ -7,8 +7,9 @@ of :mod:`onex_otel.dialects`.
 
 from __future__ import annotations
 
-import ast
+import io
 import json
+import tokenize
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,13 +51,40 @@ def _decode(value: Any) -> Any:
 
 
 def _literal(text: str) -> Any:
-    """A Python literal's value (``{'city': 'Paris'}``), else ``None``; never evaluates code."""
+    """The value of a Python literal of JSON types (``{'city': 'Paris', 'n': None}``), else None.
+
+    Reads tokens only (no ``ast``: besides never evaluating code, CPython 3.11's AST converter is
+    not safe to run in an exporter thread while another thread parses).
+    """
     if len(text) > 100_000:
         return None
+    out: list[str] = []
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            kind, value = tok.type, tok.string
+            if kind == tokenize.STRING:
+                if value[:1] not in _QUOTES or value[:3] in _TRIPLE_QUOTES:
+                    return None
+                body = value[1:-1]
+                if "\\" in body:
+                    body = body.encode("latin-1", "backslashreplace").decode("unicode_escape")
+                out.append(json.dumps(body))
+            elif kind == tokenize.NAME and value in _PY_NAMES:
+                out.append(_PY_NAMES[value])
+            elif kind == tokenize.NUMBER or (kind == tokenize.OP and value in _PY_OPS):
+                out.append(_PY_OPS.get(value, value))
+            elif kind not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER):
+                return None
+        return json.loads("".join(out))
+    except (tokenize.TokenError, IndentationError, ValueError, UnicodeError):
         return None
+
+
+_QUOTES = ("'", '"')
+_TRIPLE_QUOTES = ("'" * 3, '"' * 3)
+_PY_NAMES = {"True": "true", "False": "false", "None": "null"}
+_PY_OPS = {"{": "{", "}": "}", "[": "[", "]": "]", "(": "[", ")": "]", ":": ":", ",": ",",
+           "-": "-"}
 
 
 def _message_fields(value: Mapping[str, Any]) -> Mapping[str, Any] | None:
