@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry import trace
+
 from onex_otel import traced_tool_call
 
 USER_REQUEST = "What is the weather in Paris?"
@@ -109,16 +111,51 @@ def run_openinference_langchain(provider: Any, *, decorated: bool = False,
         instrumentor.uninstrument()
 
 
+class _SwitchTracer(trace.Tracer):
+    """A tracer of whichever provider :data:`_SWITCH` points at (no-op when none)."""
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._args, self._kwargs = args, kwargs
+
+    def _target(self) -> trace.Tracer:
+        provider = _SWITCH.target
+        if provider is None:
+            return trace.NoOpTracer()
+        return provider.get_tracer(*self._args, **self._kwargs)
+
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        return self._target().start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target().start_as_current_span(*args, **kwargs)
+
+
+class _Switch(trace.TracerProvider):
+    """OpenLLMetry's LangChain instrumentation cannot be instrumented again once removed (its
+    callback handler stays bound to the first provider), so it is instrumented once per process
+    with this provider, which each run points at its own."""
+
+    target: Any = None
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _SwitchTracer(args, kwargs)
+
+
+_SWITCH = _Switch()
+
+
 def run_openllmetry_langchain(provider: Any, *, decorated: bool = False,
                               fail: bool = False) -> Any:
     from opentelemetry.instrumentation.langchain import LangchainInstrumentor
 
     instrumentor = LangchainInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=_SWITCH)
+    _SWITCH.target = provider
     try:
         return _langchain_agent(decorated, fail).invoke({"input": USER_REQUEST})["output"]
     finally:
-        instrumentor.uninstrument()
+        _SWITCH.target = None
 
 
 # ------------------------------------------------------------------------------------------------
