@@ -159,8 +159,29 @@ class FrameworkRuns:
     def __init__(self) -> None:
         """No span followed yet."""
         self._nodes: dict[int, _Node] = {}
+        #: the open spans being followed, by span id (empty: nothing to do at span end)
+        self.nodes = self._nodes
         self._lock = threading.Lock()
         self._framework_scopes: dict[str, bool] = {}
+        #: (the last instrumentation scope object seen, whether it is a framework's): one
+        #: attribute, so that threads always read a consistent pair
+        self.last: tuple[Any, bool] = (None, False)
+
+    def wants(self, span: Any) -> bool:
+        """Whether ``span``'s start concerns the tracker (the processor inlines the common case).
+
+        The span's instrumentation scope object is compared by identity with the last one seen
+        (one tracer's spans in a row cost one comparison), then by name.
+        """
+        if self._nodes:
+            return True
+        scope = getattr(span, "_instrumentation_scope", None)
+        last = self.last
+        if scope is last[0]:
+            return last[1]
+        framework = self._is_framework(str(getattr(scope, "name", "") or ""))
+        self.last = (scope, framework)
+        return framework
 
     def _is_framework(self, scope: str) -> bool:
         known = self._framework_scopes.get(scope)

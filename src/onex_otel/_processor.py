@@ -44,17 +44,22 @@ class ExecutionAttributesProcessor(SpanProcessor):
                         span.set_attributes(execution.stamp)
             except Exception:
                 internal_error("processor.on_start")
-        try:
-            self.runs.on_start(span, parent_context)
-        except Exception:
-            internal_error("processor.frameworks.on_start")
+        runs = self.runs
+        last = runs.last
+        if runs.nodes or (last[1] if getattr(span, "_instrumentation_scope", None) is last[0]
+                          else runs.wants(span)):
+            try:
+                runs.on_start(span, parent_context)
+            except Exception:
+                internal_error("processor.frameworks.on_start")
 
     def on_end(self, span: ReadableSpan) -> None:
         """Decide what a finished framework span is (see :class:`FrameworkRuns`)."""
-        try:
-            self.runs.on_end(span)
-        except Exception:
-            internal_error("processor.frameworks.on_end")
+        if self.runs.nodes:
+            try:
+                self.runs.on_end(span)
+            except Exception:
+                internal_error("processor.frameworks.on_end")
 
     def shutdown(self) -> None:
         """Nothing to release."""
