@@ -45,7 +45,6 @@ from onex_otel.conventions import (
     GEN_AI_TOOL_CALL_ARGUMENTS,
     GEN_AI_TOOL_CALL_ID,
     GEN_AI_TOOL_CALL_RESULT,
-    INSTRUMENTATION_NAME,
     ONEX_AGENT_NAME,
     ONEX_CORRELATION_ID,
     ONEX_EXECUTION_ID,
@@ -215,9 +214,10 @@ class FrameworkRuns:
                 nodes.pop(next(iter(nodes)))
         attrs = _attrs(span)
         role = node.role = _role(attrs, node)
-        if role == d.AGENT and (framework or pnode is not None):
-            if not framework and scope == INSTRUMENTATION_NAME:
-                return  # an onex execution: it stamps its own identity
+        if role == d.AGENT:
+            if not framework:  # an onex execution inside a framework run: its own identity
+                node.owner, node.frame = True, None
+                return
             self._open_frame(node, attrs)
             return
         frame = node.frame

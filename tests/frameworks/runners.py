@@ -234,3 +234,49 @@ RUNNERS: dict[str, Callable[..., Any]] = {
     "openllmetry_langchain": run_openllmetry_langchain,
     "openinference_openai_agents": run_openinference_openai_agents,
 }
+
+
+# ------------------------------------------------------------------------------------------------
+# LangChain chains that are no agents (rule: a chain is an execution only when it calls a tool)
+# ------------------------------------------------------------------------------------------------
+def run_langchain_chain(instrumentation: str, provider: Any, *, name: str,
+                        call_tool: bool) -> Any:
+    """A root chain named ``name`` that calls the model once and, if ``call_tool``, the tool."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langchain_core.runnables import RunnableLambda
+    from langchain_core.tools import tool
+
+    @tool
+    def get_weather(city: str, api_key: str) -> str:
+        """Weather of a city."""
+        return f"sunny in {city}"
+
+    def chain(inputs: dict[str, Any]) -> dict[str, Any]:
+        model = GenericFakeChatModel(messages=iter([AIMessage(content=ANSWER)]))
+        reply = model.invoke([HumanMessage(inputs["input"])])
+        if call_tool:
+            get_weather.invoke({"name": "get_weather", "args": dict(ARGS), "id": CALL_ID,
+                                "type": "tool_call"})
+        return {"output": reply.content}
+
+    runnable = RunnableLambda(chain).with_config(run_name=name)
+    if instrumentation == "openllmetry":
+        from opentelemetry.instrumentation.langchain import LangchainInstrumentor
+
+        instrumentor = LangchainInstrumentor()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=_SWITCH)
+        _SWITCH.target = provider
+        try:
+            return runnable.invoke({"input": USER_REQUEST})["output"]
+        finally:
+            _SWITCH.target = None
+    from openinference.instrumentation.langchain import LangChainInstrumentor
+
+    oi = LangChainInstrumentor()
+    oi.instrument(tracer_provider=provider)
+    try:
+        return runnable.invoke({"input": USER_REQUEST})["output"]
+    finally:
+        oi.uninstrument()
