@@ -20,9 +20,9 @@ span event routing decision etc.      routing decision / router performance /
                                       transformation / detection failure
 ====================================  =====================================================
 
-Spans of other libraries that follow the OpenTelemetry GenAI semantic conventions
-(``gen_ai.operation.name`` = ``invoke_agent`` / ``execute_tool``) map the same way; without the
-``onex.*`` attributes the correlation id is the trace id.
+Spans of agent frameworks (GenAI semantic conventions, OpenInference, OpenLLMetry) go through
+:func:`onex_exporters.normalize.normalize` first, which gives them this contract's shape; without
+the ``onex.*`` attributes the correlation id is the trace id.
 
 Two entry points per shape:
 

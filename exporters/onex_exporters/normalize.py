@@ -22,6 +22,7 @@ onex-otel's own spans and spans of no known dialect are returned untouched (the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +46,7 @@ from onex_otel.conventions import (
     GEN_AI_TOOL_NAME,
     INSTRUMENTATION_NAME,
     ONEX_AGENT_NAME,
+    ONEX_CONTEXT,
     ONEX_OUTPUT_SUMMARY,
     ONEX_SPAN_ROLE,
     ONEX_TOOL_ARGUMENTS,
@@ -165,6 +167,9 @@ def _execution(span: Any, attrs: Mapping[str, Any], out: dict[str, Any],
     session = d.first(attrs, d.SESSION_ID_KEYS)
     if session is not None and GEN_AI_CONVERSATION_ID not in out:
         out[GEN_AI_CONVERSATION_ID] = str(session)
+    user = d.first(attrs, d.USER_ID_KEYS)
+    if user is not None and ONEX_CONTEXT not in out:  # the legacy row has no user column
+        out[ONEX_CONTEXT] = json.dumps({d.CONTEXT_USER_ID: str(user)})
     if ONEX_USER_REQUEST not in attrs:
         request = first_user_text_of(attrs)
         text = _payload.foreign_text(request, pol)

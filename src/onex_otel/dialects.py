@@ -147,6 +147,10 @@ AGENT_NAME_KEYS: Final = (GEN_AI_AGENT_NAME, OI_AGENT_NAME)
 #: The framework's own id of one agent run (used as execution id when it is a UUID).
 RUN_ID_KEYS: Final = (GEN_AI_AGENT_CALL_ID, GEN_AI_AGENT_ID)
 SESSION_ID_KEYS: Final = (GEN_AI_CONVERSATION_ID, OI_SESSION_ID)
+#: The end user: kept in the execution's context under :data:`CONTEXT_USER_ID`.
+ENDUSER_ID: Final = "enduser.id"  # OpenTelemetry general attribute
+USER_ID_KEYS: Final = (OI_USER_ID, ENDUSER_ID)
+CONTEXT_USER_ID: Final = "user_id"
 TOOL_NAME_KEYS: Final = (GEN_AI_TOOL_NAME, OI_TOOL_NAME, TRACELOOP_ENTITY_NAME)
 TOOL_CALL_ID_KEYS: Final = (GEN_AI_TOOL_CALL_ID, OI_TOOL_CALL_ID)
 TOOL_ARGUMENTS_KEYS: Final = (GEN_AI_TOOL_CALL_ARGUMENTS, OI_INPUT_VALUE, TRACELOOP_ENTITY_INPUT)

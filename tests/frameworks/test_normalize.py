@@ -153,3 +153,13 @@ def test_unwrap_arguments(value: Any, expected: tuple[Any, str | None]) -> None:
 ])
 def test_first_user_text(value: Any, expected: str) -> None:
     assert first_user_text(value) == expected
+
+
+def test_openinference_session_and_user() -> None:
+    from openinference.instrumentation import using_attributes
+
+    with using_attributes(session_id="session-42", user_id="user-7"):
+        found = events(record("openinference_langchain"))
+    (execution,) = started(found)
+    assert execution["session_id"] == "session-42"
+    assert execution["context"] == {"user_id": "user-7"}
