@@ -1,4 +1,4 @@
-"""Framework x scenario through the real exporter into the real broker.
+"""Framework x scenario through the real exporter into the real broker, then into PostgreSQL.
 
 Frameworks (real packages, fake models, nothing on the network): pydantic-ai with its own
 instrumentation; LangChain with OpenInference and with OpenLLMetry; the OpenAI Agents SDK with
@@ -10,15 +10,20 @@ OpenInference. Scenarios: a plain run; the tool also ``@traced_tool_call``; the 
 from __future__ import annotations
 
 import collections
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 import onex_otel
+from onex_collector.consumer import Collector, CollectorOptions
+from onex_collector.migrate import migrate
+from onex_collector.rows import default_topic_types
 from onex_exporters.lifecycle import OnexLifecycleProcessor
 from onex_exporters.mapping import EventRecord
 from onex_otel import _payload
@@ -35,6 +40,7 @@ from tests.frameworks.runners import (
     ToolFailed,
 )
 from tests.services.kafka import Broker
+from tests.services.postgres import Database
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +92,7 @@ def _scenario(name: str, runner: Callable[..., Any], provider: TracerProvider) -
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_framework_matrix(dialect: str, broker: Broker, tmp_path: Path,
+def test_framework_matrix(dialect: str, broker: Broker, database: Database, tmp_path: Path,
                           clean_tracing: None) -> None:
     settings = settings_for(broker.bootstrap, str(tmp_path / "spool"))
     provider = TracerProvider()
@@ -116,6 +122,41 @@ def test_framework_matrix(dialect: str, broker: Broker, tmp_path: Path,
     for name, run in runs.items():
         check = CHECKS[name]
         check(run)
+    check_tables(runs, broker, database, settings.topic_prefix)
+
+
+def check_tables(runs: dict[str, Run], broker: Broker, database: Database, prefix: str) -> None:
+    """The collector writes the legacy tables: the right rows, and the secret nowhere."""
+    migrate(database.url)
+    Collector(CollectorOptions(
+        bootstrap_servers=broker.bootstrap, conninfo=database.url,
+        group_id=f"fw-{uuid.uuid4().hex[:8]}", topic_types=default_topic_types(prefix),
+        dlq_topic=prefix + "dlq", batch_timeout_ms=200, start="beginning", stop_when_idle_s=3.0,
+    )).run()
+    cid = {name: str(run.envelopes[0].correlation_id) for name, run in runs.items()}
+    with psycopg.connect(database.url) as conn:
+        executions = conn.execute(
+            "SELECT correlation_id::text, agent_name, user_prompt, status, row_to_json(l)::text "
+            "FROM agent_execution_logs l WHERE correlation_id::text = ANY(%s)",
+            (list(cid.values()),)).fetchall()
+        actions = conn.execute(
+            "SELECT correlation_id::text, agent_name, action_type, action_name, action_details "
+            "FROM agent_actions WHERE correlation_id::text = ANY(%s)",
+            (list(cid.values()),)).fetchall()
+    assert not [r for r in executions if SECRET in r[4]]
+    assert not [r for r in actions if SECRET in str(r[4])]
+    rows = {(r[0], r[1]): r for r in executions}
+    assert rows[(cid["plain"], "weather_agent")][2:4] == (USER_REQUEST, "success")
+    assert rows[(cid["failing_tool"], "weather_agent")][3] == "failed"
+    assert rows[(cid["capture_off"], "weather_agent")][2] is None
+    assert {r[1] for r in executions if r[0] == cid["inside_execution"]} == \
+        {"outer_agent", "weather_agent"}
+    for name in runs:
+        calls = [r for r in actions if r[0] == cid[name] and r[2] == "tool_call"]
+        assert len(calls) == 1, (name, calls)
+        assert calls[0][1:4] == ("weather_agent", "tool_call", "get_weather")
+    (plain_call,) = [r for r in actions if r[0] == cid["plain"] and r[2] == "tool_call"]
+    assert plain_call[4]["parameters"] == REDACTED_ARGS
 
 
 def _framework_execution(run: Run, *, failed: bool = False, captured: bool = True
