@@ -45,13 +45,14 @@ class ExecutionAttributesProcessor(SpanProcessor):
             except Exception:
                 internal_error("processor.on_start")
         runs = self.runs
-        last = runs.last
-        if runs.nodes or (last[1] if getattr(span, "_instrumentation_scope", None) is last[0]
-                          else runs.wants(span)):
-            try:
+        try:
+            last = runs.last
+            if not runs.nodes and span._instrumentation_scope is last[0] and not last[1]:
+                return  # the common case: no framework run open, a span of a known tracer
+            if runs.wants(span):
                 runs.on_start(span, parent_context)
-            except Exception:
-                internal_error("processor.frameworks.on_start")
+        except Exception:
+            internal_error("processor.frameworks.on_start")
 
     def on_end(self, span: ReadableSpan) -> None:
         """Decide what a finished framework span is (see :class:`FrameworkRuns`)."""
