@@ -45,6 +45,7 @@ from onex_otel.conventions import (
     GEN_AI_TOOL_CALL_ARGUMENTS,
     GEN_AI_TOOL_CALL_ID,
     GEN_AI_TOOL_CALL_RESULT,
+    GEN_AI_TOOL_TYPE,
     ONEX_AGENT_NAME,
     ONEX_CORRELATION_ID,
     ONEX_EXECUTION_ID,
@@ -383,6 +384,8 @@ class FrameworkRuns:
         own_call_id = _framework_call_id(attrs) if node.framework else None
         inner = node.inner
         if inner is not None:
+            if GEN_AI_TOOL_TYPE not in attrs and GEN_AI_TOOL_TYPE in inner:
+                values[GEN_AI_TOOL_TYPE] = inner[GEN_AI_TOOL_TYPE]
             for key in (ONEX_TOOL_ARGUMENTS, ONEX_TOOL_RESULT):
                 if key in inner:
                     values[key] = inner[key]
@@ -434,6 +437,9 @@ def _tool_facts(attrs: Mapping[str, Any]) -> dict[str, Any]:
     call_id = attrs.get(GEN_AI_TOOL_CALL_ID)
     if call_id is not None:
         out[ONEX_TOOL_CALL_ID] = str(call_id)
+    tool_type = attrs.get(GEN_AI_TOOL_TYPE)
+    if tool_type is not None:
+        out[GEN_AI_TOOL_TYPE] = tool_type
     return out
 
 

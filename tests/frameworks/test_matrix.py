@@ -219,6 +219,8 @@ def check_plain(run: Run) -> None:
 
 def check_decorated(run: Run) -> None:
     check_plain(run)
+    (call,) = run.tool_calls()
+    assert call.payload.action_details["tool_type"] == "function"  # known to the inner span
 
 
 def check_inside_execution(run: Run) -> None:
