@@ -122,6 +122,10 @@ def test_framework_matrix(dialect: str, broker: Broker, database: Database, tmp_
     for name, run in runs.items():
         check = CHECKS[name]
         check(run)
+    # one execution id per invocation
+    ids = [run.one(EventType.EXECUTION_STARTED, agent_name="weather_agent").payload.execution_id
+           for run in runs.values()]
+    assert len(set(ids)) == len(SCENARIOS)
     check_tables(runs, broker, database, settings.topic_prefix)
 
 
