@@ -138,6 +138,15 @@ def _role(attrs: Mapping[str, Any], node: _Node) -> str | None:
     return None
 
 
+def _in_tool_run(parent_context: Context | None) -> bool:
+    """Whether the parent is a LangChain tool run made current by onex-otel's callback handler."""
+    from opentelemetry.trace import get_current_span
+
+    from onex_otel._langchain_context import is_tool_run_span
+
+    return is_tool_run_span(get_current_span(parent_context))
+
+
 def _current_role(node: _Node) -> str | None:
     """A followed span's role, read again while it is still unknown (attributes set late)."""
     if node.role is None:
@@ -209,6 +218,9 @@ class FrameworkRuns:
         if not framework and pnode is None:
             return
         node = _Node(span, pnode, scope, framework)
+        if pnode is not None and pnode.role is None and pnode.scope in d.CONTEXTLESS_SCOPES and \
+                _in_tool_run(parent_context):
+            pnode.role = d.TOOL  # known from the tool run that made it current, before its end
         with self._lock:
             nodes[span.context.span_id] = node
             if len(nodes) > _MAX_NODES:

@@ -7,9 +7,10 @@ as its parent: it starts a new trace, and its correlation id is lost.
 
 :func:`ensure_installed` registers, through ``langchain_core``'s public configure hook, one
 callback handler on every LangChain callback manager. While a tool runs it makes the tool's
-OpenInference span current (``on_tool_start`` attaches it, ``on_tool_end`` / ``on_tool_error``
-detach it, in the same context: LangChain calls both from the caller's context around the tool's
-body), so spans started inside the tool join the run's trace. The span processor calls it the
+OpenInference span current (``on_tool_start`` attaches a span that resolves to it when asked,
+``on_tool_end`` / ``on_tool_error`` detach it, in the same context: LangChain calls both from the
+caller's context around the tool's body, sync or async), so spans started inside the tool join
+the run's trace. The span processor calls it the
 first time it sees a span of that tracer; nothing happens when ``langchain_core`` or the
 OpenInference instrumentation is not installed.
 """
@@ -26,7 +27,7 @@ from opentelemetry import trace as _trace_api
 
 from onex_otel._internal import internal_error
 
-__all__ = ["ensure_installed"]
+__all__ = ["ensure_installed", "is_tool_run_span"]
 
 _lock = threading.Lock()
 _installed = False
@@ -64,9 +65,8 @@ def _install() -> None:
 
         def on_tool_start(self, serialized: Any, input_str: str, *, run_id: UUID,
                           **kwargs: Any) -> None:
-            span = _openinference_span(run_id)
-            if span is not None:
-                self._tokens[run_id] = _context_api.attach(_trace_api.set_span_in_context(span))
+            span = _RunSpan(run_id)
+            self._tokens[run_id] = _context_api.attach(_trace_api.set_span_in_context(span))
 
         def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
             self._exit(run_id)
@@ -82,6 +82,32 @@ def _install() -> None:
     handler_var: ContextVar[Any] = ContextVar("onex_otel_langchain_tool_span",
                                               default=ToolSpanCurrent())  # noqa: B039 - every context
     register_configure_hook(handler_var, True)
+
+
+class _RunSpan(_trace_api.NonRecordingSpan):
+    """The current span while a tool runs: OpenInference's span of the run, looked up late.
+
+    LangChain's async callback manager calls inline handlers (this one) before the others (the
+    OpenInference tracer runs in an executor afterwards), so the run's span may not exist yet
+    when the tool starts; it does when a span is started inside the tool's body, which is when
+    the SDK asks for the parent's span context.
+    """
+
+    def __init__(self, run_id: UUID) -> None:
+        super().__init__(_trace_api.INVALID_SPAN_CONTEXT)
+        self._run_id = run_id
+
+    def get_span_context(self) -> _trace_api.SpanContext:
+        span = _openinference_span(self._run_id)
+        if span is None:
+            return _trace_api.INVALID_SPAN_CONTEXT
+        context: _trace_api.SpanContext = span.get_span_context()
+        return context
+
+
+def is_tool_run_span(span: Any) -> bool:
+    """Whether ``span`` is the current span of a running LangChain tool (see :class:`_RunSpan`)."""
+    return isinstance(span, _RunSpan)
 
 
 def _openinference_span(run_id: UUID) -> Any:

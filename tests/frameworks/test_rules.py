@@ -90,3 +90,48 @@ def test_an_onex_execution_inside_a_framework_tool_keeps_its_identity(clean_trac
     assert calls["lookup"]["causation"] == starts["researcher"]["event_id"]
     assert calls["research"]["agent_name"] == "travel_agent"
     assert calls["research"]["causation"] == starts["travel_agent"]["event_id"]
+
+
+def test_openinference_async_langchain_tool_closes_the_context_gap(clean_tracing: None) -> None:
+    import asyncio
+
+    from langchain_core.runnables import RunnableLambda
+    from langchain_core.tools import tool
+    from openinference.instrumentation.langchain import LangChainInstrumentor
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    onex_otel.configure(tracer_provider=provider)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+
+    @onex_otel.traced_tool_call(name="fetch")
+    async def fetch(city: str) -> str:
+        await asyncio.sleep(0)
+        return f"sunny in {city}"
+
+    @tool
+    async def fetch_weather(city: str) -> str:
+        """Weather of a city."""
+        return await fetch(city)
+
+    async def loop(inputs: dict[str, Any]) -> dict[str, Any]:
+        reply = await fetch_weather.ainvoke({"name": "fetch_weather", "args": {"city": "Paris"},
+                                             "id": "c7", "type": "tool_call"})
+        return {"output": reply.content}
+
+    instrumentor = LangChainInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        agent = RunnableLambda(loop).with_config(run_name="async_agent")
+        assert asyncio.run(agent.ainvoke({"input": "weather?"})) == {"output": "sunny in Paris"}
+    finally:
+        instrumentor.uninstrument()
+    provider.shutdown()
+    spans = memory.get_finished_spans()
+    assert len({s.context.trace_id for s in spans}) == 1  # ours joined the run's trace
+    found = [r.envelope["payload"] for s in spans for r in span_to_records(s)]
+    (call,) = [p for p in found if p.get("action_type") == "tool_call"]
+    assert (call["action_name"], call["agent_name"]) == ("fetch_weather", "async_agent")
+    assert call["action_details"]["tool_call_id"] == "c7"
+    assert call["action_details"]["parameters"] == {"city": "Paris"}
+    assert call["action_details"]["result"] == "sunny in Paris"
