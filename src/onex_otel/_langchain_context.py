@@ -65,7 +65,9 @@ def _install() -> None:
 
         def on_tool_start(self, serialized: Any, input_str: str, *, run_id: UUID,
                           **kwargs: Any) -> None:
-            span = _RunSpan(run_id)
+            if not _openinference_active():
+                return
+            span = _RunSpan(run_id, _trace_api.get_current_span())
             self._tokens[run_id] = _context_api.attach(_trace_api.set_span_in_context(span))
 
         def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
@@ -93,14 +95,15 @@ class _RunSpan(_trace_api.NonRecordingSpan):
     the SDK asks for the parent's span context.
     """
 
-    def __init__(self, run_id: UUID) -> None:
+    def __init__(self, run_id: UUID, previous: _trace_api.Span) -> None:
         super().__init__(_trace_api.INVALID_SPAN_CONTEXT)
         self._run_id = run_id
+        self._previous = previous  # the span current before: the parent if no run span exists
 
     def get_span_context(self) -> _trace_api.SpanContext:
         span = _openinference_span(self._run_id)
         if span is None:
-            return _trace_api.INVALID_SPAN_CONTEXT
+            return self._previous.get_span_context()
         context: _trace_api.SpanContext = span.get_span_context()
         return context
 
@@ -108,6 +111,16 @@ class _RunSpan(_trace_api.NonRecordingSpan):
 def is_tool_run_span(span: Any) -> bool:
     """Whether ``span`` is the current span of a running LangChain tool (see :class:`_RunSpan`)."""
     return isinstance(span, _RunSpan)
+
+
+def _openinference_active() -> bool:
+    try:
+        from openinference.instrumentation.langchain import LangChainInstrumentor
+    except ImportError:
+        return False
+    instrumentor = LangChainInstrumentor()
+    return bool(instrumentor.is_instrumented_by_opentelemetry and
+                getattr(instrumentor, "_tracer", None) is not None)
 
 
 def _openinference_span(run_id: UUID) -> Any:
