@@ -32,8 +32,6 @@ from onex_otel.conventions import (
     GEN_AI_TOOL_CALL_ID,
     GEN_AI_TOOL_CALL_RESULT,
     GEN_AI_TOOL_NAME,
-    INSTRUMENTATION_NAME,
-    ONEX_SPAN_ROLE,
 )
 
 __all__ = [
@@ -209,11 +207,6 @@ def role_of(attrs: Mapping[str, Any], scope_name: str = "", *, top_level: bool =
     return None
 
 
-def is_own_scope(scope_name: str) -> bool:
-    """Whether the span was made by onex-otel itself."""
-    return scope_name == INSTRUMENTATION_NAME
-
-
 def first(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     """The value of the first of ``keys`` present in ``attrs`` (``None`` if none is)."""
     for key in keys:
@@ -228,5 +221,4 @@ ROLE_EXECUTION: Final = "execution"  # an agent invocation: started/completed/fa
 ROLE_PENDING: Final = "pending"  # an execution whose started event is not published yet
 ROLE_TOOL_CALL: Final = "tool_call"  # one tool invocation: one tool_call action
 ROLE_MERGED: Final = "merged"  # a second span of a tool invocation another span reports
-ROLE_NONE: Final = "none"  # a framework span that maps to nothing
-SPAN_ROLE_KEY: Final = ONEX_SPAN_ROLE
+ROLE_NONE: Final = "none"  # a framework span that maps to nothing (values of ONEX_SPAN_ROLE)
