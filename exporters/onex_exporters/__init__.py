@@ -22,6 +22,7 @@ Configuration comes from :func:`onex_otel.config.load_settings` (``KAFKA_BOOTSTR
 ``ONEX_SPOOL_*``, ``ONEX_KAFKA_*``).
 
 Modules: :mod:`~onex_exporters.mapping` (pure span -> envelope functions),
+:mod:`~onex_exporters.normalize` (framework spans -> the mapping's neutral view),
 :mod:`~onex_exporters.kafka` (the exporter), :mod:`~onex_exporters.lifecycle` (real-time
 lifecycle processor), :mod:`~onex_exporters.spool` (the durable spool).
 """

@@ -4,8 +4,9 @@ A ``BatchSpanProcessor`` exports a span seconds after it ends, and never while i
 legacy stack published ``started`` when an execution started and ``progress`` when it was
 reported, so :class:`OnexLifecycleProcessor` publishes, through its exporter:
 
-- on the start of an ``invoke_agent`` span: execution started + agent_action decision
-  ``agent_execution_started``;
+- on the start of an execution span: execution started + agent_action decision
+  ``agent_execution_started`` (a framework agent recognized only later, at its first model or
+  tool call, when :func:`onex_otel.lifecycle.notify_started` says so; at its end at the latest);
 - on each :func:`onex_otel.lifecycle.notify_progress`: execution progress;
 - on the end of the span: execution completed (+ success ``agent_execution_completed``) or
   failed (+ error ``agent_execution_failed``).
@@ -88,6 +89,22 @@ class OnexLifecycleProcessor(SpanProcessor):
             self._publish(ended_records, span)
         except Exception:
             self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_end failed",
+                                        exc_info=True)
+
+    def on_started(self, span: Any) -> None:
+        """Publish started for a running span recognized as an execution after its start."""
+        try:
+            if not is_execution_span(span):
+                return
+            with self._lock:
+                if span.context.span_id in self._open:
+                    return
+                self._open[span.context.span_id] = None
+                while len(self._open) > _MAX_OPEN:
+                    self._open.popitem(last=False)
+            self._publish(started_records, span)
+        except Exception:
+            self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_started failed",
                                         exc_info=True)
 
     def on_progress(self, report: lifecycle.ProgressReport) -> None:

@@ -20,9 +20,9 @@ span event routing decision etc.      routing decision / router performance /
                                       transformation / detection failure
 ====================================  =====================================================
 
-Spans of other libraries that follow the OpenTelemetry GenAI semantic conventions
-(``gen_ai.operation.name`` = ``invoke_agent`` / ``execute_tool``) map the same way; without the
-``onex.*`` attributes the correlation id is the trace id.
+Spans of agent frameworks (GenAI semantic conventions, OpenInference, OpenLLMetry) go through
+:func:`onex_exporters.normalize.normalize` first, which gives them this contract's shape; without
+the ``onex.*`` attributes the correlation id is the trace id.
 
 Two entry points per shape:
 
@@ -54,6 +54,7 @@ from typing import Any, NamedTuple
 
 from opentelemetry.trace import StatusCode
 
+from onex_exporters.normalize import SpanView, normalize, span_role
 from onex_otel.conventions import (
     ACTION_EXECUTION_COMPLETED,
     ACTION_EXECUTION_FAILED,
@@ -153,6 +154,7 @@ from onex_otel.conventions import (
     EventType,
     ExecutionStatus,
 )
+from onex_otel.dialects import ROLE_EXECUTION
 from onex_otel.envelope import OnexEnvelopeV1
 
 __all__ = [
@@ -443,6 +445,8 @@ class _SpanFacts:
 
 def _plain(span: Any) -> Mapping[str, Any]:
     """The span's attributes as a plain dict (the SDK's read-only view is slow to query)."""
+    if type(span) is SpanView:
+        return span.attributes
     raw = getattr(getattr(span, "_attributes", None), "_dict", None)
     if isinstance(raw, dict):
         return raw
@@ -450,9 +454,13 @@ def _plain(span: Any) -> Mapping[str, Any]:
 
 
 def is_execution_span(span: Any) -> bool:
-    """Whether ``span`` is an agent execution (``gen_ai.operation.name`` = ``invoke_agent``)."""
-    attrs = span.attributes or {}
-    return bool(attrs.get(GEN_AI_OPERATION_NAME) == OP_INVOKE_AGENT)
+    """Whether ``span`` is an agent execution, whoever made it.
+
+    onex-otel's ``invoke_agent`` spans; a framework's agent span as the span processor stamped it
+    (``onex.span.role``) or, without that stamp, as its dialect says (see
+    :mod:`onex_exporters.normalize`).
+    """
+    return span_role(span) == ROLE_EXECUTION
 
 
 def _execution_id(facts: _SpanFacts) -> str:
@@ -819,7 +827,7 @@ def span_to_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS, *,
 
     Raises :class:`MappingError` when a value cannot fit a valid event.
     """
-    facts = _SpanFacts(span)
+    facts = _SpanFacts(normalize(span))
     b = _Builder(facts, options)
     op = facts.attrs.get(GEN_AI_OPERATION_NAME)
     if op == OP_INVOKE_AGENT:
@@ -829,7 +837,7 @@ def span_to_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS, *,
         _tool_call(b)
     elif op == OP_DECISION or facts.attrs.get(ONEX_ACTION_TYPE) == ActionType.DECISION:
         _decision_span(b)
-    for index, event in enumerate(span.events or ()):
+    for index, event in enumerate(facts.span.events or ()):
         _span_event(b, index, event, include_lifecycle)
     if op == OP_INVOKE_AGENT and include_lifecycle:
         _ended(b)
@@ -841,14 +849,14 @@ def started_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS) -> lis
 
     ``span`` is the ``invoke_agent`` span as a span processor's ``on_start`` sees it.
     """
-    b = _Builder(_SpanFacts(span), options)
+    b = _Builder(_SpanFacts(normalize(span)), options)
     _started(b)
     return b.records
 
 
 def ended_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS) -> list[EventRecord]:
     """The events of an execution's end: completed or failed + agent_action success or error."""
-    b = _Builder(_SpanFacts(span), options)
+    b = _Builder(_SpanFacts(normalize(span)), options)
     _ended(b)
     return b.records
 
@@ -857,7 +865,7 @@ def progress_records(span: Any, stage: str, percent: float, metadata: Mapping[st
                      timestamp: datetime, options: MappingOptions = DEFAULT_OPTIONS
                      ) -> list[EventRecord]:
     """The progress event of a ``progress(stage, percent, metadata)`` call on an execution."""
-    facts = _SpanFacts(span)
+    facts = _SpanFacts(normalize(span))
     b = _Builder(facts, options)
     ts = int(timestamp.timestamp() * 1_000_000) * 1000
     payload = _progress_payload(facts, stage, percent, dict(metadata or {}), ts)

@@ -33,7 +33,7 @@ from typing import Any
 from onex_otel.config import DEFAULT_REDACT_KEYS, MIN_PAYLOAD_BYTES, Settings, load_settings
 from onex_otel.conventions import REDACTED_MARKER, TRUNCATION_MARKER
 
-__all__ = ["Policy", "encode", "policy", "set_policy", "to_jsonable"]
+__all__ = ["Policy", "encode", "foreign_json", "foreign_text", "policy", "set_policy", "to_jsonable"]
 
 _MAX_DEPTH = 24
 _SCALARS = (str, int, bool, type(None))
@@ -381,6 +381,32 @@ def encode_plain(tree: Any, pol: Policy) -> tuple[str, int | None]:
     except Exception:
         return encode(tree, pol)
     return fit(text, tree, pol.max_bytes)
+
+
+def foreign_json(value: Any, pol: Policy | None = None) -> tuple[str | None, int | None]:
+    """Content another library recorded (tool arguments, results), under the content policy.
+
+    The capture switch (``None`` when off), per-key redaction at any depth and the size bound
+    apply exactly as to onex-otel's own spans. Returns ``(json text | None, original size)``.
+    """
+    pol = pol or policy()
+    if not pol.capture:
+        return None, None
+    return encode(value, pol)
+
+
+def foreign_text(text: str | None, pol: Policy | None = None,
+                 max_chars: int | None = None) -> str | None:
+    """Free text another library recorded (a user request, an output summary), under the policy.
+
+    ``None`` when capture is off; cut to ``max_chars`` and to the size bound otherwise.
+    """
+    pol = pol or policy()
+    if text is None or not pol.capture:
+        return None
+    if max_chars is not None and len(text) > max_chars:
+        text = text[:max_chars] + TRUNCATION_MARKER
+    return truncate_text(text, pol.max_bytes)[0]
 
 
 def fit(text: str, tree: Any, max_bytes: int) -> tuple[str, int | None]:

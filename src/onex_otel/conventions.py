@@ -96,6 +96,13 @@ ONEX_ERROR_MESSAGE: Final = "onex.error_message"
 ONEX_ERROR_TYPE: Final = "onex.error_type"
 ONEX_PARTIAL_RESULTS: Final = "onex.partial_results"  # JSON-encoded
 ONEX_STARTED_EVENT_ID: Final = "onex.started_event_id"  # event_id of the started envelope
+# What a framework's span is, as onex-otel's span processor decided (see onex_otel.dialects).
+ONEX_SPAN_ROLE: Final = "onex.span.role"
+# What a second span of the same tool invocation knew (JSON, content policy applied), put on the
+# span that reports the invocation (see onex_otel._frameworks).
+ONEX_TOOL_ARGUMENTS: Final = "onex.tool.arguments"
+ONEX_TOOL_RESULT: Final = "onex.tool.result"
+ONEX_TOOL_CALL_ID: Final = "onex.tool.call_id"
 
 # Action spans (tool calls, timed decisions).
 ONEX_ACTION_TYPE: Final = "onex.action_type"  # see ActionType

@@ -6,7 +6,9 @@ publish lifecycle events in real time (the Kafka exporter's lifecycle processor)
 :func:`add_listener`. Listener failures are contained: they never reach agent code.
 
 Execution start and end are seen by span processors (``on_start`` of the ``invoke_agent`` span, whose
-start attributes carry every started-event field, and ``on_end``), so they need no hook here.
+start attributes carry every started-event field, and ``on_end``). A framework's agent is sometimes
+recognized, or its user request known, only after its span started (at its first model call or
+tool call): :func:`notify_started` then tells listeners that its started event can go out.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any, Protocol
 
 from opentelemetry.trace import Span
 
-__all__ = ["LifecycleListener", "ProgressReport", "add_listener", "notify_progress", "remove_listener"]
+__all__ = ["LifecycleListener", "ProgressReport", "add_listener", "notify_progress",
+           "notify_started", "remove_listener"]
 
 _log = logging.getLogger(__name__)
 
@@ -41,6 +44,9 @@ class LifecycleListener(Protocol):
 
     def on_progress(self, report: ProgressReport) -> None:
         """An execution reported progress."""
+
+    def on_started(self, span: Span) -> None:
+        """A running span was recognized as an execution whose started event can go out."""
 
 
 _listeners: tuple[LifecycleListener, ...] = ()
@@ -67,5 +73,16 @@ def notify_progress(report: ProgressReport) -> None:
     for listener in _listeners:
         try:
             listener.on_progress(report)
+        except Exception:  # telemetry must never break the agent
+            _log.debug("lifecycle listener %r failed", listener, exc_info=True)
+
+
+def notify_started(span: Span) -> None:
+    """Tell every listener that running ``span`` is an execution ready to be announced."""
+    for listener in _listeners:
+        try:
+            on_started = getattr(listener, "on_started", None)
+            if on_started is not None:
+                on_started(span)
         except Exception:  # telemetry must never break the agent
             _log.debug("lifecycle listener %r failed", listener, exc_info=True)
