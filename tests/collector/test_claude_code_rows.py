@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,14 @@ def test_claude_code_prompt_lands_once_in_the_legacy_tables(
                 (cid,)) if len(query(migrated, (
                     "SELECT 1 FROM agent_actions WHERE correlation_id = %s"), (cid,))) >= 7
                 else None, what="claude code rows")
+            # the README's query of a prompt's tokens and cost
+            totals = query(migrated, (
+                "SELECT l.execution_id, sum((p->'metadata'->>'input_tokens')::int),"
+                " sum((p->'metadata'->>'output_tokens')::int),"
+                " sum((p->'metadata'->>'cost_usd')::numeric)"
+                " FROM agent_execution_logs l, jsonb_array_elements(l.metadata->'progress') p"
+                " WHERE l.agent_name = 'claude-code' AND p->>'stage' = 'model_request'"
+                " AND l.correlation_id = %s GROUP BY l.execution_id"), (cid,))
             actions = query(migrated, (
                 "SELECT action_type, action_name, action_details, duration_ms FROM agent_actions"
                 " WHERE correlation_id = %s ORDER BY action_type, action_name"), (cid,))
@@ -91,6 +100,7 @@ def test_claude_code_prompt_lands_once_in_the_legacy_tables(
     assert model["metadata"]["input_tokens"] == 1200
     assert model["metadata"]["cost_usd"] == 0.0123
     assert nested[:2] == ("Explore", "success")
+    assert [t[1:] for t in totals] == [(1200, 340, Decimal("0.0123"))]
 
     tool_calls = [a for a in actions if a[0] == "tool_call"]
     assert [(a[1], a[2]["tool_call_id"]) for a in tool_calls] == [("Agent", agent_id),
