@@ -20,7 +20,7 @@ model request                   seed ``claude_code.model_request|<request_id>``
 ==============================  ===============================================================
 
 A neutral span with a seed (``onex.event_id.seed``) gets name-based event ids,
-``uuid5(NS, "<seed>|<what>")`` (:func:`~onex_otel.mapping.seeded_event_id`): the interaction
+``uuid5(NS, "<seed>|<what>")`` (:func:`~onex_exporters.mapping.seeded_event_id`): the interaction
 span and the ``user_prompt`` event both yield the execution's started event and its decision
 action with the same ids; the ``claude_code.tool`` span and the ``tool_result`` event both yield
 the one ``tool_call`` action. Facts that only one path reports (tool decisions, API errors) keep
@@ -284,8 +284,10 @@ def _span_tool_input(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
     return found or None
 
 
-#: Content attributes of Claude Code spans: replaced by their policy-checked neutral form.
-_SPAN_CONTENT_KEYS = frozenset((d.CC_SPAN_USER_PROMPT, *d.CC_SPAN_TOOL_INPUT_KEYS))
+#: Content attributes of Claude Code spans: replaced by their policy-checked neutral form (the
+#: subagent type stays: it names the nested execution's agent, as on the log path).
+_SPAN_CONTENT_KEYS = frozenset((d.CC_SPAN_USER_PROMPT, *d.CC_SPAN_TOOL_INPUT_KEYS)
+                               ) - {d.CC_SUBAGENT_TYPE}
 
 
 def view_attributes(span: Any) -> dict[str, Any]:
@@ -336,7 +338,7 @@ def span_extras(view: Any, options: MappingOptions) -> list[EventRecord]:
     ):
         error_type = (text(attrs.get(d.CC_ERROR_CLASS)) or text(attrs.get(d.CC_ERROR))
                       or text(view.status.description) or "ToolError")
-        return tool_error_records(view.context, cid[0], tool_use_id, None, error_type,
+        return tool_error_records(view.context, cid[0], tool_use_id, error_type,
                                   text(attrs.get(d.CC_ERROR)), view.end_time or 0, options)
     return []
 
@@ -362,7 +364,7 @@ def subagent_records(ctx: SpanContext, correlation_id: str, tool_use_id: str,
 
 
 def tool_error_records(ctx: SpanContext, correlation_id: str, tool_use_id: str,
-                       tool_name: str | None, error_type: str, message: str | None, ts_ns: int,
+                       error_type: str, message: str | None, ts_ns: int,
                        options: MappingOptions) -> list[EventRecord]:
     """The ``error`` action of a failed tool use (the span path learns it from the tool body)."""
     from onex_exporters.mapping import _Builder, _SpanFacts, seeded_event_id

@@ -274,8 +274,8 @@ def test_a_redelivered_request_yields_the_same_event_ids() -> None:
 # ------------------------------------------------------------------------------------------------
 # the same tool use and prompt, as spans and as log events
 # ------------------------------------------------------------------------------------------------
-def _interaction_with_tool(spans: ClaudeSpans, tool_use_id: str, tool: str = "Bash"
-                           ) -> tuple[int, int]:
+def _interaction_with_tool(spans: ClaudeSpans, tool_use_id: str, tool: str = "Bash",
+                           **extra: Any) -> tuple[int, int]:
     ctx = trace.set_span_in_context(NonRecordingSpan(SpanContext(
         TRACE, 0x1111111111111111, False, TraceFlags(1))))
     interaction = spans.tracer.start_span("claude_code.interaction", context=ctx,
@@ -287,7 +287,7 @@ def _interaction_with_tool(spans: ClaudeSpans, tool_use_id: str, tool: str = "Ba
         start_time=T0 + 100 * MS, attributes={
             "span.type": "tool", "session.id": SESSION, "tool_name": tool,
             "tool_use_id": tool_use_id, "gen_ai.tool.call.id": tool_use_id, "duration_ms": 215,
-            "full_command": "pytest -q tests/"})
+            "full_command": "pytest -q tests/", **extra})
     tool_span.end(end_time=T0 + 315 * MS)
     interaction.end(end_time=T0 + 900 * MS)
     return T0 + 100 * MS, T0 + 315 * MS
@@ -357,7 +357,7 @@ def test_a_failed_tool_body_span_and_its_log_event_give_one_error_action() -> No
 # ------------------------------------------------------------------------------------------------
 def test_subagent_is_a_nested_execution_from_either_path() -> None:
     spans = ClaudeSpans()
-    _interaction_with_tool(spans, "toolu_agent", tool="Agent")
+    _interaction_with_tool(spans, "toolu_agent", tool="Agent", subagent_type="Explore")
     from_spans = span_records(spans.spans())
     params = json.dumps({"subagent_type": "Explore"})
     from_logs = mapped(logs_request([user_prompt(), tool_result(
@@ -374,9 +374,10 @@ def test_subagent_is_a_nested_execution_from_either_path() -> None:
         [done] = [e for e in by_type(records, COMPLETED)
                   if e["payload"]["execution_id"] == nested["payload"]["execution_id"]]
         assert done["causation_id"] == nested["event_id"]
-    # log events name the subagent type (OTEL_LOG_TOOL_DETAILS), the span here does not send it
-    assert {e["payload"]["agent_name"] for e in by_type(from_logs, STARTED)} == {
-        "claude-code", "Explore"}
+    # both name the subagent type (sent with OTEL_LOG_TOOL_DETAILS)
+    for records in (from_spans, from_logs):
+        assert {e["payload"]["agent_name"] for e in by_type(records, STARTED)} == {
+            "claude-code", "Explore"}
     nested_ids = [{e["event_id"] for e in by_type(r, STARTED)
                    if e["payload"]["agent_name"] != "claude-code"} for r in (from_spans, from_logs)]
     assert nested_ids[0] == nested_ids[1]

@@ -248,7 +248,7 @@ def _tool_result(f: _Facts, options: MappingOptions, pol: _payload.Policy) -> li
     if tool_use_id is None:
         return out
     if failed:
-        out += cc.tool_error_records(f.ctx, f.correlation_id, tool_use_id, tool,
+        out += cc.tool_error_records(f.ctx, f.correlation_id, tool_use_id,
                                      error_type or "ToolError", error, f.ts, options)
     if tool in d.CC_SUBAGENT_TOOLS:
         params = cc.json_value(a.get(d.CC_TOOL_PARAMETERS))
