@@ -443,3 +443,34 @@ def test_capture_off_keeps_no_prompt_text_and_no_parameters() -> None:
     _interaction_with_tool(spans, "toolu_c2")
     span_text = json.dumps([r.envelope for r in span_records(spans.spans())])
     assert "fix the failing test" not in span_text and "pytest -q" not in span_text
+
+
+def test_the_normalizer_reads_the_claude_code_dialect() -> None:
+    from onex_exporters.mapping import is_execution_span
+    from onex_exporters.normalize import normalize, span_role
+    from onex_otel.conventions import GEN_AI_TOOL_CALL_ID, GEN_AI_TOOL_NAME
+
+    spans = ClaudeSpans()
+    _interaction_with_tool(spans, "toolu_n")
+    tool, interaction = spans.spans()
+    assert span_role(interaction) == "execution" and is_execution_span(interaction)
+    assert span_role(tool) == "tool_call"
+    view = normalize(tool).attributes
+    assert view[GEN_AI_TOOL_NAME] == "Bash" and view[GEN_AI_TOOL_CALL_ID] == "toolu_n"
+    assert "full_command" not in view  # content only in its policy-checked form
+
+
+def test_a_subagents_own_tool_span_is_a_tool_call_of_the_prompt() -> None:
+    spans = ClaudeSpans()
+    ctx = trace.set_span_in_context(NonRecordingSpan(SpanContext(TRACE, 0xB7AD6B7169203331, False,
+                                                                 TraceFlags(1))))
+    read = spans.tracer.start_span("claude_code.tool", context=ctx, start_time=T0, attributes={
+        "span.type": "tool", "session.id": SESSION, "tool_name": "Read",
+        "tool_use_id": "toolu_sub", "agent_id": "a1b2c3d4e5f60718", "duration_ms": 41,
+        "file_path": "/home/dev/project/src/app.py"})
+    read.end(end_time=T0 + 41 * MS)
+    [call] = actions(span_records(spans.spans()), "tool_call")
+    assert call["correlation_id"] == CID
+    assert call["payload"]["action_details"]["tool_call_id"] == "toolu_sub"
+    assert call["payload"]["action_details"]["parameters"] == {
+        "file_path": "/home/dev/project/src/app.py"}
