@@ -1,6 +1,6 @@
 """Claude Code's log events and beta spans -> real Kafka exporter -> broker -> collector -> rows.
 
-The records come from the official SDK and OTLP encoder (see tests/exporters/test_claude_code.py);
+The records come from the official SDK and OTLP encoder (tests/exporters/claude_code_records.py);
 both signals of the same prompt are published, as when Claude Code sends logs and spans: the
 tables hold one execution per prompt, one tool_call row per tool use, one nested execution per
 subagent run.
@@ -22,7 +22,7 @@ from onex_exporters.mapping import EventRecord, span_to_records
 from onex_otel import _payload
 from onex_otel.config import load_settings
 from tests.collector.conftest import options, query, running, wait_for
-from tests.exporters import test_claude_code as cc
+from tests.exporters import claude_code_records as cc
 from tests.services.kafka import Broker
 from tests.services.postgres import Database
 
@@ -31,18 +31,16 @@ pytestmark = pytest.mark.integration
 
 def test_claude_code_prompt_lands_once_in_the_legacy_tables(
     broker: Broker, topics: list[str], migrated: Database, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _payload.set_policy(_payload.Policy(capture=True))
     try:
         trace_id = random.getrandbits(128) | 1
         cid = f"{trace_id:032x}"
         cid = f"{cid[:8]}-{cid[8:12]}-{cid[12:16]}-{cid[16:20]}-{cid[20:]}"
-        monkeypatch.setattr(cc, "TRACE", trace_id)
         bash_id, agent_id = f"toolu_b{trace_id:x}", f"toolu_a{trace_id:x}"
 
         spans = cc.ClaudeSpans()
-        _, end = cc._interaction_with_tool(spans, bash_id)
+        _, end = cc.interaction_with_tool(spans, bash_id, trace_id=trace_id)
         records: list[EventRecord] = []
         for span in spans.spans():
             records.extend(span_to_records(span))

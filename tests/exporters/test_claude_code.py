@@ -1,46 +1,45 @@
 """Claude Code natively: its log events and beta spans through the pure mapping.
 
-Records are made by the official OpenTelemetry SDK (LoggerProvider + in-memory exporter, then the
-official OTLP encoder, as the Collector or the bridge's receiver hands them over); spans by the SDK
-tracer under Claude Code's scope. Attributes are the documented ones, as strings (CLI 2.1.289) or
-typed values (older builds).
+Records are made by the official OpenTelemetry SDK and OTLP encoder, spans by the SDK tracer under
+Claude Code's scope (``tests/exporters/claude_code_records.py``). Attributes are the documented
+ones, as strings (CLI 2.1.289) or typed values (older builds).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry._logs import LogRecord
-from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
 from onex_exporters.bridge.logs import records_from_logs
 from onex_exporters.mapping import EventRecord, span_to_records, to_envelopes
 from onex_otel import _payload
 from onex_otel.conventions import CORRELATION_ID_NAMESPACE, REDACTED_MARKER
-
-SESSION = "3f2c9a7e-5b1d-4e8a-9c0f-7d6b2a1e4f30"
-PROMPT = "8a4e2f1c-9b3d-4c7a-a2e5-6f1d0b9c3e72"
-TRACE = 0x5B8EFFF798038103D269B633813FC60C
-CID = "5b8efff7-9803-8103-d269-b633813fc60c"
-T0 = 1_787_220_930_000_000_000
-MS = 1_000_000
-ACTION = "onex.evt.omniclaude.agent-actions.v1"
-STARTED = "omninode.agent.execution.started.v1"
-COMPLETED = "omninode.agent.execution.completed.v1"
-FAILED = "omninode.agent.execution.failed.v1"
-PROGRESS = "omninode.agent.execution.progress.v1"
+from tests.exporters.claude_code_records import (
+    CID,
+    COMPLETED,
+    FAILED,
+    MS,
+    PROGRESS,
+    PROMPT,
+    SESSION,
+    STARTED,
+    T0,
+    TRACE,
+    ClaudeSpans,
+    actions,
+    by_type,
+    interaction_with_tool,
+    logs_request,
+    tool_result,
+    user_prompt,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -50,71 +49,11 @@ def _capture_on() -> Iterator[None]:
     _payload.set_policy(None)
 
 
-# ------------------------------------------------------------------------------------------------
-# producers: the official SDK and encoder
-# ------------------------------------------------------------------------------------------------
-def logs_request(events: Sequence[tuple[str, int, Mapping[str, Any]]], *,
-                 trace_id: int | None = TRACE, span_id: int = 0xEEE19B7EC3C1B174,
-                 service: str = "claude-code",
-                 scope: str = "com.anthropic.claude_code.events") -> ExportLogsServiceRequest:
-    """Claude Code's log events ``(event name, time ns, attributes)`` as an OTLP request."""
-    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
-    provider = LoggerProvider(resource=Resource({"service.name": service,
-                                                 "service.version": "2.1.230"}))
-    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
-    logger = provider.get_logger(scope, "2.1.230")
-    context = None
-    if trace_id is not None:
-        ctx = SpanContext(trace_id, span_id, False, TraceFlags(1))
-        context = trace.set_span_in_context(NonRecordingSpan(ctx))
-    for seq, (name, ts, attrs) in enumerate(events):
-        standard = {"session.id": SESSION, "prompt.id": PROMPT, "event.name": name,
-                    "event.sequence": seq, "user.id": "9d4b"}
-        logger.emit(LogRecord(timestamp=ts, observed_timestamp=ts, context=context,
-                              body=f"claude_code.{name}", attributes={**standard, **attrs}))
-    provider.shutdown()
-    return encode_logs(exporter.get_finished_logs())
-
-
-def user_prompt(ts: int = T0, prompt: str = "fix the failing test", **extra: Any
-                ) -> tuple[str, int, dict[str, Any]]:
-    return ("user_prompt", ts, {"prompt": prompt, "prompt_length": str(len(prompt)), **extra})
-
-
-def tool_result(ts: int, tool_use_id: str, tool: str = "Bash", success: Any = "true",
-                duration: Any = "214", **extra: Any) -> tuple[str, int, dict[str, Any]]:
-    return ("tool_result", ts, {"tool_name": tool, "tool_use_id": tool_use_id,
-                                "success": success, "duration_ms": duration,
-                                "decision_type": "accept", "decision_source": "config",
-                                "tool_input_size_bytes": "71", **extra})
-
-
-def by_type(records: Sequence[EventRecord], event_type: str) -> list[dict[str, Any]]:
-    return [r.envelope for r in records if r.envelope["event_type"] == event_type]
-
-
-def actions(records: Sequence[EventRecord], action_type: str) -> list[dict[str, Any]]:
-    return [e for e in by_type(records, ACTION) if e["payload"]["action_type"] == action_type]
-
 
 def mapped(request: ExportLogsServiceRequest) -> list[EventRecord]:
     records = records_from_logs(request)
     to_envelopes(records)  # every event is a valid OnexEnvelopeV1
     return records
-
-
-class ClaudeSpans:
-    """Claude Code's beta spans made by the SDK tracer under Claude Code's tracing scope."""
-
-    def __init__(self) -> None:
-        self.exporter = InMemorySpanExporter()
-        self.provider = TracerProvider(resource=Resource({"service.name": "claude-code"}))
-        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-        self.tracer = self.provider.get_tracer("com.anthropic.claude_code.tracing", "1.0.0")
-
-    def spans(self) -> list[ReadableSpan]:
-        self.provider.shutdown()
-        return list(self.exporter.get_finished_spans())
 
 
 def span_records(spans: Sequence[ReadableSpan]) -> list[EventRecord]:
@@ -274,28 +213,9 @@ def test_a_redelivered_request_yields_the_same_event_ids() -> None:
 # ------------------------------------------------------------------------------------------------
 # the same tool use and prompt, as spans and as log events
 # ------------------------------------------------------------------------------------------------
-def _interaction_with_tool(spans: ClaudeSpans, tool_use_id: str, tool: str = "Bash",
-                           **extra: Any) -> tuple[int, int]:
-    ctx = trace.set_span_in_context(NonRecordingSpan(SpanContext(
-        TRACE, 0x1111111111111111, False, TraceFlags(1))))
-    interaction = spans.tracer.start_span("claude_code.interaction", context=ctx,
-                                          start_time=T0 - 2 * MS, attributes={
-        "span.type": "interaction", "session.id": SESSION, "user_prompt": "fix the failing test",
-        "user_prompt_length": 20, "interaction.sequence": 1})
-    tool_span = spans.tracer.start_span(
-        "claude_code.tool", context=trace.set_span_in_context(interaction),
-        start_time=T0 + 100 * MS, attributes={
-            "span.type": "tool", "session.id": SESSION, "tool_name": tool,
-            "tool_use_id": tool_use_id, "gen_ai.tool.call.id": tool_use_id, "duration_ms": 215,
-            "full_command": "pytest -q tests/", **extra})
-    tool_span.end(end_time=T0 + 315 * MS)
-    interaction.end(end_time=T0 + 900 * MS)
-    return T0 + 100 * MS, T0 + 315 * MS
-
-
 def test_spans_map_to_an_execution_and_a_tool_call() -> None:
     spans = ClaudeSpans()
-    _interaction_with_tool(spans, "toolu_01HkYv3m9QpR2sXw7TnB4cDe")
+    interaction_with_tool(spans, "toolu_01HkYv3m9QpR2sXw7TnB4cDe")
     records = span_records(spans.spans())
     [started] = by_type(records, STARTED)
     [completed] = by_type(records, COMPLETED)
@@ -314,7 +234,7 @@ def test_spans_map_to_an_execution_and_a_tool_call() -> None:
 
 def test_a_tool_use_as_span_and_as_log_event_is_one_action() -> None:
     spans = ClaudeSpans()
-    _, end = _interaction_with_tool(spans, "toolu_01HkYv3m9QpR2sXw7TnB4cDe")
+    _, end = interaction_with_tool(spans, "toolu_01HkYv3m9QpR2sXw7TnB4cDe")
     from_spans = span_records(spans.spans())
     # the log events of the same prompt, with their own clock (a few ms off the spans)
     from_logs = mapped(logs_request([user_prompt(T0 + 3 * MS),
@@ -357,7 +277,7 @@ def test_a_failed_tool_body_span_and_its_log_event_give_one_error_action() -> No
 # ------------------------------------------------------------------------------------------------
 def test_subagent_is_a_nested_execution_from_either_path() -> None:
     spans = ClaudeSpans()
-    _interaction_with_tool(spans, "toolu_agent", tool="Agent", subagent_type="Explore")
+    interaction_with_tool(spans, "toolu_agent", tool="Agent", subagent_type="Explore")
     from_spans = span_records(spans.spans())
     params = json.dumps({"subagent_type": "Explore"})
     from_logs = mapped(logs_request([user_prompt(), tool_result(
@@ -440,7 +360,7 @@ def test_capture_off_keeps_no_prompt_text_and_no_parameters() -> None:
     assert "my secret plan" not in text and '"ls"' not in text
 
     spans = ClaudeSpans()
-    _interaction_with_tool(spans, "toolu_c2")
+    interaction_with_tool(spans, "toolu_c2")
     span_text = json.dumps([r.envelope for r in span_records(spans.spans())])
     assert "fix the failing test" not in span_text and "pytest -q" not in span_text
 
@@ -451,7 +371,7 @@ def test_the_normalizer_reads_the_claude_code_dialect() -> None:
     from onex_otel.conventions import GEN_AI_TOOL_CALL_ID, GEN_AI_TOOL_NAME
 
     spans = ClaudeSpans()
-    _interaction_with_tool(spans, "toolu_n")
+    interaction_with_tool(spans, "toolu_n")
     tool, interaction = spans.spans()
     assert span_role(interaction) == "execution" and is_execution_span(interaction)
     assert span_role(tool) == "tool_call"
