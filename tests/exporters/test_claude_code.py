@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
@@ -394,3 +396,26 @@ def test_a_subagents_own_tool_span_is_a_tool_call_of_the_prompt() -> None:
     assert call["payload"]["action_details"]["tool_call_id"] == "toolu_sub"
     assert call["payload"]["action_details"]["parameters"] == {
         "file_path": "/home/dev/project/src/app.py"}
+
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
+                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12),
+                    st.sampled_from(["true", "false", "214", "-3", "0.5", "{}", "[1]",
+                                     '{"subagent_type": 3}', "<REDACTED>"]))
+_KEYS = ("prompt", "prompt_length", "tool_name", "tool_use_id", "success", "duration_ms",
+         "error_type", "error", "decision", "source", "tool_parameters", "tool_input",
+         "status_code", "attempt", "model", "request_id", "input_tokens", "cost_usd",
+         "total_tokens", "agent_type", "event.sequence", "prompt.id", "session.id")
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(["user_prompt", "tool_result", "tool_decision", "api_error",
+                             "api_request", "subagent_completed"]),
+       values=st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=10),
+       traced=st.booleans())
+def test_any_attribute_values_map_to_valid_events(name: str, values: dict[str, Any],
+                                                  traced: bool) -> None:
+    attrs = {k: v for k, v in values.items() if v is not None}
+    request = logs_request([(name, T0, attrs)], trace_id=TRACE if traced else None)
+    records = mapped(request)  # never raises; every event validates
+    assert [r.event_id for r in records] == [r.event_id for r in records_from_logs(request)]

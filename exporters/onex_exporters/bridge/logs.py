@@ -233,7 +233,7 @@ def _tool_result(f: _Facts, options: MappingOptions, pol: _payload.Policy) -> li
     tool = cc.text(a.get(d.CC_TOOL_NAME)) or "unknown"
     tool_use_id = cc.text(a.get(d.CC_TOOL_USE_ID))
     duration = cc.number(a.get(d.CC_DURATION_MS))
-    start = f.ts - int(max(0, duration or 0) * 1_000_000)
+    start = max(0, f.ts - int(max(0, duration or 0) * 1_000_000))
     success = cc.flag(a.get(d.CC_SUCCESS))
     error_type = cc.text(a.get(d.CC_ERROR_TYPE))
     error = cc.text(a.get(d.CC_ERROR))
