@@ -242,7 +242,8 @@ SPAN_ROLE_KEY: Final = ONEX_SPAN_ROLE
 CC_LOGS_SCOPE: Final = "com.anthropic.claude_code.events"
 CC_TRACES_SCOPES: Final = frozenset({"com.anthropic.claude_code.tracing",
                                      "com.anthropic.claude_code.traces"})
-#: ``service.name`` values of Claude Code (terminal, desktop).
+#: The resource attribute naming the producer, and its values for Claude Code (terminal, desktop).
+CC_RESOURCE_SERVICE_NAME: Final = "service.name"
 CC_SERVICE_NAMES: Final = frozenset({"claude-code", "claude-code-desktop"})
 CC_PREFIX: Final = "claude_code."
 #: Agent name of a prompt's execution (Claude Code names no agent).

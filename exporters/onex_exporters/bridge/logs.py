@@ -80,8 +80,6 @@ from onex_otel.conventions import (
 
 __all__ = ["records_from_logs"]
 
-_SERVICE_NAME = "service.name"
-
 
 def records_from_logs(request: ExportLogsServiceRequest,
                       options: MappingOptions = DEFAULT_OPTIONS) -> list[EventRecord]:
@@ -91,7 +89,7 @@ def records_from_logs(request: ExportLogsServiceRequest,
     for resource_logs in request.resource_logs:
         service = None
         for kv in resource_logs.resource.attributes:
-            if kv.key == _SERVICE_NAME:
+            if kv.key == d.CC_RESOURCE_SERVICE_NAME:
                 service = kv.value.string_value
         for scope_logs in resource_logs.scope_logs:
             if scope_logs.scope.name != d.CC_LOGS_SCOPE and service not in d.CC_SERVICE_NAMES:
