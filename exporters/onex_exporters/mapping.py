@@ -131,6 +131,7 @@ from onex_otel.conventions import (
     ONEX_DEBUG_MODE,
     ONEX_ERROR_MESSAGE,
     ONEX_ERROR_TYPE,
+    ONEX_EVENT_ID_SEED,
     ONEX_EXECUTION_ID,
     ONEX_EXECUTION_STATUS,
     ONEX_METRICS,
@@ -154,7 +155,7 @@ from onex_otel.conventions import (
     EventType,
     ExecutionStatus,
 )
-from onex_otel.dialects import ROLE_EXECUTION
+from onex_otel.dialects import CC_PREFIX, ROLE_EXECUTION
 from onex_otel.envelope import OnexEnvelopeV1
 
 __all__ = [
@@ -164,6 +165,7 @@ __all__ = [
     "derive_event_id",
     "is_execution_span",
     "progress_records",
+    "seeded_event_id",
     "span_to_envelopes",
     "span_to_records",
     "started_envelopes",
@@ -291,6 +293,15 @@ def derive_event_id(ts_ns: int, *parts: object) -> str:
     return _uuid7_from(ts_ns, _hash80("|".join(map(str, parts))))
 
 
+def seeded_event_id(seed: str, *what: object) -> str:
+    """A name-based event id (uuid5 of ``seed`` and ``what``) for facts reported by two paths.
+
+    Used for spans that carry ``onex.event_id.seed``: the same seed gives the same ids whatever
+    clock each path saw (see :data:`~onex_otel.conventions.ONEX_EVENT_ID_SEED`).
+    """
+    return str(uuid.uuid5(CORRELATION_ID_NAMESPACE, "|".join((seed, *map(str, what)))))
+
+
 def _uuid7_from(ts_ns: int, rand: int) -> str:
     ms = ts_ns // 1_000_000
     value = (ms & 0xFFFF_FFFF_FFFF) << 80
@@ -408,6 +419,7 @@ class _SpanFacts:
         "attrs",
         "base_hash",
         "correlation_id",
+        "id_seed",
         "span",
         "span_id",
         "started_event_id",
@@ -435,11 +447,15 @@ class _SpanFacts:
             agent = name[len(prefix):] if name.startswith(prefix) else None
         self.agent_name: str = str(agent) if agent else UNKNOWN_AGENT
         self.started_event_id = _uuid_or_none(attrs.get(ONEX_STARTED_EVENT_ID))
+        seed = attrs.get(ONEX_EVENT_ID_SEED)
+        self.id_seed: str | None = str(seed) if seed else None
         self.traceparent = f"00-{self.trace_id:032x}-{self.span_id:016x}-{int(ctx.trace_flags):02x}"
         state = ctx.trace_state
         self.tracestate = state.to_header() if state else None
 
     def event_id(self, ts_ns: int, *what: object) -> str:
+        if self.id_seed is not None:
+            return seeded_event_id(self.id_seed, *what)
         return _uuid7_from(ts_ns, self.base_hash ^ _tag_hash(what))
 
 
@@ -841,6 +857,10 @@ def span_to_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS, *,
         _span_event(b, index, event, include_lifecycle)
     if op == OP_INVOKE_AGENT and include_lifecycle:
         _ended(b)
+    if (facts.span.name or "").startswith(CC_PREFIX):  # Claude Code: subagent runs, tool errors
+        from onex_exporters.claude_code import span_extras
+
+        b.records.extend(span_extras(facts.span, options))
     return b.records
 
 

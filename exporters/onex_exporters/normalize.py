@@ -26,6 +26,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from onex_exporters import claude_code
 from onex_otel import _payload
 from onex_otel import dialects as d
 from onex_otel._extract import (
@@ -117,7 +118,9 @@ def span_role(span: Any, attrs: Mapping[str, Any] | None = None) -> str | None:
     stamped = attrs.get(ONEX_SPAN_ROLE)
     if stamped is not None:
         return str(stamped)
-    role = d.role_of(attrs, _scope(span), top_level=getattr(span, "parent", None) is None)
+    role = d.claude_code_role(span.name or "", _scope(span))
+    if role is None:
+        role = d.role_of(attrs, _scope(span), top_level=getattr(span, "parent", None) is None)
     if role == d.AGENT:
         return d.ROLE_EXECUTION
     if role == d.TOOL:
@@ -131,6 +134,8 @@ def normalize(span: Any) -> Any:
     scope = _scope(span)
     if scope == INSTRUMENTATION_NAME and ONEX_SPAN_ROLE not in attrs:
         return span
+    if d.is_claude_code_span(span.name or "", scope):
+        return SpanView(span, claude_code.view_attributes(span))
     role = span_role(span, attrs)
     if role is None:
         if ONEX_SPAN_ROLE in attrs or d.role_of(attrs, scope) is not None:

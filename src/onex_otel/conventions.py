@@ -103,6 +103,11 @@ ONEX_SPAN_ROLE: Final = "onex.span.role"
 ONEX_TOOL_ARGUMENTS: Final = "onex.tool.arguments"
 ONEX_TOOL_RESULT: Final = "onex.tool.result"
 ONEX_TOOL_CALL_ID: Final = "onex.tool.call_id"
+# Set by a producer whose facts reach Kafka by two paths with different clocks (Claude Code: a
+# tool use as a span and as a log event, a prompt as the interaction span and the user_prompt
+# event): the span's event ids are then name-based, uuid5 of this seed and what the event is,
+# rather than derived from the span's ids and times, so both paths yield the same event ids.
+ONEX_EVENT_ID_SEED: Final = "onex.event_id.seed"
 
 # Action spans (tool calls, timed decisions).
 ONEX_ACTION_TYPE: Final = "onex.action_type"  # see ActionType

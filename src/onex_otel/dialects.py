@@ -222,3 +222,133 @@ ROLE_PENDING: Final = "pending"  # an execution whose started event is not publi
 ROLE_TOOL_CALL: Final = "tool_call"  # one tool invocation: one tool_call action
 ROLE_MERGED: Final = "merged"  # a second span of a tool invocation another span reports
 ROLE_NONE: Final = "none"  # a framework span that maps to nothing (values of ONEX_SPAN_ROLE)
+
+
+# ================================================================================================
+# Claude Code (log events and beta trace spans), as data
+# ================================================================================================
+# Claude Code exports its own OpenTelemetry: log events on the logs signal (one LogRecord per
+# event, body ``claude_code.<name>``, attribute ``event.name`` = ``<name>``) and, in beta, spans
+# (``claude_code.interaction`` per user prompt, ``claude_code.llm_request`` / ``claude_code.tool``
+# under it). Attribute values of log events arrive as strings or numbers (``"214"`` or ``214``,
+# ``"true"`` or ``true``): readers coerce both. The mapping of both signals is
+# ``onex_exporters.claude_code`` (shared ids and payloads) and ``onex_exporters.bridge.logs``.
+
+#: Instrumentation scopes: log events, spans (and an older spelling reported for spans).
+CC_LOGS_SCOPE: Final = "com.anthropic.claude_code.events"
+CC_TRACES_SCOPES: Final = frozenset({"com.anthropic.claude_code.tracing",
+                                     "com.anthropic.claude_code.traces"})
+#: The resource attribute naming the producer, and its values for Claude Code (terminal, desktop).
+CC_RESOURCE_SERVICE_NAME: Final = "service.name"
+CC_SERVICE_NAMES: Final = frozenset({"claude-code", "claude-code-desktop"})
+CC_PREFIX: Final = "claude_code."
+#: Agent name of a prompt's execution (Claude Code names no agent).
+CC_AGENT_NAME: Final = "claude-code"
+#: Agent name of a subagent run whose type is not sent (``subagent_type`` needs tool details).
+CC_SUBAGENT_NAME: Final = "claude-code-subagent"
+#: The literal Claude Code sends in place of prompt text unless ``OTEL_LOG_USER_PROMPTS=1``.
+CC_REDACTED: Final = "<REDACTED>"
+#: Tools that run a subagent (``Task`` is the legacy name of ``Agent``).
+CC_SUBAGENT_TOOLS: Final = frozenset({"Agent", "Task"})
+
+# span names (``span.type`` = the name without the prefix)
+CC_SPAN_INTERACTION: Final = "claude_code.interaction"
+CC_SPAN_LLM_REQUEST: Final = "claude_code.llm_request"
+CC_SPAN_TOOL: Final = "claude_code.tool"
+CC_SPAN_TOOL_BLOCKED: Final = "claude_code.tool.blocked_on_user"
+CC_SPAN_TOOL_EXECUTION: Final = "claude_code.tool.execution"
+CC_SPAN_HOOK: Final = "claude_code.hook"
+CC_SPAN_TYPE: Final = "span.type"
+#: Span name -> neutral role (everything else of Claude Code maps to nothing on its own).
+CC_SPAN_ROLES: Final[Mapping[str, str]] = {
+    CC_SPAN_INTERACTION: AGENT,
+    CC_SPAN_TOOL: TOOL,
+    CC_SPAN_LLM_REQUEST: MODEL,
+    CC_SPAN_TOOL_EXECUTION: OTHER,
+    CC_SPAN_TOOL_BLOCKED: OTHER,
+    CC_SPAN_HOOK: OTHER,
+}
+
+# log event names (``event.name``; the body is CC_PREFIX + name)
+CC_EVENT_USER_PROMPT: Final = "user_prompt"
+CC_EVENT_TOOL_RESULT: Final = "tool_result"
+CC_EVENT_TOOL_DECISION: Final = "tool_decision"
+CC_EVENT_API_REQUEST: Final = "api_request"
+CC_EVENT_API_ERROR: Final = "api_error"
+CC_EVENT_SUBAGENT_COMPLETED: Final = "subagent_completed"
+
+# standard attributes (events and spans)
+CC_SESSION_ID: Final = "session.id"
+CC_PROMPT_ID: Final = "prompt.id"
+CC_EVENT_NAME: Final = "event.name"
+CC_EVENT_SEQUENCE: Final = "event.sequence"
+CC_EVENT_TIMESTAMP: Final = "event.timestamp"
+CC_APP_VERSION: Final = "app.version"
+CC_TERMINAL_TYPE: Final = "terminal.type"
+CC_USER_ID: Final = "user.id"
+# user_prompt / interaction span
+CC_PROMPT: Final = "prompt"
+CC_PROMPT_LENGTH: Final = "prompt_length"
+CC_COMMAND_NAME: Final = "command_name"
+CC_COMMAND_SOURCE: Final = "command_source"
+CC_MESSAGE_UUID: Final = "message.uuid"
+CC_SPAN_USER_PROMPT: Final = "user_prompt"
+CC_SPAN_USER_PROMPT_LENGTH: Final = "user_prompt_length"
+CC_INTERACTION_SEQUENCE: Final = "interaction.sequence"
+CC_INTERACTION_DURATION_MS: Final = "interaction.duration_ms"
+# tools (tool_result, tool_decision, claude_code.tool, claude_code.tool.execution)
+CC_TOOL_NAME: Final = "tool_name"
+CC_TOOL_USE_ID: Final = "tool_use_id"
+CC_SUCCESS: Final = "success"
+CC_DURATION_MS: Final = "duration_ms"
+CC_ERROR: Final = "error"
+CC_ERROR_TYPE: Final = "error_type"
+CC_ERROR_CLASS: Final = "error_class"
+CC_DECISION: Final = "decision"
+CC_SOURCE: Final = "source"
+CC_DECISION_TYPE: Final = "decision_type"
+CC_DECISION_SOURCE: Final = "decision_source"
+CC_TOOL_SOURCE: Final = "tool_source"
+CC_TOOL_PARAMETERS: Final = "tool_parameters"  # JSON text (OTEL_LOG_TOOL_DETAILS)
+CC_TOOL_INPUT: Final = "tool_input"  # JSON text (OTEL_LOG_TOOL_DETAILS)
+CC_TOOL_INPUT_SIZE: Final = "tool_input_size_bytes"
+CC_TOOL_RESULT_SIZE: Final = "tool_result_size_bytes"
+CC_MCP_SERVER_SCOPE: Final = "mcp_server_scope"
+CC_RESULT_TOKENS: Final = "result_tokens"
+CC_SUBAGENT_TYPE: Final = "subagent_type"
+CC_AGENT_ID: Final = "agent_id"
+CC_PARENT_AGENT_ID: Final = "parent_agent_id"
+#: Input-derived attributes of a ``claude_code.tool`` span (OTEL_LOG_TOOL_DETAILS): its arguments.
+CC_SPAN_TOOL_INPUT_KEYS: Final = ("file_path", "full_command", "skill_name", CC_SUBAGENT_TYPE)
+# model requests (api_request, api_error, llm_request span)
+CC_MODEL: Final = "model"
+CC_REQUEST_ID: Final = "request_id"
+CC_CLIENT_REQUEST_ID: Final = "client_request_id"
+CC_STATUS_CODE: Final = "status_code"
+CC_ATTEMPT: Final = "attempt"
+CC_QUERY_SOURCE: Final = "query_source"
+#: Numeric facts of a model request copied into the execution's metrics (progress metadata).
+CC_REQUEST_METRIC_KEYS: Final = ("input_tokens", "output_tokens", "cache_read_tokens",
+                                 "cache_creation_tokens", "cost_usd", "cost_usd_micros",
+                                 "duration_ms", "ttft_ms")
+#: Text facts of a model request kept beside them.
+CC_REQUEST_TEXT_KEYS: Final = (CC_MODEL, CC_REQUEST_ID, CC_QUERY_SOURCE, "speed", "effort",
+                               "agent.name")
+#: Facts of a subagent_completed event kept in the prompt execution's progress.
+CC_SUBAGENT_METRIC_KEYS: Final = ("total_tokens", "total_tool_uses", "duration_ms")
+CC_SUBAGENT_TEXT_KEYS: Final = ("agent_type", "model", "final_model", "is_built_in", "is_async")
+#: Progress stages of the records above.
+CC_STAGE_MODEL_REQUEST: Final = "model_request"
+CC_STAGE_SUBAGENT_COMPLETED: Final = "subagent_completed"
+
+
+def is_claude_code_span(span_name: str, scope_name: str) -> bool:
+    """Whether a span is one of Claude Code's beta trace spans."""
+    return scope_name in CC_TRACES_SCOPES or span_name in CC_SPAN_ROLES
+
+
+def claude_code_role(span_name: str, scope_name: str) -> str | None:
+    """The neutral role of a Claude Code span (``None``: not Claude Code's)."""
+    if not is_claude_code_span(span_name, scope_name):
+        return None
+    return CC_SPAN_ROLES.get(span_name, OTHER)
