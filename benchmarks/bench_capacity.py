@@ -11,10 +11,13 @@ Run from the repository root (own broker, fresh databases on the local PostgreSQ
    thread) and the CPU time of the PostgreSQL backends serving the collector (sampled from
    /proc every 0.1 s while they live; the server's shared background processes, WAL writer and
    checkpointer, are not included). Printed: events per CPU-second of each side, i.e. what one
-   core of each sustains, and the 60-day / fresh ratio.
+   core of each sustains, and the 60-day / fresh ratio; and the wall rate from the first
+   committed batch to the last (both sides sharing this machine's cores), and the bytes on disk
+   per event.
 2. ``--group``: the wall-clock rate of 1 collector process, then 2 in one consumer group, on
-   topics of 4 partitions (``onex-otel collect`` subprocesses; rate = events / time from the
-   first row to the last). On this 2-core machine the collectors and PostgreSQL share the cores,
+   topics of 4 partitions (``onex-otel collect`` subprocesses; once the group has settled, rate
+   = events / time from the start of their publication to the last row, the producer running
+   on the same cores). On this 2-core machine the collectors and PostgreSQL share the cores,
    so this shows how the group divides the work, not how it scales on separate machines.
 """
 
@@ -25,6 +28,7 @@ import contextlib
 import gc
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +51,8 @@ from onex_collector.migrate import migrate
 from onex_otel.conventions import EventType
 
 _TICK = os.sysconf("SC_CLK_TCK")
+#: Bytes on disk per event (tables, TOAST and indexes) after each CPU run.
+STORAGE: list[float] = []
 _TABLES = ("agent_actions", "agent_execution_events", "agent_routing_decisions",
            "agent_transformation_events", "router_performance_metrics",
            "agent_detection_failures")
@@ -119,25 +125,37 @@ def cpu_run(bootstrap: str, n: int, days_kept: int) -> tuple[float, float, float
         collector = Collector(options, metrics=metrics)
         with BackendCpu(db.url, db.name, "onex-otel-collector") as pg:
             before = resource.getrusage(resource.RUSAGE_SELF)
-            started = time.perf_counter()
             thread = threading.Thread(target=collector.run, daemon=True)
             thread.start()
             deadline = time.monotonic() + max(120.0, n / 300)
-            while metrics.snapshot()["messages_consumed"] < n and time.monotonic() < deadline:
-                time.sleep(0.01)
-            wall = time.perf_counter() - started
+            first: tuple[float, int] | None = None
+            while (snap := metrics.snapshot())["messages_consumed"] < n and (
+                    time.monotonic() < deadline):
+                if first is None and snap["batches_processed"]:
+                    first = (time.perf_counter(), snap["messages_consumed"])
+                time.sleep(0.005)
+            end = time.perf_counter()
             after = resource.getrusage(resource.RUSAGE_SELF)
             time.sleep(0.3)  # one more sample of the backends before they close
             collector.request_stop()
             thread.join(60)
         if metrics.snapshot()["messages_consumed"] < n:
             raise SystemExit("the collector did not consume every event in time")
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")  # settles the visibility map and free space map
+            size = conn.execute(
+                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                " WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace"
+                " AND c.relname <> 'schema_migrations'").fetchone()
+        STORAGE.append(int(size[0]) / n if size and size[0] else 0.0)
     own = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return n / wall, own, pg.total
+    if first is None:
+        raise SystemExit("no batch was committed")
+    return (n - first[1]) / (end - first[0]), own, pg.total
 
 
 def group_rate(bootstrap: str, n: int, members: int, workdir: Path) -> float:
-    """Events/s of ``members`` collector processes in one group (first row to last row)."""
+    """Events/s of ``members`` collector processes in one group (publication to last row)."""
     prefix = f"cap{uuid.uuid4().hex[:6]}."
     create_topics(bootstrap, 4, prefix)
     envelopes = mixed_events(n)
@@ -154,23 +172,27 @@ def group_rate(bootstrap: str, n: int, members: int, workdir: Path) -> float:
                         [sys.executable, "-m", "onex_otel.cli", "collect"],
                         env={**env, "ONEX_COLLECTOR_PORT": str(free_port())},
                         stdout=out, stderr=subprocess.STDOUT))
-            time.sleep(8)  # the group forms (a join takes about 3 s per member on Tansu)
-            produce_prefixed(bootstrap, envelopes, prefix)
             count = " + ".join(f"(SELECT count(*) FROM {t})" for t in _TABLES)
-            first: float | None = None
-            deadline = time.monotonic() + max(180.0, n / 200)
             with psycopg.connect(db.url, autocommit=True) as conn:
-                while time.monotonic() < deadline:
+
+                def rows() -> int:
                     row = conn.execute(f"SELECT {count}").fetchone()
-                    rows = int(row[0]) if row else 0
-                    if rows and first is None:
-                        first = time.perf_counter()
-                    if rows >= n:
-                        break
+                    return int(row[0]) if row else 0
+
+                time.sleep(10)  # the group forms (a join takes about 3 s per member on Tansu)
+                warm = mixed_events(200)  # and reads every partition: the group is settled
+                produce_prefixed(bootstrap, warm, prefix)
+                deadline = time.monotonic() + 60
+                while rows() < len(warm) and time.monotonic() < deadline:
                     time.sleep(0.05)
-            end = time.perf_counter()
-            if first is None or rows < n:
-                raise SystemExit(f"{members} collector(s) wrote {rows} of {n} rows in time")
+                started = time.perf_counter()
+                produce_prefixed(bootstrap, envelopes, prefix)
+                deadline = time.monotonic() + max(180.0, n / 200)
+                while (done := rows()) < n + len(warm) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                end = time.perf_counter()
+            if done < n + len(warm):
+                raise SystemExit(f"{members} collector(s) wrote {done} of {n} rows in time")
         finally:
             for proc in procs:
                 proc.terminate()
@@ -180,7 +202,7 @@ def group_rate(bootstrap: str, n: int, members: int, workdir: Path) -> float:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(10)
-    return n / (end - first)
+    return n / (end - started)
 
 
 def produce_prefixed(bootstrap: str, envelopes: list, prefix: str) -> None:  # type: ignore[type-arg]
@@ -206,6 +228,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--days-kept", type=int, default=60,
                         help="day partitions kept in the second CPU run (60)")
+    parser.add_argument("--runs", type=int, default=3, help="alternating runs per layout (3)")
     parser.add_argument("--group", action="store_true", help="also 1 vs 2 collector processes")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
@@ -215,15 +238,19 @@ def main() -> int:
         print(f"producing {args.events} events ...", file=sys.stderr, flush=True)
         produce(broker.bootstrap, mixed_events(args.events))
         gc.collect()
-        results = {}
-        for days in (0, args.days_kept):
-            rate, own, pg = cpu_run(broker.bootstrap, args.events, days)
-            results[days] = (rate, own, pg)
-            print(f"  {days:3d} days kept: {rate:8.0f} events/s wall; collector"
-                  f" {own:6.2f} CPU s, PostgreSQL backends {pg:6.2f} CPU s",
-                  file=sys.stderr, flush=True)
+        runs: dict[int, list[tuple[float, float, float]]] = {0: [], args.days_kept: []}
+        for _ in range(args.runs):  # alternating: both layouts see the machine in the same moods
+            for days in runs:
+                rate, own, pg = cpu_run(broker.bootstrap, args.events, days)
+                runs[days].append((rate, own, pg))
+                print(f"  {days:3d} days kept: {rate:8.0f} events/s wall; collector"
+                      f" {own:6.2f} CPU s, PostgreSQL backends {pg:6.2f} CPU s",
+                      file=sys.stderr, flush=True)
         n = args.events
-        print(f"CPU per event ({n} mixed events, default settings, one collector):")
+        results = {days: tuple(statistics.median(r[i] for r in rs) for i in range(3))
+                   for days, rs in runs.items()}
+        print(f"CPU per event ({n} mixed events, default settings, one collector;"
+              f" medians of {args.runs} alternating runs):")
         for days, (rate, own, pg) in results.items():
             label = "fresh database (8 day partitions)" if days == 0 else (
                 f"{days} days kept ({days + 8} day partitions)")
@@ -232,6 +259,8 @@ def main() -> int:
         fresh, kept = results[0], results[args.days_kept]
         print(f"  ratio {args.days_kept} days kept / fresh (events per CPU-s):"
               f" collector {fresh[1] / kept[1]:.2f}, PostgreSQL {fresh[2] / kept[2]:.2f}")
+        print(f"storage: {statistics.median(STORAGE):.0f} bytes per event on disk (tables, TOAST"
+              " and indexes, after VACUUM; WAL not included)")
         if args.group:
             one = group_rate(broker.bootstrap, n, 1, workdir)
             two = group_rate(broker.bootstrap, n, 2, workdir)

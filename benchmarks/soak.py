@@ -35,8 +35,6 @@ level instead (from the clients' side a restart and an outage look the same).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import signal
 import statistics
@@ -44,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 TOOLS_PER_EXECUTION = 10
 POLL_S = 0.25
+GROUP = "soak"
 
 
 # ------------------------------------------------------------------------------ agent process
@@ -147,7 +145,7 @@ def _start_collector(workdir: Path, index: int, bootstrap: str, conninfo: str) -
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "DATABASE_URL": conninfo,
-        "KAFKA_GROUP_ID": "soak",
+        "KAFKA_GROUP_ID": GROUP,
         "ONEX_COLLECTOR_PORT": str(port),
     }
     with open(log, "ab") as out:
@@ -156,17 +154,40 @@ def _start_collector(workdir: Path, index: int, bootstrap: str, conninfo: str) -
     return Collector(proc, port, log)
 
 
-def _lag(collectors: list[Collector]) -> int:
-    total = 0
-    for col in collectors:
-        if col.proc.poll() is not None:
-            continue
-        with contextlib.suppress(OSError, ValueError):
-            url = f"http://127.0.0.1:{col.port}/metrics"
-            with urllib.request.urlopen(url, timeout=1) as response:
-                lag = json.loads(response.read()).get("consumer_lag")
-            total += int(lag or 0)
-    return total
+class Lag:
+    """The group's lag from the broker: high watermarks minus committed offsets, all partitions.
+
+    (Not the collectors' own ``consumer_lag``, which counts from their fetch positions and so
+    cannot see what piles up while they are paused or dead.)
+    """
+
+    def __init__(self, bootstrap: str, group: str, partitions: int) -> None:
+        from confluent_kafka import Consumer, TopicPartition
+
+        from onex_collector.rows import default_topic_types
+        from onex_otel import conventions as c
+
+        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                                   "enable.auto.commit": False,
+                                   "log_level": 3})  # not every reconnection during an outage
+        self._tps = [TopicPartition(t, p) for t in default_topic_types()
+                     if t not in c.LEGACY_TOPICS for p in range(partitions)]
+
+    def measure(self) -> int | None:
+        from confluent_kafka import KafkaException
+
+        try:
+            committed = self._consumer.committed(self._tps, timeout=2)
+            total = 0
+            for tp in committed:
+                _lo, hi = self._consumer.get_watermark_offsets(tp, timeout=2)
+                total += max(0, hi - max(tp.offset, 0))
+            return total
+        except KafkaException:
+            return None  # the broker is away: measured again later
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def _read_manifests(paths: list[Path]) -> tuple[dict[str, float], dict[str, float]]:
@@ -255,11 +276,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"soak: {args.agents} agents x {args.rate:g} tool calls/s for"
                       f" {seconds:.0f} s; {args.collectors} collectors; {args.partitions}"
                       f" partitions per topic; work dir {workdir}", file=sys.stderr, flush=True)
-                with connect(db.url, autocommit=True) as monitor:
-                    _run(args, monitor, faults, collectors, agents, manifests, observed, t0,
-                         seconds, kafka_proxy, pg_proxy,
-                         lambda: _start_collector(workdir, len(collectors), bootstrap, proxied))
-                    return _report(args, monitor, manifests, observed, faults, t0, seconds)
+                group_lag = Lag(bootstrap, GROUP, args.partitions)
+                try:
+                    with connect(db.url, autocommit=True) as monitor:
+                        _run(args, monitor, faults, collectors, agents, manifests, observed, t0,
+                             seconds, kafka_proxy, pg_proxy,
+                             lambda: _start_collector(workdir, len(collectors), bootstrap,
+                                                      proxied), group_lag)
+                        return _report(args, monitor, manifests, observed, faults, t0, seconds)
+                finally:
+                    group_lag.close()
             finally:
                 _stop(agents, collectors)
     finally:
@@ -306,9 +332,10 @@ def _stop(agents: list[subprocess.Popen[bytes]], collectors: list[Collector]) ->
 def _run(args: argparse.Namespace, monitor: Any, faults: list[Fault],
          collectors: list[Collector], agents: list[subprocess.Popen[bytes]],
          manifests: list[Path], observed: Observed, t0: float, seconds: float,
-         kafka_proxy: Any, pg_proxy: Any, add_collector: Any) -> None:
+         kafka_proxy: Any, pg_proxy: Any, add_collector: Any, group_lag: Lag) -> None:
     """Inject the faults on schedule, poll rows and lag, until drained (bounded)."""
     since = t0 - 60
+    next_lag = t0
     agents_done_at: float | None = None
     deadline = t0 + seconds + 120 + args.drain_timeout_s
     while time.time() < deadline:
@@ -335,7 +362,10 @@ def _run(args: argparse.Namespace, monitor: Any, faults: list[Fault],
                 print(f"soak: {fault.ended - t0:6.1f} s  {fault.name} over", file=sys.stderr,
                       flush=True)
         _poll(monitor, since, observed)
-        observed.max_lag = max(observed.max_lag, _lag(collectors))
+        if now >= next_lag:
+            lag = group_lag.measure()
+            observed.max_lag = max(observed.max_lag, lag or 0)
+            next_lag = time.time() + 1.0
         if agents_done_at is None and all(a.poll() is not None for a in agents):
             agents_done_at = time.time()
             print(f"soak: {agents_done_at - t0:6.1f} s  agents done; draining", file=sys.stderr,
@@ -386,7 +416,8 @@ def _report(args: argparse.Namespace, conn: Any, manifests: list[Path], observed
           f" p99 {_percentile(latencies, 0.99) * 1000:.0f} ms,"
           f" max {max(latencies, default=float('nan')) * 1000:.0f} ms"
           f" (poller resolution {POLL_S * 1000:.0f} ms)")
-    print(f"  max consumer lag   : {observed.max_lag} messages")
+    print(f"  max consumer lag   : {observed.max_lag} messages (broker: high watermarks minus"
+          " the group's committed offsets, every second)")
     for fault in faults:
         if fault.began is None or fault.ended is None:
             print(f"  {fault.name:19}: not injected")

@@ -450,11 +450,6 @@ class Collector:
     # Results are handled (dead letters, offsets) on the loop's thread in consumption order, the
     # oldest batch first, so offsets are committed in order and only past rows already committed
     # to PostgreSQL.
-    def _process(self, messages: Sequence[Any]) -> None:
-        """Write, dead-letter and commit one batch now (retrying while the database is away)."""
-        self._submit(messages)
-        self._finish_inflight()
-
     def _submit(self, messages: Sequence[Any]) -> None:
         started = time.perf_counter()
         decoded: list[tuple[Any, Decoded]] = []
