@@ -69,6 +69,9 @@ BEGIN
     EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
                    ' INCLUDING GENERATED INCLUDING STORAGE)', part, tbl);
     IF to_regclass(quote_ident(tbl || '_default')) IS NOT NULL THEN
+        -- No row may land in the default partition between the move and the attach (which
+        -- checks that it holds none of the day's).
+        EXECUTE format('LOCK TABLE %I IN EXCLUSIVE MODE', tbl || '_default');
         cols := onex_copy_columns(quote_ident(part)::regclass);
         EXECUTE format('WITH moved AS (DELETE FROM %I WHERE %I >= %L AND %I < %L RETURNING %s)'
                        ' INSERT INTO %I (%s) SELECT %s FROM moved',
@@ -237,6 +240,11 @@ BEGIN
     EXECUTE definition;
 END;
 $$;
+
+-- Statistics of the new tables (autovacuum analyses the partitions, never their parent: the
+-- planner's figures for the whole table come from here and from later manual ANALYZEs).
+ANALYZE agent_actions, agent_routing_decisions, agent_transformation_events,
+    router_performance_metrics, agent_detection_failures, agent_execution_events;
 
 -- Today's partitions and the next week's; the collector and `onex-otel db maintain` keep
 -- creating them ahead (ONEX_PARTITIONS_AHEAD_DAYS).
