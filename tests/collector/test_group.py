@@ -154,18 +154,25 @@ def test_collectors_killed_joining_and_leaving_mid_stream_write_every_event_once
         return int(query(migrated, "SELECT count(*) FROM agent_actions"
                          " WHERE correlation_id = ANY(%s)", (corrs,))[0][0])
 
+    def lifecycle(kind: str) -> set[uuid.UUID]:
+        return {r[0] for r in query(migrated, "SELECT execution_id FROM agent_execution_events"
+                                    " WHERE execution_id = ANY(%s) AND kind = %s",
+                                    (list(stream.executions), kind))}
+
     stream.start()
     wait_for(lambda: landed() >= 900, timeout=90, interval=0.05, what="the first rows")
     victim, _ = first[0]
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
     at_kill = landed()
+    started_by_first = lifecycle("started")  # written by the first members only
     joiner, joiner_log = start("joiner")
     wait_for(lambda: landed() >= 3000, timeout=90, interval=0.05, what="rows after the kill")
     leaver, leaver_log = first[1]
     leaver.send_signal(signal.SIGTERM)
     assert leaver.wait(40) == 0, leaver_log.read_text()[-2000:]
     at_leave = landed()
+    completed_before_leave = lifecycle("completed")
     stream.join()
     assert at_kill < len(stream.action_ids) and at_leave < len(stream.action_ids), (
         "the stream was over before the faults; the test proved nothing")
@@ -178,6 +185,9 @@ def test_collectors_killed_joining_and_leaving_mid_stream_write_every_event_once
     assert not twice, f"{len(twice)} events written twice"
     assert set(ids) == set(stream.action_ids)
 
+    # Executions begun before the kill and ended after the leave: with two members at start,
+    # begun by one of them and ended by the joiner (the only collector left by then).
+    assert started_by_first - completed_before_leave, "no execution spans the faults"
     executions = list(stream.executions)
     wait_for(lambda: query(migrated, "SELECT count(*) FROM agent_execution_logs WHERE"
                            " execution_id = ANY(%s) AND status = 'success'",
