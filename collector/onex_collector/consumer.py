@@ -33,7 +33,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -103,6 +103,14 @@ class KafkaUnavailable(Exception):
 
 class _Abandon(Exception):
     """Shutting down and the batch could not be finished in time: leave it uncommitted."""
+
+
+class _NotNow(Exception):
+    """Rebalancing: the database cannot take the batch now; it is not waited for."""
+
+
+class _Revoked(Exception):
+    """Every partition of the batch went to another collector while it was retried: dropped."""
 
 
 @dataclass
@@ -302,27 +310,44 @@ class Collector:
             consumer.pause(partitions)
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        # Write and commit what we hold for these partitions before they go.
+        """Partitions go to another collector: commit what is finished, drop what is not.
+
+        Batches already written (or whose write answers at once) are finished and their offsets
+        committed, synchronously, before the partitions go. Unfinished work of the revoked
+        partitions (messages read and not yet sent to the database, batches the database could
+        not take now) is dropped: its new owner reads it again from the committed offsets, and
+        a dropped batch that committed after all changes nothing there (the writes are
+        idempotent). Nothing here waits for the database to come back, so a collector whose
+        database is away never holds the group's rebalance up.
+        """
+        gone = {(tp.topic, tp.partition) for tp in partitions}
         self._revoking = True
         try:
             if not self._in_process:
                 try:
                     self._finish_inflight()
+                except _NotNow as exc:
+                    log.warning("batch not written before the rebalance: %s", exc)
                 except (_Abandon, KafkaException) as exc:
                     log.warning("batch left uncommitted at rebalance: %s", exc)
-            if self._pending and not self._in_process:
-                pending, self._pending = self._pending, []
-                try:
-                    self._process(pending)
-                except (_Abandon, KafkaException) as exc:
-                    log.warning("batch left uncommitted at rebalance: %s", exc)
-            else:
-                self._final_commit()
+            self._final_commit()
         finally:
             self._revoking = False
-        gone = {(tp.topic, tp.partition) for tp in partitions}
         self._assigned -= gone
         self._eof -= gone
+        kept: deque[_Inflight] = deque()
+        for batch in self._inflight:
+            if batch.offsets.keys() <= gone:  # none of its partitions stays here
+                batch.span.set_attribute(c.ATTR_COLLECTOR_DEAD_LETTERED, 0)
+                batch.span.end()
+                self.metrics.record_revoked(len(batch.messages))
+            else:
+                kept.append(batch)
+        self._inflight = kept
+        dropped = [m for m in self._pending + self._held if (m.topic(), m.partition()) in gone]
+        if dropped:
+            self.metrics.record_revoked(len(dropped))
+        self._pending = [m for m in self._pending if (m.topic(), m.partition()) not in gone]
         self._held = [m for m in self._held if (m.topic(), m.partition()) not in gone]
         consumer.unassign()
 
@@ -405,6 +430,8 @@ class Collector:
                 now = time.monotonic()
                 if self._pending and first_at is None:
                     first_at = now
+                elif not self._pending:
+                    first_at = None  # (a rebalance may have dropped the batch being gathered)
                 due = (
                     bool(self._pending)
                     and first_at is not None
@@ -553,11 +580,6 @@ class Collector:
     # Results are handled (dead letters, offsets) on the loop's thread in consumption order, the
     # oldest batch first, so offsets are committed in order and only past rows already committed
     # to PostgreSQL.
-    def _process(self, messages: Sequence[Any]) -> None:
-        """Write, dead-letter and commit one batch now (retrying while the database is away)."""
-        self._submit(messages)
-        self._finish_inflight()
-
     def _submit(self, messages: Sequence[Any]) -> None:
         started = time.perf_counter()
         decoded: list[tuple[Any, Decoded]] = []
@@ -598,17 +620,36 @@ class Collector:
             self._finish_oldest()
 
     def _finish_oldest(self) -> None:
-        """Wait for the oldest batch in flight; retry it while the database is away; DLQ; commit."""
-        inflight = self._inflight.popleft()
+        """Wait for the oldest batch in flight; retry it while the database is away; DLQ; commit.
+
+        While rebalancing (:meth:`_on_revoke`) a batch the database cannot take now stays at the
+        head of the queue (:class:`_NotNow`); a batch whose partitions were all revoked while it
+        was retried is dropped, uncommitted (its new owner writes it).
+        """
+        inflight = self._inflight[0]
         self._in_process = True
         span = inflight.span
+        finished = True
         try:
             events = inflight.events
             try:
                 result = inflight.pending.result()
                 self._database_ok()
             except DatabaseUnavailable as exc:
-                result = self._write_retrying(events, inflight.ctx, first_error=exc)
+                if self._revoking:
+                    finished = False
+                    raise _NotNow(str(exc)) from exc
+                self._inflight.popleft()
+                try:
+                    result = self._write_retrying(
+                        events, inflight.ctx, first_error=exc, partitions=inflight.offsets.keys()
+                    )
+                except _Revoked:
+                    self.metrics.record_revoked(len(inflight.messages))
+                    log.info("batch dropped: its partitions went to another collector")
+                    return
+            else:
+                self._inflight.popleft()
             poison = list(inflight.poison)
             for rejected in result.rejected:
                 msg = inflight.decoded[rejected.index][0]
@@ -628,7 +669,8 @@ class Collector:
                 ms=ms,
             )
         finally:
-            span.end()
+            if finished:
+                span.end()
             self._in_process = False
 
     def _wait(self, delay: float) -> None:
@@ -661,11 +703,17 @@ class Collector:
         self._resume()
 
     def _write_retrying(
-        self, events: list[Decoded], ctx: Context, first_error: DatabaseUnavailable
+        self,
+        events: list[Decoded],
+        ctx: Context,
+        first_error: DatabaseUnavailable,
+        partitions: Collection[tuple[str, int]] = (),
     ) -> BatchResult:
         error: DatabaseUnavailable | None = first_error
         since = time.monotonic()
         while True:
+            if partitions and self._assigned.isdisjoint(partitions):
+                raise _Revoked()
             try:
                 if error is not None:
                     raise error

@@ -26,6 +26,7 @@ class CollectorMetrics:
     batches_processed: int = 0
     batch_ms_total: float = 0.0
     database_retries: int = 0
+    messages_revoked: int = 0
     last_commit_time: datetime | None = None
     consumer_lag: int | None = None
     messages_pending: int = 0
@@ -51,6 +52,11 @@ class CollectorMetrics:
             self.batches_processed += 1
             self.batch_ms_total += ms
             self.last_commit_time = datetime.now(UTC)
+
+    def record_revoked(self, messages: int) -> None:
+        """Count messages read and left unwritten because their partition was revoked."""
+        with self._lock:
+            self.messages_revoked += messages
 
     def set_database(self, ok: bool, reason: str | None = None) -> None:
         """Record whether the database works now."""
@@ -125,6 +131,7 @@ class CollectorMetrics:
                 "dlq_messages": self.messages_dead_lettered,
                 "rows_inserted": self.rows_inserted,
                 "database_retries": self.database_retries,
+                "messages_revoked": self.messages_revoked,
                 "database_ok": self.database_ok,
                 "kafka_ok": self.kafka_ok,
                 "executions_in_progress": self.executions_in_progress,
@@ -149,6 +156,8 @@ _HELP: dict[str, tuple[str, str]] = {
     "dlq_messages": ("counter", "Messages written to the dead-letter topic."),
     "rows_inserted": ("counter", "Rows inserted (duplicates excluded)."),
     "database_retries": ("counter", "Failed database attempts retried."),
+    "messages_revoked": (
+        "counter", "Messages read, then left to another collector at a rebalance (re-read there)."),
     "database_ok": ("gauge", "1 while PostgreSQL takes writes."),
     "kafka_ok": ("gauge", "1 while Kafka is reachable."),
     "last_commit_time": ("gauge", "Unix time of the last committed batch."),

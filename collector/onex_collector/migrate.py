@@ -88,11 +88,17 @@ def pending_migrations(conninfo: str) -> list[Migration]:
 
 
 def migrate(
-    conninfo: str, *, progress: Callable[[str], None] | None = None
+    conninfo: str,
+    *,
+    progress: Callable[[str], None] | None = None,
+    target: str | None = None,
 ) -> list[Migration]:
-    """Apply every pending migration, each in its own transaction; return the ones applied."""
+    """Apply every pending migration, each in its own transaction; return the ones applied.
+
+    ``target``: apply only the versions up to this one (e.g. "0007"), not those after it.
+    """
     say = progress or (lambda _msg: None)
-    migrations = available_migrations()
+    migrations = [m for m in available_migrations() if target is None or m.version <= target]
     done: list[Migration] = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))

@@ -14,6 +14,7 @@ from types import FrameType
 from onex_collector.consumer import Collector, CollectorOptions
 from onex_collector.http import MetricsServer
 from onex_collector.metrics import CollectorMetrics
+from onex_collector.partitions import PartitionMaintainer
 from onex_collector.probe import InProgressProbe
 from onex_collector.rows import default_topic_types
 from onex_otel.config import Settings
@@ -106,6 +107,21 @@ def _progress_logger(prefix: str) -> Callable[[CollectorMetrics], None]:
     return report
 
 
+def _partition_maintainer(
+    options: CollectorOptions, settings: Settings
+) -> PartitionMaintainer | None:
+    """The collector's partition maintenance (not for a replay, nor when turned off)."""
+    if options.stop_when_idle_s is not None or settings.maintenance_interval_s <= 0:
+        return None
+    return PartitionMaintainer(
+        options.conninfo,
+        interval_s=settings.maintenance_interval_s,
+        ahead_days=settings.partitions_ahead_days,
+        retention_days=settings.retention_days,
+        debug_retention_days=settings.debug_retention_days,
+    ).start()
+
+
 def run_service(
     options: CollectorOptions,
     settings: Settings,
@@ -124,6 +140,7 @@ def run_service(
         progress_every_s=progress_every_s,
     )
     install_signal_handlers(collector)
+    maintainer = _partition_maintainer(options, settings)
     server: MetricsServer | None = None
     probe: InProgressProbe | None = None
     if http and settings.http_port:
@@ -142,6 +159,8 @@ def run_service(
     try:
         collector.run()
     finally:
+        if maintainer is not None:
+            maintainer.close()
         if probe is not None:
             probe.close()
         if server is not None:

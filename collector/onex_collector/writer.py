@@ -417,14 +417,15 @@ class Writer:
     def _insert_one(self, cur: psycopg.Cursor[Any], row: Row) -> int:
         columns = TABLE_COLUMNS[row.table]
         query = sql.SQL(
-            "INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT ({pk}) DO NOTHING"
+            # No conflict target: the primary key is the event id, with the row's time where
+            # the table is partitioned (migration 0008).
+            "INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT DO NOTHING"
         )
         cur.execute(
             query.format(
                 table=sql.Identifier(row.table),
                 cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
                 vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-                pk=sql.Identifier(columns[0]),
             ),
             _db_values(row),
         )

@@ -265,6 +265,18 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("shutdown_timeout_s", "ONEX_COLLECTOR_SHUTDOWN_TIMEOUT_S", parse_float, 30.0,
             "On SIGTERM/SIGINT the collector finishes its batch within this time, then exits.",
             group="collector"),
+    Setting("partitions_ahead_days", "ONEX_PARTITIONS_AHEAD_DAYS", parse_int, 7,
+            "Days of table partitions (one per UTC day) kept created ahead of today by the "
+            "collector and `onex-otel db maintain`.", group="collector"),
+    Setting("retention_days", "ONEX_RETENTION_DAYS", parse_int, 0,
+            "Days of events kept: older day partitions are dropped whole by the collector and "
+            "`onex-otel db maintain` (0: keep everything).", group="collector"),
+    Setting("debug_retention_days", "ONEX_DEBUG_RETENTION_DAYS", parse_int, 0,
+            "Days of debug-mode agent_actions kept within the partitions kept (the seeds' "
+            "cleanup_old_debug_logs; 0: off).", group="collector"),
+    Setting("maintenance_interval_s", "ONEX_PARTITION_MAINTENANCE_INTERVAL_S", parse_float,
+            3600.0, "How often the collector creates partitions ahead and applies the retention "
+            "(at start too; 0: never, leave it to `onex-otel db maintain`).", group="collector"),
 )
 
 
@@ -322,6 +334,10 @@ class Settings:
     db_retry_max_ms: int = 10000
     connect_timeout_s: float = 10.0
     shutdown_timeout_s: float = 30.0
+    partitions_ahead_days: int = 7
+    retention_days: int = 0
+    debug_retention_days: int = 0
+    maintenance_interval_s: float = 3600.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -401,6 +417,10 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "db_retry_max_ms": lambda v: None if v >= 1 else "must be >= 1",
     "connect_timeout_s": lambda v: None if v > 0 else "must be > 0",
     "shutdown_timeout_s": lambda v: None if v > 0 else "must be > 0",
+    "partitions_ahead_days": lambda v: None if 0 <= v <= 366 else "must be between 0 and 366",
+    "retention_days": lambda v: None if v >= 0 else "must be >= 0",
+    "debug_retention_days": lambda v: None if v >= 0 else "must be >= 0",
+    "maintenance_interval_s": lambda v: None if v >= 0 else "must be >= 0",
 }
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Settings)) - {"extra"}

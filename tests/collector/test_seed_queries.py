@@ -76,11 +76,16 @@ def events() -> list[OnexEnvelopeV1]:
     ]
 
 
-@pytest.fixture(scope="module")
-def seeded() -> Iterator[Database]:
+#: The layouts every query runs on: time-partitioned (every migration) and the unpartitioned
+#: one before migration 0008; the same rows are expected from both.
+LAYOUTS = {"partitioned": None, "unpartitioned": "0007"}
+
+
+@pytest.fixture(scope="module", params=sorted(LAYOUTS))
+def seeded(request: pytest.FixtureRequest) -> Iterator[Database]:
     """A database of its own (queries read whole tables), migrated, with known rows."""
     with fresh_database("onex_seedq") as db:
-        migrate(db.url)
+        migrate(db.url, target=LAYOUTS[request.param])
         writer = Writer(db.url)
         decoded = [decode_message(e.event_type.value, e.to_json()) for e in events()]
         writer.write(decoded)
@@ -216,9 +221,10 @@ GROUP BY action_type;""")
     assert sorted(rows) == [("decision", 1), ("error", 2), ("success", 1), ("tool_call", 3)]
 
 
-def test_seed001_cleanup_old_debug_logs() -> None:
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_seed001_cleanup_old_debug_logs(layout: str) -> None:
     with fresh_database("onex_cleanup") as db:
-        migrate(db.url)
+        migrate(db.url, target=LAYOUTS[layout])
         old = OnexEnvelopeV1.create(AgentActionPayload(
             correlation_id=CORR, agent_name="a", action_type="tool_call", action_name="old",
             timestamp=datetime.now(UTC) - timedelta(days=31)))

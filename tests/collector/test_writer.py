@@ -252,7 +252,8 @@ def test_the_fresh_ingest_is_the_idempotent_one_without_on_conflict(migrated: Da
 
     idempotent, fresh = definition("onex_ingest_idempotent"), definition("onex_ingest_fresh")
     assert idempotent.count("ON CONFLICT") == 6 and "ON CONFLICT" not in fresh
-    for clause in ("ON CONFLICT (id) DO NOTHING", "ON CONFLICT (event_id) DO NOTHING"):
+    for clause in ("ON CONFLICT (id, created_at) DO NOTHING",
+                   "ON CONFLICT (event_id, occurred_at) DO NOTHING"):
         idempotent = idempotent.replace(clause, "")
     assert fresh == idempotent.replace("onex_ingest_idempotent(", "onex_ingest_fresh(")
 

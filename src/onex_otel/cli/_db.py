@@ -8,13 +8,16 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    """Add the ``db`` subcommand (``db migrate``)."""
+    """Add the ``db`` subcommand (``db migrate``, ``db maintain``)."""
     p: argparse.ArgumentParser = sub.add_parser("db", help="manage the collector's database")
     dbsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     m = dbsub.add_parser("migrate", help="apply the pending SQL migrations (safe to re-run)")
     m.add_argument("--database-url", help="PostgreSQL URL (default: DATABASE_URL / POSTGRES_*)")
     m.add_argument("--list", action="store_true", help="only list the pending migrations")
     m.set_defaults(func=run_migrate)
+    from onex_otel.cli import _db_maintain
+
+    _db_maintain.register(dbsub)
 
 
 def run_migrate(args: argparse.Namespace) -> int:
