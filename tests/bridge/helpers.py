@@ -26,7 +26,6 @@ def bridge_settings(broker: Broker, spool: Path, **overrides: Any) -> Settings:
         "bridge_logs_topic": f"otlp_logs.{tag}",
         "bridge_group_id": f"bridge-{tag}",
         "bridge_dlq_topic": f"dlq.{tag}",
-        "commit_interval_ms": 200,
     }
     values.update(overrides)
     return settings_for(broker.bootstrap, str(spool), **values)

@@ -98,7 +98,6 @@ def options_from_settings(settings: Settings, **overrides: Any) -> BridgeOptions
         encoding=settings.bridge_encoding,
         group_id=settings.bridge_group_id,
         dlq_topic=settings.bridge_dlq_topic,
-        commit_interval_ms=settings.commit_interval_ms,
         shutdown_timeout_s=settings.bridge_shutdown_timeout_s,
     )
     for name, value in overrides.items():
