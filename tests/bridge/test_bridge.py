@@ -216,3 +216,40 @@ def test_two_bridges_in_a_group_share_the_partitions(broker: Broker, tmp_path: P
                   two.metrics.snapshot()["messages_consumed"])
     assert sorted(event_ids(out)) == want
     assert all(shares), shares
+
+
+def committed(broker: Broker, group: str, topic: str) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(broker.consumer_config(group))
+    try:
+        (tp,) = consumer.committed([TopicPartition(topic, 0)], timeout=10)
+        return int(tp.offset)
+    finally:
+        consumer.close()
+
+
+def test_onex_kafka_away_events_wait_in_the_spool_and_offsets_follow_them(
+    broker: Broker, own_broker: Broker, tmp_path: Path,
+) -> None:
+    # the OTLP topic on one cluster, the onex topics on another, which goes away
+    settings = bridge_settings(own_broker, tmp_path / "spool", kafka_delivery_timeout_ms=1500)
+    topic = settings.bridge_spans_topic
+    broker.create_topics(topic, settings.bridge_dlq_topic)
+    own_broker.stop()
+    runs = executions(3)
+    want = sorted(r.event_id for run in runs for s in run for r in span_to_records(s))
+    produce_values(broker, topic, [proto_value(run) for run in runs])
+    with running_bridge(settings, bootstrap_servers=broker.bootstrap) as bridge:
+        wait_until(lambda: committed(broker, settings.bridge_group_id, topic) == 3, 60,
+                   "the offsets committed")
+        # committed only once every event was settled: here, in the spool
+        stats = bridge.exporter.stats()
+        assert (stats["spooled"], stats["delivered"]) == (len(want), 0)
+        health = bridge.metrics.health()
+        assert health["status"] == "degraded" and "spool" in health["reasons"]
+        own_broker.start()
+        wait_until(lambda: bridge.exporter.stats()["spool_bytes"] == 0, 60, "the spool resent")
+        out = read_exactly(own_broker, topics(settings), len(want))
+        assert bridge.metrics.health()["status"] == "healthy"
+    assert sorted(event_ids(out)) == want
