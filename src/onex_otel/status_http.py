@@ -23,7 +23,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["StatusServer", "prometheus_text"]
@@ -79,7 +79,7 @@ class StatusServer:
         """The port the server listens on."""
         return int(self._server.server_address[1])
 
-    def start(self) -> StatusServer:
+    def start(self) -> Self:
         """Start serving in the background."""
         self._thread.start()
         return self
@@ -91,7 +91,7 @@ class StatusServer:
             self._thread.join(5)
         self._server.server_close()
 
-    def __enter__(self) -> StatusServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -150,12 +150,12 @@ def agent_work() -> None:
     except RuntimeError:
         pass
     tracer = trace.get_tracer("some.framework")
-    with tracer.start_as_current_span("invoke_agent helper", attributes={
-            c.GEN_AI_OPERATION_NAME: c.OP_INVOKE_AGENT, c.GEN_AI_AGENT_NAME: "helper"}):
-        with tracer.start_as_current_span("execute_tool search", attributes={
-                c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL, c.GEN_AI_TOOL_NAME: "search",
-                c.GEN_AI_TOOL_CALL_ID: "call-1"}):
-            pass
+    agent = {c.GEN_AI_OPERATION_NAME: c.OP_INVOKE_AGENT, c.GEN_AI_AGENT_NAME: "helper"}
+    tool = {c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL, c.GEN_AI_TOOL_NAME: "search",
+            c.GEN_AI_TOOL_CALL_ID: "call-1"}
+    with (tracer.start_as_current_span("invoke_agent helper", attributes=agent),
+          tracer.start_as_current_span("execute_tool search", attributes=tool)):
+        pass
 
 
 def test_one_event_one_id_whichever_path(

@@ -73,7 +73,7 @@ def test_spans_survive_the_collectors_encoding(encoding: str) -> None:
     decoded = spans_from_request(decode_traces(encoded(spans, encoding), encoding))
     assert [shape(s) for s in decoded] == [shape(s) for s in spans]
     root = decoded[-1]
-    assert root.attributes["strs"] == ("a", "b") and root.attributes["big"] == 2**62
+    assert root.attributes is not None and root.attributes["strs"] == ("a", "b") and root.attributes["big"] == 2**62
     assert decoded[0].parent is not None and decoded[0].parent.span_id == root.context.span_id
     assert all(s.context.trace_flags.sampled for s in decoded)
 
@@ -128,7 +128,7 @@ def test_otlp_json_as_written_by_hand_per_the_specification() -> None:
     assert span.parent is not None and span.parent.span_id == 0xEEE19B7EC3C1B173
     assert span.kind is SpanKind.CLIENT
     assert (span.start_time, span.end_time) == (1544712660000000000, 1544712661000000000)
-    assert dict(span.attributes) == {
+    assert dict(span.attributes or {}) == {
         "gen_ai.operation.name": "execute_tool", "retries": 3, "ratio": 0.25,
         "tags": ("x", "y"), "args": '{"path":"/tmp/a"}',
     }
@@ -152,7 +152,7 @@ def test_kvlist_and_bytes_values_become_text() -> None:
             KeyValue(key="x", value=AnyValue(string_value="y"))]))]))))
     span.attributes.append(KeyValue(key="empty", value=AnyValue()))
     (decoded,) = spans_from_request(request)
-    assert dict(decoded.attributes) == {"kv": '{"a":1,"l":[true]}', "raw": "AP8=",
+    assert dict(decoded.attributes or {}) == {"kv": '{"a":1,"l":[true]}', "raw": "AP8=",
                                         "nested": ('{"x":"y"}',)}
 
 

@@ -139,7 +139,7 @@ def test_kill_9_mid_stream_then_restart_every_row_exactly_once(
         def rows() -> dict[str, int]:
             found: dict[str, int] = {}
             for table, column in set(TABLES.values()):
-                for (eid,) in query(database, f"SELECT {column}::text FROM {table} WHERE "  # noqa: S608
+                for (eid,) in query(database, f"SELECT {column}::text FROM {table} WHERE "
                                     f"{column} = ANY(%s::uuid[])", (list(want),)):
                     found[eid] = found.get(eid, 0) + 1
             return found
@@ -155,6 +155,6 @@ def test_kill_9_mid_stream_then_restart_every_row_exactly_once(
     assert all(n == 1 for n in found.values())
     for eid, event_type in want.items():  # each in the table of its kind
         table, column = TABLES[event_type]
-        assert query(database, f"SELECT count(*) FROM {table} WHERE {column} = %s",  # noqa: S608
+        assert query(database, f"SELECT count(*) FROM {table} WHERE {column} = %s",
                      (eid,)) == [(1,)], (eid, event_type)
     assert re.search(rb"bridge: consumed \d+ message", log.read_bytes())

@@ -27,9 +27,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError as _ProtobufDecodeError
-from google.protobuf.message import Message
+from google.protobuf import json_format  # type: ignore[import-untyped]
+from google.protobuf.message import (  # type: ignore[import-untyped]
+    DecodeError as _ProtobufDecodeError,
+)
+from google.protobuf.message import Message  # type: ignore[import-untyped]
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -215,13 +217,35 @@ def any_value(value: AnyValue) -> Any:
     return None
 
 
+class _Attributes(dict[str, Any]):
+    """A span's attribute dict, read without a copy by the mapping and the normalizer.
+
+    They read an SDK span's ``_attributes._dict`` (its ``BoundedAttributes``) as a plain dict to
+    avoid copying a read-only view; this dict is its own ``_dict``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def _dict(self) -> dict[str, Any]:
+        return self
+
+
+_SCALARS = frozenset(("string_value", "int_value", "double_value", "bool_value"))
+
+
 def attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     """OTLP key-value pairs as an attribute dict (empty values left out)."""
-    out: dict[str, Any] = {}
+    out = _Attributes()
     for kv in pairs:
-        value = any_value(kv.value)
-        if value is not None:
-            out[kv.key] = value
+        value = kv.value
+        kind = value.WhichOneof("value")
+        if kind in _SCALARS:
+            out[kv.key] = getattr(value, kind)
+        elif kind is not None:
+            converted = any_value(value)
+            if converted is not None:
+                out[kv.key] = converted
     return out
 
 

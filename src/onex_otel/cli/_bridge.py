@@ -60,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     receiver = None
     if args.otlp_grpc or args.otlp_http:
-        from onex_exporters.bridge.receiver import OtlpReceiver
+        from onex_exporters.bridge.receiver import (  # type: ignore[import-not-found]
+            OtlpReceiver,
+        )
 
         receiver = OtlpReceiver(settings, grpc_address=args.otlp_grpc,
                                 http_address=args.otlp_http)
