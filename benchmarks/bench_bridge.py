@@ -64,11 +64,23 @@ class TimedBridge(Bridge):
         self.first: float | None = None
         self.last: float | None = None
         self.done = threading.Event()
+        self.taking = 0.0  # seconds spent consuming, decoding, mapping, producing
+        self.waiting = 0.0  # seconds spent waiting for acknowledgements
 
-    def _process(self, msgs: Any) -> None:
+    def _settle(self) -> None:
+        start = time.perf_counter()
+        super()._settle()
+        self.waiting += time.perf_counter() - start
+
+    def _take(self, msgs: Any) -> None:
+        start = time.perf_counter()
         if self.first is None:
-            self.first = time.perf_counter()
-        super()._process(msgs)
+            self.first = start
+        super()._take(msgs)
+        self.taking += time.perf_counter() - start
+
+    def _settle_pending(self) -> None:
+        super()._settle_pending()
         if self.metrics.messages_consumed >= self.total and not self.done.is_set():
             self.last = time.perf_counter()
             self.done.set()
@@ -94,6 +106,8 @@ def run_bridge_once(settings: Settings, bootstrap: str, values: list[bytes]) -> 
     stats = bridge.exporter.stats()
     assert bridge.first is not None and bridge.last is not None
     assert stats["spooled"] == 0 and not stats["dropped"], stats
+    print(f"  bridge run: {bridge.last - bridge.first:.2f} s, of which decode/map/produce "
+          f"{bridge.taking:.2f} s and waiting for acknowledgements {bridge.waiting:.2f} s")
     return bridge.last - bridge.first, int(bridge.metrics.events_published)
 
 

@@ -274,14 +274,42 @@ def spans_from_request(request: ExportTraceServiceRequest) -> list[ReadableSpan]
     """
     out: list[ReadableSpan] = []
     for rs in request.resource_spans:
-        resource = Resource(attributes(rs.resource.attributes), rs.schema_url or None)
+        resource = _resource(rs)
         for ss in rs.scope_spans:
-            sc = ss.scope
-            scope = InstrumentationScope(sc.name, sc.version or None, ss.schema_url or None,
-                                         attributes(sc.attributes) or None)
+            scope = _scope(ss)
             for span in ss.spans:
                 out.append(_span(span, resource, scope))
     return out
+
+
+#: Resources and scopes already built, by their serialized form: one producer sends the same
+#: ones in every message (bounded; cleared when full).
+_RESOURCES: dict[bytes, Resource] = {}
+_SCOPES: dict[bytes, InstrumentationScope] = {}
+_CACHE_MAX = 1024
+
+
+def _resource(rs: Any) -> Resource:
+    key = rs.resource.SerializeToString() + b"|" + rs.schema_url.encode()
+    found = _RESOURCES.get(key)
+    if found is None:
+        if len(_RESOURCES) >= _CACHE_MAX:
+            _RESOURCES.clear()
+        found = _RESOURCES[key] = Resource(attributes(rs.resource.attributes),
+                                           rs.schema_url or None)
+    return found
+
+
+def _scope(ss: Any) -> InstrumentationScope:
+    key = ss.scope.SerializeToString() + b"|" + ss.schema_url.encode()
+    found = _SCOPES.get(key)
+    if found is None:
+        if len(_SCOPES) >= _CACHE_MAX:
+            _SCOPES.clear()
+        sc = ss.scope
+        found = _SCOPES[key] = InstrumentationScope(
+            sc.name, sc.version or None, ss.schema_url or None, attributes(sc.attributes) or None)
+    return found
 
 
 def _span(span: Any, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:

@@ -57,6 +57,23 @@ _SETTLE_STEP_S = 1.0
 _DLQ_CONFIRM_S = 15.0
 
 
+_PENDING_MAX_S = 0.5  # longest a published batch waits to be settled while more come
+
+
+@dataclass
+class _Pending:
+    """Batches taken (published) and not yet settled: their offsets and figures."""
+
+    since: float
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    consumed: int = 0
+    spans: int = 0
+    logs: int = 0
+    events: int = 0
+    dead: int = 0
+    seconds: float = 0.0
+
+
 class _Abandon(Exception):
     """Shutting down and the batch could not be settled in time: leave it uncommitted."""
 
@@ -286,6 +303,7 @@ class Bridge:
         self._consumer: Any = None
         self._dlq: Any = None
         self._assigned: set[tuple[str, int]] = set()
+        self._pending: _Pending | None = None
 
     # -- control ----------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -358,7 +376,12 @@ class Bridge:
         log.info("assigned %s", sorted(self._assigned))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        # every batch taken so far is settled and stored (the loop is synchronous): commit now
+        # settle and store what was taken from these partitions, and commit, before they go
+        try:
+            self._settle_pending()
+        except _Abandon as exc:
+            log.warning("batch left uncommitted at rebalance: %s", exc)
+            self._pending = None
         self._final_commit()
         self._assigned -= {(tp.topic, tp.partition) for tp in partitions}
         self.metrics.set_assigned(len(self._assigned))
@@ -384,13 +407,23 @@ class Bridge:
         next_lag = time.monotonic()
         try:
             while not self.stopping:
-                msgs = self._consumer.consume(num_messages=opts.max_batch, timeout=_POLL_S)
+                # with a batch published and not yet settled, take the next one at once if it is
+                # there: its decoding and mapping overlap the delivery of the first
+                msgs = self._consumer.consume(num_messages=opts.max_batch,
+                                              timeout=0 if self._pending else _POLL_S)
                 if msgs:
-                    self._process(msgs)
+                    self._take(msgs)
+                pending = self._pending
+                if pending is not None and (
+                    not msgs or pending.consumed >= 2 * opts.max_batch
+                    or time.monotonic() - pending.since >= _PENDING_MAX_S
+                ):
+                    self._settle_pending()
                 now = time.monotonic()
                 if now >= next_lag:
                     self._update_lag()
                     next_lag = now + _LAG_EVERY_S
+            self._settle_pending()
         except _Abandon as exc:
             log.warning("stopping with a batch left uncommitted (it will be republished): %s",
                         exc)
@@ -428,39 +461,53 @@ class Bridge:
                 log.warning("final commit failed (the batch will be republished): %s", exc)
 
     # -- one batch --------------------------------------------------------------------------------
-    def _process(self, msgs: Sequence[Any]) -> None:
-        """Decode, map, publish, settle, dead-letter and store one batch of messages."""
+    def _take(self, msgs: Sequence[Any]) -> None:
+        """Decode, map, publish and dead-letter one batch; its offsets wait for the settle."""
         started = time.perf_counter()
         records: list[EventRecord] = []
         poison: list[tuple[Any, str, str, str]] = []
-        offsets: dict[tuple[str, int], int] = {}
-        spans = logs = consumed = 0
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = _Pending(since=time.monotonic())
+        offsets = pending.offsets
         for msg in msgs:
             if msg.error() is not None:
                 self._consumer_error(msg.error())
                 continue
-            consumed += 1
+            pending.consumed += 1
             topic = msg.topic()
             key, offset = (topic, msg.partition()), msg.offset()
             if offsets.get(key, -1) < offset:
                 offsets[key] = offset
             try:
                 if topic == self.options.spans_topic:
-                    spans += self._map_spans(msg, records, poison)
+                    pending.spans += self._map_spans(msg, records, poison)
                 else:
-                    logs += self._map_logs(msg, records, poison)
+                    pending.logs += self._map_logs(msg, records, poison)
             except DecodeError as exc:
                 poison.append((msg, type(exc).__name__, exc.reason, c.DLQ_STAGE_DECODE))
-        if consumed and not self.metrics.kafka_ok:
+        if pending.consumed and not self.metrics.kafka_ok:
             self.metrics.set_kafka(True)
         self.exporter.publish(records)
-        self._settle()
+        pending.events += len(records)
         if poison:
             self._dead_letter_retrying(poison)
-        self._store_offsets(offsets)
-        self.metrics.record_batch(consumed=consumed, spans=spans, log_records=logs,
-                                  events=len(records), dead=len(poison),
-                                  ms=(time.perf_counter() - started) * 1000)
+            pending.dead += len(poison)
+        pending.seconds += time.perf_counter() - started
+
+    def _settle_pending(self) -> None:
+        """Wait until the batches taken are settled, then store their offsets."""
+        pending = self._pending
+        if pending is None:
+            return
+        started = time.perf_counter()
+        self._settle()
+        self._pending = None
+        self._store_offsets(pending.offsets)
+        self.metrics.record_batch(consumed=pending.consumed, spans=pending.spans,
+                                  log_records=pending.logs, events=pending.events,
+                                  dead=pending.dead,
+                                  ms=(pending.seconds + time.perf_counter() - started) * 1000)
 
     def _map_spans(self, msg: Any, records: list[EventRecord],
                    poison: list[tuple[Any, str, str, str]]) -> int:
