@@ -244,7 +244,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
             "Topic of OTLP log export requests the bridge consumes (empty: none).",
             group="bridge"),
     Setting("bridge_encoding", "ONEX_BRIDGE_ENCODING", parse_str, _c.ENCODING_OTLP_PROTO,
-            "Encoding of the OTLP messages: otlp_proto | otlp_json (as the Kafka exporter's "
+            "Encoding of the OTLP messages: otlp_proto or otlp_json (the Kafka exporter's "
             "`encoding`).", group="bridge"),
     Setting("bridge_group_id", "ONEX_BRIDGE_GROUP_ID", parse_str, _c.DEFAULT_BRIDGE_GROUP_ID,
             "Consumer group of the bridge (bridges of one group share the partitions).",
