@@ -27,6 +27,7 @@ Guarantees (see the README's "Bridge" section):
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -404,6 +405,11 @@ class Bridge:
         self._consumer.subscribe(opts.topics, on_assign=self._on_assign,
                                  on_revoke=self._on_revoke)
         self.metrics.running = True
+        # What exists now (modules, clients, settings) lives as long as the process: moved out of
+        # the garbage collector's way, as the collector does; every batch allocates many objects
+        # and would otherwise trigger full collections that walk all of them.
+        gc.collect()
+        gc.freeze()
         next_lag = time.monotonic()
         try:
             while not self.stopping:
@@ -464,12 +470,12 @@ class Bridge:
     def _take(self, msgs: Sequence[Any]) -> None:
         """Decode, map, publish and dead-letter one batch; its offsets wait for the settle."""
         started = time.perf_counter()
-        records: list[EventRecord] = []
         poison: list[tuple[Any, str, str, str]] = []
         pending = self._pending
         if pending is None:
             pending = self._pending = _Pending(since=time.monotonic())
         offsets = pending.offsets
+        publish = self.exporter.publish
         for msg in msgs:
             if msg.error() is not None:
                 self._consumer_error(msg.error())
@@ -479,6 +485,7 @@ class Bridge:
             key, offset = (topic, msg.partition()), msg.offset()
             if offsets.get(key, -1) < offset:
                 offsets[key] = offset
+            records: list[EventRecord] = []
             try:
                 if topic == self.options.spans_topic:
                     pending.spans += self._map_spans(msg, records, poison)
@@ -486,10 +493,11 @@ class Bridge:
                     pending.logs += self._map_logs(msg, records, poison)
             except DecodeError as exc:
                 poison.append((msg, type(exc).__name__, exc.reason, c.DLQ_STAGE_DECODE))
+            # each message's events go at once: the batch's spans never pile up in memory
+            publish(records)
+            pending.events += len(records)
         if pending.consumed and not self.metrics.kafka_ok:
             self.metrics.set_kafka(True)
-        self.exporter.publish(records)
-        pending.events += len(records)
         if poison:
             self._dead_letter_retrying(poison)
             pending.dead += len(poison)
