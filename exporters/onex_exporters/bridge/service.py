@@ -58,6 +58,7 @@ _SETTLE_STEP_S = 1.0
 _DLQ_CONFIRM_S = 15.0
 
 
+_PUBLISH_EVERY = 1024  # events mapped before they are handed to the exporter
 _PENDING_MAX_S = 0.5  # longest a published batch waits to be settled while more come
 
 
@@ -475,7 +476,7 @@ class Bridge:
         if pending is None:
             pending = self._pending = _Pending(since=time.monotonic())
         offsets = pending.offsets
-        publish = self.exporter.publish
+        records: list[EventRecord] = []
         for msg in msgs:
             if msg.error() is not None:
                 self._consumer_error(msg.error())
@@ -485,7 +486,6 @@ class Bridge:
             key, offset = (topic, msg.partition()), msg.offset()
             if offsets.get(key, -1) < offset:
                 offsets[key] = offset
-            records: list[EventRecord] = []
             try:
                 if topic == self.options.spans_topic:
                     pending.spans += self._map_spans(msg, records, poison)
@@ -493,15 +493,21 @@ class Bridge:
                     pending.logs += self._map_logs(msg, records, poison)
             except DecodeError as exc:
                 poison.append((msg, type(exc).__name__, exc.reason, c.DLQ_STAGE_DECODE))
-            # each message's events go at once: the batch's spans never pile up in memory
-            publish(records)
-            pending.events += len(records)
+            if len(records) >= _PUBLISH_EVERY:  # a big batch's events never pile up in memory
+                self._publish(records, pending)
+                records = []
+        self._publish(records, pending)
         if pending.consumed and not self.metrics.kafka_ok:
             self.metrics.set_kafka(True)
         if poison:
             self._dead_letter_retrying(poison)
             pending.dead += len(poison)
         pending.seconds += time.perf_counter() - started
+
+    def _publish(self, records: list[EventRecord], pending: _Pending) -> None:
+        if records:
+            self.exporter.publish(records)
+            pending.events += len(records)
 
     def _settle_pending(self) -> None:
         """Wait until the batches taken are settled, then store their offsets."""
