@@ -253,3 +253,25 @@ def test_onex_kafka_away_events_wait_in_the_spool_and_offsets_follow_them(
         out = read_exactly(own_broker, topics(settings), len(want))
         assert bridge.metrics.health()["status"] == "healthy"
     assert sorted(event_ids(out)) == want
+
+
+def test_log_records_are_read_and_garbage_on_the_logs_topic_is_dead_lettered(
+    broker: Broker, tmp_path: Path,
+) -> None:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    settings = bridge_settings(broker, tmp_path)
+    logs_topic = settings.bridge_logs_topic
+    broker.create_topics(logs_topic, settings.bridge_dlq_topic, *topics(settings))
+    request = ExportLogsServiceRequest()
+    scope_logs = request.resource_logs.add().scope_logs.add()
+    for i in range(3):  # records of no producer the bridge knows: read, mapped to nothing
+        scope_logs.log_records.add(time_unix_nano=i + 1).body.string_value = f"line {i}"
+    produce_values(broker, logs_topic, [request.SerializeToString(), b"\x08\xff\xff"])
+    with running_bridge(settings) as bridge:
+        (dead,) = read_exactly(broker, [settings.bridge_dlq_topic], 1)
+        wait_until(lambda: bridge.metrics.snapshot()["messages_consumed"] == 2, 20)
+        snap = bridge.metrics.snapshot()
+    assert dict(dead.headers())[c.DLQ_HEADER_TOPIC] == logs_topic.encode()
+    assert dict(dead.headers())[c.DLQ_HEADER_OFFSET] == b"1"
+    assert (snap["log_records_received"], snap["dlq_messages"]) == (3, 1)

@@ -73,7 +73,8 @@ def test_spans_survive_the_collectors_encoding(encoding: str) -> None:
     decoded = spans_from_request(decode_traces(encoded(spans, encoding), encoding))
     assert [shape(s) for s in decoded] == [shape(s) for s in spans]
     root = decoded[-1]
-    assert root.attributes is not None and root.attributes["strs"] == ("a", "b") and root.attributes["big"] == 2**62
+    assert root.attributes is not None
+    assert root.attributes["strs"] == ("a", "b") and root.attributes["big"] == 2**62
     assert decoded[0].parent is not None and decoded[0].parent.span_id == root.context.span_id
     assert all(s.context.trace_flags.sampled for s in decoded)
 
