@@ -191,17 +191,31 @@ def test_spans_without_valid_ids_are_a_decode_error() -> None:
     assert value
 
 
-def test_logs_decode_in_both_encodings() -> None:
-    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+def test_logs_from_the_official_encoder_decode_in_both_encodings() -> None:
+    from opentelemetry._logs import LogRecord
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import (
+        InMemoryLogRecordExporter,
+        SimpleLogRecordProcessor,
+    )
 
-    from tests.bridge.otlp_messages import otlp_json
+    from tests.bridge.otlp_messages import logs_proto_value, otlp_json
 
-    request = ExportLogsServiceRequest()
-    record = request.resource_logs.add().scope_logs.add().log_records.add(
-        time_unix_nano=5, trace_id=bytes(range(16)), span_id=bytes(range(8)))
-    record.body.string_value = "claude_code.tool_result"
-    for value, encoding in ((request.SerializeToString(), "otlp_proto"),
-                            (otlp_json(request), "otlp_json")):
-        assert decode_logs(value, encoding) == request
+    provider = LoggerProvider()
+    memory = InMemoryLogRecordExporter()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
+    logger = provider.get_logger("com.anthropic.claude_code.events", "2.0.0")
+    logger.emit(LogRecord(timestamp=5, body="claude_code.tool_result", trace_id=0x1F,
+                          span_id=0x2F, attributes={"event.name": "tool_result",
+                                                    "tool_name": "Read", "duration_ms": 12}))
+    records = memory.get_finished_logs()
+    value = logs_proto_value(records)
+    request = decode_logs(value, "otlp_proto")
+    (record,) = request.resource_logs[0].scope_logs[0].log_records
+    assert record.body.string_value == "claude_code.tool_result"
+    assert int.from_bytes(record.trace_id, "big") == 0x1F
+    assert decode_logs(otlp_json(request), "otlp_json") == request
+    assert b'"traceId": "0000000000000000000000000000001f"' in otlp_json(request)
     with pytest.raises(DecodeError):
         decode_logs(b"\x00garbage", "otlp_proto")
+    provider.shutdown()
