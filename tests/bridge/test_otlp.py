@@ -202,7 +202,7 @@ def test_logs_from_the_official_encoder_decode_in_both_encodings() -> None:
     from tests.bridge.otlp_messages import logs_proto_value, otlp_json
 
     provider = LoggerProvider()
-    memory = InMemoryLogRecordExporter()
+    memory = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
     provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
     logger = provider.get_logger("com.anthropic.claude_code.events", "2.0.0")
     logger.emit(LogRecord(timestamp=5, body="claude_code.tool_result", trace_id=0x1F,
