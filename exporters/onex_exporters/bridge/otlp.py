@@ -239,6 +239,10 @@ def attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     out = _Attributes()
     for kv in pairs:
         value = kv.value
+        text = value.string_value  # most values are strings: one read instead of two
+        if text:
+            out[kv.key] = text
+            continue
         kind = value.WhichOneof("value")
         if kind in _SCALARS:
             out[kv.key] = getattr(value, kind)
