@@ -432,6 +432,7 @@ class Bridge:
                     next_lag = now + _LAG_EVERY_S
             self._settle_pending()
         except _Abandon as exc:
+            self._pending = None  # not stored: whoever owns the partitions next republishes it
             log.warning("stopping with a batch left uncommitted (it will be republished): %s",
                         exc)
         finally:
