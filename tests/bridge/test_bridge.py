@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import onex_otel
 from onex_exporters import install
+from onex_exporters.bridge.service import Bridge, options_from_settings
 from onex_exporters.mapping import span_to_records
 from onex_otel import _metrics, _payload
 from onex_otel import conventions as c
@@ -275,3 +278,27 @@ def test_log_records_are_read_and_garbage_on_the_logs_topic_is_dead_lettered(
     assert dict(dead.headers())[c.DLQ_HEADER_TOPIC] == logs_topic.encode()
     assert dict(dead.headers())[c.DLQ_HEADER_OFFSET] == b"1"
     assert (snap["log_records_received"], snap["dlq_messages"]) == (3, 1)
+
+
+def test_a_stop_while_events_cannot_be_delivered_is_bounded_and_commits_nothing(
+    broker: Broker, own_broker: Broker, tmp_path: Path,
+) -> None:
+    settings = bridge_settings(own_broker, tmp_path / "spool", kafka_delivery_timeout_ms=60_000)
+    topic = settings.bridge_spans_topic
+    broker.create_topics(topic, settings.bridge_dlq_topic)
+    own_broker.stop()  # the onex topics' Kafka is away; the exporter keeps trying for a minute
+    produce_values(broker, topic, [proto_value(run) for run in executions(2)])
+    bridge = Bridge(options_from_settings(settings, bootstrap_servers=broker.bootstrap,
+                                          shutdown_timeout_s=2.0), settings)
+    thread = threading.Thread(target=bridge.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: bridge.exporter.stats()["events"] > 0, 30, "events published")
+    finally:
+        stopped_at = time.monotonic()
+        bridge.request_stop()
+        thread.join(30)
+    assert not thread.is_alive()
+    assert time.monotonic() - stopped_at < 15  # the shutdown timeout, plus closing
+    assert committed(broker, settings.bridge_group_id, topic) < 0  # nothing committed
+    assert bridge.exporter.stats()["spooled"] == bridge.exporter.stats()["events"]
