@@ -71,6 +71,7 @@ from onex_collector.writer import (
 from onex_otel import conventions as c
 from onex_otel.config import Settings
 from onex_otel.conventions import EventType
+from onex_otel.deadletter import dead_letter_headers
 
 __all__ = ["Collector", "CollectorOptions", "DeadLetterUnavailable", "KafkaUnavailable"]
 
@@ -765,15 +766,8 @@ class Collector:
                 failures.append(err.str())
 
         for msg, error_class, message, stage in poison:
-            headers = list(msg.headers() or [])
-            headers += [
-                (c.DLQ_HEADER_TOPIC, msg.topic().encode()),
-                (c.DLQ_HEADER_PARTITION, str(msg.partition()).encode()),
-                (c.DLQ_HEADER_OFFSET, str(msg.offset()).encode()),
-                (c.DLQ_HEADER_ERROR_CLASS, error_class.encode()),
-                (c.DLQ_HEADER_ERROR_MESSAGE, message.encode("utf-8", "replace")[:2000]),
-                (c.DLQ_HEADER_STAGE, stage.encode()),
-            ]
+            headers = dead_letter_headers(msg.headers(), msg.topic(), msg.partition(),
+                                          msg.offset(), error_class, message, stage)
             try:
                 self._producer.produce(
                     self.options.dlq_topic,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from onex_otel.conventions import METRIC_COLLECTOR_PREFIX
+from onex_otel.status_http import prometheus_text
 
 __all__ = ["CollectorMetrics", "render_prometheus"]
 
@@ -173,15 +174,4 @@ def render_prometheus(metrics: CollectorMetrics) -> str:
     with metrics._lock:
         last = metrics.last_commit_time
     snap["last_commit_time"] = last.timestamp() if last else None
-    lines: list[str] = []
-    for key, (kind, text) in _HELP.items():
-        value = snap.get(key)
-        if value is None:
-            continue
-        name = METRIC_COLLECTOR_PREFIX + key
-        if kind == "counter":
-            name += "_total"
-        lines.append(f"# HELP {name} {text}")
-        lines.append(f"# TYPE {name} {kind}")
-        lines.append(f"{name} {float(value) if not isinstance(value, bool) else int(value)}")
-    return "\n".join(lines) + "\n"
+    return prometheus_text(METRIC_COLLECTOR_PREFIX, _HELP, snap)

@@ -24,7 +24,8 @@ Configuration comes from :func:`onex_otel.config.load_settings` (``KAFKA_BOOTSTR
 Modules: :mod:`~onex_exporters.mapping` (pure span -> envelope functions),
 :mod:`~onex_exporters.normalize` (framework spans -> the mapping's neutral view),
 :mod:`~onex_exporters.kafka` (the exporter), :mod:`~onex_exporters.lifecycle` (real-time
-lifecycle processor), :mod:`~onex_exporters.spool` (the durable spool).
+lifecycle processor), :mod:`~onex_exporters.spool` (the durable spool),
+:mod:`~onex_exporters.bridge` (OTLP on Kafka -> the same events: ``onex-otel bridge``).
 """
 
 from __future__ import annotations

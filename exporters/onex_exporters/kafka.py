@@ -817,6 +817,47 @@ class OnexKafkaSpanExporter(SpanExporter):
             self._warn.warning("export", "onex-otel export failed", exc_info=True)
         return SpanExportResult.SUCCESS
 
+    def start(self) -> None:
+        """Start the producer and its I/O thread now, not at the first event.
+
+        A long-running publisher (the bridge) calls it so that a spool left by an earlier
+        process is re-sent at once.
+        """
+        if self.enabled and not self._is_shutdown:
+            self._ensure_started()
+
+    def settle(self, timeout_s: float) -> bool:
+        """Wait until every event published so far is settled; True if so within ``timeout_s``.
+
+        Settled: acknowledged by Kafka, or in the spool and synced to it (``ONEX_SPOOL_FSYNC``;
+        a spooled event is re-sent by whichever process opens the spool next), or dropped and
+        counted (:meth:`stats`). A consumer that republishes events (the bridge) commits its
+        input offsets only after this returns True, so a crash can repeat events (their ids
+        dedupe) but never lose one.
+        """
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        producer = self._producer
+        if producer is None or os.getpid() != self._pid:
+            return True
+        while True:
+            left = deadline - time.monotonic()
+            try:  # every message handed to the producer has its outcome (failures spool)
+                remaining = producer.flush(max(0.0, min(left, 0.5)))
+            except Exception:
+                remaining = -1
+            with self._route_lock:  # failed messages of a switch to the spool are spooled
+                busy = (self._holding or self._transition or bool(self._held)
+                        or bool(self._failed_buf) or self._fatal or producer is not self._producer)
+            if remaining == 0 and not busy:
+                self._sync_spool()
+                return True
+            if left <= 0:
+                return False
+            if busy:
+                self._wake.set()
+                time.sleep(min(0.02, max(0.0, left)))
+            producer = self._producer
+
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Deliver what is queued, within ``timeout_millis``; True when nothing is left."""
         try:

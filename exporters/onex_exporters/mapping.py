@@ -49,7 +49,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from opentelemetry.trace import StatusCode
@@ -825,9 +825,11 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
         }
         b.add(EventType.DETECTION_FAILURE, eid, ts, cause, payload)
     elif name == EVENT_PROGRESS and include_progress and is_execution_span(facts.span):
-        payload = _progress_payload(facts, a.get(ATTR_STAGE), a.get(ATTR_PERCENT),
-                                    a.get(ATTR_METADATA), ts)
-        b.add(EventType.EXECUTION_PROGRESS, eid, ts, _started_id(facts), payload)
+        stage, percent = a.get(ATTR_STAGE), a.get(ATTR_PERCENT)
+        payload = _progress_payload(facts, stage, percent, a.get(ATTR_METADATA), ts)
+        # the id progress_records gives the real-time report of the same call
+        b.add(EventType.EXECUTION_PROGRESS, facts.event_id(ts, "progress", stage, percent), ts,
+              _started_id(facts), payload)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -881,13 +883,19 @@ def ended_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS) -> list[
     return b.records
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def progress_records(span: Any, stage: str, percent: float, metadata: Mapping[str, Any] | None,
                      timestamp: datetime, options: MappingOptions = DEFAULT_OPTIONS
                      ) -> list[EventRecord]:
     """The progress event of a ``progress(stage, percent, metadata)`` call on an execution."""
     facts = _SpanFacts(normalize(span))
     b = _Builder(facts, options)
-    ts = int(timestamp.timestamp() * 1_000_000) * 1000
+    if timestamp.tzinfo is None:
+        timestamp = timestamp.replace(tzinfo=UTC)
+    ts = (timestamp - _EPOCH) // _MICROSECOND * 1000  # exact (a float loses microseconds)
     payload = _progress_payload(facts, stage, percent, dict(metadata or {}), ts)
     b.add(EventType.EXECUTION_PROGRESS, facts.event_id(ts, "progress", stage, percent), ts,
           _started_id(facts), payload)

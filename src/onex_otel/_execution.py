@@ -183,8 +183,13 @@ class Execution:
             attrs: dict[str, Any] = {ATTR_STAGE: stage, ATTR_PERCENT: value, ATTR_METADATA: text}
             if original is not None:
                 attrs[ATTR_METADATA + ORIGINAL_SIZE_SUFFIX] = original
-            span.add_event(EVENT_PROGRESS, attrs)
-            notify_progress(ProgressReport(span, stage, value, meta, datetime.now(UTC)))
+            # one time, to the microsecond, for the span event and the real-time report: the
+            # progress event gets the same id whether it is mapped from either
+            now_us = time.time_ns() // 1000
+            span.add_event(EVENT_PROGRESS, attrs, timestamp=now_us * 1000)
+            at = datetime.fromtimestamp(now_us // 1_000_000, UTC).replace(
+                microsecond=now_us % 1_000_000)
+            notify_progress(ProgressReport(span, stage, value, meta, at))
         except Exception:
             internal_error("execution.progress")
 

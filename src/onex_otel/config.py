@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from onex_otel import conventions as _c
+
 T = TypeVar("T")
 
 
@@ -277,6 +279,30 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("maintenance_interval_s", "ONEX_PARTITION_MAINTENANCE_INTERVAL_S", parse_float,
             3600.0, "How often the collector creates partitions ahead and applies the retention "
             "(at start too; 0: never, leave it to `onex-otel db maintain`).", group="collector"),
+    # --- bridge (OTLP on Kafka -> onex topics) -------------------------------------------------
+    Setting("bridge_spans_topic", "ONEX_BRIDGE_SPANS_TOPIC", parse_str, _c.OTLP_SPANS_TOPIC,
+            "Topic of OTLP trace export requests the bridge consumes (the Collector Kafka "
+            "exporter's default; empty: none).", group="bridge"),
+    Setting("bridge_logs_topic", "ONEX_BRIDGE_LOGS_TOPIC", parse_str, _c.OTLP_LOGS_TOPIC,
+            "Topic of OTLP log export requests the bridge consumes (empty: none).",
+            group="bridge"),
+    Setting("bridge_encoding", "ONEX_BRIDGE_ENCODING", parse_str, _c.ENCODING_OTLP_PROTO,
+            "Encoding of the OTLP messages: otlp_proto or otlp_json (the Kafka exporter's "
+            "`encoding`).", group="bridge"),
+    Setting("bridge_group_id", "ONEX_BRIDGE_GROUP_ID", parse_str, _c.DEFAULT_BRIDGE_GROUP_ID,
+            "Consumer group of the bridge (bridges of one group share the partitions).",
+            group="bridge"),
+    Setting("bridge_dlq_topic", "ONEX_BRIDGE_DLQ_TOPIC", parse_str,
+            _c.DEFAULT_BRIDGE_DLQ_TOPIC,
+            "Dead-letter topic of OTLP messages the bridge cannot decode or map.",
+            group="bridge"),
+    Setting("bridge_http_port", "ONEX_BRIDGE_PORT", parse_int, 8081,
+            "Port of the bridge's /health and /metrics endpoints (0: off).", group="bridge"),
+    Setting("bridge_http_host", "ONEX_BRIDGE_HOST", parse_str, "127.0.0.1",
+            "Address the bridge's HTTP endpoints bind to.", group="bridge"),
+    Setting("bridge_shutdown_timeout_s", "ONEX_BRIDGE_SHUTDOWN_TIMEOUT_S", parse_float, 30.0,
+            "On SIGTERM/SIGINT the bridge delivers and commits what it holds within this "
+            "time, then exits.", group="bridge"),
 )
 
 
@@ -338,6 +364,14 @@ class Settings:
     retention_days: int = 0
     debug_retention_days: int = 0
     maintenance_interval_s: float = 3600.0
+    bridge_spans_topic: str = _c.OTLP_SPANS_TOPIC
+    bridge_logs_topic: str = _c.OTLP_LOGS_TOPIC
+    bridge_encoding: str = _c.ENCODING_OTLP_PROTO
+    bridge_group_id: str = _c.DEFAULT_BRIDGE_GROUP_ID
+    bridge_dlq_topic: str = _c.DEFAULT_BRIDGE_DLQ_TOPIC
+    bridge_http_port: int = 8081
+    bridge_http_host: str = "127.0.0.1"
+    bridge_shutdown_timeout_s: float = 30.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -421,6 +455,10 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "retention_days": lambda v: None if v >= 0 else "must be >= 0",
     "debug_retention_days": lambda v: None if v >= 0 else "must be >= 0",
     "maintenance_interval_s": lambda v: None if v >= 0 else "must be >= 0",
+    "bridge_encoding": lambda v: None if v in _c.OTLP_ENCODINGS
+    else "must be " + " or ".join(_c.OTLP_ENCODINGS),
+    "bridge_http_port": lambda v: None if 0 <= v < 65536 else "must be a TCP port or 0",
+    "bridge_shutdown_timeout_s": lambda v: None if v > 0 else "must be > 0",
 }
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Settings)) - {"extra"}

@@ -354,3 +354,22 @@ ATTR_COLLECTOR_ROWS_INSERTED: Final = "onex.collector.batch.rows_inserted"
 ATTR_COLLECTOR_DEAD_LETTERED: Final = "onex.collector.batch.dead_lettered"
 # Collector metric names (Prometheus exposition of /metrics?format=prometheus).
 METRIC_COLLECTOR_PREFIX: Final = "onex_collector_"
+
+# --------------------------------------------------------------------------------------------
+# Bridge (OTLP on Kafka -> onex topics; ``onex-otel bridge``)
+# --------------------------------------------------------------------------------------------
+#: Topics the OpenTelemetry Collector's Kafka exporter writes by default (one export request
+#: per message).
+OTLP_SPANS_TOPIC: Final = "otlp_spans"
+OTLP_LOGS_TOPIC: Final = "otlp_logs"
+#: Encodings of those messages the bridge reads (the Kafka exporter's names).
+ENCODING_OTLP_PROTO: Final = "otlp_proto"  # the serialized export request (the default)
+ENCODING_OTLP_JSON: Final = "otlp_json"  # OTLP/JSON: hex ids, lowerCamelCase names
+OTLP_ENCODINGS: Final = (ENCODING_OTLP_PROTO, ENCODING_OTLP_JSON)
+DEFAULT_BRIDGE_GROUP_ID: Final = "onex-otel-bridge"
+DEFAULT_BRIDGE_DLQ_TOPIC: Final = "onex.dlq.otlp-bridge.v1"
+#: DLQ stage of a message whose spans or log records could not be mapped to events (the
+#: decode stage is DLQ_STAGE_DECODE; the headers are the collector's DLQ_HEADER_*).
+DLQ_STAGE_MAP: Final = "map"
+# Bridge metric names (Prometheus exposition of /metrics?format=prometheus).
+METRIC_BRIDGE_PREFIX: Final = "onex_bridge_"

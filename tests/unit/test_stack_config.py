@@ -53,3 +53,20 @@ def test_compose_stack_is_consistent() -> None:
     onex = services["onex-collector"]
     assert "migrate" in " ".join(onex["command"])
     assert onex["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://otel-collector:")
+
+
+def test_the_collector_writes_otlp_to_kafka_for_the_bridge_and_compose_runs_it() -> None:
+    from onex_otel import conventions as c
+
+    cfg = _load(ROOT / "otel-collector.yaml")
+    kafka = cfg["exporters"]["kafka/onex"]
+    assert kafka["traces"] == {"topic": c.OTLP_SPANS_TOPIC, "encoding": c.ENCODING_OTLP_PROTO}
+    assert kafka["logs"] == {"topic": c.OTLP_LOGS_TOPIC, "encoding": c.ENCODING_OTLP_PROTO}
+    pipelines = cfg["service"]["pipelines"]
+    assert "kafka/onex" in pipelines["traces/onex"]["exporters"]
+    assert "kafka/onex" in pipelines["logs/onex"]["exporters"]
+    services = _load(ROOT / "collector" / "docker-compose.yml")["services"]
+    assert kafka["brokers"] == [services["onex-bridge"]["environment"]["KAFKA_BOOTSTRAP_SERVERS"]]
+    assert "contrib" in services["otel-collector"]["image"]  # the core image has no Kafka exporter
+    assert services["onex-bridge"]["command"][-1] == "bridge"
+    assert services["onex-bridge"]["build"] == services["onex-collector"]["build"]

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "._db",
     "._collect",
     "._replay",
+    "._bridge",
 )
 
 

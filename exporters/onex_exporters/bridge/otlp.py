@@ -1,0 +1,361 @@
+"""OTLP export requests as the Collector's Kafka exporter writes them -> SDK spans.
+
+The Kafka exporter writes one export request per message (``ExportTraceServiceRequest`` on
+``otlp_spans``, ``ExportLogsServiceRequest`` on ``otlp_logs``; newer Collectors split traces into
+one request per span, which changes nothing here). The message key is empty unless the exporter
+partitions by trace id, and its headers carry only what the Collector was told to add: the bridge
+reads the value alone.
+
+Encodings (the exporter's ``encoding``):
+
+- ``otlp_proto`` (default): the serialized protobuf request;
+- ``otlp_json``: OTLP/JSON, i.e. the protobuf JSON mapping with the OTLP exceptions: trace and
+  span ids are hex strings (not base64), field names lowerCamelCase (snake_case accepted too),
+  enums as integers, 64-bit integers as strings or numbers, unknown fields ignored.
+
+:func:`spans_from_request` turns the spans into :class:`~opentelemetry.sdk.trace.ReadableSpan`
+objects, which the exporter's mapping reads exactly as it reads spans made in-process. Attribute
+values: strings, booleans, integers and doubles as such; arrays as tuples; key-value lists as
+JSON text; bytes as base64 text. Trace flags: the sampled bit is always set (only sampled spans
+are exported; some encoders, Python's among them, leave the flags at 0).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from google.protobuf import json_format  # type: ignore[import-untyped]
+from google.protobuf.message import (  # type: ignore[import-untyped]
+    DecodeError as _ProtobufDecodeError,
+)
+from google.protobuf.message import Message  # type: ignore[import-untyped]
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.span import TraceState
+
+from onex_exporters.bridge import DecodeError
+from onex_otel.conventions import ENCODING_OTLP_JSON, ENCODING_OTLP_PROTO
+
+__all__ = ["any_value", "attributes", "decode_logs", "decode_traces", "spans_from_request"]
+
+#: OTLP ``Span.SpanKind`` (0 unspecified, 1 internal, 2 server, ...) -> SDK kind
+_KINDS = (SpanKind.INTERNAL, SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT,
+          SpanKind.PRODUCER, SpanKind.CONSUMER)
+_STATUS = (StatusCode.UNSET, StatusCode.OK, StatusCode.ERROR)
+_FLAGS_MASK = 0xFF  # W3C trace flags in the low byte of Span.flags
+_IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
+_UNSET = Status(StatusCode.UNSET)
+
+_json_loads: Any
+try:
+    import orjson
+
+    _json_loads = orjson.loads
+except ImportError:  # pragma: no cover - depends on the installed extras
+    _json_loads = json.loads
+
+
+# ----------------------------------------------------------------------------------------------
+# decoding
+# ----------------------------------------------------------------------------------------------
+def decode_traces(value: bytes, encoding: str) -> ExportTraceServiceRequest:
+    """The trace export request in a Kafka message value (:class:`DecodeError` if it is none)."""
+    request = ExportTraceServiceRequest()
+    _decode(request, value, encoding, _hex_ids_of_traces)
+    if value and not request.resource_spans:
+        raise DecodeError(f"not an OTLP trace export request ({encoding}): no resource spans")
+    return request
+
+
+def decode_logs(value: bytes, encoding: str) -> ExportLogsServiceRequest:
+    """The logs export request in a Kafka message value (:class:`DecodeError` if it is none)."""
+    request = ExportLogsServiceRequest()
+    _decode(request, value, encoding, _hex_ids_of_logs)
+    if value and not request.resource_logs:
+        raise DecodeError(f"not an OTLP logs export request ({encoding}): no resource logs")
+    return request
+
+
+def _decode(request: Message, value: bytes, encoding: str, fix_ids: Any) -> None:
+    if value is None:
+        raise DecodeError("the message has no value")
+    if encoding == ENCODING_OTLP_PROTO:
+        try:
+            request.ParseFromString(value)
+        except (_ProtobufDecodeError, ValueError, TypeError) as exc:
+            raise DecodeError(f"not an OTLP protobuf message: {exc}") from None
+    elif encoding == ENCODING_OTLP_JSON:
+        try:
+            doc = _json_loads(value)
+        except (ValueError, TypeError) as exc:
+            raise DecodeError(f"not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise DecodeError("OTLP/JSON must be an object")
+        fix_ids(doc)
+        try:
+            json_format.ParseDict(doc, request, ignore_unknown_fields=True)
+        except (json_format.ParseError, ValueError, TypeError) as exc:
+            raise DecodeError(f"not OTLP/JSON: {exc}") from None
+    else:
+        raise DecodeError(f"unknown encoding {encoding!r}")
+
+
+def _items(parent: Any, *names: str) -> list[Any]:
+    """``parent[name]`` as a list of objects for the first name present (camel or snake case)."""
+    if not isinstance(parent, dict):
+        raise DecodeError("OTLP/JSON: an object was expected")
+    for name in names:
+        found = parent.get(name)
+        if found is not None:
+            if not isinstance(found, list):
+                raise DecodeError(f"OTLP/JSON: {name} must be a list")
+            return found
+    return []
+
+
+def _hex_to_base64(obj: dict[str, Any], size: int, *names: str) -> None:
+    """Rewrite a hex id (OTLP/JSON) as the base64 the protobuf JSON parser expects."""
+    for name in names:
+        text = obj.get(name)
+        if text is None:
+            continue
+        if not isinstance(text, str):
+            raise DecodeError(f"OTLP/JSON: {name} must be a hex string")
+        if text:
+            try:
+                raw = bytes.fromhex(text)
+            except ValueError:
+                raise DecodeError(f"OTLP/JSON: {name} is not hex: {text[:40]!r}") from None
+            if len(raw) != size:
+                raise DecodeError(f"OTLP/JSON: {name} must be {size} bytes, not {len(raw)}")
+            obj[name] = base64.b64encode(raw).decode()
+
+
+def _hex_ids_of_traces(doc: dict[str, Any]) -> None:
+    for rs in _items(doc, "resourceSpans", "resource_spans"):
+        for ss in _items(rs, "scopeSpans", "scope_spans"):
+            for span in _items(ss, "spans"):
+                if not isinstance(span, dict):
+                    raise DecodeError("OTLP/JSON: a span must be an object")
+                _hex_to_base64(span, 16, "traceId", "trace_id")
+                _hex_to_base64(span, 8, "spanId", "span_id", "parentSpanId", "parent_span_id")
+                for link in _items(span, "links"):
+                    if not isinstance(link, dict):
+                        raise DecodeError("OTLP/JSON: a link must be an object")
+                    _hex_to_base64(link, 16, "traceId", "trace_id")
+                    _hex_to_base64(link, 8, "spanId", "span_id")
+
+
+def _hex_ids_of_logs(doc: dict[str, Any]) -> None:
+    for rl in _items(doc, "resourceLogs", "resource_logs"):
+        for sl in _items(rl, "scopeLogs", "scope_logs"):
+            for record in _items(sl, "logRecords", "log_records"):
+                if not isinstance(record, dict):
+                    raise DecodeError("OTLP/JSON: a log record must be an object")
+                _hex_to_base64(record, 16, "traceId", "trace_id")
+                _hex_to_base64(record, 8, "spanId", "span_id")
+
+
+# ----------------------------------------------------------------------------------------------
+# values
+# ----------------------------------------------------------------------------------------------
+def _jsonable(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "array_value":
+        return [_jsonable(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _jsonable(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode()
+    return None
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _array_item(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind in ("array_value", "kvlist_value"):
+        return _json_text(_jsonable(value))
+    return _jsonable(value)
+
+
+def any_value(value: AnyValue) -> Any:
+    """An OTLP ``AnyValue`` as an attribute value (``None`` when empty); see the module doc."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "array_value":
+        return tuple(_array_item(v) for v in value.array_value.values)
+    if kind == "kvlist_value":
+        return _json_text(_jsonable(value))
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode()
+    return None
+
+
+class _Attributes(dict[str, Any]):
+    """A span's attribute dict, read without a copy by the mapping and the normalizer.
+
+    They read an SDK span's ``_attributes._dict`` (its ``BoundedAttributes``) as a plain dict to
+    avoid copying a read-only view; this dict is its own ``_dict``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def _dict(self) -> dict[str, Any]:
+        return self
+
+
+_SCALARS = frozenset(("string_value", "int_value", "double_value", "bool_value"))
+
+
+def attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
+    """OTLP key-value pairs as an attribute dict (empty values left out)."""
+    out = _Attributes()
+    for kv in pairs:
+        value = kv.value
+        text = value.string_value  # most values are strings: one read instead of two
+        if text:
+            out[kv.key] = text
+            continue
+        kind = value.WhichOneof("value")
+        if kind in _SCALARS:
+            out[kv.key] = getattr(value, kind)
+        elif kind is not None:
+            converted = any_value(value)
+            if converted is not None:
+                out[kv.key] = converted
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# spans
+# ----------------------------------------------------------------------------------------------
+def _id(raw: bytes, size: int, what: str, name: str) -> int:
+    if len(raw) != size:
+        raise DecodeError(f"span {name!r}: {what} must be {size} bytes, not {len(raw)}")
+    value = int.from_bytes(raw, "big")
+    if not value:
+        raise DecodeError(f"span {name!r}: {what} is zero")
+    return value
+
+
+def _trace_state(text: str) -> TraceState | None:
+    if not text:
+        return None
+    return TraceState.from_header([text])
+
+
+def spans_from_request(request: ExportTraceServiceRequest) -> list[ReadableSpan]:
+    """The request's spans as SDK :class:`ReadableSpan` objects (resource and scope kept).
+
+    Raises :class:`DecodeError` for a span whose ids are missing or malformed.
+    """
+    out: list[ReadableSpan] = []
+    for rs in request.resource_spans:
+        resource = _resource(rs)
+        for ss in rs.scope_spans:
+            scope = _scope(ss)
+            for span in ss.spans:
+                out.append(_span(span, resource, scope))
+    return out
+
+
+#: Resources and scopes already built, by their serialized form: one producer sends the same
+#: ones in every message (bounded; cleared when full).
+_RESOURCES: dict[bytes, Resource] = {}
+_SCOPES: dict[bytes, InstrumentationScope] = {}
+_CACHE_MAX = 1024
+
+
+def _resource(rs: Any) -> Resource:
+    key = rs.resource.SerializeToString() + b"|" + rs.schema_url.encode()
+    found = _RESOURCES.get(key)
+    if found is None:
+        if len(_RESOURCES) >= _CACHE_MAX:
+            _RESOURCES.clear()
+        found = _RESOURCES[key] = Resource(attributes(rs.resource.attributes),
+                                           rs.schema_url or None)
+    return found
+
+
+def _scope(ss: Any) -> InstrumentationScope:
+    key = ss.scope.SerializeToString() + b"|" + ss.schema_url.encode()
+    found = _SCOPES.get(key)
+    if found is None:
+        if len(_SCOPES) >= _CACHE_MAX:
+            _SCOPES.clear()
+        sc = ss.scope
+        found = _SCOPES[key] = InstrumentationScope(
+            sc.name, sc.version or None, ss.schema_url or None, attributes(sc.attributes) or None)
+    return found
+
+
+def _span(span: Any, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
+    name = span.name
+    trace_id = _id(span.trace_id, 16, "trace id", name)
+    flags = span.flags
+    trace_flags = TraceFlags((flags & _FLAGS_MASK) | TraceFlags.SAMPLED)
+    state = _trace_state(span.trace_state)
+    context = SpanContext(trace_id, _id(span.span_id, 8, "span id", name), False, trace_flags,
+                          state)
+    parent = None
+    if span.parent_span_id:
+        parent = SpanContext(trace_id, _id(span.parent_span_id, 8, "parent span id", name),
+                             bool(flags & _IS_REMOTE), trace_flags)
+    code = span.status.code
+    status = _UNSET
+    if code:
+        status_code = _STATUS[code] if 0 <= code < len(_STATUS) else StatusCode.UNSET
+        status = Status(status_code, span.status.message or None
+                        if status_code is StatusCode.ERROR else None)
+    kind = span.kind
+    return ReadableSpan(
+        name=name,
+        context=context,
+        parent=parent,
+        resource=resource,
+        attributes=attributes(span.attributes),
+        events=[Event(e.name, attributes(e.attributes), e.time_unix_nano) for e in span.events],
+        links=[_link(link) for link in span.links],
+        kind=_KINDS[kind] if 0 <= kind < len(_KINDS) else SpanKind.INTERNAL,
+        status=status,
+        start_time=span.start_time_unix_nano,
+        end_time=span.end_time_unix_nano,
+        instrumentation_scope=scope,
+    )
+
+
+def _link(link: Any) -> Link:
+    flags = link.flags
+    context = SpanContext(
+        int.from_bytes(link.trace_id, "big"), int.from_bytes(link.span_id, "big"),
+        bool(flags & _IS_REMOTE), TraceFlags(flags & _FLAGS_MASK), _trace_state(link.trace_state),
+    )
+    return Link(context, attributes(link.attributes))
+
