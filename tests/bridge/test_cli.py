@@ -18,6 +18,21 @@ def test_without_kafka_it_says_so_in_one_line_and_exits_1() -> None:
     assert done.stderr == "onex-otel bridge: KAFKA_BOOTSTRAP_SERVERS (or KAFKA_BROKERS) is not set\n"
 
 
+def test_an_unreachable_broker_is_one_line_and_exit_1_within_the_connect_timeout() -> None:
+    from tests.services.kafka import free_port
+
+    bootstrap = f"127.0.0.1:{free_port()}"  # a stale address: nothing listens there
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "ONEX_CONNECT_TIMEOUT_S": "2"}
+    env.pop("KAFKA_BROKERS", None)
+    # before: the bridge retried for ever, the README test's block never ended
+    done = subprocess.run([sys.executable, "-m", "onex_otel.cli", "bridge", "--port", "0"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"onex-otel bridge: no Kafka broker answered at {bootstrap} "
+                                  "within 2s")
+    assert done.stderr.count("\n") == 1
+
+
 def test_a_bad_encoding_is_a_usage_error() -> None:
     done = subprocess.run([sys.executable, "-m", "onex_otel.cli", "bridge", "--encoding", "xml"],
                           capture_output=True, text=True, timeout=60, check=False)

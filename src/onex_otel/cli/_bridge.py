@@ -58,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         options = options_from_settings(settings)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
+    if settings.kafka_bootstrap_servers:  # a stale address: one line, not retries for ever
+        from onex_otel.cli._bounds import require_kafka
+
+        require_kafka(settings.kafka_bootstrap_servers, settings.connect_timeout_s)
     receiver = None
     if args.otlp_grpc or args.otlp_http:
         from onex_exporters.bridge.receiver import (  # type: ignore[import-not-found]
