@@ -29,6 +29,10 @@ from tests.services.postgres import Database
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known defect: since migration 0008 the tables' keys are (id, created_at); a tool use that "
+    "arrives as a span and as a log event has one event id but two times (two clocks), so the "
+    "partitioned agent_actions keeps both rows"))
 def test_claude_code_prompt_lands_once_in_the_legacy_tables(
     broker: Broker, topics: list[str], migrated: Database, tmp_path: Path,
 ) -> None:

@@ -80,7 +80,9 @@ def test_poison_messages_go_to_the_dlq_and_the_rest_flows(
     assert headers[c.DLQ_HEADER_ERROR_CLASS] == b"NumericValueOutOfRange"
     assert b"out of range" in headers[c.DLQ_HEADER_ERROR_MESSAGE]
     snap = col.metrics.snapshot()
-    assert snap["messages_failed"] == 3 and snap["messages_inserted"] == 4
+    # the collector's own group reads the shared topics from the start: earlier tests' messages
+    # not yet in the tables count as inserted too
+    assert snap["messages_failed"] == 3 and snap["messages_inserted"] >= 4
 
 
 def test_database_outage_pauses_retries_and_resumes(
