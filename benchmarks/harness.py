@@ -267,27 +267,32 @@ def time_rounds(
     calls: int,
     rounds: int,
     between: Callable[[], object] | None = None,
+    slices: int = 10,
 ) -> Rounds:
     """ns per call of each case, ``rounds`` times, the case order rotated every round.
 
-    Each case is warmed once first; ``between`` (if given) runs after every measurement, outside
-    the timed loop (e.g. a span processor's flush), then a garbage collection.
+    Within a round each case's ``calls`` are made in ``slices`` loops taken in turn with the
+    other cases' (ABCABC...), so a burst of load on the machine falls on every case of the round
+    alike. Each case is warmed once first; ``between`` (if given) runs after every loop, outside
+    the timing (e.g. a span processor's flush).
     """
     names = list(cases)
     for name in names:
         _time_loop(cases[name], max(1, calls // 10))
     if between is not None:
         between()
+    per_slice = max(1, calls // slices)
     out: Rounds = []
     for i in range(rounds):
         order = names[i % len(names):] + names[:i % len(names)]
-        figures: dict[str, float] = {}
-        for name in order:
-            gc.collect()
-            figures[name] = _time_loop(cases[name], calls)
-            if between is not None:
-                between()
-        out.append(figures)
+        totals = dict.fromkeys(order, 0.0)
+        gc.collect()
+        for _ in range(slices):
+            for name in order:
+                totals[name] += _time_loop(cases[name], per_slice)
+                if between is not None:
+                    between()
+        out.append({name: total / slices for name, total in totals.items()})
     return out
 
 

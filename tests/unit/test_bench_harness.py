@@ -119,8 +119,8 @@ def test_round_lines_show_every_round() -> None:
 def test_time_rounds_rotates_the_order_and_measures_every_case() -> None:
     seen: list[str] = []
     cases = {name: (lambda n=name: seen.append(n)) for name in ("a", "b", "c")}
-    rounds = h.time_rounds(cases, calls=1, rounds=3)
-    assert [sorted(r) for r in rounds] == [["a", "b", "c"]] * 3
+    rounds = h.time_rounds(cases, calls=2, rounds=3, slices=2)
     assert [list(r) for r in rounds] == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
     assert all(v > 0 for r in rounds for v in r.values())
-    assert seen[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # after one warm-up each
+    # one warm-up call each, then per round two slices of one call, the cases taken in turn
+    assert seen == ["a", "b", "c", *"abcabc", *"bcabca", *"cabcab"]
