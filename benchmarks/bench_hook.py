@@ -70,12 +70,14 @@ DELIVERY = {"daemon": "daemon", "dev": "daemon", "direct": "delivered"}
 
 def build_hook_venv(target: Path) -> Path:
     """A venv with the working tree installed as the README says for hooks (not editable)."""
-    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True, timeout=300)
     pip = [str(target / "bin" / "python"), "-m", "pip", "install", "-q",
            "--disable-pip-version-check"]
     # a current pip: its console scripts do not import ``re`` (pip 23's did, +65% of a start)
-    subprocess.run([*pip, "-U", "pip"], check=True, timeout=600)
-    subprocess.run([*pip, f"{ROOT}[kafka]"], check=True, timeout=900)
+    for cmd in ([sys.executable, "-m", "venv", str(target)], [*pip, "-U", "pip"],
+                [*pip, f"{ROOT}[kafka]"]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd[-2:])} failed: {proc.stderr.strip()[-2000:]}")
     return target
 
 
