@@ -227,6 +227,10 @@ class EmitDaemon:
                 raise EmitError(reply["error"])
             return EmitOutcome("daemon", reply["accepted"])
 
-        code, output = run_skill(argv, env, emit)
+        try:
+            code, output = run_skill(argv, env, emit)
+        except (Exception, SystemExit) as exc:  # nothing was published: the hook runs it itself
+            _log.warning("skill %s failed in the daemon: %r", argv[:1], exc)
+            return {"ok": False, "error": f"the skill failed in the daemon: {exc!r}"}
         return {"ok": True, "exit": code, "output": output}
 

@@ -139,3 +139,25 @@ def test_daemon_hands_back_what_it_cannot_run_as_the_hook_would(daemon: EmitDaem
     bad = daemon.handle_message({"op": "skill", "argv": "log-action", "env": {}})
     assert bad["ok"] is False and daemon.stats()["rejected_frames"] == 1
     assert daemon.publisher.envelopes == []  # type: ignore[attr-defined]
+
+
+def test_a_skill_that_cannot_finish_in_the_daemon_is_handed_back(
+    daemon: EmitDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # argparse's help (here by an abbreviation) ends in SystemExit: not the daemon's to print
+    reply = daemon.handle_message({"op": "skill", "argv": ["log-action", "--hel"], "env": {}})
+    assert reply["ok"] is False and "failed in the daemon" in reply["error"]
+    assert daemon.publisher.envelopes == []  # type: ignore[attr-defined]
+    capsys.readouterr()
+
+
+def test_help_is_never_forwarded(monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    forwarded: list[list[str]] = []
+    monkeypatch.setattr(_hook, "forward", lambda argv, environ: forwarded.append(argv))
+    for flag in ("-h", "--help", "--hel"):
+        with pytest.raises(SystemExit) as info:
+            _hook.run(["log-action", flag])
+        assert info.value.code == 0
+        assert "--action-type" in capsys.readouterr().out
+    assert forwarded == []

@@ -124,8 +124,11 @@ def forward(argv: list[str], environ: dict[str, str] | os._Environ[str]) -> tupl
 
 
 def run(argv: list[str], debug: bool = False) -> int:
-    """Run a skill command: through the daemon when it listens, else in this process."""
-    if "-h" not in argv and "--help" not in argv:
+    """Run a skill command: through the daemon when it listens, else in this process.
+
+    A request for help (``-h``, ``--help`` or an abbreviation argparse accepts) is answered here.
+    """
+    if not any(arg == "-h" or (len(arg) > 2 and "--help".startswith(arg)) for arg in argv):
         try:
             reply = forward(argv, os.environ)
         except DaemonSilent as exc:
