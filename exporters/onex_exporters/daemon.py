@@ -162,9 +162,12 @@ class EmitDaemon:
         op = message.get("op")
         if op == "ping":
             return {"ok": True, "stats": self.stats()}
+        if op == "skill":
+            return self._skill(message)
         if op != "emit":
             self._count("rejected_frames")
-            return {"ok": False, "error": f"unknown op {op!r} (expected 'emit' or 'ping')"}
+            return {"ok": False,
+                    "error": f"unknown op {op!r} (expected 'emit', 'skill' or 'ping')"}
         events = message.get("events")
         if not isinstance(events, list) or not events:
             self._count("rejected_frames")
@@ -189,4 +192,45 @@ class EmitDaemon:
             self.publisher.publish_envelope(env)
         self._count("accepted", len(envelopes))
         return {"ok": True, "accepted": len(envelopes)}
+
+    def _skill(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Run a shell hook's skill command here, with the hook's settings; reply what it prints.
+
+        The keys of the reply stay in this order: the hook reads it without a JSON parser.
+        """
+        argv, env = message.get("argv"), message.get("env")
+        if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)
+                and isinstance(env, dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+            self._count("rejected_frames")
+            return {"ok": False, "error": "'argv' must be a list of strings, 'env' an object of strings"}
+        from onex_otel import _payload
+        from onex_otel.cli._skills import run_skill
+        from onex_otel.config import ConfigError, load_settings
+        from onex_otel.emit import EmitError, EmitOutcome
+
+        try:
+            bound = load_settings(env).max_payload_bytes
+        except ConfigError:
+            bound = None  # run_skill reports it
+        if bound is not None and bound != _payload.policy().max_bytes:
+            # --details are bounded by the process-wide payload policy: the hook's differs from
+            # this daemon's, so the hook runs the skill itself (and publishes through "emit")
+            return {"ok": False, "error": "the hook's ONEX_MAX_PAYLOAD_BYTES differs from the "
+                                          "daemon's: run the skill in the hook process"}
+
+        def emit(events: list[Any], *, settings: Any, timeout: float) -> EmitOutcome:
+            if not settings.kafka_enable_logging:  # as onex_otel.emit.emit
+                return EmitOutcome("disabled", 0)
+            reply = self.handle_message({"op": "emit", "events": events})
+            if not reply["ok"]:
+                raise EmitError(reply["error"])
+            return EmitOutcome("daemon", reply["accepted"])
+
+        try:
+            code, output = run_skill(argv, env, emit)
+        except (Exception, SystemExit) as exc:  # nothing was published: the hook runs it itself
+            _log.warning("skill %s failed in the daemon: %r", argv[:1], exc)
+            return {"ok": False, "error": f"the skill failed in the daemon: {exc!r}"}
+        return {"ok": True, "exit": code, "output": output}
 

@@ -92,11 +92,14 @@ Legacy APIs (drop-in, loaded on first use; see :mod:`onex_otel.legacy`): :class:
 :class:`EnumOperationStatus`.
 """
 
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
 
-from onex_otel.config import ConfigError, Settings, load_settings
-
+# Not ``from typing import TYPE_CHECKING``: importing ``typing`` alone costs about what an empty
+# interpreter's start does, and the shell hooks import this package.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from onex_otel._configure import configure
     from onex_otel._context import current_correlation_id, current_execution
     from onex_otel._events import (
@@ -110,6 +113,7 @@ if TYPE_CHECKING:
     )
     from onex_otel._execution import Execution, agent_execution, traced_agent_execution
     from onex_otel._tool import ToolCall, tool_call, traced_decision, traced_tool_call
+    from onex_otel.config import ConfigError, Settings, load_settings
     from onex_otel.legacy import (
         ActionLogger,
         AgentExecutionLogger,
@@ -135,6 +139,7 @@ _LAZY: dict[str, str] = {
     "configure": "onex_otel._configure",
     "current_correlation_id": "onex_otel._context",
     "current_execution": "onex_otel._context",
+    **dict.fromkeys(("ConfigError", "Settings", "load_settings"), "onex_otel.config"),
     **dict.fromkeys(
         ("detection_failure", "record_decision", "record_error", "record_success",
          "router_metrics", "routing_decision", "transformation"),

@@ -164,6 +164,7 @@ class ActionSpec:
         "capture_result",
         "exclude",
         "is_tool",
+        "json_keys",
         "name",
         "named",
         "positional",
@@ -222,6 +223,11 @@ class ActionSpec:
         self.named: tuple[str, ...] = self.positional[self.skip:]
         # (policy, names among ``named`` whose values are redacted under it)
         self.secret_cache: tuple[_payload.Policy, tuple[str, ...]] | None = None
+        # '{"a":', ',"b":', ...: the recorded parameters as the start of their JSON members
+        named: tuple[str, ...] = self.named
+        self.json_keys: tuple[str, ...] = tuple(
+            ("," if i else "{") + str(_encode_str(n)) + ":" for i, n in enumerate(named)
+        )
 
     def _read_signature(self, func: Callable[..., Any], skip_first: bool) -> None:
         try:
@@ -238,6 +244,48 @@ class ActionSpec:
             qualname.rsplit(".", 2)[-2] != "<locals>"
         if self.positional and (skip_first or (in_class and self.positional[0] in ("self", "cls"))):
             self.skip = 1
+
+    def arguments_json(self, args: tuple[Any, ...], pol: _payload.Policy) -> str | None:
+        """The JSON text of positional-only ``args`` when it is quick to make, else ``None``.
+
+        Quick: every value a str, int, bool or None, no parameter redacted or excluded, nothing
+        to cut. The text is exactly what ``_json_text(self.arguments(args, {}, pol), pol)`` gives
+        for such arguments; any other call takes that way.
+        """
+        cache = self.secret_cache
+        if cache is None or cache[0] is not pol:
+            secret = tuple(name for name in self.named if pol.is_secret(name))
+            cache = self.secret_cache = (pol, secret)
+        if cache[1] or self.exclude or self.redact:
+            return None
+        if self.skip:
+            args = args[self.skip:]
+        if len(args) > len(self.json_keys):
+            return None
+        if not args:
+            return "{}"
+        budget = pol.max_bytes
+        parts: list[str] = []
+        append = parts.append
+        for key, value in zip(self.json_keys, args):  # noqa: B905 - args is the shorter
+            kind = type(value)
+            append(key)
+            if kind is str:
+                budget -= len(value)
+                if budget < 0:
+                    return None
+                append(_encode_str(value))
+            elif kind is int:
+                append(int.__repr__(value))
+            elif value is None:
+                append("null")
+            elif kind is bool:
+                append("true" if value else "false")
+            else:
+                return None
+        append("}")
+        text = "".join(parts)
+        return text if len(text) * 4 <= pol.max_bytes else None
 
     def arguments(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any], pol: _payload.Policy
@@ -473,6 +521,7 @@ def _duration_ms(span: Any) -> float | None:
 def _wrap_sync(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
     static, span_name, is_tool = spec.static, spec.span_name, spec.is_tool
     capture_args, args_key, arguments = spec.capture_args, spec.args_key, spec.arguments
+    arguments_json = spec.arguments_json
     capture_result, result_key = spec.capture_result, spec.result_key
 
     @functools.wraps(func)
@@ -490,10 +539,12 @@ def _wrap_sync(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]
                 if execution is not None:
                     attrs.update(execution.stamp)
             if capture_args and pol.capture:
-                text, original = _json_text(arguments(args, kwargs, pol), pol, True)
+                text = None if kwargs else arguments_json(args, pol)
+                if text is None:
+                    text, original = _json_text(arguments(args, kwargs, pol), pol, True)
+                    if original is not None:
+                        attrs[args_key + ORIGINAL_SIZE_SUFFIX] = original
                 attrs[args_key] = text
-                if original is not None:
-                    attrs[args_key + ORIGINAL_SIZE_SUFFIX] = original
             span = tracer.start_span(span_name, attributes=attrs)
             token = _attach(_set_span_in_context(span))
         except Exception:

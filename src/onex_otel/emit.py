@@ -10,7 +10,10 @@ followed by that many bytes of UTF-8 JSON, in both directions:
 
 * request ``{"op": "emit", "events": [<OnexEnvelopeV1 as JSON object>, ...]}``, reply
   ``{"ok": true, "accepted": N}`` or ``{"ok": false, "error": "<one sentence>"}``;
-* request ``{"op": "ping"}``, reply ``{"ok": true, "stats": {...}}``.
+* request ``{"op": "ping"}``, reply ``{"ok": true, "stats": {...}}``;
+* request ``{"op": "skill", "argv": ["log-action", ...], "env": {"ONEX_...": "..."}}`` (a shell
+  hook's whole command, see :mod:`onex_otel.cli._hook`), reply
+  ``{"ok": true, "exit": 0, "output": "<the JSON line the skill prints>"}``.
 
 Frames larger than :data:`MAX_FRAME` are rejected.
 """
@@ -18,7 +21,6 @@ Frames larger than :data:`MAX_FRAME` are rejected.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import struct
 from collections.abc import Mapping, Sequence
@@ -48,11 +50,9 @@ class EmitOutcome:
 
 def default_socket_path(settings: Settings | None = None) -> Path:
     """The emit daemon's socket: ``ONEX_EMIT_SOCKET``, else a per-user runtime directory."""
-    if settings is not None and settings.emit_socket:
-        return Path(settings.emit_socket)
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime) / "onex-otel" if runtime else Path(f"/tmp/onex-otel-{os.getuid()}")
-    return base / "emit.sock"
+    from onex_otel.cli._hook import socket_path
+
+    return Path(socket_path(settings.emit_socket if settings is not None else None))
 
 
 def send_frame(sock: socket.socket, message: Mapping[str, Any]) -> None:

@@ -11,6 +11,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry import trace
 
 from onex_otel import agent_execution, tool_call, traced_decision, traced_tool_call
@@ -471,3 +473,57 @@ def test_call_ids_are_distinct_uuid4() -> None:
     parsed = [uuid.UUID(i) for i in ids]
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
     assert all(str(u) == i for u, i in zip(parsed, ids, strict=True))
+
+
+def test_flat_positional_arguments_recorded_exactly(spans: Spans) -> None:
+    @traced_tool_call
+    def lookup(a: int, b: str, c: None, d: bool, api_token: str = "t") -> int:
+        return a
+
+    class Repo:
+        @traced_tool_call
+        def get(self, key: str, n: int) -> int:
+            return n
+
+    assert lookup(1, 'x"\u00e9\n', None, True) == 1
+    assert lookup(2, "y", None, False, "hunter2") == 2
+    assert Repo().get("k", 3) == 3
+    got = [(s.attributes or {})["gen_ai.tool.call.arguments"] for s in spans.finished()]
+    assert got == [
+        '{"a":1,"b":"x\\"\u00e9\\n","c":null,"d":true}',
+        '{"a":2,"b":"y","c":null,"d":false,"api_token":"[REDACTED]"}',
+        '{"key":"k","n":3}',
+    ]
+
+
+_FLAT = st.one_of(st.text(max_size=40), st.integers(), st.booleans(), st.none())
+
+
+@given(
+    names=st.lists(st.sampled_from(["a", "b", "password", "q\u00e9", "c", "api_token"]),
+                   unique=True, max_size=5),
+    values=st.lists(st.one_of(_FLAT, st.floats(), st.lists(_FLAT, max_size=2)), max_size=6),
+    max_bytes=st.sampled_from([64, 100, 8192]),
+    skip_first=st.booleans(),
+)
+def test_quick_argument_json_is_the_general_paths_text(
+    names: list[str], values: list[Any], max_bytes: int, skip_first: bool
+) -> None:
+    from onex_otel import _payload
+    from onex_otel._tool import ActionSpec, _json_text
+    from onex_otel.conventions import ActionType
+
+    namespace: dict[str, Any] = {}
+    exec(f"def f({', '.join(names)}): pass", namespace)  # parameters named as drawn
+    spec = ActionSpec("t", action_type=ActionType.TOOL_CALL, func=namespace["f"],
+                      skip_first=skip_first)
+    pol = _payload.Policy(True, max_bytes, ("password", "token"))
+    args = tuple(values)
+    quick = spec.arguments_json(args, pol)
+    text, original = _json_text(spec.arguments(args, {}, pol), pol, True)
+    assert quick is None or (quick == text and original is None)
+    recorded = args[spec.skip:]
+    if all(type(v) in (str, int, bool, type(None)) for v in recorded) and \
+            len(recorded) <= len(spec.named) and \
+            not any(pol.is_secret(n) for n in spec.named) and len(text) * 4 <= max_bytes:
+        assert quick == text  # the quick way is taken whenever it applies

@@ -213,3 +213,45 @@ def test_publishing_switched_off(tmp_path: Path, kafka_enable_logging: str) -> N
     )
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["delivery"] == "disabled"
+
+
+#: What a hook process through the daemon must not load (the cost is in benchmarks/bench_hook.py).
+HEAVY = ("argparse", "typing", "dataclasses", "json", "uuid", "onex_otel.config",
+         "onex_otel.records", "onex_otel.cli._skills", "onex_otel.emit", "pydantic",
+         "confluent_kafka", "opentelemetry")
+
+
+def test_a_hook_through_the_daemon_imports_only_light_modules(broker: Broker, tmp_path: Path) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    env = _env(tmp_path, broker.bootstrap, prefix)
+    daemon = _start_daemon(env, tmp_path / "emit.sock")
+    argv = [*SKILLS[0][1], "--correlation-id", str(uuid.uuid4())]
+    code = f"""
+import sys
+before = set(sys.modules)
+from onex_otel.cli import main
+status = main({argv!r})
+loaded = sorted(set(sys.modules) - before)
+print(repr(loaded))
+sys.exit(status)
+"""
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        line, loaded_repr = proc.stdout.strip().splitlines()
+        assert json.loads(line)["delivery"] == "daemon"
+        loaded = eval(loaded_repr)  # a list of module names printed by repr
+        assert [m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY] == []
+        # a bad command line is answered by the daemon as the process would: one line, exit 1
+        bad = subprocess.run(
+            [sys.executable, "-m", "onex_otel.cli", "log-action", "--agent", "a",
+             "--action-type", "bogus", "--action-name", "x"],
+            env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert bad.returncode == 1
+        assert "action type must be one of" in json.loads(bad.stdout)["error"]
+    finally:
+        err = _stop_daemon(daemon)
+    assert "accepted 1," in err  # the bad one was not published
+    got = _read(broker, prefix, {json.loads(line)["event_id"]: SKILLS[0][0]})
+    assert len(got) == 1

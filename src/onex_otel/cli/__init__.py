@@ -3,7 +3,10 @@
 Each subcommand lives in its own module of this package and exposes ``register(subparsers)``,
 which adds its parser and sets ``func`` (a callable taking the parsed namespace and returning the
 exit code). Modules are imported only when their command runs, except for their tiny ``register``
-functions, so ``onex-otel --help`` and the shell-hook commands start quickly.
+functions, so ``onex-otel --help`` starts quickly. The shell-hook commands (the skills) take a
+shorter way still: :mod:`._hook` hands them to the emit daemon when it runs, and this module imports
+nothing else at the top, so a hook process loads no ``argparse``, no ``typing``, no settings module
+(``benchmarks/bench_hook.py`` measures it against ``python -c pass``).
 
 Errors reach the user as one clear sentence on stderr and exit code 1 (2 for usage errors);
 ``--debug`` shows the traceback instead.
@@ -11,10 +14,14 @@ Errors reach the user as one clear sentence on stderr and exit code 1 (2 for usa
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
-from collections.abc import Sequence
+
+from onex_otel.cli import _hook
+
+TYPE_CHECKING = False  # not typing's: a hook process does not import typing
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 __all__ = ["CliError", "main"]
 
@@ -39,6 +46,9 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="onex-otel",
         description="OpenTelemetry observability for AI agents: tools, collector and demo.",
@@ -52,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)
+    if command is not None and argv[command] in _hook.COMMANDS:
+        return _hook.run(argv[command:], debug="--debug" in argv[:command])
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # reported by the subcommand's own parser: the skills answer in JSON

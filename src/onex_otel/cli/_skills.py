@@ -10,17 +10,18 @@ Exit code 0 on success, 1 on failure (with ``{"success": false, "error": "..."}`
 publishing is bounded by ``--timeout`` seconds, and an event Kafka does not take in time goes to the
 durable spool (``"delivery": "spooled"``), from where it is re-sent later.
 
-The hook path imports only the standard library and onex-otel's light modules; when the local emit
-daemon (``onex-otel emit-daemon``) runs, events go through its Unix socket and the process never
-loads the Kafka client.
+:func:`run_skill` is the whole of a skill, from the command line to the line it prints; when the
+local emit daemon (``onex-otel emit-daemon``) runs, the hook process hands it the command line
+(:mod:`onex_otel.cli._hook`) and the daemon runs :func:`run_skill` with the process's settings, so
+the hook imports neither this module nor the Kafka client.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _BOOL_TRUE = {"true", "1", "yes", "y", "on"}
@@ -50,6 +51,10 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
+class UsageError(Exception):
+    """A skill's command line is wrong (reported like every other failure, as a JSON line)."""
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.error = _json_error(p)  # type: ignore[method-assign,assignment]
     p.set_defaults(usage_error=p.error)  # unknown flags are found by the top-level parser
@@ -63,14 +68,14 @@ def _json_error(p: argparse.ArgumentParser) -> Callable[[str], Any]:
     """Usage errors as the skills report every failure: one JSON line, exit code 1."""
 
     def error(message: str) -> Any:
-        _print({"success": False, "error": f"{p.prog}: {message}"})
-        sys.exit(1)
+        raise UsageError(f"{p.prog}: {message}")
 
     return error
 
 
 def register(sub: Any) -> None:
     """Add the four skill subcommands."""
+    # the names are onex_otel.cli._hook.COMMANDS, in order (a test checks)
     p = sub.add_parser("log-action", help="publish an agent action (tool_call/decision/...)")
     p.add_argument("--agent", required=True, help="agent performing the action")
     p.add_argument(
@@ -84,7 +89,6 @@ def register(sub: Any) -> None:
     p.add_argument("--project-name")
     p.add_argument("--working-directory")
     _common(p)
-    p.set_defaults(func=_run(_action))
 
     p = sub.add_parser("log-routing-decision", help="publish a routing decision")
     p.add_argument("--agent", required=True, help="selected agent")
@@ -96,7 +100,6 @@ def register(sub: Any) -> None:
     p.add_argument("--alternatives", help="JSON array of alternative agents")
     p.add_argument("--context", help="JSON object with additional context")
     _common(p)
-    p.set_defaults(func=_run(_routing))
 
     p = sub.add_parser("log-transformation", help="publish an agent transformation")
     p.add_argument("--from-agent", required=True, help="source agent")
@@ -106,7 +109,6 @@ def register(sub: Any) -> None:
     p.add_argument("--reason", help="why the transformation happened")
     p.add_argument("--confidence", type=_float, help="routing confidence 0.0-1.0")
     _common(p)
-    p.set_defaults(func=_run(_transformation))
 
     p = sub.add_parser("log-performance-metrics", help="publish router performance metrics")
     p.add_argument("--query", required=True, help="the user request text")
@@ -116,7 +118,6 @@ def register(sub: Any) -> None:
     p.add_argument("--strategy", help="trigger match strategy")
     p.add_argument("--components", help="JSON object: confidence components")
     _common(p)
-    p.set_defaults(func=_run(_performance))
 
 
 def _action(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -184,41 +185,82 @@ def _performance(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     )
 
 
-def _print(result: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
+def _line(result: dict[str, Any]) -> str:
+    return json.dumps(result) + "\n"
 
 
-def _run(build: Callable[[argparse.Namespace], tuple[Any, dict[str, Any]]]) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        from onex_otel import records
-        from onex_otel.config import ConfigError, load_settings
+#: How a skill publishes: :func:`onex_otel.emit.emit`, or the daemon's own queue.
+Emit = Callable[..., Any]
 
-        try:
-            settings = load_settings()
-            event_type, payload = build(args)
-            env = records.envelope(
-                event_type, payload, tenant_id=settings.tenant_id, source=settings.source
-            )
-        except (records.RecordError, ConfigError) as exc:
-            _print({"success": False, "error": str(exc)})
-            return 1
-        from onex_otel.emit import EmitError, emit
+_BUILDERS: dict[str, Callable[[argparse.Namespace], tuple[Any, dict[str, Any]]]] = {
+    "log-action": _action,
+    "log-routing-decision": _routing,
+    "log-transformation": _transformation,
+    "log-performance-metrics": _performance,
+}
 
-        try:
-            outcome = emit([env], settings=settings, timeout=args.timeout)
-        except EmitError as exc:
-            _print({"success": False, "error": str(exc), "event_id": env["event_id"]})
-            return 1
-        _print(
-            {
-                "success": True,
-                "event_id": env["event_id"],
-                "correlation_id": env["correlation_id"],
-                "event_type": env["event_type"],
-                "delivery": outcome.delivery,
-            }
+
+def parser() -> argparse.ArgumentParser:
+    """A parser of the skill subcommands alone."""
+    top = argparse.ArgumentParser(prog="onex-otel")
+    register(top.add_subparsers(dest="command", metavar="COMMAND"))
+    return top
+
+
+_parser: argparse.ArgumentParser | None = None
+_parser_lock = threading.Lock()
+
+
+def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Parse ``argv`` with the process's one parser, one command line at a time.
+
+    Building the parser costs more than the rest of a skill, and the emit daemon runs a skill for
+    every hook.
+    """
+    global _parser
+    with _parser_lock:
+        if _parser is None:
+            _parser = parser()
+        return _parser.parse_known_args(argv)
+
+
+def run_skill(
+    argv: list[str], environ: Mapping[str, str], emit: Emit, *, debug: bool = False
+) -> tuple[int, str]:
+    """Run one skill command line: ``(exit code, the JSON line to print)``.
+
+    ``environ`` supplies the settings (the hook process's, when the daemon runs it); ``emit``
+    publishes, with the signature of :func:`onex_otel.emit.emit`. Every failure is a JSON line and
+    exit code 1 (``debug``: unexpected errors raise instead).
+    """
+    from onex_otel import records
+    from onex_otel.config import ConfigError, load_settings
+    from onex_otel.emit import EmitError
+
+    try:
+        args, unknown = _parse(argv)
+        if unknown:
+            args.usage_error(f"unrecognized arguments: {' '.join(unknown)}")
+        settings = load_settings(environ)
+        event_type, payload = _BUILDERS[args.command](args)
+        env = records.envelope(
+            event_type, payload, tenant_id=settings.tenant_id, source=settings.source
         )
-        return 0
-
-    return run
+    except (UsageError, records.RecordError, ConfigError) as exc:
+        return 1, _line({"success": False, "error": str(exc)})
+    try:
+        outcome = emit([env], settings=settings, timeout=args.timeout)
+    except EmitError as exc:
+        return 1, _line({"success": False, "error": str(exc), "event_id": env["event_id"]})
+    except Exception as exc:
+        if debug:
+            raise
+        return 1, _line({"success": False, "error": str(exc) or type(exc).__name__,
+                         "event_id": env["event_id"]})
+    return 0, _line({
+        "success": True,
+        "event_id": env["event_id"],
+        "correlation_id": env["correlation_id"],
+        "event_type": env["event_type"],
+        "delivery": outcome.delivery,
+    })
