@@ -234,6 +234,35 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("shutdown_timeout_s", "ONEX_COLLECTOR_SHUTDOWN_TIMEOUT_S", parse_float, 30.0,
             "On SIGTERM/SIGINT the collector finishes its batch within this time, then exits.",
             group="collector"),
+    # --- OTLP receiver (onex-otel bridge --otlp-grpc / --otlp-http) -------------------------
+    Setting("bridge_spans_topic", "ONEX_BRIDGE_SPANS_TOPIC", parse_str, "otlp_spans",
+            "Topic of OTLP trace export requests (one serialized request per message, as the "
+            "OpenTelemetry Collector's Kafka exporter writes them).", group="receiver"),
+    Setting("bridge_logs_topic", "ONEX_BRIDGE_LOGS_TOPIC", parse_str, "otlp_logs",
+            "Topic of OTLP log export requests.", group="receiver"),
+    Setting("otlp_grpc_address", "ONEX_OTLP_GRPC_ADDRESS", parse_optional_str, None,
+            "host:port of the OTLP/gRPC receiver (a bare port: 127.0.0.1). Unset: no gRPC "
+            "receiver unless --otlp-grpc is given. Only an address given explicitly listens "
+            "beyond loopback.", group="receiver"),
+    Setting("otlp_http_address", "ONEX_OTLP_HTTP_ADDRESS", parse_optional_str, None,
+            "host:port of the OTLP/HTTP receiver (/v1/traces, /v1/logs; a bare port: "
+            "127.0.0.1). Unset: no HTTP receiver unless --otlp-http is given.", group="receiver"),
+    Setting("otlp_max_request_bytes", "ONEX_OTLP_MAX_REQUEST_BYTES", parse_int, 4 * 1024 * 1024,
+            "Largest OTLP request body, as sent and once decompressed; larger ones are answered "
+            "413 (gRPC: RESOURCE_EXHAUSTED).", group="receiver"),
+    Setting("otlp_max_pending_bytes", "ONEX_OTLP_MAX_PENDING_BYTES", parse_int, 64 * 1024 * 1024,
+            "Bytes of accepted requests not yet delivered to Kafka nor spooled; beyond it "
+            "requests are answered 503 with Retry-After (gRPC: UNAVAILABLE with RetryInfo) "
+            "instead of being buffered.", group="receiver"),
+    Setting("otlp_max_message_bytes", "ONEX_OTLP_MAX_MESSAGE_BYTES", parse_int, 900_000,
+            "Largest Kafka message the receiver writes: a larger request is split into several "
+            "export requests; a single span or log record larger than this is rejected "
+            "(partial success). Keep it below the broker's message.max.bytes.",
+            group="receiver"),
+    Setting("otlp_delivery_timeout_ms", "ONEX_OTLP_DELIVERY_TIMEOUT_MS", parse_int, 4000,
+            "How long the receiver's producer tries a request before it goes to the spool; "
+            "keep it well below the senders' export timeout (OTLP default 10 s), since a "
+            "request is answered only once it is in Kafka or in the spool.", group="receiver"),
 )
 
 
@@ -289,6 +318,14 @@ class Settings:
     db_retry_initial_ms: int = 200
     db_retry_max_ms: int = 10000
     shutdown_timeout_s: float = 30.0
+    bridge_spans_topic: str = "otlp_spans"
+    bridge_logs_topic: str = "otlp_logs"
+    otlp_grpc_address: str | None = None
+    otlp_http_address: str | None = None
+    otlp_max_request_bytes: int = 4 * 1024 * 1024
+    otlp_max_pending_bytes: int = 64 * 1024 * 1024
+    otlp_max_message_bytes: int = 900_000
+    otlp_delivery_timeout_ms: int = 4000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -352,6 +389,10 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     "db_retry_initial_ms": lambda v: None if v >= 1 else "must be >= 1",
     "db_retry_max_ms": lambda v: None if v >= 1 else "must be >= 1",
     "shutdown_timeout_s": lambda v: None if v > 0 else "must be > 0",
+    "otlp_max_request_bytes": lambda v: None if v >= 1024 else "must be at least 1024",
+    "otlp_max_pending_bytes": lambda v: None if v >= 1024 else "must be at least 1024",
+    "otlp_max_message_bytes": lambda v: None if v >= 1024 else "must be at least 1024",
+    "otlp_delivery_timeout_ms": lambda v: None if v > 0 else "must be > 0",
 }
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Settings)) - {"extra"}

@@ -347,3 +347,20 @@ ATTR_COLLECTOR_ROWS_INSERTED: Final = "onex.collector.batch.rows_inserted"
 ATTR_COLLECTOR_DEAD_LETTERED: Final = "onex.collector.batch.dead_lettered"
 # Collector metric names (Prometheus exposition of /metrics?format=prometheus).
 METRIC_COLLECTOR_PREFIX: Final = "onex_collector_"
+
+# --------------------------------------------------------------------------------------------
+# OTLP receiver (OTLP/gRPC, OTLP/HTTP -> the bridge's otlp topics)
+# --------------------------------------------------------------------------------------------
+#: Default topics of OTLP export requests, as the OpenTelemetry Collector's Kafka exporter
+#: names them (one serialized export request per message).
+DEFAULT_OTLP_SPANS_TOPIC: Final = "otlp_spans"
+DEFAULT_OTLP_LOGS_TOPIC: Final = "otlp_logs"
+#: OTLP/HTTP request paths (the specification's defaults).
+OTLP_HTTP_PATH_TRACES: Final = "/v1/traces"
+OTLP_HTTP_PATH_LOGS: Final = "/v1/logs"
+#: OTLP/HTTP content types.
+CONTENT_TYPE_PROTOBUF: Final = "application/x-protobuf"
+#: gRPC trailing metadata with a ``google.rpc.Status`` (its details hold a ``RetryInfo``), and
+#: the ``RetryInfo`` alone under the key the OpenTelemetry Python exporter reads.
+GRPC_STATUS_DETAILS_KEY: Final = "grpc-status-details-bin"
+GRPC_RETRY_INFO_KEY: Final = "google.rpc.retryinfo-bin"
