@@ -647,7 +647,8 @@ def test_node_agent_genai_spans_reach_the_otlp_topic(broker: Broker, tmp_path: P
     assert tool.parent_span_id == agent.span_id
     assert attributes(agent) == {"gen_ai.operation.name": "invoke_agent",
                                  "gen_ai.agent.name": "research-agent",
-                                 "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o",
+                                 "gen_ai.provider.name": "openai",
+                                 "gen_ai.request.model": "gpt-4o",
                                  "session.id": "node-session-1"}
     tool_attributes = attributes(tool)
     assert {k: v for k, v in tool_attributes.items() if k != "gen_ai.tool.call.arguments"} == {
@@ -657,8 +658,9 @@ def test_node_agent_genai_spans_reach_the_otlp_topic(broker: Broker, tmp_path: P
                                                                          "max_results": 3}
     resource = {kv.key: kv.value.string_value for kv in requests[0].resource_spans[0].resource
                 .attributes}
-    assert resource["service.name"] == "node-research-agent"
-    assert resource["telemetry.sdk.language"] == "nodejs"
+    assert resource == {"service.name": "node-research-agent"}
+    scope = requests[0].resource_spans[0].scope_spans[0].scope
+    assert (scope.name, scope.version) == ("node-research-agent", "1.0.0")
 
 
 def test_deflate_helper_matches_zlib() -> None:
