@@ -435,6 +435,61 @@ def test_large_requests_are_split_and_oversized_items_rejected(broker: Broker,
             request.resource_spans[0].scope_spans[0].scope
 
 
+def test_a_request_kafka_refuses_for_good_is_rejected_not_retried(broker: Broker,
+                                                                  tmp_path: Path) -> None:
+    """Kafka refuses the message for good (larger than the producer allows): the items are
+    rejected in a partial success (a retry could not help), not answered OK as if stored.
+    """
+    # a request alone is let in even when it is larger than the pending cap
+    settings = receiver_settings(broker.bootstrap, tmp_path, otlp_max_pending_bytes=1024)
+    receiver = OtlpReceiver(settings, grpc_address=None, http_address="127.0.0.1:0",
+                            producer_overrides={"message.max.bytes": 2000})
+    receiver.start()
+    try:
+        assert receiver.http_port
+        small, large = encode_spans(make_spans(2)), encode_spans(make_spans(20))
+        assert small.ByteSize() < 1500 < 2500 < large.ByteSize()
+        code, _, answer = post(receiver.http_port, "/v1/traces", small.SerializeToString())
+        response = trace_service_pb2.ExportTraceServiceResponse.FromString(answer)
+        assert (code, response.HasField("partial_success")) == (200, False)
+        code, _, answer = post(receiver.http_port, "/v1/traces", large.SerializeToString())
+        partial = trace_service_pb2.ExportTraceServiceResponse.FromString(answer).partial_success
+        assert (code, partial.rejected_spans) == (200, 20)
+        assert "Kafka refuses" in partial.error_message
+        metrics = receiver.metrics()
+        assert (metrics["otlp_messages_delivered"], metrics["otlp_messages_dropped"]) == (1, 1)
+        assert (metrics["otlp_spans_accepted"], metrics["otlp_spans_rejected"]) == (2, 20)
+        assert metrics["otlp_pending_bytes"] == 0
+    finally:
+        receiver.stop(5)
+    assert received_requests(broker, settings.bridge_spans_topic, 1, TraceRequest) == [small]
+
+
+def test_http_connections_are_bounded(broker: Broker, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from onex_exporters.bridge import receiver as receiver_module
+
+    monkeypatch.setattr(receiver_module, "_HTTP_CONNECTIONS", 2)
+    settings = receiver_settings(broker.bootstrap, tmp_path)
+    with running_receiver(settings, grpc_on=False) as receiver:
+        port = receiver.http_port
+        assert port
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+        try:
+            time.sleep(0.3)  # both accepted, each holding a handler thread
+            code, headers, _ = post(port, "/v1/traces", b"")
+            assert (code, headers["retry-after"]) == (503, "2")
+        finally:
+            for sock in idle:
+                sock.close()
+        deadline = time.monotonic() + 10
+        while post(port, "/v1/traces", b"")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert post(port, "/v1/traces", b"")[0] == 200
+
+
 # -- back-pressure, outage, spool --------------------------------------------------------------
 def test_back_pressure_then_spool_while_the_broker_is_away(own_broker: Broker,
                                                            tmp_path: Path) -> None:

@@ -194,7 +194,7 @@ def decode_json_request(body: bytes, cls: type[Message]) -> Message:
     try:
         _hex_ids_to_base64(data)
         return json_format.ParseDict(data, cls(), ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError) as exc:
+    except Exception as exc:  # whatever the parser stumbles on, the body is at fault
         raise _BadRequest(f"not an OTLP/JSON {cls.DESCRIPTOR.name}: {exc}") from None
 
 
@@ -381,7 +381,7 @@ class OtlpReceiver:
         self._counts: dict[str, float] = dict.fromkeys((
             "requests_accepted", "requests_partial", "requests_malformed",
             "requests_unsupported", "requests_too_large", "requests_busy",
-            "requests_unavailable", "spans_accepted", "spans_rejected",
+            "requests_unavailable", "requests_failed", "spans_accepted", "spans_rejected",
             "log_records_accepted", "log_records_rejected", "messages_delivered",
             "messages_spooled", "messages_dropped",
         ), 0.0)
@@ -389,8 +389,9 @@ class OtlpReceiver:
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
         """Start listening (raises ``OSError`` / ``RuntimeError`` if an address is taken)."""
-        if not self.settings.kafka_bootstrap_servers:
-            raise ValueError("the OTLP receiver needs Kafka: set KAFKA_BOOTSTRAP_SERVERS")
+        if not self.settings.kafka_enabled:
+            raise ValueError("the OTLP receiver needs Kafka: set KAFKA_BOOTSTRAP_SERVERS (and "
+                             "leave KAFKA_ENABLE_LOGGING on)")
         self._exporter = OnexKafkaSpanExporter(
             self.settings, producer_overrides=self._producer_overrides, attach_lifecycle=False)
         self._exporter.start()  # also re-sends what an earlier receiver left in the spool
@@ -500,7 +501,7 @@ class OtlpReceiver:
 
         Requests by answer (accepted, of which partial; malformed, unsupported, too large,
         busy = refused under back-pressure, unavailable = Kafka and the spool did not take
-        them in time); items (spans, log records) accepted and rejected; messages delivered,
+        them in time, failed = an error of the receiver's own); items (spans, log records) accepted and rejected; messages delivered,
         spooled and dropped; bytes pending delivery and waiting in the spool.
         """
         with self._lock:
@@ -676,7 +677,12 @@ class OtlpReceiver:
         import grpc
 
         def export(body: bytes, context: Any) -> Message:
-            result = self.handle(signal, body)
+            try:
+                result = self.handle(signal, body)
+            except Exception:  # a bug of ours: logged and counted; gRPC answers UNKNOWN
+                _log.exception("onex-otel OTLP receiver failed on a request")
+                self._count("requests_failed")
+                raise
             if result.status == "ok":
                 return _response(signal, result)
             if result.status == "bad":
@@ -857,6 +863,18 @@ def _handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
             raise _BadRequest("too many chunks")
 
         def do_POST(self) -> None:
+            try:
+                self._post()
+            except OSError:  # the client went away
+                self.close_connection = True
+            except Exception:  # a bug of ours: answered (not retried), logged, counted
+                _log.exception("onex-otel OTLP receiver failed on a request")
+                receiver._count("requests_failed")
+                self.close_connection = True
+                with contextlib.suppress(Exception):
+                    self._error(500, "internal error of the receiver", self._media())
+
+        def _post(self) -> None:
             path = urlsplit(self.path).path
             signal = paths.get(path)
             media = self._media()
