@@ -131,15 +131,19 @@ def make_spans(count: int = 2, service: str = "receiver-test") -> list[ReadableS
     return list(memory.get_finished_spans())
 
 
-def make_logs(count: int = 2) -> list[ReadableLogRecord]:
+def make_logs(count: int = 2, in_span: bool = False) -> list[ReadableLogRecord]:
+    """Log records (in a span: with its trace and span ids)."""
     memory = InMemoryLogRecordExporter()
     provider = LoggerProvider(resource=Resource.create({"service.name": "claude-code"}))
     provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
     logger = provider.get_logger("com.anthropic.claude_code.events", "1.0")
-    for i in range(count):
-        logger.emit(LogRecord(body=f"claude_code.tool_result {i}", severity_number=SeverityNumber.INFO,
-                              attributes={"event.name": "tool_result", "tool_name": "Bash",
-                                          "duration_ms": 12 + i, "success": "true"}))
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("interaction") if in_span else contextlib.nullcontext():
+        for i in range(count):
+            logger.emit(LogRecord(body=f"claude_code.tool_result {i}",
+                                  severity_number=SeverityNumber.INFO,
+                                  attributes={"event.name": "tool_result", "tool_name": "Bash",
+                                              "duration_ms": 12 + i, "success": "true"}))
     provider.shutdown()
     return list(memory.get_finished_logs())
 
@@ -243,23 +247,29 @@ def test_python_otlp_exporters_over_grpc_and_http_reach_the_otlp_topics(
         encode_logs(x).SerializeToString(deterministic=True) for x in (grpc_logs, http_logs))
 
 
-def test_gzip_http_exporters(broker: Broker, tmp_path: Path) -> None:
+def test_compressed_exporters(broker: Broker, tmp_path: Path) -> None:
+    from grpc import Compression as GrpcCompression
     from opentelemetry.exporter.otlp.proto.http import Compression
 
     settings = receiver_settings(broker.bootstrap, tmp_path)
-    with running_receiver(settings, grpc_on=False) as receiver:
-        spans, logs = make_spans(4), make_logs(2)
+    with running_receiver(settings) as receiver:
+        spans, grpc_spans, logs = make_spans(4), make_spans(3), make_logs(2)
         url = f"http://127.0.0.1:{receiver.http_port}"
         span_exporter = HttpSpans(endpoint=f"{url}/v1/traces", compression=Compression.Gzip)
+        grpc_exporter = GrpcSpans(endpoint=f"http://127.0.0.1:{receiver.grpc_port}",
+                                  insecure=True, compression=GrpcCompression.Gzip)
         log_exporter = HttpLogs(endpoint=f"{url}/v1/logs", compression=Compression.Deflate)
         try:
             assert span_exporter.export(spans).name == "SUCCESS"
+            assert grpc_exporter.export(grpc_spans).name == "SUCCESS"
             assert log_exporter.export(logs).name == "SUCCESS"
         finally:
             span_exporter.shutdown()
+            grpc_exporter.shutdown()
             log_exporter.shutdown()
-    assert received_requests(broker, settings.bridge_spans_topic, 1, TraceRequest) \
-        == [encode_spans(spans)]
+    assert sorted(r.SerializeToString(deterministic=True) for r in received_requests(
+        broker, settings.bridge_spans_topic, 2, TraceRequest)) == sorted(
+        encode_spans(s).SerializeToString(deterministic=True) for s in (spans, grpc_spans))
     assert received_requests(broker, settings.bridge_logs_topic, 1, LogsRequest) \
         == [encode_logs(logs)]
 
@@ -352,10 +362,16 @@ def test_http_answers(broker: Broker, tmp_path: Path) -> None:
     assert messages == [request, request, request, request]  # the bad span is not among them
 
 
-def test_chunked_http_body(broker: Broker, tmp_path: Path) -> None:
+def test_logs_chunked_and_json(broker: Broker, tmp_path: Path) -> None:
     settings = receiver_settings(broker.bootstrap, tmp_path)
     with running_receiver(settings, grpc_on=False) as receiver:
         assert receiver.http_port
+        in_span = encode_logs(make_logs(2, in_span=True))
+        record = in_span.resource_logs[0].scope_logs[0].log_records[0]
+        assert (len(record.trace_id), len(record.span_id)) == (16, 8)
+        code, headers, answer = post(receiver.http_port, "/v1/logs", otlp_json(in_span),
+                                     "application/json")
+        assert (code, headers["content-type"], json.loads(answer)) == (200, "application/json", {})
         request = encode_logs(make_logs(2))
         body = request.SerializeToString()
         conn = http.client.HTTPConnection("127.0.0.1", receiver.http_port, timeout=30)
@@ -366,7 +382,8 @@ def test_chunked_http_body(broker: Broker, tmp_path: Path) -> None:
             assert conn.getresponse().status == 200
         finally:
             conn.close()
-    assert received_requests(broker, settings.bridge_logs_topic, 1, LogsRequest) == [request]
+    assert received_requests(broker, settings.bridge_logs_topic, 2, LogsRequest) \
+        == [in_span, request]
 
 
 def test_grpc_answers(broker: Broker, tmp_path: Path) -> None:
@@ -720,10 +737,10 @@ def test_node_agent_genai_spans_reach_the_otlp_topic(broker: Broker, tmp_path: P
 
 def test_deflate_helper_matches_zlib() -> None:
     """The Python exporter's ``deflate`` is zlib's format; a raw deflate stream is read too."""
-    from onex_exporters.bridge.receiver import _decompress
+    from onex_exporters.bridge._requests import decompress
 
     data = b"otlp" * 100
     raw = zlib.compressobj(wbits=-15)
-    assert _decompress(zlib.compress(data), "deflate", 1000) == data
-    assert _decompress(raw.compress(data) + raw.flush(), "deflate", 1000) == data
-    assert _decompress(gzip.compress(data), "gzip", 1000) == data
+    assert decompress(zlib.compress(data), "deflate", 1000) == data
+    assert decompress(raw.compress(data) + raw.flush(), "deflate", 1000) == data
+    assert decompress(gzip.compress(data), "gzip", 1000) == data

@@ -40,38 +40,35 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socket import AF_INET6
 from typing import Any, Final
-from urllib.parse import urlsplit
 
-from google.protobuf import json_format
-from google.protobuf.any_pb2 import Any as AnyProto
-from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError, Message
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from google.rpc import code_pb2
 
+from onex_exporters.bridge._http import HttpServer, handler_for
+from onex_exporters.bridge._requests import (
+    BadRequest,
+    Result,
+    Signal,
+    count_items,
+    response_for,
+    retry_info,
+    signals_for,
+    split_request,
+    status_message,
+)
 from onex_exporters.kafka import OnexKafkaSpanExporter
 from onex_exporters.spool import SpoolRecord
 from onex_otel.config import Settings
 from onex_otel.conventions import (
-    CONTENT_TYPE_JSON,
-    CONTENT_TYPE_PROTOBUF,
     DROP_REJECTED,
     GRPC_RETRY_INFO_KEY,
     GRPC_STATUS_DETAILS_KEY,
-    OTLP_HTTP_PATH_LOGS,
-    OTLP_HTTP_PATH_TRACES,
     OUTCOME_DELIVERED,
     OUTCOME_SPOOLED,
 )
@@ -83,25 +80,14 @@ _log = logging.getLogger(__name__)
 #: Where the receivers listen when switched on without an address (the OTLP default ports).
 DEFAULT_GRPC_ADDRESS: Final = "127.0.0.1:4317"
 DEFAULT_HTTP_ADDRESS: Final = "127.0.0.1:4318"
-#: Seconds a client is asked to wait before retrying a request refused under back-pressure.
-RETRY_AFTER_S: Final = 2
 #: How much longer than the producer's delivery timeout a request waits for Kafka or the spool
 #: (the switch to the spool resolves what was in flight within a few seconds).
 _ACK_GRACE_S: Final = 5.0
 #: Concurrent HTTP connections and gRPC workers; connections beyond are answered 503.
 _HTTP_CONNECTIONS: Final = 64
 _GRPC_WORKERS: Final = 16
-#: Seconds an HTTP connection may stay silent (slow or idle clients do not hold a thread).
-_HTTP_IDLE_TIMEOUT_S: Final = 30
 #: How long the spool's size is trusted before it is read again (admission control).
 _SPOOL_SIZE_TTL_S: Final = 1.0
-#: Bytes a span or log record costs in a message beyond its own size (tags, lengths).
-_ITEM_OVERHEAD: Final = 16
-_ID_FIELDS: Final = frozenset({"traceId", "spanId", "parentSpanId",
-                               "trace_id", "span_id", "parent_span_id"})
-_MEDIA_TYPES: Final = {CONTENT_TYPE_PROTOBUF: CONTENT_TYPE_PROTOBUF,
-                       "application/protobuf": CONTENT_TYPE_PROTOBUF,
-                       CONTENT_TYPE_JSON: CONTENT_TYPE_JSON}
 
 
 # -- addresses ---------------------------------------------------------------------------------
@@ -139,113 +125,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-# -- the two signals ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Signal:
-    """What differs between traces and logs."""
-
-    name: str  # "traces" | "logs"
-    items: str  # "spans" | "log_records" (as counted in partial_success and in the metrics)
-    request: type[Message]
-    response: type[Message]
-    path: tuple[str, str, str]  # resource container, scope container, item field
-    rejected_field: str  # of the partial success
-    topic: str
-
-    def valid_ids(self, item: Any) -> bool:
-        """Whether an item's ids are well-formed (trace and span ids: 16 and 8 bytes, not 0)."""
-        trace_id, span_id = item.trace_id, item.span_id
-        if self.name == "traces":
-            parent = item.parent_span_id
-            return (len(trace_id) == 16 and any(trace_id) and len(span_id) == 8
-                    and any(span_id) and len(parent) in (0, 8))
-        return len(trace_id) in (0, 16) and len(span_id) in (0, 8)
-
-
-def _signals(settings: Settings) -> dict[str, _Signal]:
-    return {
-        "traces": _Signal("traces", "spans", trace_service_pb2.ExportTraceServiceRequest,
-                          trace_service_pb2.ExportTraceServiceResponse,
-                          ("resource_spans", "scope_spans", "spans"), "rejected_spans",
-                          settings.bridge_spans_topic),
-        "logs": _Signal("logs", "log_records", logs_service_pb2.ExportLogsServiceRequest,
-                        logs_service_pb2.ExportLogsServiceResponse,
-                        ("resource_logs", "scope_logs", "log_records"), "rejected_log_records",
-                        settings.bridge_logs_topic),
-    }
-
-
-class _BadRequest(Exception):
-    """The body does not decode as an export request (400 / INVALID_ARGUMENT)."""
-
-
-class _TooLarge(Exception):
-    """The body is larger than allowed (413 / RESOURCE_EXHAUSTED)."""
-
-
-def decode_json_request(body: bytes, cls: type[Message]) -> Message:
-    """An OTLP/JSON export request (hex ids, integer enums, unknown fields ignored)."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _BadRequest(f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise _BadRequest("an OTLP/JSON request is a JSON object")
-    try:
-        _hex_ids_to_base64(data)
-        return json_format.ParseDict(data, cls(), ignore_unknown_fields=True)
-    except Exception as exc:  # whatever the parser stumbles on, the body is at fault
-        raise _BadRequest(f"not an OTLP/JSON {cls.DESCRIPTOR.name}: {exc}") from None
-
-
-def _hex_ids_to_base64(node: Any) -> None:
-    """Rewrite OTLP/JSON's hex trace/span ids to the base64 the protobuf JSON mapping expects."""
-    import base64
-
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, dict):
-            for key, value in current.items():
-                if key in _ID_FIELDS and isinstance(value, str):
-                    try:
-                        raw = bytes.fromhex(value)
-                    except ValueError:
-                        raise ValueError(f"{key} {value!r} is not hex") from None
-                    current[key] = base64.b64encode(raw).decode()
-                elif isinstance(value, (dict, list)):
-                    stack.append(value)
-        elif isinstance(current, list):
-            stack.extend(v for v in current if isinstance(v, (dict, list)))
-
-
-def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
-    """Inflate a gzip or deflate body, refusing more than ``limit`` bytes."""
-    for wbits in ((31,) if encoding == "gzip" else (15, -15)):
-        inflater = zlib.decompressobj(wbits)
-        try:
-            out = inflater.decompress(body, limit + 1)
-        except zlib.error as exc:
-            error = exc
-            continue
-        if len(out) > limit or inflater.unconsumed_tail:
-            raise _TooLarge(f"the decompressed body is larger than {limit} bytes")
-        if not inflater.eof:
-            raise _BadRequest(f"truncated {encoding} body")
-        return out
-    raise _BadRequest(f"not a valid {encoding} body: {error}")
-
-
-# -- one request: check, split, hand to Kafka, wait until safe ---------------------------------
-@dataclass
-class _Result:
-    """What to answer."""
-
-    status: str  # "ok" | "bad" | "busy" | "unavailable"
-    rejected: int = 0
-    message: str = ""
-
-
 class _Ticket:
     """Counts the messages of one request down to "safe" (delivered or spooled)."""
 
@@ -271,74 +150,6 @@ class _Ticket:
         return ack
 
 
-def _split(signal: _Signal, request: Any, max_bytes: int
-           ) -> tuple[list[tuple[Message, int]], dict[str, int]]:
-    """The valid items of ``request`` in requests of at most ``max_bytes`` each.
-
-    Returns the requests with their item counts, and the rejected items by reason.
-    """
-    res_field, scope_field, item_field = signal.path
-    chunks: list[tuple[Message, int]] = []
-    rejected = {"ids": 0, "size": 0}
-    current: Any = None
-    size = count = 0
-    src_res: Any = None
-    src_scope: Any = None
-    out_res: Any = None
-    out_scope: Any = None
-    for res in getattr(request, res_field):
-        res_cost = res.resource.ByteSize() + len(res.schema_url) + _ITEM_OVERHEAD
-        for scope in getattr(res, scope_field):
-            scope_cost = scope.scope.ByteSize() + len(scope.schema_url) + _ITEM_OVERHEAD
-            for item in getattr(scope, item_field):
-                if not signal.valid_ids(item):
-                    rejected["ids"] += 1
-                    continue
-                cost = item.ByteSize() + _ITEM_OVERHEAD
-                if cost + res_cost + scope_cost > max_bytes:
-                    rejected["size"] += 1
-                    continue
-                extra = cost + (0 if src_res is res else res_cost) \
-                    + (0 if src_scope is scope else scope_cost)
-                if current is None or size + extra > max_bytes:
-                    if current is not None:
-                        chunks.append((current, count))
-                    current = signal.request()
-                    size = count = 0
-                    src_res = src_scope = None
-                if src_res is not res:
-                    out_res = getattr(current, res_field).add()
-                    out_res.resource.CopyFrom(res.resource)
-                    out_res.schema_url = res.schema_url
-                    src_res, src_scope = res, None
-                    size += res_cost
-                if src_scope is not scope:
-                    out_scope = getattr(out_res, scope_field).add()
-                    out_scope.scope.CopyFrom(scope.scope)
-                    out_scope.schema_url = scope.schema_url
-                    src_scope = scope
-                    size += scope_cost
-                getattr(out_scope, item_field).append(item)
-                size += cost
-                count += 1
-    if current is not None:
-        chunks.append((current, count))
-    return chunks, rejected
-
-
-def _count_items(signal: _Signal, request: Any) -> tuple[int, bool]:
-    """How many items ``request`` holds, and whether all of them have well-formed ids."""
-    res_field, scope_field, item_field = signal.path
-    total, valid = 0, True
-    for res in getattr(request, res_field):
-        for scope in getattr(res, scope_field):
-            items = getattr(scope, item_field)
-            total += len(items)
-            if valid and not all(signal.valid_ids(i) for i in items):
-                valid = False
-    return total, valid
-
-
 # -- the receiver ------------------------------------------------------------------------------
 class OtlpReceiver:
     """OTLP/gRPC and OTLP/HTTP receivers writing export requests to Kafka (see the module).
@@ -354,7 +165,7 @@ class OtlpReceiver:
         self.settings = settings
         self._grpc_address = parse_address(grpc_address, 4317) if grpc_address else None
         self._http_address = parse_address(http_address, 4318) if http_address else None
-        self._signals = _signals(settings)
+        self._signals = signals_for(settings)
         self._max_request = settings.otlp_max_request_bytes
         self._max_pending = settings.otlp_max_pending_bytes
         self._max_message = settings.otlp_max_message_bytes
@@ -369,7 +180,7 @@ class OtlpReceiver:
         self._exporter: OnexKafkaSpanExporter | None = None
         self._grpc_server: Any = None
         self._grpc_bound = 0
-        self._http_server: _HttpServer | None = None
+        self._http_server: HttpServer | None = None
         self._http_thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._pending_bytes = 0
@@ -423,9 +234,7 @@ class OtlpReceiver:
         )
         handlers = []
         for signal in self._signals.values():
-            module = trace_service_pb2 if signal.name == "traces" else logs_service_pb2
-            service = next(iter(module.DESCRIPTOR.services_by_name.values())).full_name
-            handlers.append(grpc.method_handlers_generic_handler(service, {
+            handlers.append(grpc.method_handlers_generic_handler(signal.service, {
                 "Export": grpc.unary_unary_rpc_method_handler(
                     self._grpc_export(signal),
                     request_deserializer=None,  # raw bytes: a bad body is INVALID_ARGUMENT
@@ -442,7 +251,7 @@ class OtlpReceiver:
         self._announce("gRPC", host, bound)
 
     def _start_http(self, host: str, port: int) -> None:
-        server = _HttpServer((host, port), _handler_for(self), _HTTP_CONNECTIONS,
+        server = HttpServer((host, port), handler_for(self), _HTTP_CONNECTIONS,
                              ipv6=":" in host)
         self._http_server = server
         self._http_thread = threading.Thread(
@@ -501,8 +310,9 @@ class OtlpReceiver:
 
         Requests by answer (accepted, of which partial; malformed, unsupported, too large,
         busy = refused under back-pressure, unavailable = Kafka and the spool did not take
-        them in time, failed = an error of the receiver's own); items (spans, log records) accepted and rejected; messages delivered,
-        spooled and dropped; bytes pending delivery and waiting in the spool.
+        them in time, failed = an error of the receiver's own); items (spans, log records)
+        accepted and rejected; messages delivered, spooled and dropped; bytes pending delivery
+        and waiting in the spool.
         """
         with self._lock:
             out = {f"otlp_{k}": v for k, v in self._counts.items()}
@@ -568,8 +378,8 @@ class OtlpReceiver:
                 self._active -= 1
                 self._idle.notify_all()
 
-    def handle(self, signal: _Signal, body: bytes | None, request: Message | None = None
-               ) -> _Result:
+    def handle(self, signal: Signal, body: bytes | None, request: Message | None = None
+               ) -> Result:
         """Check one export request, write it to Kafka, wait until it is safe.
 
         ``body`` is the protobuf request as received (``None`` when ``request`` was decoded
@@ -578,21 +388,21 @@ class OtlpReceiver:
         with self._in_hand():
             try:
                 return self._handle(signal, body, request)
-            except _BadRequest as exc:
+            except BadRequest as exc:
                 self._count("requests_malformed")
-                return _Result("bad", message=str(exc))
+                return Result("bad", message=str(exc))
 
-    def _handle(self, signal: _Signal, body: bytes | None, request: Message | None) -> _Result:
+    def _handle(self, signal: Signal, body: bytes | None, request: Message | None) -> Result:
         if request is None:
             try:
                 request = signal.request.FromString(body or b"")
             except DecodeError as exc:
-                raise _BadRequest(f"not a protobuf {signal.request.DESCRIPTOR.name}: "
+                raise BadRequest(f"not a protobuf {signal.request.DESCRIPTOR.name}: "
                                   f"{exc}") from None
-        total, valid = _count_items(signal, request)
+        total, valid = count_items(signal, request)
         if total == 0:  # nothing to store: success, as the specification asks
             self._count("requests_accepted")
-            return _Result("ok")
+            return Result("ok")
         serialized = body if body is not None and len(body) <= self._max_message else None
         if valid and serialized is None and request.ByteSize() <= self._max_message:
             serialized = request.SerializeToString()
@@ -600,7 +410,7 @@ class OtlpReceiver:
             parts = [(serialized, total)]
             rejected: dict[str, int] = {}
         else:
-            chunks, rejected = _split(signal, request, self._max_message)
+            chunks, rejected = split_request(signal, request, self._max_message)
             parts = [(chunk.SerializeToString(), n) for chunk, n in chunks]
         rejected_n = sum(rejected.values())
         message = self._rejection_message(signal, rejected)
@@ -616,9 +426,9 @@ class OtlpReceiver:
             self._counts["requests_partial"] += 1 if rejected_n else 0
             self._counts[f"{signal.items}_accepted"] += accepted
             self._counts[f"{signal.items}_rejected"] += rejected_n
-        return _Result("ok", rejected=rejected_n, message=message)
+        return Result("ok", rejected=rejected_n, message=message)
 
-    def _rejection_message(self, signal: _Signal, rejected: Mapping[str, int]) -> str:
+    def _rejection_message(self, signal: Signal, rejected: Mapping[str, int]) -> str:
         what = signal.items.replace("_", " ")
         out = []
         if rejected.get("ids"):
@@ -630,14 +440,14 @@ class OtlpReceiver:
                        f"{self._max_message})")
         return "; ".join(out)
 
-    def _deliver(self, signal: _Signal, parts: list[tuple[bytes, int]]) -> _Result:
+    def _deliver(self, signal: Signal, parts: list[tuple[bytes, int]]) -> Result:
         exporter = self._exporter
         size = sum(len(value) for value, _ in parts)
         spool = exporter.spool if exporter is not None else None
         with self._lock:
             if self._stopping or exporter is None:
                 self._counts["requests_unavailable"] += 1
-                return _Result("unavailable", message="the receiver is shutting down")
+                return Result("unavailable", message="the receiver is shutting down")
             # alone, a request is always let in (up to ONEX_OTLP_MAX_REQUEST_BYTES): a larger
             # one than the cap would otherwise be refused forever
             busy = bool(self._pending_bytes) and self._pending_bytes + size > self._max_pending
@@ -648,7 +458,7 @@ class OtlpReceiver:
             busy = True
         if busy:
             self._count("requests_busy")
-            return _Result("busy", message="too much data waiting for Kafka; retry later")
+            return Result("busy", message="too much data waiting for Kafka; retry later")
         ticket = _Ticket(self, parts)
         exporter.send([SpoolRecord(signal.topic, value, None, (), ticket.ack_for(len(value), n))
                        for value, n in parts])
@@ -657,23 +467,23 @@ class OtlpReceiver:
             _log.warning("onex-otel OTLP receiver: neither Kafka nor the spool took a request "
                          "within %.1f s; answered as unavailable (the client retries; the "
                          "request may still arrive, then twice)", self._ack_timeout_s)
-            return _Result("unavailable", message="Kafka did not take the request in time")
+            return Result("unavailable", message="Kafka did not take the request in time")
         if ticket.failed:
             self._count("requests_unavailable")
-            return _Result("unavailable", message="the request could be neither delivered "
+            return Result("unavailable", message="the request could be neither delivered "
                                                   f"nor spooled ({', '.join(ticket.failed)})")
         if ticket.refused_items:
-            return _Result("ok", rejected=ticket.refused_items,
+            return Result("ok", rejected=ticket.refused_items,
                            message=f"{ticket.refused_items} {signal.items.replace('_', ' ')} "
                                    "rejected: Kafka refuses the message for good")
-        return _Result("ok")
+        return Result("ok")
 
     def _settled_unused(self, size: int) -> None:
         with self._lock:
             self._pending_bytes -= size
 
     # -- gRPC ----------------------------------------------------------------------------------
-    def _grpc_export(self, signal: _Signal) -> Callable[[bytes, Any], Message]:
+    def _grpc_export(self, signal: Signal) -> Callable[[bytes, Any], Message]:
         import grpc
 
         def export(body: bytes, context: Any) -> Message:
@@ -684,14 +494,14 @@ class OtlpReceiver:
                 self._count("requests_failed")
                 raise
             if result.status == "ok":
-                return _response(signal, result)
+                return response_for(signal, result)
             if result.status == "bad":
-                status = _status(code_pb2.INVALID_ARGUMENT, result.message, bad_request=True)
+                status = status_message(code_pb2.INVALID_ARGUMENT, result.message, bad_request=True)
                 context.set_trailing_metadata(
                     ((GRPC_STATUS_DETAILS_KEY, status.SerializeToString()),))
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, result.message)
-            status = _status(code_pb2.UNAVAILABLE, result.message, retry=True)
-            retry = _retry_info()
+            status = status_message(code_pb2.UNAVAILABLE, result.message, retry=True)
+            retry = retry_info()
             context.set_trailing_metadata((
                 (GRPC_STATUS_DETAILS_KEY, status.SerializeToString()),
                 (GRPC_RETRY_INFO_KEY, retry.SerializeToString()),
@@ -701,238 +511,3 @@ class OtlpReceiver:
 
         return export
 
-
-def _response(signal: _Signal, result: _Result) -> Message:
-    response = signal.response()
-    if result.rejected or result.message:
-        partial = response.partial_success  # type: ignore[attr-defined]
-        setattr(partial, signal.rejected_field, result.rejected)
-        partial.error_message = result.message
-    return response
-
-
-def _retry_info() -> error_details_pb2.RetryInfo:
-    return error_details_pb2.RetryInfo(retry_delay=Duration(seconds=RETRY_AFTER_S))
-
-
-def _status(code: int, message: str, *, bad_request: bool = False, retry: bool = False
-            ) -> status_pb2.Status:
-    status = status_pb2.Status(code=code, message=message)
-    if bad_request:
-        detail = AnyProto()
-        detail.Pack(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field="body", description=message)]))
-        status.details.append(detail)
-    if retry:
-        detail = AnyProto()
-        detail.Pack(_retry_info())
-        status.details.append(detail)
-    return status
-
-
-# -- HTTP ------------------------------------------------------------------------------------
-class _HttpServer(ThreadingHTTPServer):
-    """A threading HTTP server with a bound on concurrent connections."""
-
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 max_connections: int, *, ipv6: bool = False) -> None:
-        if ipv6:
-            self.address_family = AF_INET6
-        self._slots = threading.BoundedSemaphore(max_connections)
-        super().__init__(address, handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            with contextlib.suppress(OSError):
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: "
-                                + str(RETRY_AFTER_S).encode()
-                                + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-
-_HTTP_CODES: Final = {"bad": 400, "busy": 503, "unavailable": 503}
-
-
-def _handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
-    paths = {OTLP_HTTP_PATH_TRACES: receiver._signals["traces"],
-             OTLP_HTTP_PATH_LOGS: receiver._signals["logs"]}
-    limit = receiver._max_request
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as OTLP clients expect
-        server_version = "onex-otel-otlp"
-        timeout = _HTTP_IDLE_TIMEOUT_S
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _media(self) -> str | None:
-            raw = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            return _MEDIA_TYPES.get(raw)
-
-        def _reply(self, code: int, body: bytes, content_type: str,
-                   headers: Mapping[str, str] | None = None) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _error(self, code: int, message: str, media: str | None, *,
-                   bad_request: bool = False, headers: Mapping[str, str] | None = None) -> None:
-            grpc_code = {400: code_pb2.INVALID_ARGUMENT, 404: code_pb2.NOT_FOUND,
-                         405: code_pb2.UNIMPLEMENTED, 411: code_pb2.INVALID_ARGUMENT,
-                         413: code_pb2.RESOURCE_EXHAUSTED, 415: code_pb2.INVALID_ARGUMENT,
-                         503: code_pb2.UNAVAILABLE}.get(code, code_pb2.UNKNOWN)
-            status = _status(grpc_code, message, bad_request=bad_request, retry=code == 503)
-            self._reply(code, *_encode(status, media), headers=headers)
-
-        def _not_post(self) -> None:
-            path = urlsplit(self.path).path
-            if path in paths:
-                self._error(405, f"{self.command} is not allowed on {path}: use POST",
-                            self._media(), headers={"Allow": "POST"})
-            else:
-                self._error(404, f"no OTLP endpoint at {path}", self._media())
-
-        do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_post
-
-        def do_HEAD(self) -> None:
-            self.close_connection = True
-            self.send_response(404 if urlsplit(self.path).path not in paths else 405)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def _read_body(self) -> bytes:
-            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                return self._read_chunked()
-            length_text = self.headers.get("Content-Length")
-            if length_text is None:
-                raise _LengthRequired
-            try:
-                length = int(length_text)
-            except ValueError:
-                raise _BadRequest("Content-Length is not a number") from None
-            if length < 0:
-                raise _BadRequest("Content-Length is negative")
-            if length > limit:
-                raise _TooLarge(f"the body ({length} bytes) is larger than {limit} bytes")
-            body = self.rfile.read(length)
-            if len(body) < length:
-                raise _BadRequest("the body ended early")
-            return body
-
-        def _read_chunked(self) -> bytes:
-            body = bytearray()
-            for _ in range(1_000_000):
-                line = self.rfile.readline(1024)
-                try:
-                    size = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise _BadRequest("malformed chunked body") from None
-                if size == 0:
-                    while self.rfile.readline(1024).strip():  # trailers
-                        pass
-                    return bytes(body)
-                if len(body) + size > limit:
-                    raise _TooLarge(f"the body is larger than {limit} bytes")
-                chunk = self.rfile.read(size)
-                if len(chunk) < size:
-                    raise _BadRequest("the body ended early")
-                body += chunk
-                self.rfile.readline(8)  # CRLF
-            raise _BadRequest("too many chunks")
-
-        def do_POST(self) -> None:
-            try:
-                self._post()
-            except OSError:  # the client went away
-                self.close_connection = True
-            except Exception:  # a bug of ours: answered (not retried), logged, counted
-                _log.exception("onex-otel OTLP receiver failed on a request")
-                receiver._count("requests_failed")
-                self.close_connection = True
-                with contextlib.suppress(Exception):
-                    self._error(500, "internal error of the receiver", self._media())
-
-        def _post(self) -> None:
-            path = urlsplit(self.path).path
-            signal = paths.get(path)
-            media = self._media()
-            if signal is None:
-                self.close_connection = True  # the body is not read
-                self._error(404, f"no OTLP endpoint at {path}", media)
-                return
-            if media is None:
-                receiver._count("requests_unsupported")
-                self.close_connection = True
-                self._error(415, "unsupported Content-Type "
-                                 f"{self.headers.get('Content-Type')!r}: use "
-                                 f"{CONTENT_TYPE_PROTOBUF} or {CONTENT_TYPE_JSON}", media)
-                return
-            coding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
-            if coding not in ("identity", "gzip", "deflate"):
-                receiver._count("requests_unsupported")
-                self.close_connection = True
-                self._error(415, f"unsupported Content-Encoding {coding!r}: use gzip, "
-                                 "deflate or none", media)
-                return
-            try:
-                body = self._read_body()
-                if coding != "identity":
-                    body = _decompress(body, coding, limit)
-                request = (decode_json_request(body, signal.request)
-                           if media == CONTENT_TYPE_JSON else None)
-            except _LengthRequired:
-                self.close_connection = True
-                self._error(411, "Content-Length required", media)
-                return
-            except _TooLarge as exc:
-                receiver._count("requests_too_large")
-                self.close_connection = True
-                self._error(413, str(exc), media)
-                return
-            except _BadRequest as exc:
-                receiver._count("requests_malformed")
-                self.close_connection = True
-                self._error(400, str(exc), media, bad_request=True)
-                return
-            result = receiver.handle(signal, None if request is not None else body, request)
-            if result.status == "ok":
-                self._reply(200, *_encode(_response(signal, result), media))
-            else:
-                headers = {"Retry-After": str(RETRY_AFTER_S)} if result.status != "bad" else None
-                self._error(_HTTP_CODES[result.status], result.message, media,
-                            bad_request=result.status == "bad", headers=headers)
-
-    return Handler
-
-
-class _LengthRequired(Exception):
-    """Neither Content-Length nor chunked (411)."""
-
-
-def _encode(message: Message, media: str | None) -> tuple[bytes, str]:
-    """A response body in the request's encoding (protobuf when it is unknown)."""
-    if media == CONTENT_TYPE_JSON:
-        return json_format.MessageToJson(message, indent=None).encode(), CONTENT_TYPE_JSON
-    return message.SerializeToString(), CONTENT_TYPE_PROTOBUF
