@@ -124,6 +124,7 @@ def handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
 
         def _not_post(self) -> None:
             path = urlsplit(self.path).path
+            self.close_connection = True  # a body it may have is not read
             if path in paths:
                 self._error(405, f"{self.command} is not allowed on {path}: use POST",
                             self._media(), headers={"Allow": "POST"})

@@ -1,8 +1,9 @@
 'use strict';
 // A small agent on the official OpenTelemetry JavaScript SDK: one `invoke_agent` span with a
 // child `execute_tool` span, GenAI semantic-convention attributes, exported over OTLP/HTTP
-// (protobuf) to OTLP_TRACES_URL. AGENT_TRACE_ID (32 hex digits), when set, is the trace id of
-// the run (the correlation id downstream). Exits non-zero when the export fails.
+// (OTLP/JSON, this exporter's encoding) to OTLP_TRACES_URL. AGENT_TRACE_ID (32 hex digits),
+// when set, is the trace id of the run (the correlation id downstream). Exits non-zero when
+// the export fails.
 
 const { trace, context, SpanKind, SpanStatusCode } = require('@opentelemetry/api');
 const { ExportResultCode } = require('@opentelemetry/core');
