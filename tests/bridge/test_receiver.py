@@ -608,6 +608,40 @@ def test_outage_with_the_sdk_exporters_nothing_lost_nothing_twice(own_broker: Br
         encode_spans(b).SerializeToString(deterministic=True) for b in batches[1:]), services
 
 
+def test_no_request_is_accepted_beyond_the_room_in_the_spool(own_broker: Broker,
+                                                            tmp_path: Path) -> None:
+    """With Kafka away, requests are accepted while the spool has room for them, then refused
+    (503 + Retry-After): the spool never has to drop one that was answered OK.
+    """
+    settings = receiver_settings(own_broker.bootstrap, tmp_path, otlp_delivery_timeout_ms=1000,
+                                 spool_max_bytes=40_000)
+    own_broker.stop()
+    requests = [encode_spans(make_spans(10, service=f"svc{i}")) for i in range(20)]
+    accepted = []
+    with running_receiver(settings, grpc_on=False) as receiver:
+        assert receiver.http_port
+        codes = []
+        for request in requests:
+            code, headers, _ = post(receiver.http_port, "/v1/traces",
+                                    request.SerializeToString())
+            codes.append(code)
+            if code == 200:
+                accepted.append(request)
+            else:
+                assert (code, headers["retry-after"]) == (503, "2")
+        assert 2 <= len(accepted) < len(requests)
+        assert codes == [200] * len(accepted) + [503] * (len(requests) - len(accepted))
+        assert receiver._exporter is not None and receiver._exporter.spool is not None
+        assert receiver._exporter.spool.stats.dropped_full == 0
+        own_broker.start()
+        deadline = time.monotonic() + 60
+        while receiver.health()["spool_bytes"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+    got = received_requests(own_broker, settings.bridge_spans_topic, len(accepted), TraceRequest)
+    assert sorted(r.SerializeToString(deterministic=True) for r in got) == sorted(
+        r.SerializeToString(deterministic=True) for r in accepted)
+
+
 def test_spooled_requests_survive_the_receiver(own_broker: Broker, tmp_path: Path) -> None:
     """Accepted while Kafka is away, the receiver stopped: the next one delivers them."""
     settings = receiver_settings(own_broker.bootstrap, tmp_path, otlp_delivery_timeout_ms=1500)

@@ -86,8 +86,12 @@ _ACK_GRACE_S: Final = 5.0
 #: Concurrent HTTP connections and gRPC workers; connections beyond are answered 503.
 _HTTP_CONNECTIONS: Final = 64
 _GRPC_WORKERS: Final = 16
-#: How long the spool's size is trusted before it is read again (admission control).
+#: How long the spool's size is trusted before it is read again (admission control; what this
+#: receiver spools in between is added to it).
 _SPOOL_SIZE_TTL_S: Final = 1.0
+#: Spool bytes per byte of a request: binary values take about 2.5 times their size in the
+#: spool's JSON frames; a margin on top, so that admission errs on the safe side.
+_SPOOL_EXPANSION: Final = 3
 
 
 # -- addresses ---------------------------------------------------------------------------------
@@ -365,6 +369,8 @@ class OtlpReceiver:
         with self._lock:
             self._pending_bytes -= size
             self._counts[key] += 1
+            if outcome == OUTCOME_SPOOLED:  # until the spool's size is read again
+                self._spool_bytes += size * _SPOOL_EXPANSION
 
     # -- one request ---------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -453,7 +459,10 @@ class OtlpReceiver:
             busy = bool(self._pending_bytes) and self._pending_bytes + size > self._max_pending
             if not busy:
                 self._pending_bytes += size
-        if not busy and spool is not None and self._spool_size() + size > spool.max_bytes:
+        # the spool must have room for this request and all others that may still end there:
+        # beyond its bound the spool would drop the oldest requests, which were answered OK
+        if not busy and spool is not None and self._spool_size() \
+                + self._pending_bytes * _SPOOL_EXPANSION > spool.max_bytes:
             self._settled_unused(size)
             busy = True
         if busy:
