@@ -19,6 +19,9 @@ Guarantees:
   what is still undelivered is spooled. ``shutdown()`` is idempotent.
 - Delivery is at least once; each event carries a unique, deterministic ``event_id`` (mapping a
   span twice gives the same ids), so a consumer deduplicates by it.
+- :meth:`OnexKafkaSpanExporter.send` takes ready-made messages through the same producer and
+  spool, and tells the sender when each one is safe: delivered, or synced in the spool (the
+  OTLP receiver answers its clients only then).
 - Every event is accounted: see :meth:`OnexKafkaSpanExporter.stats` and the metrics
   ``onex.export.spans``, ``onex.export.events{outcome}``, ``onex.export.dropped{reason}``.
 - The exporter's Kafka I/O is not traced: it uses the C producer class directly (which

@@ -508,6 +508,38 @@ def test_http_connections_are_bounded(broker: Broker, tmp_path: Path,
         assert post(port, "/v1/traces", b"")[0] == 200
 
 
+def test_exporter_send_acknowledges_each_message_once(broker: Broker, tmp_path: Path) -> None:
+    """``OnexKafkaSpanExporter.send``: each message's ack is called once with its outcome."""
+    from onex_exporters.kafka import OnexKafkaSpanExporter
+    from onex_exporters.spool import SpoolRecord
+
+    settings = receiver_settings(broker.bootstrap, tmp_path)
+    plain = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
+    with pytest.raises(ValueError, match="delivery reports of successes"):
+        plain.send([SpoolRecord("t", b"v")])
+    plain.shutdown()
+    exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False, producer_overrides={
+        "delivery.report.only.error": False})
+    outcomes: list[tuple[int, str]] = []
+    done = threading.Event()
+
+    def ack_for(i: int) -> Any:
+        def ack(outcome: str) -> None:
+            outcomes.append((i, outcome))
+            if len(outcomes) == 3:
+                done.set()
+        return ack
+
+    topic = settings.bridge_spans_topic
+    exporter.send([SpoolRecord(topic, f"m{i}".encode(), None, (), ack_for(i)) for i in range(3)])
+    assert done.wait(20)
+    exporter.shutdown()
+    exporter.send([SpoolRecord(topic, b"late", None, (), ack_for(3))])
+    assert sorted(outcomes) == [(0, "delivered"), (1, "delivered"), (2, "delivered"),
+                                (3, "shutdown")]
+    assert sorted(m.value() for m in consume(broker, topic, 3)) == [b"m0", b"m1", b"m2"]
+
+
 # -- back-pressure, outage, spool --------------------------------------------------------------
 def test_back_pressure_then_spool_while_the_broker_is_away(own_broker: Broker,
                                                            tmp_path: Path) -> None:
