@@ -27,6 +27,9 @@ Guarantees:
   it again.
 - Delivery is at least once; each event carries a unique, deterministic ``event_id`` (mapping a
   span twice gives the same ids), so a consumer deduplicates by it.
+- :meth:`OnexKafkaSpanExporter.send` takes ready-made messages through the same producer and
+  spool, and tells the sender when each one is safe: delivered, or synced in the spool (the
+  OTLP receiver answers its clients only then).
 - Every event is accounted: see :meth:`OnexKafkaSpanExporter.stats` and the metrics
   ``onex.export.spans``, ``onex.export.events{outcome}``, ``onex.export.dropped{reason}``.
 - The exporter's Kafka I/O is not traced: it uses the C producer class directly (which
@@ -47,7 +50,7 @@ import signal
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -119,6 +122,8 @@ _IN_FLIGHT_GRACE_S = 5.0
 #: writing it to the spool.
 EXIT_MARGIN_S = 3.0
 _EXPORTERS: weakref.WeakSet[OnexKafkaSpanExporter] = weakref.WeakSet()
+#: topic, value, key, headers, and who waits to hear that the message is safe (see ``send``)
+_Message = tuple[str, bytes, bytes | None, list[tuple[str, bytes]], Callable[[str], None] | None]
 
 
 def _permanent(err: Any) -> bool:
@@ -548,13 +553,13 @@ class OnexKafkaSpanExporter(SpanExporter):
         return self._resolve_outstanding(old, 1.0)
 
     # -- routing ---------------------------------------------------------------------------
-    def _message(self, record: EventRecord) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
+    def _message(self, record: EventRecord) -> _Message:
         event_type, envelope, traceparent, tracestate = record
         topic, static = self._static[event_type]
         headers = [(HEADER_TRACEPARENT, traceparent.encode()), *static]
         if tracestate:
             headers.append((HEADER_TRACESTATE, tracestate.encode()))
-        return topic, dumps(envelope), envelope["correlation_id"].encode(), headers
+        return topic, dumps(envelope), envelope["correlation_id"].encode(), headers, None
 
     def publish(self, records: Sequence[EventRecord], *, sync: bool = True) -> None:
         """Send mapped events (used by the exporter and by the lifecycle processor).
@@ -586,40 +591,77 @@ class OnexKafkaSpanExporter(SpanExporter):
         finally:
             otel_context.detach(token)
 
-    def _route(self, messages: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]],
-               sync: bool = True) -> None:
+    def start(self) -> None:
+        """Start the producer and its I/O thread now rather than at the first event.
+
+        The I/O thread re-sends a spool left by an earlier process: a long-running service
+        (the bridge, the OTLP receiver) starts it so that this happens before any new traffic.
+        """
+        if self.enabled and not self._is_shutdown:
+            self._ensure_started()
+
+    def send(self, messages: Sequence[SpoolRecord]) -> None:
+        """Send ready-made Kafka messages, each acknowledged once it is safe.
+
+        For senders that must know when a message can no longer be lost (the OTLP receiver
+        answers its client only then): each message's ``ack`` is called exactly once, with
+        ``"delivered"`` (Kafka acknowledged it), ``"spooled"`` (it is in the spool and synced
+        to disk, re-sent later like any spooled event) or the reason it was dropped. The
+        callback runs on a producer or I/O thread and must not block. Needs an exporter built
+        with ``producer_overrides={"delivery.report.only.error": False}`` (successes must be
+        reported). Never raises for a message, never waits on the network.
+        """
+        if self._producer_conf.get("delivery.report.only.error", False):
+            raise ValueError("send() needs delivery reports of successes: build the exporter "
+                             "with producer_overrides={'delivery.report.only.error': False}")
+        reason = DROP_DISABLED if not self.enabled else DROP_SHUTDOWN if self._is_shutdown \
+            else None
+        if reason is not None:
+            self._drop(reason, len(messages))
+            for m in messages:
+                if m.ack is not None:
+                    m.ack(reason)
+            return
+        token = otel_context.attach(otel_context.set_value(
+            otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            self._route([(m.topic, m.value, m.key, list(m.headers), m.ack) for m in messages])
+        finally:
+            otel_context.detach(token)
+
+    def _route(self, messages: list[_Message], sync: bool = True) -> None:
         producer = self._ensure_started()
         to_spool: list[SpoolRecord] = []
         with self._route_lock:
             producer = self._producer
             seq = self._seq
             if self._holding:
-                self._held.extend(SpoolRecord(t, v, k, tuple(h)) for t, v, k, h in messages)
+                self._held.extend(SpoolRecord(t, v, k, tuple(h), a) for t, v, k, h, a in messages)
             elif self._degraded:
-                to_spool = [SpoolRecord(t, v, k, tuple(h)) for t, v, k, h in messages]
+                to_spool = [SpoolRecord(t, v, k, tuple(h), a) for t, v, k, h, a in messages]
             else:
                 produced = 0
-                for i, (topic, value, key, headers) in enumerate(messages):
+                for i, (topic, value, key, headers, ack) in enumerate(messages):
                     try:
                         producer.produce(topic, value, key, headers=headers,
-                                         on_delivery=_Delivery(self, headers, next(seq)))
+                                         on_delivery=_Delivery(self, headers, next(seq), ack))
                         produced += 1
                     except BufferError:  # queue full: keep the order, go through the spool
                         self._begin_holding()
-                        self._held.extend(SpoolRecord(t, v, k, tuple(h))
-                                          for t, v, k, h in messages[i:])
+                        self._held.extend(SpoolRecord(t, v, k, tuple(h), a)
+                                          for t, v, k, h, a in messages[i:])
                         break
                     except Exception as exc:
                         err = exc.args[0] if exc.args else None
                         if _permanent(err):  # this message can never be sent: count it
-                            self._reject(err)
+                            self._reject(err, ack)
                             continue
                         # e.g. a fatal producer: spool and rebuild
                         self._fatal = True
                         self._begin_holding()
                         self._warn.warning("produce", "onex-otel produce failed: %s", exc)
-                        self._held.extend(SpoolRecord(t, v, k, tuple(h))
-                                          for t, v, k, h in messages[i:])
+                        self._held.extend(SpoolRecord(t, v, k, tuple(h), a)
+                                          for t, v, k, h, a in messages[i:])
                         break
                 self._count("produced", produced)
             if to_spool:
@@ -627,24 +669,34 @@ class OnexKafkaSpanExporter(SpanExporter):
         if to_spool and sync:
             self._sync_spool()
 
-    def _reject(self, err: Any) -> None:
+    def _reject(self, err: Any, ack: Callable[[str], None] | None = None) -> None:
         self._drop(DROP_REJECTED)
         self._warn.warning("rejected", "onex-otel dropped an event Kafka refuses for good: %s "
                                        "(counted in onex.export.dropped{reason=rejected})", err)
+        if ack is not None:
+            ack(DROP_REJECTED)
 
     def _to_spool(self, records: list[SpoolRecord]) -> None:
-        if self.spool is None:
-            self._drop(DROP_SPOOL_ERROR, len(records))
-            return
+        acked = any(r.ack is not None for r in records)
         try:
-            self.spool.append(records)
+            if self.spool is None:
+                raise OSError("no usable spool")
+            stored = self.spool.append(records)
+            if acked:  # a waiting sender is told "spooled" only once it is on disk
+                self.spool.sync()
         except OSError as exc:
             self._drop(DROP_SPOOL_ERROR, len(records))
-            self._warn.warning("spool", "onex-otel spool write failed: %s", exc)
+            if self.spool is not None:
+                self._warn.warning("spool", "onex-otel spool write failed: %s", exc)
+            _ack_all(records, DROP_SPOOL_ERROR)
             return
         self._count(OUTCOME_SPOOLED, len(records))
         self._spool_check = True
         self._wake.set()
+        if acked:  # beyond the spool's bound its oldest records, those first here, were dropped
+            lost = len(records) - stored
+            _ack_all(records[:lost], DROP_SPOOL_FULL)
+            _ack_all(records[lost:], OUTCOME_SPOOLED)
 
     def _sync_spool(self) -> None:
         if self.spool is not None:
@@ -652,19 +704,21 @@ class OnexKafkaSpanExporter(SpanExporter):
                 self.spool.sync()
 
     def _on_delivery(self, err: Any, msg: Any, headers: list[tuple[str, bytes]],
-                     seq: int) -> None:
+                     seq: int, ack: Callable[[str], None] | None = None) -> None:
         if err is None:  # only with delivery.report.only.error overridden to false
+            if ack is not None:
+                ack(OUTCOME_DELIVERED)
             return
         if _permanent(err):
             self._count("produced", -1)
-            self._reject(err)
+            self._reject(err, ack)
             return
         self._count("failed")
         if not _purged(err):  # a purge is ours (a switch to the spool, shutdown): reported there
             self._warn.warning("delivery", "onex-otel could not deliver to Kafka (%s): spooling "
                                            "events until the broker is back", err)
         # a delivery report carries no headers: they travel with the callback
-        record = SpoolRecord(msg.topic(), msg.value(), msg.key(), tuple(headers))
+        record = SpoolRecord(msg.topic(), msg.value(), msg.key(), tuple(headers), ack)
         with self._route_lock:
             self._begin_holding()
             if self._holding:  # spooled in produce order once the outstanding ones resolved
@@ -816,15 +870,6 @@ class OnexKafkaSpanExporter(SpanExporter):
         except Exception:
             self._warn.warning("export", "onex-otel export failed", exc_info=True)
         return SpanExportResult.SUCCESS
-
-    def start(self) -> None:
-        """Start the producer and its I/O thread now, not at the first event.
-
-        A long-running publisher (the bridge) calls it so that a spool left by an earlier
-        process is re-sent at once.
-        """
-        if self.enabled and not self._is_shutdown:
-            self._ensure_started()
 
     def settle(self, timeout_s: float) -> bool:
         """Wait until every event published so far is settled; True if so within ``timeout_s``.
@@ -985,16 +1030,23 @@ def _sigint_sets(event: threading.Event) -> Any:
 class _Delivery:
     """A delivery callback that keeps the message's headers (delivery reports lack them)."""
 
-    __slots__ = ("exporter", "headers", "seq")
+    __slots__ = ("ack", "exporter", "headers", "seq")
 
     def __init__(self, exporter: OnexKafkaSpanExporter, headers: list[tuple[str, bytes]],
-                 seq: int) -> None:
+                 seq: int, ack: Callable[[str], None] | None = None) -> None:
         self.exporter = exporter
         self.headers = headers
         self.seq = seq
+        self.ack = ack
 
     def __call__(self, err: Any, msg: Any) -> None:
-        self.exporter._on_delivery(err, msg, self.headers, self.seq)
+        self.exporter._on_delivery(err, msg, self.headers, self.seq, self.ack)
+
+
+def _ack_all(records: Sequence[SpoolRecord], outcome: str) -> None:
+    for record in records:
+        if record.ack is not None:
+            record.ack(outcome)
 
 
 def _after_fork_in_child() -> None:

@@ -44,7 +44,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,12 +63,17 @@ FSYNC_POLICIES = ("always", "batch", "never")
 
 @dataclass(frozen=True)
 class SpoolRecord:
-    """One Kafka message waiting in the spool."""
+    """One Kafka message waiting in the spool.
+
+    ``ack`` (not stored) is told what became of a message whose sender waits for it to be safe
+    (see :meth:`onex_exporters.kafka.OnexKafkaSpanExporter.send`).
+    """
 
     topic: str
     value: bytes
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = ()
+    ack: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     def encode(self) -> bytes:
         """The framed on-disk form of this record."""

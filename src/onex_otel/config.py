@@ -303,6 +303,30 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("bridge_shutdown_timeout_s", "ONEX_BRIDGE_SHUTDOWN_TIMEOUT_S", parse_float, 30.0,
             "On SIGTERM/SIGINT the bridge delivers and commits what it holds within this "
             "time, then exits.", group="bridge"),
+    # --- OTLP receiver (onex-otel bridge --otlp-grpc / --otlp-http) -------------------------
+    Setting("otlp_grpc_address", "ONEX_OTLP_GRPC_ADDRESS", parse_optional_str, None,
+            "host:port of the OTLP/gRPC receiver (a bare port: 127.0.0.1). Unset: no gRPC "
+            "receiver unless --otlp-grpc is given. Only an address given explicitly listens "
+            "beyond loopback.", group="receiver"),
+    Setting("otlp_http_address", "ONEX_OTLP_HTTP_ADDRESS", parse_optional_str, None,
+            "host:port of the OTLP/HTTP receiver (/v1/traces, /v1/logs; a bare port: "
+            "127.0.0.1). Unset: no HTTP receiver unless --otlp-http is given.", group="receiver"),
+    Setting("otlp_max_request_bytes", "ONEX_OTLP_MAX_REQUEST_BYTES", parse_int, 4 * 1024 * 1024,
+            "Largest OTLP request body, as sent and once decompressed; larger ones are answered "
+            "413 (gRPC: RESOURCE_EXHAUSTED).", group="receiver"),
+    Setting("otlp_max_pending_bytes", "ONEX_OTLP_MAX_PENDING_BYTES", parse_int, 64 * 1024 * 1024,
+            "Bytes of accepted requests not yet delivered to Kafka nor spooled; beyond it "
+            "requests are answered 503 with Retry-After (gRPC: UNAVAILABLE with RetryInfo) "
+            "instead of being buffered.", group="receiver"),
+    Setting("otlp_max_message_bytes", "ONEX_OTLP_MAX_MESSAGE_BYTES", parse_int, 900_000,
+            "Largest Kafka message the receiver writes: a larger request is split into several "
+            "export requests; a single span or log record larger than this is rejected "
+            "(partial success). Keep it below the broker's message.max.bytes.",
+            group="receiver"),
+    Setting("otlp_delivery_timeout_ms", "ONEX_OTLP_DELIVERY_TIMEOUT_MS", parse_int, 4000,
+            "How long the receiver's producer tries a request before it goes to the spool; "
+            "keep it well below the senders' export timeout (OTLP default 10 s), since a "
+            "request is answered only once it is in Kafka or in the spool.", group="receiver"),
 )
 
 
@@ -372,6 +396,12 @@ class Settings:
     bridge_http_port: int = 8081
     bridge_http_host: str = "127.0.0.1"
     bridge_shutdown_timeout_s: float = 30.0
+    otlp_grpc_address: str | None = None
+    otlp_http_address: str | None = None
+    otlp_max_request_bytes: int = 4 * 1024 * 1024
+    otlp_max_pending_bytes: int = 64 * 1024 * 1024
+    otlp_max_message_bytes: int = 900_000
+    otlp_delivery_timeout_ms: int = 4000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -459,6 +489,10 @@ _VALIDATORS: dict[str, Callable[[Any], str | None]] = {
     else "must be " + " or ".join(_c.OTLP_ENCODINGS),
     "bridge_http_port": lambda v: None if 0 <= v < 65536 else "must be a TCP port or 0",
     "bridge_shutdown_timeout_s": lambda v: None if v > 0 else "must be > 0",
+    "otlp_max_request_bytes": lambda v: None if v >= 1024 else "must be at least 1024",
+    "otlp_max_pending_bytes": lambda v: None if v >= 1024 else "must be at least 1024",
+    "otlp_max_message_bytes": lambda v: None if v >= 1024 else "must be at least 1024",
+    "otlp_delivery_timeout_ms": lambda v: None if v > 0 else "must be > 0",
 }
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Settings)) - {"extra"}

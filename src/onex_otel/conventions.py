@@ -373,3 +373,16 @@ DEFAULT_BRIDGE_DLQ_TOPIC: Final = "onex.dlq.otlp-bridge.v1"
 DLQ_STAGE_MAP: Final = "map"
 # Bridge metric names (Prometheus exposition of /metrics?format=prometheus).
 METRIC_BRIDGE_PREFIX: Final = "onex_bridge_"
+
+# --------------------------------------------------------------------------------------------
+# OTLP receiver (OTLP/gRPC, OTLP/HTTP -> the otlp topics above)
+# --------------------------------------------------------------------------------------------
+#: OTLP/HTTP request paths (the specification's defaults).
+OTLP_HTTP_PATH_TRACES: Final = "/v1/traces"
+OTLP_HTTP_PATH_LOGS: Final = "/v1/logs"
+#: OTLP/HTTP content types.
+CONTENT_TYPE_PROTOBUF: Final = "application/x-protobuf"
+#: gRPC trailing metadata with a ``google.rpc.Status`` (its details hold a ``RetryInfo``), and
+#: the ``RetryInfo`` alone under the key the OpenTelemetry Python exporter reads.
+GRPC_STATUS_DETAILS_KEY: Final = "grpc-status-details-bin"
+GRPC_RETRY_INFO_KEY: Final = "google.rpc.retryinfo-bin"

@@ -23,7 +23,9 @@ From code::
 
 Modules: :mod:`~onex_exporters.bridge.otlp` (decoding, OTLP -> SDK spans),
 :mod:`~onex_exporters.bridge.logs` (log records -> events), :mod:`~onex_exporters.bridge.service`
-(the consumer loop, dead letters, ``/health`` and ``/metrics``).
+(the consumer loop, dead letters, ``/health`` and ``/metrics``),
+:mod:`~onex_exporters.bridge.receiver` (OTLP/gRPC and OTLP/HTTP in, each export request written
+to the ``otlp_spans`` / ``otlp_logs`` topics as the Collector's Kafka exporter does).
 """
 
 from __future__ import annotations
