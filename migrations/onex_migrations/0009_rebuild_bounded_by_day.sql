@@ -212,8 +212,10 @@ BEGIN
     FROM (SELECT DISTINCT hashtext(id::text) AS k FROM unnest(ids) AS id ORDER BY 1) AS keys;
     -- A statement of its own, after the locks: it sees the days recorded by every transaction
     -- that added events of these executions and committed.
+    -- (24 hours, not '1 day': that is 23 or 25 hours across a daylight-saving change in the
+    -- session's time zone.)
     SELECT least(min(first_day), batch_first),
-           greatest(max(last_day) + interval '1 day', batch_last)
+           greatest(max(last_day) + interval '24 hours', batch_last)
     INTO since, until
     FROM agent_execution_event_days
     WHERE execution_id = ANY(ids);

@@ -244,3 +244,23 @@ def test_a_rebuild_by_ids_records_the_days_of_events_inserted_directly(
     assert days_conn.execute(
         "SELECT started_at, jsonb_array_length(metadata->'progress') FROM agent_execution_logs"
         " WHERE execution_id = %s", (ex,)).fetchall() == [(T0, 1)]
+
+
+def test_the_bound_holds_across_a_daylight_saving_change_of_the_session(
+    days_conn: psycopg.Connection[Any],
+) -> None:
+    """The day after a recorded last day ends 24 hours later, whatever the session's time zone:
+    in Paris 2025-03-30 had 23 hours, and an event at 23:30 UTC that day must still be read."""
+    ex = uuid.uuid4()
+    late = datetime(2025, 3, 30, 23, 30, tzinfo=UTC)
+    days_conn.execute("SET TIME ZONE 'Europe/Paris'")
+    try:
+        days_conn.execute("SELECT * FROM onex_ingest(%s::jsonb)",
+                          (batch_document([started(ex, late)]),))
+        days_conn.execute("SELECT * FROM onex_ingest(%s::jsonb)",
+                          (batch_document([progress(ex, late - timedelta(days=1))]),))
+    finally:
+        days_conn.execute("SET TIME ZONE 'UTC'")
+    assert days_conn.execute(
+        "SELECT started_at, jsonb_array_length(metadata->'progress') FROM agent_execution_logs"
+        " WHERE execution_id = %s", (ex,)).fetchall() == [(late, 1)]
