@@ -138,8 +138,8 @@ def test_migrating_a_populated_unpartitioned_database_keeps_every_row(fresh: Dat
     indexes = {t: index_names(fresh, t) for t in TABLES}
     assert query(fresh, "SELECT count(*) FROM pg_partitioned_table") == [(0,)]
 
-    applied = migrate(fresh.url)
-    assert applied[0].version == "0008"
+    applied = migrate(fresh.url, target="0008")
+    assert [m.version for m in applied] == ["0008"]
 
     after = snapshot(fresh)
     before["agent_routing_decisions"] = sorted(
@@ -159,7 +159,7 @@ def test_migrating_a_populated_unpartitioned_database_keeps_every_row(fresh: Dat
     assert query(fresh, "SELECT count(*) FROM agent_actions_default") == [(0,)]
 
     # 0009 recorded the days of every execution's events.
-    assert applied[1].version == "0009"
+    assert [m.version for m in migrate(fresh.url)] == ["0009"]
     assert query(fresh, "SELECT execution_id, first_day, last_day FROM agent_execution_event_days"
                  " ORDER BY 1") == query(
         fresh, "SELECT execution_id, onex_partition_day(min(occurred_at)),"
