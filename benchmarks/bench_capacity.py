@@ -13,7 +13,9 @@ Run from the repository root (own broker, fresh databases on the local PostgreSQ
    checkpointer, are not included). Printed: events per CPU-second of each side, i.e. what one
    core of each sustains, and the 60-day / fresh ratio; and the wall rate from the first
    committed batch to the last (both sides sharing this machine's cores), and the bytes on disk
-   per event.
+   per event. ``--before VERSION`` also runs both layouts with the migrations only up to
+   VERSION (e.g. 0008: before the rebuild was bounded by time, 0009), alternating with the
+   current ones, and prints each tree's 60-day / fresh ratio.
 2. ``--group``: the wall-clock rate of 1 collector process, then 2 in one consumer group, on
    topics of 4 partitions (``onex-otel collect`` subprocesses; once the group has settled, rate
    = events / time from the start of their publication to the last row, the producer running
@@ -111,10 +113,13 @@ class BackendCpu:
         return sum(self.seconds.values())
 
 
-def cpu_run(bootstrap: str, n: int, days_kept: int) -> tuple[float, float, float]:
-    """(wall events/s, collector CPU s, PostgreSQL backend CPU s) for n events."""
+def cpu_run(
+    bootstrap: str, n: int, days_kept: int, target: str | None = None
+) -> tuple[float, float, float]:
+    """(wall events/s, collector CPU s, PostgreSQL backend CPU s) for n events, with the
+    migrations up to ``target`` (default: all)."""
     with fresh_database("onex_bench_cap") as db:
-        migrate(db.url)
+        migrate(db.url, target=target)
         if days_kept:
             with psycopg.connect(db.url, autocommit=True) as conn:
                 conn.execute("SELECT onex_create_partitions(make_interval(days => %s),"
@@ -230,6 +235,8 @@ def main() -> int:
                         help="day partitions kept in the second CPU run (60)")
     parser.add_argument("--runs", type=int, default=3, help="alternating runs per layout (3)")
     parser.add_argument("--group", action="store_true", help="also 1 vs 2 collector processes")
+    parser.add_argument("--before", metavar="VERSION",
+                        help="also run with the migrations up to VERSION (e.g. 0008)")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         workdir = Path(tempfile.mkdtemp(prefix="onex-capacity-"))
@@ -238,27 +245,37 @@ def main() -> int:
         print(f"producing {args.events} events ...", file=sys.stderr, flush=True)
         produce(broker.bootstrap, mixed_events(args.events))
         gc.collect()
-        runs: dict[int, list[tuple[float, float, float]]] = {0: [], args.days_kept: []}
-        for _ in range(args.runs):  # alternating: both layouts see the machine in the same moods
-            for days in runs:
-                rate, own, pg = cpu_run(broker.bootstrap, args.events, days)
-                runs[days].append((rate, own, pg))
-                print(f"  {days:3d} days kept: {rate:8.0f} events/s wall; collector"
-                      f" {own:6.2f} CPU s, PostgreSQL backends {pg:6.2f} CPU s",
+        trees: list[str | None] = [None] if args.before is None else [args.before, None]
+        runs: dict[tuple[str | None, int], list[tuple[float, float, float]]] = {
+            (tree, days): [] for tree in trees for days in (0, args.days_kept)}
+        for _ in range(args.runs):  # alternating: every layout sees the machine in the same moods
+            for tree, days in runs:
+                rate, own, pg = cpu_run(broker.bootstrap, args.events, days, tree)
+                runs[tree, days].append((rate, own, pg))
+                print(f"  {tree or 'current'}, {days:3d} days kept: {rate:8.0f} events/s wall;"
+                      f" collector {own:6.2f} CPU s, PostgreSQL backends {pg:6.2f} CPU s",
                       file=sys.stderr, flush=True)
         n = args.events
-        results = {days: tuple(statistics.median(r[i] for r in rs) for i in range(3))
-                   for days, rs in runs.items()}
+        results = {key: tuple(statistics.median(r[i] for r in rs) for i in range(3))
+                   for key, rs in runs.items()}
         print(f"CPU per event ({n} mixed events, default settings, one collector;"
               f" medians of {args.runs} alternating runs):")
-        for days, (rate, own, pg) in results.items():
+        for (tree, days), (rate, own, pg) in results.items():
             label = "fresh database (8 day partitions)" if days == 0 else (
                 f"{days} days kept ({days + 8} day partitions)")
-            print(f"  {label:38}: collector {n / own:7.0f} events/CPU-s,"
+            if args.before is not None:
+                label = f"{tree or 'current'}: {label}"
+            print(f"  {label:48}: collector {n / own:7.0f} events/CPU-s,"
                   f" PostgreSQL backends {n / pg:7.0f} events/CPU-s, wall {rate:7.0f} events/s")
-        fresh, kept = results[0], results[args.days_kept]
-        print(f"  ratio {args.days_kept} days kept / fresh (events per CPU-s):"
-              f" collector {fresh[1] / kept[1]:.2f}, PostgreSQL {fresh[2] / kept[2]:.2f}")
+        for tree in trees:
+            fresh, kept = results[tree, 0], results[tree, args.days_kept]
+            print(f"  {tree or 'current'}: ratio {args.days_kept} days kept / fresh"
+                  f" (events per CPU-s): collector {fresh[1] / kept[1]:.2f},"
+                  f" PostgreSQL {fresh[2] / kept[2]:.2f}")
+        if args.before is not None:
+            old, new = results[args.before, args.days_kept], results[None, args.days_kept]
+            print(f"  {args.days_kept} days kept, current / {args.before} (events per CPU-s):"
+                  f" collector {old[1] / new[1]:.2f}, PostgreSQL {old[2] / new[2]:.2f}")
         print(f"storage: {statistics.median(STORAGE):.0f} bytes per event on disk (tables, TOAST"
               " and indexes, after VACUUM; WAL not included)")
         if args.group:

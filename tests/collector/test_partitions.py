@@ -46,6 +46,11 @@ def ago(days: float) -> datetime:
     return NOW - timedelta(days=days)
 
 
+def day(when: datetime) -> datetime:
+    """The start of the UTC day holding ``when``."""
+    return when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def day_name(table: str, when: datetime) -> str:
     return f"{table}_p{when.astimezone(UTC):%Y%m%d}"
 
@@ -133,8 +138,8 @@ def test_migrating_a_populated_unpartitioned_database_keeps_every_row(fresh: Dat
     indexes = {t: index_names(fresh, t) for t in TABLES}
     assert query(fresh, "SELECT count(*) FROM pg_partitioned_table") == [(0,)]
 
-    applied = migrate(fresh.url)
-    assert applied[0].version == "0008"
+    applied = migrate(fresh.url, target="0008")
+    assert [m.version for m in applied] == ["0008"]
 
     after = snapshot(fresh)
     before["agent_routing_decisions"] = sorted(
@@ -153,15 +158,25 @@ def test_migrating_a_populated_unpartitioned_database_keeps_every_row(fresh: Dat
     assert partition_of(fresh, "agent_actions", "a40") == day_name("agent_actions", ago(40))
     assert query(fresh, "SELECT count(*) FROM agent_actions_default") == [(0,)]
 
-    # Still idempotent on the new keys, and the log rebuild still follows new events.
+    # 0009 recorded the days of every execution's events.
+    assert [m.version for m in migrate(fresh.url)] == ["0009"]
+    assert query(fresh, "SELECT execution_id, first_day, last_day FROM agent_execution_event_days"
+                 " ORDER BY 1") == query(
+        fresh, "SELECT execution_id, onex_partition_day(min(occurred_at)),"
+        " onex_partition_day(max(occurred_at)) FROM agent_execution_events GROUP BY 1 ORDER BY 1")
+    assert len(query(fresh, "SELECT * FROM agent_execution_event_days")) == 2
+
+    # Still idempotent on the new keys, and the log rebuild still follows new events (reading
+    # the events written before the migration: the started one is 3 days old).
     assert write(fresh, envs) == 0
-    ex = query(fresh, "SELECT execution_id FROM agent_execution_logs"
-               " ORDER BY started_at LIMIT 1")[0][0]
+    ex, started_at = query(fresh, "SELECT execution_id, started_at FROM agent_execution_logs"
+                           " ORDER BY started_at LIMIT 1")[0]
     assert write(fresh, [OnexEnvelopeV1.create(ExecutionProgressPayload(
         correlation_id=CORR, execution_id=ex, agent_name="agent-p", stage="s", percent=50,
         reported_at=ago(2.5)))]) == 1
-    assert query(fresh, "SELECT jsonb_array_length(metadata->'progress') FROM"
-                 " agent_execution_logs WHERE execution_id = %s", (ex,)) == [(1,)]
+    assert query(fresh, "SELECT jsonb_array_length(metadata->'progress'), started_at, status"
+                 " FROM agent_execution_logs WHERE execution_id = %s", (ex,)) == [
+        (1, started_at, "success")]
 
 
 def test_partitions_created_ahead_take_over_rows_from_the_default_partition(
@@ -201,6 +216,8 @@ def test_retention_drops_whole_old_days_and_the_debug_cleanup_works_within_the_r
     assert all(day_name(t, ago(40)) not in p for t, p in partitions(fresh.url).items())
     assert query(fresh, "SELECT count(*) FROM agent_execution_events") == [(2,)]
     assert query(fresh, "SELECT count(*) FROM agent_execution_logs") == [(1,)]
+    assert query(fresh, "SELECT first_day, last_day FROM agent_execution_event_days") == [
+        (day(ago(1)), day(NOW))]  # the execution 40 days old is gone with its events
     with pytest.raises(psycopg.errors.RaiseException):
         maintain(fresh.url, ahead_days=-1)
 
