@@ -79,7 +79,7 @@ def test_claude_code_prompt_lands_once_in_the_legacy_tables(
                 (cid,)) if len(query(migrated, (
                     "SELECT 1 FROM agent_actions WHERE correlation_id = %s"), (cid,))) >= 7
                 else None, what="claude code rows")
-            # the README's query of a prompt's tokens and cost
+            # docs/claude-code.md's query of a prompt's tokens and cost
             totals = query(migrated, (
                 "SELECT l.execution_id, sum((p->'metadata'->>'input_tokens')::int),"
                 " sum((p->'metadata'->>'output_tokens')::int),"

@@ -145,12 +145,13 @@ def test_every_event_type_has_a_schema() -> None:
     assert set(PAYLOAD_MODELS) == set(EventType)
 
 
-def test_readme_configuration_reference_is_current() -> None:
+def test_configuration_reference_is_current() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    block = readme.split("<!-- config:begin -->\n")[1].split("\n<!-- config:end -->")[0]
-    assert block == reference_markdown(), "run: onex-otel config --markdown, paste into README"
+    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    block = page.split("<!-- config:begin -->\n")[1].split("\n<!-- config:end -->")[0]
+    assert block == reference_markdown(), (
+        "run: onex-otel config --markdown, paste into docs/configuration.md")
 
 
 def test_semconv_keys_match_the_semantic_conventions_package() -> None:
