@@ -23,14 +23,16 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from confluent_kafka.cimpl import Producer  # noqa: E402
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
     InMemorySpanExporter,
@@ -42,8 +44,10 @@ from onex_exporters.kafka import OnexKafkaSpanExporter, producer_config  # noqa:
 from onex_exporters.mapping import span_to_records  # noqa: E402
 from onex_otel.config import load_settings  # noqa: E402
 
+T = TypeVar("T")
 
-def make_spans(executions: int) -> list:
+
+def make_spans(executions: int) -> list[ReadableSpan]:
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -60,7 +64,7 @@ def make_spans(executions: int) -> list:
     return list(memory.get_finished_spans())
 
 
-def framework_spans(runs: int) -> dict[str, list]:
+def framework_spans(runs: int) -> dict[str, list[ReadableSpan]]:
     """Spans of ``runs`` agent runs per dialect, as the exporter receives them in-process."""
     from tests.frameworks.runners import RUNNERS
 
@@ -79,11 +83,11 @@ def framework_spans(runs: int) -> dict[str, list]:
     return out
 
 
-def batches(items: list, size: int) -> list[list]:
+def batches(items: list[T], size: int) -> list[list[T]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def best_of(runs: int, fn) -> float:
+def best_of(runs: int, fn: Callable[..., object]) -> float:
     best = float("inf")
     for _ in range(runs):
         start = time.perf_counter()
