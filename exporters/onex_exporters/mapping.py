@@ -157,6 +157,7 @@ from onex_otel.conventions import (
 )
 from onex_otel.dialects import CC_PREFIX, ROLE_EXECUTION
 from onex_otel.envelope import OnexEnvelopeV1
+from onex_otel.errors import OnexError
 
 __all__ = [
     "EventRecord",
@@ -174,7 +175,7 @@ __all__ = [
 ]
 
 
-class MappingError(ValueError):
+class MappingError(OnexError, ValueError):
     """A span carries a value that no valid event can hold (e.g. a confidence of 1.7)."""
 
 

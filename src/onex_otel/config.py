@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from onex_otel import conventions as _c
+from onex_otel.errors import OnexError
 
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(OnexError, ValueError):
     """A setting has a value that cannot be used."""
 
 

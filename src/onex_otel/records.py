@@ -29,6 +29,7 @@ from onex_otel.conventions import (
     ActionType,
     EventType,
 )
+from onex_otel.errors import OnexError
 from onex_otel.ids import correlation_uuid, uuid7
 
 __all__ = [
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 
-class RecordError(ValueError):
+class RecordError(OnexError, ValueError):
     """A record field has a value the legacy tables would reject."""
 
 
