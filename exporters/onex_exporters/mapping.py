@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -158,6 +157,7 @@ from onex_otel.conventions import (
 from onex_otel.dialects import CC_PREFIX, ROLE_EXECUTION
 from onex_otel.envelope import OnexEnvelopeV1
 from onex_otel.errors import OnexError
+from onex_otel.ids import canonical_uuid
 
 __all__ = [
     "EventRecord",
@@ -314,20 +314,6 @@ def _uuid7_from(ts_ns: int, rand: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _uuid_or_none(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and _UUID_RE.fullmatch(value):  # canonical already: fast path
-        return value
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        return None
-
-
 def _loads(value: Any) -> Any:
     """Decode a JSON-encoded attribute; a value that is not JSON is kept as it is."""
     if isinstance(value, str):
@@ -438,7 +424,7 @@ class _SpanFacts:
         self.span_id: int = ctx.span_id
         # the random bits of this span's event ids: from its (random) trace and span ids
         self.base_hash = (self.trace_id & _MASK80) ^ (self.span_id << 16)
-        self.correlation_id = _uuid_or_none(attrs.get(ONEX_CORRELATION_ID)) or str(
+        self.correlation_id = canonical_uuid(attrs.get(ONEX_CORRELATION_ID)) or str(
             uuid.UUID(int=self.trace_id)
         )
         agent = attrs.get(ONEX_AGENT_NAME) or attrs.get(GEN_AI_AGENT_NAME)
@@ -447,7 +433,7 @@ class _SpanFacts:
             name = span.name or ""
             agent = name[len(prefix):] if name.startswith(prefix) else None
         self.agent_name: str = str(agent) if agent else UNKNOWN_AGENT
-        self.started_event_id = _uuid_or_none(attrs.get(ONEX_STARTED_EVENT_ID))
+        self.started_event_id = canonical_uuid(attrs.get(ONEX_STARTED_EVENT_ID))
         seed = attrs.get(ONEX_EVENT_ID_SEED)
         self.id_seed: str | None = str(seed) if seed else None
         self.traceparent = f"00-{self.trace_id:032x}-{self.span_id:016x}-{int(ctx.trace_flags):02x}"
@@ -482,7 +468,7 @@ def is_execution_span(span: Any) -> bool:
 
 def _execution_id(facts: _SpanFacts) -> str:
     attrs = facts.attrs
-    found = _uuid_or_none(attrs.get(ONEX_EXECUTION_ID)) or _uuid_or_none(attrs.get(GEN_AI_AGENT_ID))
+    found = canonical_uuid(attrs.get(ONEX_EXECUTION_ID)) or canonical_uuid(attrs.get(GEN_AI_AGENT_ID))
     if found:
         return found
     return str(uuid.uuid5(CORRELATION_ID_NAMESPACE, f"{facts.trace_id:032x}{facts.span_id:016x}"))

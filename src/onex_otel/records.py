@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +30,7 @@ from onex_otel.conventions import (
 )
 from onex_otel.errors import OnexError
 from onex_otel.ids import correlation_uuid, uuid7
+from onex_otel.ids import is_uuid as is_uuid  # moved to onex_otel.ids; the old name still works
 
 __all__ = [
     "RecordError",
@@ -289,10 +289,3 @@ def router_performance(
     return payload
 
 
-def is_uuid(text: str) -> bool:
-    """Whether ``text`` parses as a UUID."""
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
