@@ -158,6 +158,7 @@ from onex_otel.dialects import CC_PREFIX, ROLE_EXECUTION
 from onex_otel.envelope import OnexEnvelopeV1
 from onex_otel.errors import OnexError
 from onex_otel.ids import canonical_uuid
+from onex_otel.limits import ROUTING_DURATION_MS_LIMIT, SCORE_MAX, SCORE_MIN
 
 __all__ = [
     "EventRecord",
@@ -590,7 +591,7 @@ def _ended(b: _Builder) -> None:
         status = ExecutionStatus.FAILED if _is_error(span) else ExecutionStatus.SUCCESS
     end_id = facts.event_id(end, "ended")
     if status == ExecutionStatus.SUCCESS:
-        quality = _number(attrs.get(ONEX_QUALITY_SCORE), "quality_score", lo=0.0, hi=1.0)
+        quality = _number(attrs.get(ONEX_QUALITY_SCORE), "quality_score", lo=SCORE_MIN, hi=SCORE_MAX)
         summary = _text(attrs.get(ONEX_OUTPUT_SUMMARY))
         metrics = _object(attrs.get(ONEX_METRICS))
         payload = {
@@ -753,7 +754,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
         payload = {
             "selected_agent": _required(a.get(ATTR_SELECTED_AGENT), "selected_agent"),
             "confidence_score": _number(a.get(ATTR_CONFIDENCE_SCORE), "confidence_score",
-                                        lo=0.0, hi=1.0),
+                                        lo=SCORE_MIN, hi=SCORE_MAX),
             "routing_strategy": _required(a.get(ATTR_ROUTING_STRATEGY), "routing_strategy"),
             "routing_time_ms": _number(a.get(ATTR_ROUTING_TIME_MS), "routing_time_ms", lo=0,
                                        integer=True),
@@ -770,8 +771,8 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
         payload = {
             "query_text": _required(a.get(ATTR_QUERY_TEXT), "query_text"),
             "routing_duration_ms": _number(a.get(ATTR_ROUTING_DURATION_MS),
-                                           "routing_duration_ms", lo=0, hi=1000, hi_open=True,
-                                           integer=True),
+                                           "routing_duration_ms", lo=0,
+                                           hi=ROUTING_DURATION_MS_LIMIT, hi_open=True, integer=True),
             "cache_hit": _bool(a.get(ATTR_CACHE_HIT), False),
             "trigger_match_strategy": _text(a.get(ATTR_TRIGGER_MATCH_STRATEGY)),
             "confidence_components": _object(a.get(ATTR_CONFIDENCE_COMPONENTS)),
@@ -788,7 +789,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             "target_agent": _required(a.get(ATTR_TARGET_AGENT), "target_agent"),
             "transformation_reason": _text(a.get(ATTR_TRANSFORMATION_REASON)),
             "confidence_score": _number(a.get(ATTR_TRANSFORMATION_CONFIDENCE),
-                                        "confidence_score", lo=0.0, hi=1.0),
+                                        "confidence_score", lo=SCORE_MIN, hi=SCORE_MAX),
             "transformation_duration_ms": _number(a.get(ATTR_TRANSFORMATION_DURATION_MS),
                                                   "transformation_duration_ms", lo=0,
                                                   integer=True) or 0,
@@ -805,7 +806,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             "candidates_evaluated": len(candidates),
             "candidates": candidates,
             "best_confidence": _number(a.get(ATTR_DETECTION_CONFIDENCE), "best_confidence",
-                                       lo=0.0, hi=1.0),
+                                       lo=SCORE_MIN, hi=SCORE_MAX),
             "detection_duration_ms": None,
             "context": _object(a.get(ATTR_DETECTION_CONTEXT)),
             "timestamp": rfc3339_ns(ts),

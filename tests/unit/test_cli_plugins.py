@@ -25,8 +25,18 @@ def test_help_lists_them_in_the_documented_order(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     out = capsys.readouterr().out
-    order = ["config", "log-action", "trace", "emit-daemon", "demo", "schemas", "db", "collect",
-             "replay", "bridge"]
+    order = [
+        "config",
+        "log-action",
+        "trace",
+        "emit-daemon",
+        "demo",
+        "schemas",
+        "db",
+        "collect",
+        "replay",
+        "bridge",
+    ]
     positions = [out.index(f"\n    {name} ") for name in order]
     assert positions == sorted(positions)
 
@@ -45,8 +55,10 @@ def test_a_broken_command_is_one_sentence_not_a_traceback(
     assert exited.value.code == 1
     err = capsys.readouterr().err
     assert err.count("cannot be loaded") == 2
-    assert err.startswith("onex-otel broken: the 'broken' command cannot be loaded from "
-                          "no_such_module_xyz:register: ModuleNotFoundError")
+    assert err.startswith(
+        "onex-otel broken: the 'broken' command cannot be loaded from "
+        "no_such_module_xyz:register: ModuleNotFoundError"
+    )
     assert "Traceback" not in err
     assert cli.main(["config"]) == 0  # the others still work
 
