@@ -26,7 +26,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 
     from onex_collector.migrate import MigrationError, migrate, pending_migrations
     from onex_otel.cli import CliError
-    from onex_otel.cli._bounds import bounded_conninfo
+    from onex_otel.cli.bounds import bounded_conninfo
     from onex_otel.config import load_settings
 
     settings = load_settings(database_url=args.database_url)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from onex_collector.commands.collect import settings_from
     from onex_collector.service import options_from_settings, run_service
     from onex_otel.cli import CliError
-    from onex_otel.cli._bounds import require_services
+    from onex_otel.cli.bounds import require_services
 
     logging.basicConfig(level=logging.WARNING)
     if args.port is None:
