@@ -5,12 +5,13 @@ parser and sets ``func`` (a callable taking the parsed namespace and returning t
 core's commands (config, the skills, trace, schemas) are modules of this package; the services'
 commands (emit-daemon, bridge, db, collect, replay, demo) live in the packages that own them and
 reach this parser through the entry-point group :data:`COMMAND_GROUP` (``pyproject.toml``), so the
-core imports neither ``onex_exporters`` nor ``onex_collector``. Modules are imported only when
-their command runs, except for their tiny ``register`` functions, so ``onex-otel --help`` starts
-quickly. The shell-hook commands (the skills) take a
-shorter way still: :mod:`._hook` hands them to the emit daemon when it runs, and this module imports
-nothing else at the top, so a hook process loads no ``argparse``, no ``typing``, no settings module
-(``benchmarks/bench_hook.py`` measures it against ``python -c pass``).
+core imports neither ``onex_exporters`` nor ``onex_collector``. A command that cannot be loaded
+(a broken install) answers with one sentence and exit code 1; the others still work. Modules are
+imported only when their command runs, except for their tiny ``register`` functions, so
+``onex-otel --help`` starts quickly. The shell-hook commands (the skills) take a shorter way
+still: :mod:`._hook` hands them to the emit daemon when it runs, and this module imports nothing
+else at the top, so a hook process loads no ``argparse``, no ``typing``, no settings module, no
+entry points (``benchmarks/bench_hook.py`` measures it against ``python -c pass``).
 
 Errors reach the user as one clear sentence on stderr and exit code 1 (2 for usage errors);
 ``--debug`` shows the traceback instead.
@@ -80,7 +81,11 @@ def _register_plugin(sub: Any, entry: Any) -> None:
         def usage_error(_message: str) -> None:  # whatever flags were given: the same sentence
             raise SystemExit(unavailable(None))
 
-        p = sub.add_parser(entry.name, help=f"(unavailable: {type(exc).__name__})", add_help=False)
+        try:
+            p = sub.add_parser(entry.name, help=f"(unavailable: {type(exc).__name__})",
+                               add_help=False)
+        except Exception:  # it failed after adding its parser: that one stays
+            return
         p.set_defaults(func=unavailable, usage_error=usage_error)
 
 
