@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -50,7 +51,7 @@ def test_the_validators_stop_at_the_limits() -> None:
     assert records.check_confidence("c", limits.SCORE_MAX) == limits.SCORE_MAX
     with pytest.raises(records.RecordError):
         records.check_confidence("c", limits.SCORE_MAX + 0.01)
-    base = {
+    base: dict[str, Any] = {
         "query_text": "q",
         "candidates_evaluated": 1,
         "correlation_id": "0190f5e6-1c2b-7d3e-8f40-123456789abc",
