@@ -72,6 +72,7 @@ from onex_otel import conventions as c
 from onex_otel.config import Settings
 from onex_otel.conventions import EventType
 from onex_otel.deadletter import dead_letter_headers
+from onex_otel.errors import OnexError
 
 __all__ = ["Collector", "CollectorOptions", "DeadLetterUnavailable", "KafkaUnavailable"]
 
@@ -83,7 +84,7 @@ _INFLIGHT_POLL_S = 0.005
 _ERROR_LOG_EVERY_S = 30.0  # a Kafka error repeated (a reconnect every few ms) is logged this often
 
 
-class DeadLetterUnavailable(Exception):
+class DeadLetterUnavailable(OnexError):
     """The dead-letter topic could not confirm a message; the batch is retried, not committed."""
 
 
@@ -98,19 +99,19 @@ class _LibrdkafkaLog:
         log.debug("librdkafka: " + msg, *args)
 
 
-class KafkaUnavailable(Exception):
+class KafkaUnavailable(OnexError):
     """A one-shot run gave up: no Kafka broker answered for ``connect_timeout_s``."""
 
 
-class _Abandon(Exception):
+class _Abandon(OnexError):
     """Shutting down and the batch could not be finished in time: leave it uncommitted."""
 
 
-class _NotNow(Exception):
+class _NotNow(OnexError):
     """Rebalancing: the database cannot take the batch now; it is not waited for."""
 
 
-class _Revoked(Exception):
+class _Revoked(OnexError):
     """Every partition of the batch went to another collector while it was retried: dropped."""
 
 

@@ -30,6 +30,7 @@ from onex_otel.envelope import (
     payload_model_for,
     rfc3339,
 )
+from onex_otel.errors import OnexError
 from onex_otel.ids import correlation_uuid
 
 __all__ = [
@@ -102,7 +103,7 @@ _LIFECYCLE_TYPES: Final = frozenset({
 _ENVELOPE_KEYS: Final = frozenset({"event_type", "payload", "schema_ref"})
 
 
-class PoisonMessage(Exception):
+class PoisonMessage(OnexError):
     """A message that can never be written (it goes to the dead-letter topic)."""
 
     stage: str = c.DLQ_STAGE_VALIDATE

@@ -50,6 +50,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from onex_collector.rows import JSON_COLUMNS, TABLE_COLUMNS, Decoded, Row
 from onex_otel import conventions as c
+from onex_otel.errors import OnexError
 
 __all__ = [
     "BATCHES_PER_CONNECTION",
@@ -64,7 +65,7 @@ __all__ = [
 ]
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(OnexError):
     """The database could not take the batch now (not the batch's fault); retry later."""
 
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -157,6 +156,9 @@ from onex_otel.conventions import (
 )
 from onex_otel.dialects import CC_PREFIX, ROLE_EXECUTION
 from onex_otel.envelope import OnexEnvelopeV1
+from onex_otel.errors import OnexError
+from onex_otel.ids import canonical_uuid
+from onex_otel.limits import ROUTING_DURATION_MS_LIMIT, SCORE_MAX, SCORE_MIN
 
 __all__ = [
     "EventRecord",
@@ -174,7 +176,7 @@ __all__ = [
 ]
 
 
-class MappingError(ValueError):
+class MappingError(OnexError, ValueError):
     """A span carries a value that no valid event can hold (e.g. a confidence of 1.7)."""
 
 
@@ -313,20 +315,6 @@ def _uuid7_from(ts_ns: int, rand: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _uuid_or_none(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and _UUID_RE.fullmatch(value):  # canonical already: fast path
-        return value
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        return None
-
-
 def _loads(value: Any) -> Any:
     """Decode a JSON-encoded attribute; a value that is not JSON is kept as it is."""
     if isinstance(value, str):
@@ -437,7 +425,7 @@ class _SpanFacts:
         self.span_id: int = ctx.span_id
         # the random bits of this span's event ids: from its (random) trace and span ids
         self.base_hash = (self.trace_id & _MASK80) ^ (self.span_id << 16)
-        self.correlation_id = _uuid_or_none(attrs.get(ONEX_CORRELATION_ID)) or str(
+        self.correlation_id = canonical_uuid(attrs.get(ONEX_CORRELATION_ID)) or str(
             uuid.UUID(int=self.trace_id)
         )
         agent = attrs.get(ONEX_AGENT_NAME) or attrs.get(GEN_AI_AGENT_NAME)
@@ -446,7 +434,7 @@ class _SpanFacts:
             name = span.name or ""
             agent = name[len(prefix):] if name.startswith(prefix) else None
         self.agent_name: str = str(agent) if agent else UNKNOWN_AGENT
-        self.started_event_id = _uuid_or_none(attrs.get(ONEX_STARTED_EVENT_ID))
+        self.started_event_id = canonical_uuid(attrs.get(ONEX_STARTED_EVENT_ID))
         seed = attrs.get(ONEX_EVENT_ID_SEED)
         self.id_seed: str | None = str(seed) if seed else None
         self.traceparent = f"00-{self.trace_id:032x}-{self.span_id:016x}-{int(ctx.trace_flags):02x}"
@@ -481,7 +469,7 @@ def is_execution_span(span: Any) -> bool:
 
 def _execution_id(facts: _SpanFacts) -> str:
     attrs = facts.attrs
-    found = _uuid_or_none(attrs.get(ONEX_EXECUTION_ID)) or _uuid_or_none(attrs.get(GEN_AI_AGENT_ID))
+    found = canonical_uuid(attrs.get(ONEX_EXECUTION_ID)) or canonical_uuid(attrs.get(GEN_AI_AGENT_ID))
     if found:
         return found
     return str(uuid.uuid5(CORRELATION_ID_NAMESPACE, f"{facts.trace_id:032x}{facts.span_id:016x}"))
@@ -603,7 +591,7 @@ def _ended(b: _Builder) -> None:
         status = ExecutionStatus.FAILED if _is_error(span) else ExecutionStatus.SUCCESS
     end_id = facts.event_id(end, "ended")
     if status == ExecutionStatus.SUCCESS:
-        quality = _number(attrs.get(ONEX_QUALITY_SCORE), "quality_score", lo=0.0, hi=1.0)
+        quality = _number(attrs.get(ONEX_QUALITY_SCORE), "quality_score", lo=SCORE_MIN, hi=SCORE_MAX)
         summary = _text(attrs.get(ONEX_OUTPUT_SUMMARY))
         metrics = _object(attrs.get(ONEX_METRICS))
         payload = {
@@ -766,7 +754,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
         payload = {
             "selected_agent": _required(a.get(ATTR_SELECTED_AGENT), "selected_agent"),
             "confidence_score": _number(a.get(ATTR_CONFIDENCE_SCORE), "confidence_score",
-                                        lo=0.0, hi=1.0),
+                                        lo=SCORE_MIN, hi=SCORE_MAX),
             "routing_strategy": _required(a.get(ATTR_ROUTING_STRATEGY), "routing_strategy"),
             "routing_time_ms": _number(a.get(ATTR_ROUTING_TIME_MS), "routing_time_ms", lo=0,
                                        integer=True),
@@ -783,8 +771,8 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
         payload = {
             "query_text": _required(a.get(ATTR_QUERY_TEXT), "query_text"),
             "routing_duration_ms": _number(a.get(ATTR_ROUTING_DURATION_MS),
-                                           "routing_duration_ms", lo=0, hi=1000, hi_open=True,
-                                           integer=True),
+                                           "routing_duration_ms", lo=0,
+                                           hi=ROUTING_DURATION_MS_LIMIT, hi_open=True, integer=True),
             "cache_hit": _bool(a.get(ATTR_CACHE_HIT), False),
             "trigger_match_strategy": _text(a.get(ATTR_TRIGGER_MATCH_STRATEGY)),
             "confidence_components": _object(a.get(ATTR_CONFIDENCE_COMPONENTS)),
@@ -801,7 +789,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             "target_agent": _required(a.get(ATTR_TARGET_AGENT), "target_agent"),
             "transformation_reason": _text(a.get(ATTR_TRANSFORMATION_REASON)),
             "confidence_score": _number(a.get(ATTR_TRANSFORMATION_CONFIDENCE),
-                                        "confidence_score", lo=0.0, hi=1.0),
+                                        "confidence_score", lo=SCORE_MIN, hi=SCORE_MAX),
             "transformation_duration_ms": _number(a.get(ATTR_TRANSFORMATION_DURATION_MS),
                                                   "transformation_duration_ms", lo=0,
                                                   integer=True) or 0,
@@ -818,7 +806,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             "candidates_evaluated": len(candidates),
             "candidates": candidates,
             "best_confidence": _number(a.get(ATTR_DETECTION_CONFIDENCE), "best_confidence",
-                                       lo=0.0, hi=1.0),
+                                       lo=SCORE_MIN, hi=SCORE_MAX),
             "detection_duration_ms": None,
             "context": _object(a.get(ATTR_DETECTION_CONTEXT)),
             "timestamp": rfc3339_ns(ts),

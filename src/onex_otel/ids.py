@@ -11,6 +11,7 @@ UUID is made from the whole text).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import uuid
@@ -18,7 +19,9 @@ import uuid
 from onex_otel.conventions import CORRELATION_ID_NAMESPACE
 
 __all__ = [
+    "canonical_uuid",
     "correlation_uuid",
+    "is_uuid",
     "new_correlation_id",
     "trace_id_to_uuid",
     "uuid7",
@@ -103,3 +106,27 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62
     value |= rand & 0x3FFF_FFFF_FFFF_FFFF
     return uuid.UUID(int=value)
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def canonical_uuid(value: object) -> str | None:
+    """``value`` as a canonical UUID text (lower case, with hyphens); ``None`` if it is not a UUID.
+
+    The one UUID check: accepts a :class:`uuid.UUID` and any text :class:`uuid.UUID` parses (upper
+    case, braces, ``urn:uuid:``, no hyphens); a canonical text is returned as it is, unparsed.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):  # the usual case: no parsing
+        return value
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def is_uuid(value: object) -> bool:
+    """Whether ``value`` is a UUID or a text that parses as one (see :func:`canonical_uuid`)."""
+    return canonical_uuid(value) is not None

@@ -32,5 +32,5 @@ def test_wheel_contains_migrations_and_collector(tmp_path: Path) -> None:
     for f in migration_files():
         assert f"onex_migrations/{f.name}" in names
     assert "onex_migrations/__init__.py" in names
-    expected = {"onex_collector/consumer.py", "onex_collector/py.typed", "onex_otel/cli/_db.py"}
+    expected = {"onex_collector/consumer.py", "onex_collector/py.typed", "onex_collector/commands/db.py"}
     assert expected <= names

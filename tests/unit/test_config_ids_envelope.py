@@ -171,3 +171,15 @@ def test_semconv_keys_match_the_semantic_conventions_package() -> None:
         assert getattr(c, name) == getattr(exception_attributes, name)
     assert gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value == c.OP_INVOKE_AGENT
     assert gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value == c.OP_EXECUTE_TOOL
+
+
+def test_the_one_uuid_check_accepts_every_spelling_and_returns_the_canonical_text() -> None:
+    from onex_otel.ids import canonical_uuid, is_uuid
+
+    u = uuid.UUID("0190f5e6-1c2b-7d3e-8f40-123456789abc")
+    for spelling in (str(u), str(u).upper(), u.hex, f"{{{u}}}", f"urn:uuid:{u}", u):
+        assert canonical_uuid(spelling) == str(u)
+        assert is_uuid(spelling)
+    for bad in (None, "", "abc-123", str(u)[:-1], 5, "0190f5e6-1c2b-7d3e-8f40-123456789abz"):
+        assert canonical_uuid(bad) is None
+        assert not is_uuid(bad)

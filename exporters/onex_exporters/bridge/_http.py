@@ -34,6 +34,7 @@ from onex_otel.conventions import (
     OTLP_HTTP_PATH_LOGS,
     OTLP_HTTP_PATH_TRACES,
 )
+from onex_otel.errors import OnexError
 
 if TYPE_CHECKING:
     from onex_exporters.bridge.receiver import OtlpReceiver
@@ -244,6 +245,6 @@ def handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _LengthRequired(Exception):
+class _LengthRequired(OnexError):
     """Neither Content-Length nor chunked (411)."""
 

@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from onex_otel.config import Settings
 from onex_otel.conventions import CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF
+from onex_otel.errors import OnexError
 
 #: Seconds a client is asked to wait before retrying a request refused under back-pressure.
 RETRY_AFTER_S: Final = 2
@@ -74,11 +75,11 @@ def signals_for(settings: Settings) -> dict[str, Signal]:
     }
 
 
-class BadRequest(Exception):
+class BadRequest(OnexError):
     """The body does not decode as an export request (400 / INVALID_ARGUMENT)."""
 
 
-class TooLarge(Exception):
+class TooLarge(OnexError):
     """The body is larger than allowed (413 / RESOURCE_EXHAUSTED)."""
 
 

@@ -45,6 +45,7 @@ from onex_exporters.mapping import EventRecord, MappingOptions, span_to_records
 from onex_otel import conventions as c
 from onex_otel.config import Settings
 from onex_otel.deadletter import dead_letter_headers
+from onex_otel.errors import OnexError
 from onex_otel.service_metrics import Kind, ServiceMetrics
 from onex_otel.status_http import StatusServer
 
@@ -76,7 +77,7 @@ class _Pending:
     seconds: float = 0.0
 
 
-class _Abandon(Exception):
+class _Abandon(OnexError):
     """Shutting down and the batch could not be settled in time: leave it uncommitted."""
 
 
