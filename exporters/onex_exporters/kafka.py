@@ -51,6 +51,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -577,13 +578,26 @@ class OnexKafkaSpanExporter(SpanExporter):
         if self._is_shutdown:
             self._drop(DROP_SHUTDOWN, len(records))
             return
-        messages = []
-        for record in records:
+        messages: list[_Message] = []
+        append = messages.append
+        static = self._static
+        # the events of one span share their headers: built once per span and event type
+        headers_of: dict[tuple[EventType, str, str | None], tuple[str, list[tuple[str, bytes]]]] = {}
+        for event_type, envelope, traceparent, tracestate in records:
             try:
-                messages.append(self._message(record))
+                value = dumps(envelope)
             except MappingError as exc:
                 self._drop(DROP_UNSERIALIZABLE)
                 self._warn.warning("unserializable", "onex-otel dropped an event: %s", exc)
+                continue
+            routed = headers_of.get((event_type, traceparent, tracestate))
+            if routed is None:
+                topic, fixed = static[event_type]
+                headers = [(HEADER_TRACEPARENT, traceparent.encode()), *fixed]
+                if tracestate:
+                    headers.append((HEADER_TRACESTATE, tracestate.encode()))
+                routed = headers_of[(event_type, traceparent, tracestate)] = (topic, headers)
+            append((routed[0], value, envelope["correlation_id"].encode(), routed[1], None))
         token = otel_context.attach(otel_context.set_value(
             otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
@@ -641,10 +655,14 @@ class OnexKafkaSpanExporter(SpanExporter):
                 to_spool = [SpoolRecord(t, v, k, tuple(h), a) for t, v, k, h, a in messages]
             else:
                 produced = 0
+                produce = producer.produce
+                next_seq = seq.__next__
+                delivered = self._delivered
                 for i, (topic, value, key, headers, ack) in enumerate(messages):
                     try:
-                        producer.produce(topic, value, key, headers=headers,
-                                         on_delivery=_Delivery(self, headers, next(seq), ack))
+                        # delivery reports carry no headers: they travel with the callback
+                        produce(topic, value, key, headers=headers,
+                                on_delivery=partial(delivered, headers, next_seq(), ack))
                         produced += 1
                     except BufferError:  # queue full: keep the order, go through the spool
                         self._begin_holding()
@@ -702,6 +720,11 @@ class OnexKafkaSpanExporter(SpanExporter):
         if self.spool is not None:
             with contextlib.suppress(OSError):
                 self.spool.sync()
+
+    def _delivered(self, headers: list[tuple[str, bytes]], seq: int,
+                   ack: Callable[[str], None] | None, err: Any, msg: Any) -> None:
+        """A message's delivery report (bound per message with its headers, produce order, ack)."""
+        self._on_delivery(err, msg, headers, seq, ack)
 
     def _on_delivery(self, err: Any, msg: Any, headers: list[tuple[str, bytes]],
                      seq: int, ack: Callable[[str], None] | None = None) -> None:
@@ -1025,22 +1048,6 @@ def _sigint_sets(event: threading.Event) -> Any:
     finally:
         with contextlib.suppress(ValueError):
             signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-class _Delivery:
-    """A delivery callback that keeps the message's headers (delivery reports lack them)."""
-
-    __slots__ = ("ack", "exporter", "headers", "seq")
-
-    def __init__(self, exporter: OnexKafkaSpanExporter, headers: list[tuple[str, bytes]],
-                 seq: int, ack: Callable[[str], None] | None = None) -> None:
-        self.exporter = exporter
-        self.headers = headers
-        self.seq = seq
-        self.ack = ack
-
-    def __call__(self, err: Any, msg: Any) -> None:
-        self.exporter._on_delivery(err, msg, self.headers, self.seq, self.ack)
 
 
 def _ack_all(records: Sequence[SpoolRecord], outcome: str) -> None:

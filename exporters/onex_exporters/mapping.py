@@ -141,6 +141,7 @@ from onex_otel.conventions import (
     ONEX_PROJECT_PATH,
     ONEX_QUALITY_SCORE,
     ONEX_SESSION_ID,
+    ONEX_SPAN_ROLE,
     ONEX_STARTED_EVENT_ID,
     ONEX_USER_REQUEST,
     ONEX_WORKING_DIRECTORY,
@@ -155,7 +156,13 @@ from onex_otel.conventions import (
     EventType,
     ExecutionStatus,
 )
-from onex_otel.dialects import CC_PREFIX, ROLE_EXECUTION
+from onex_otel.dialects import (
+    CC_PREFIX,
+    CC_TRACES_SCOPES,
+    OI_SPAN_KIND,
+    ROLE_EXECUTION,
+    TRACELOOP_SPAN_KIND,
+)
 from onex_otel.envelope import OnexEnvelopeV1
 
 __all__ = [
@@ -164,6 +171,7 @@ __all__ = [
     "MappingOptions",
     "derive_event_id",
     "is_execution_span",
+    "maps_to_nothing",
     "progress_records",
     "seeded_event_id",
     "span_to_envelopes",
@@ -581,8 +589,16 @@ def _started(b: _Builder) -> None:
              ACTION_EXECUTION_STARTED, details, None)
 
 
+def _events(span: Any) -> Sequence[Any]:
+    """The span's events (the SDK's ``events`` property copies them on every read)."""
+    raw = getattr(span, "_events", None)
+    if raw is not None and type(span) is not SpanView:
+        return raw  # type: ignore[no-any-return]
+    return span.events or ()
+
+
 def _exception_event(span: Any) -> Mapping[str, Any]:
-    for event in span.events or ():
+    for event in _events(span):
         if event.name == "exception":
             return event.attributes or {}
     return {}
@@ -835,6 +851,40 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
 # ----------------------------------------------------------------------------------------------
 # public API
 # ----------------------------------------------------------------------------------------------
+#: Attribute keys any span that maps to something carries (onex's contract, a stamp of the span
+#: processor, a dialect's kind): a span with none of them, no mapped span event and no Claude
+#: Code name or scope maps to nothing.
+_MAPPED_KEYS = frozenset({GEN_AI_OPERATION_NAME, ONEX_SPAN_ROLE, ONEX_ACTION_TYPE,
+                          TRACELOOP_SPAN_KIND, OI_SPAN_KIND})
+_MAPPED_EVENTS = frozenset({EVENT_DECISION, EVENT_ERROR, EVENT_SUCCESS, EVENT_ROUTING_DECISION,
+                            EVENT_ROUTER_METRICS, EVENT_TRANSFORMATION, EVENT_DETECTION_FAILURE,
+                            EVENT_PROGRESS})
+
+
+def maps_to_nothing(span: Any) -> bool:
+    """Whether ``span`` certainly maps to no event (a database or HTTP client span...).
+
+    Decided before any mapping work, from the attribute keys, the span events' names, the span's
+    name and its instrumentation scope: the exporter's cost of such a span is this check alone.
+    """
+    raw = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if not _MAPPED_KEYS.isdisjoint(raw if isinstance(raw, dict) else span.attributes or ()):
+        return False
+    name = span.name
+    if name and name.startswith(CC_PREFIX):
+        return False
+    scope = getattr(span, "instrumentation_scope", None)
+    if scope is not None and scope.name in CC_TRACES_SCOPES:
+        return False
+    events = _events(span)
+    if not events:
+        return True
+    for event in events:  # noqa: SIM110 - a plain loop: no generator per span
+        if event.name in _MAPPED_EVENTS:
+            return False
+    return True
+
+
 def span_to_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS, *,
                     include_lifecycle: bool = True) -> list[EventRecord]:
     """Map a finished span to its events (JSON-ready dicts), in a stable order.
@@ -845,6 +895,8 @@ def span_to_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS, *,
 
     Raises :class:`MappingError` when a value cannot fit a valid event.
     """
+    if maps_to_nothing(span):
+        return []
     facts = _SpanFacts(normalize(span))
     b = _Builder(facts, options)
     op = facts.attrs.get(GEN_AI_OPERATION_NAME)
@@ -855,7 +907,7 @@ def span_to_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS, *,
         _tool_call(b)
     elif op == OP_DECISION or facts.attrs.get(ONEX_ACTION_TYPE) == ActionType.DECISION:
         _decision_span(b)
-    for index, event in enumerate(facts.span.events or ()):
+    for index, event in enumerate(_events(facts.span)):
         _span_event(b, index, event, include_lifecycle)
     if op == OP_INVOKE_AGENT and include_lifecycle:
         _ended(b)
