@@ -49,6 +49,7 @@ from onex_otel.conventions import (
     ExecutionStatus,
 )
 from onex_otel.ids import uuid7
+from onex_otel.timestamps import as_utc, rfc3339, rfc3339_ns
 
 __all__ = [
     "PAYLOAD_MODELS",
@@ -66,6 +67,8 @@ __all__ = [
     "as_utc",
     "json_schemas",
     "payload_model_for",
+    "rfc3339",
+    "rfc3339_ns",
     "utc_now",
 ]
 
@@ -79,16 +82,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(value: datetime) -> datetime:
-    """``value`` as timezone-aware UTC; a naive datetime is taken as UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def rfc3339(value: datetime) -> str:
-    """Format a datetime as RFC 3339 UTC with a ``Z`` suffix (microsecond precision)."""
-    return as_utc(value).isoformat(timespec="microseconds")[:-6] + "Z"  # less "+00:00"
 
 
 #: A timestamp: validated to timezone-aware UTC (a naive one is taken as UTC), written to JSON as

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from onex_otel.config import ALWAYS_FITS_CHARS
@@ -30,6 +30,7 @@ from onex_otel.conventions import (
     EventType,
 )
 from onex_otel.ids import correlation_uuid, uuid7
+from onex_otel.timestamps import rfc3339_ns
 
 __all__ = [
     "RecordError",
@@ -50,7 +51,7 @@ class RecordError(ValueError):
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339_ns(time.time_ns())
 
 
 def check_confidence(name: str, value: float | None, *, required: bool = True) -> float | None:
