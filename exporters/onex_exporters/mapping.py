@@ -49,7 +49,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from opentelemetry.trace import StatusCode
@@ -164,6 +164,9 @@ from onex_otel.dialects import (
     TRACELOOP_SPAN_KIND,
 )
 from onex_otel.envelope import OnexEnvelopeV1
+from onex_otel.ids import uuid7_text
+from onex_otel.timestamps import rfc3339_ns as rfc3339_ns
+from onex_otel.timestamps import unix_ns
 
 __all__ = [
     "EventRecord",
@@ -247,33 +250,8 @@ def dumps(value: Any) -> bytes:
 # ----------------------------------------------------------------------------------------------
 # small pure helpers
 # ----------------------------------------------------------------------------------------------
-_second_cache: tuple[int, str] = (-1, "")
 #: Plain string values of the enumerations (an enum's ``.value`` is slow on the hot path).
 _VALUES: dict[Any, str] = {m: str(m.value) for e in (EventType, ActionType) for m in e}
-
-
-_last_ts: tuple[int, str] = (-1, "")
-
-
-def rfc3339_ns(ts_ns: int) -> str:
-    """Format a Unix time in nanoseconds as RFC 3339 UTC with microseconds and ``Z``."""
-    global _second_cache, _last_ts
-    last_ns, last_text = _last_ts
-    if last_ns == ts_ns:  # an event's envelope and payload share their time
-        return last_text
-    text = _format_ns(ts_ns)
-    _last_ts = (ts_ns, text)
-    return text
-
-
-def _format_ns(ts_ns: int) -> str:
-    global _second_cache
-    seconds, ns = divmod(ts_ns, 1_000_000_000)
-    cached_second, base = _second_cache
-    if cached_second != seconds:
-        base = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _second_cache = (seconds, base)
-    return f"{base}.{ns // 1000:06d}Z"
 
 
 def _hash80(text: str) -> int:
@@ -298,7 +276,7 @@ def derive_event_id(ts_ns: int, *parts: object) -> str:
 
     Deterministic: the same span mapped twice yields the same event ids (idempotent delivery).
     """
-    return _uuid7_from(ts_ns, _hash80("|".join(map(str, parts))))
+    return uuid7_text(ts_ns, _hash80("|".join(map(str, parts))))
 
 
 def seeded_event_id(seed: str, *what: object) -> str:
@@ -308,17 +286,6 @@ def seeded_event_id(seed: str, *what: object) -> str:
     clock each path saw (see :data:`~onex_otel.conventions.ONEX_EVENT_ID_SEED`).
     """
     return str(uuid.uuid5(CORRELATION_ID_NAMESPACE, "|".join((seed, *map(str, what)))))
-
-
-def _uuid7_from(ts_ns: int, rand: int) -> str:
-    ms = ts_ns // 1_000_000
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80
-    value |= 0x7 << 76
-    value |= ((rand >> 64) & 0xFFF) << 64
-    value |= 0b10 << 62
-    value |= rand & 0x3FFF_FFFF_FFFF_FFFF
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -464,7 +431,7 @@ class _SpanFacts:
     def event_id(self, ts_ns: int, *what: object) -> str:
         if self.id_seed is not None:
             return seeded_event_id(self.id_seed, *what)
-        return _uuid7_from(ts_ns, self.base_hash ^ _tag_hash(what))
+        return uuid7_text(ts_ns, self.base_hash ^ _tag_hash(what))
 
 
 def _plain(span: Any) -> Mapping[str, Any]:
@@ -935,19 +902,13 @@ def ended_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS) -> list[
     return b.records
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
 def progress_records(span: Any, stage: str, percent: float, metadata: Mapping[str, Any] | None,
                      timestamp: datetime, options: MappingOptions = DEFAULT_OPTIONS
                      ) -> list[EventRecord]:
     """The progress event of a ``progress(stage, percent, metadata)`` call on an execution."""
     facts = _SpanFacts(normalize(span))
     b = _Builder(facts, options)
-    if timestamp.tzinfo is None:
-        timestamp = timestamp.replace(tzinfo=UTC)
-    ts = (timestamp - _EPOCH) // _MICROSECOND * 1000  # exact (a float loses microseconds)
+    ts = unix_ns(timestamp)
     payload = _progress_payload(facts, stage, percent, dict(metadata or {}), ts)
     b.add(EventType.EXECUTION_PROGRESS, facts.event_id(ts, "progress", stage, percent), ts,
           _started_id(facts), payload)
