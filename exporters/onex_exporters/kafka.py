@@ -70,6 +70,7 @@ from onex_exporters.mapping import (
     MappingError,
     MappingOptions,
     dumps,
+    maps_to_nothing,
     span_to_records,
 )
 from onex_exporters.rate_limited_log import RateLimitedLog
@@ -610,9 +611,12 @@ class OnexKafkaSpanExporter(SpanExporter):
                 return SpanExportResult.FAILURE
             records: list[EventRecord] = []
             include = not self.lifecycle_attached
+            options = self.options
             for span in spans:
                 try:
-                    records.extend(span_to_records(span, self.options, include_lifecycle=include))
+                    if maps_to_nothing(span):  # a database or HTTP span...: nothing more to do
+                        continue
+                    records.extend(span_to_records(span, options, include_lifecycle=include))
                 except Exception as exc:
                     self._drop(DROP_UNSERIALIZABLE)
                     self._warn.warning("mapping", "onex-otel could not map span %r: %s",

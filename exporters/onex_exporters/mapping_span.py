@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.trace import StatusCode
 
 from onex_exporters.mapping import EventRecord, MappingOptions
@@ -220,6 +222,8 @@ def _is_error(span: Any) -> bool:
 #: Attribute keys any span that maps to something carries (onex's contract, a stamp of the span
 #: processor, a dialect's kind): a span with none of them, no mapped span event and no Claude
 #: Code name or scope maps to nothing.
+#: The SDK's span classes, whose fields :func:`maps_to_nothing` reads directly.
+_SDK_SPANS = frozenset({ReadableSpan, SdkSpan})
 _MAPPED_KEYS = frozenset({GEN_AI_OPERATION_NAME, ONEX_SPAN_ROLE, ONEX_ACTION_TYPE,
                           TRACELOOP_SPAN_KIND, OI_SPAN_KIND})
 _MAPPED_EVENTS = frozenset({EVENT_DECISION, EVENT_ERROR, EVENT_SUCCESS, EVENT_ROUTING_DECISION,
@@ -233,18 +237,30 @@ def maps_to_nothing(span: Any) -> bool:
     Decided before any mapping work, from the attribute keys, the span events' names, the span's
     name and its instrumentation scope: the exporter's cost of such a span is this check alone.
     """
-    raw = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if not _MAPPED_KEYS.isdisjoint(raw if isinstance(raw, dict) else span.attributes or ()):
+    if type(span) in _SDK_SPANS:  # the SDK's properties are Python calls: read the fields
+        attrs = span._attributes
+        attrs = getattr(attrs, "_dict", attrs)
+        name = span._name
+        scope = getattr(span._instrumentation_scope, "_name", None)
+        events = span._events
+        events = getattr(events, "_dq", events)  # a BoundedList's deque: no copy, no lock
+    else:
+        attrs = _plain(span)
+        name = span.name
+        scope = getattr(getattr(span, "instrumentation_scope", None), "name", None)
+        events = span.events
+    if attrs and not _MAPPED_KEYS.isdisjoint(attrs):
         return False
-    name = span.name
     if name and name.startswith(CC_PREFIX):
         return False
-    scope = getattr(span, "instrumentation_scope", None)
-    if scope is not None and scope.name in CC_TRACES_SCOPES:
+    if scope in CC_TRACES_SCOPES:
         return False
-    events = _events(span)
     if not events:
         return True
+    for event in events:  # noqa: SIM110 - a plain loop: no generator per span
+        if event.name in _MAPPED_EVENTS:
+            return False
+    return True
     for event in events:  # noqa: SIM110 - a plain loop: no generator per span
         if event.name in _MAPPED_EVENTS:
             return False
