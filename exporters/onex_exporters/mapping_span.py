@@ -86,9 +86,11 @@ class _SpanFacts:
         self.span = span
         attrs: Mapping[str, Any] = _plain(span)
         self.attrs = attrs
-        ctx = span.context
-        self.trace_id: int = ctx.trace_id
-        self.span_id: int = ctx.span_id
+        ctx = span._context if type(span) in _SDK_SPANS else span.context
+        # a SpanContext is a tuple: unpacked, not read through its properties
+        trace_id, span_id, _remote, trace_flags, state, _valid = ctx
+        self.trace_id: int = trace_id
+        self.span_id: int = span_id
         # the random bits of this span's event ids: from its (random) trace and span ids
         self.base_hash = (self.trace_id & _MASK80) ^ (self.span_id << 16)
         self.correlation_id = _uuid_or_none(attrs.get(ONEX_CORRELATION_ID)) or str(
@@ -103,8 +105,7 @@ class _SpanFacts:
         self.started_event_id = _uuid_or_none(attrs.get(ONEX_STARTED_EVENT_ID))
         seed = attrs.get(ONEX_EVENT_ID_SEED)
         self.id_seed: str | None = str(seed) if seed else None
-        self.traceparent = f"00-{self.trace_id:032x}-{self.span_id:016x}-{int(ctx.trace_flags):02x}"
-        state = ctx.trace_state
+        self.traceparent = f"00-{trace_id:032x}-{span_id:016x}-{int(trace_flags):02x}"
         self.tracestate = state.to_header() if state else None
 
     def event_id(self, ts_ns: int, *what: object) -> str:
@@ -200,9 +201,9 @@ class _Builder:
 
 def _events(span: Any) -> Sequence[Any]:
     """The span's events (the SDK's ``events`` property copies them on every read)."""
-    raw = getattr(span, "_events", None)
-    if raw is not None and type(span) is not SpanView:
-        return raw  # type: ignore[no-any-return]
+    if type(span) in _SDK_SPANS:
+        events = span._events
+        return getattr(events, "_dq", events)  # type: ignore[no-any-return]  # no copy, no lock
     return span.events or ()
 
 
