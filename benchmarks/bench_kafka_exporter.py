@@ -27,6 +27,11 @@ the producer configured as the exporter's, every message's value pre-serialized)
   export   the exporter's ``export()`` of the batch: mapping + JSON + produce
   otlp     as above, in the same rounds (so export / otlp is a within-round ratio)
 
+``frameworks`` phase (no broker; ``--framework-runs`` agent runs per dialect, 0 leaves it out):
+  the spans of real frameworks with fake models, recorded through onex-otel's span processor
+  (pydantic-ai's GenAI spans, OpenInference and OpenLLMetry LangChain spans, OpenInference
+  OpenAI Agents SDK spans): ``otlp_<dialect>`` and ``map_<dialect>`` as above, per span.
+
 Between timed loops the producers are flushed (outside the timing): the loops measure what the
 exporter's thread pays, not the broker.
 
@@ -58,7 +63,7 @@ from harness import Rounds, Target
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PHASES = ("cpu", "produce")
+PHASES = ("cpu", "produce", "frameworks")
 
 LABELS = {
     "otlp": "otlp     OTLP encode_spans + SerializeToString",
@@ -219,6 +224,34 @@ def produce_cases(batch: int, bootstrap: str, tmp: str
             "export": lambda: exporter.export(spans)}, flush
 
 
+def framework_cases(runs: int) -> dict[str, Callable[[], object]]:
+    """The ``frameworks`` phase: OTLP encode and mapping + JSON of each dialect's spans."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from tests.frameworks.runners import RUNNERS
+
+    import onex_otel
+    from onex_exporters.mapping import span_to_records
+
+    cases: dict[str, Callable[[], object]] = {}
+    for dialect, runner in RUNNERS.items():
+        memory = InMemorySpanExporter()
+        provider = TracerProvider()
+        onex_otel.configure(tracer_provider=provider)
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        for _ in range(runs):
+            runner(provider)
+        spans = list(memory.get_finished_spans())
+        provider.shutdown()
+        cases[f"otlp_{dialect}"] = functools.partial(
+            lambda s: encode_spans(s).SerializeToString(), spans)
+        cases[f"map_{dialect}"] = functools.partial(
+            lambda s: [r.to_json() for x in s for r in span_to_records(x)], spans)
+    return cases
+
+
 def _per(rounds: Rounds, divisor: Callable[[str], float]) -> Rounds:
     return [{k: v / divisor(k) for k, v in r.items()} for r in rounds]
 
@@ -230,11 +263,18 @@ def main() -> None:
     parser.add_argument("--callgrind-calls", type=int, default=3,
                         help="batches per loop under callgrind")
     parser.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
+    parser.add_argument("--framework-runs", type=int, default=20,
+                        help="agent runs per framework dialect (0: no frameworks phase)")
     parser.add_argument("--phase", choices=PHASES, help="(worker) the phase to measure")
     args = parser.parse_args()
 
     if args.worker or args.callgrind_worker:
         with tempfile.TemporaryDirectory(prefix="bench-exporter-") as tmp:
+            if args.phase == "frameworks":
+                cases = framework_cases(args.framework_runs)
+                harness.emit_rounds(harness.time_rounds(cases, args.calls, args.rounds,
+                                                        slices=min(args.calls, 3)))
+                return
             if args.phase == "cpu":
                 cases = cpu_cases(args.batch, tmp)
                 if args.callgrind_worker:
@@ -254,16 +294,19 @@ def main() -> None:
     spans = make_spans(args.batch // 5 + 1)[:args.batch]
     events = sum(len(span_to_records(s)) for s in spans)
     me = [sys.executable, os.path.abspath(__file__)]
-    common = ["--rounds", str(args.rounds), "--batch", str(args.batch), "--calls", str(args.calls)]
+    common = ["--rounds", str(args.rounds), "--batch", str(args.batch), "--calls", str(args.calls),
+              "--framework-runs", str(args.framework_runs)]
     print(f"machine: {harness.machine()}")
     print(f"command: python benchmarks/bench_kafka_exporter.py --processes {args.processes} "
           f"--rounds {args.rounds} --batch {args.batch} --calls {args.calls} "
+          f"--framework-runs {args.framework_runs} "
           f"--callgrind-calls {args.callgrind_calls}" + (" --no-callgrind" if args.no_callgrind
                                                          else ""))
     print(f"batch: {args.batch} spans -> {events} events ({events / args.batch:.2f} per span)")
+    phases = [p for p in PHASES if p != "frameworks" or args.framework_runs > 0]
     rounds = {phase: harness.run_processes([*me, "--worker", "--phase", phase, *common],
                                            args.processes, timeout=1800)
-              for phase in PHASES}
+              for phase in phases}
     instr = None
     if not args.no_callgrind:
         if harness.valgrind_available():
@@ -301,6 +344,18 @@ def main() -> None:
     raw = statistics.median(harness.round_ratios(produce, "hdrcb", "export"))
     print(f"as rates: export() = {ratio:.2f}x the OTLP encode rate (target >= 2), "
           f"{raw:.2f}x raw produce with headers + callback (target >= 0.25)")
+    if "frameworks" in rounds:
+        from tests.frameworks.runners import RUNNERS
+
+        print(f"== framework spans ({args.framework_runs} agent runs per dialect), "
+              f"mapping + JSON / OTLP encode of the same spans, per round's median")
+        for dialect in RUNNERS:
+            ratios = harness.round_ratios(rounds["frameworks"], f"map_{dialect}",
+                                          f"otlp_{dialect}")
+            s = harness.summarize(ratios)
+            print(f"{dialect:<28} map / otlp min {s.min:.3f} median {s.median:.3f} "
+                  f"max {s.max:.3f} (n={s.n}): mapping rate {1 / s.median:.2f}x the OTLP encode "
+                  f"rate")
     sys.exit(0 if all(v.passed for v in verdicts) and nothing_ok else 1)
 
 

@@ -70,9 +70,9 @@ from onex_exporters.mapping import (
     MappingError,
     MappingOptions,
     dumps,
-    maps_to_nothing,
     span_to_records,
 )
+from onex_exporters.mapping_span import spans_to_map
 from onex_exporters.rate_limited_log import RateLimitedLog
 from onex_exporters.routing import Route, RouteState
 from onex_exporters.sigint import sigint_sets
@@ -612,10 +612,8 @@ class OnexKafkaSpanExporter(SpanExporter):
             records: list[EventRecord] = []
             include = not self.lifecycle_attached
             options = self.options
-            for span in spans:
+            for span in spans_to_map(spans):  # a database or HTTP span...: no more work
                 try:
-                    if maps_to_nothing(span):  # a database or HTTP span...: nothing more to do
-                        continue
                     records.extend(span_to_records(span, options, include_lifecycle=include))
                 except Exception as exc:
                     self._drop(DROP_UNSERIALIZABLE)

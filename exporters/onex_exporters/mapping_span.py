@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import StatusCode
 
 from onex_exporters.mapping import EventRecord, MappingOptions
@@ -203,7 +205,7 @@ def _events(span: Any) -> Sequence[Any]:
     """The span's events (the SDK's ``events`` property copies them on every read)."""
     if type(span) in _SDK_SPANS:
         events = span._events
-        return getattr(events, "_dq", events)  # type: ignore[no-any-return]  # no copy, no lock
+        return events._dq if type(events) is BoundedList else events  # type: ignore[attr-defined,no-any-return]
     return span.events or ()
 
 
@@ -225,8 +227,8 @@ def _is_error(span: Any) -> bool:
 #: Code name or scope maps to nothing.
 #: The SDK's span classes, whose fields :func:`maps_to_nothing` reads directly.
 _SDK_SPANS = frozenset({ReadableSpan, SdkSpan})
-_MAPPED_KEYS = frozenset({GEN_AI_OPERATION_NAME, ONEX_SPAN_ROLE, ONEX_ACTION_TYPE,
-                          TRACELOOP_SPAN_KIND, OI_SPAN_KIND})
+_OPERATION, _ROLE, _ACTION_TYPE, _TRACELOOP_KIND, _OI_KIND = (
+    GEN_AI_OPERATION_NAME, ONEX_SPAN_ROLE, ONEX_ACTION_TYPE, TRACELOOP_SPAN_KIND, OI_SPAN_KIND)
 _MAPPED_EVENTS = frozenset({EVENT_DECISION, EVENT_ERROR, EVENT_SUCCESS, EVENT_ROUTING_DECISION,
                             EVENT_ROUTER_METRICS, EVENT_TRANSFORMATION, EVENT_DETECTION_FAILURE,
                             EVENT_PROGRESS})
@@ -235,29 +237,52 @@ _MAPPED_EVENTS = frozenset({EVENT_DECISION, EVENT_ERROR, EVENT_SUCCESS, EVENT_RO
 def maps_to_nothing(span: Any) -> bool:
     """Whether ``span`` certainly maps to no event (a database or HTTP client span...).
 
-    Decided before any mapping work, from the attribute keys, the span events' names, the span's
-    name and its instrumentation scope: the exporter's cost of such a span is this check alone.
+    See :func:`spans_to_map`, which decides it for a whole batch.
     """
-    if type(span) in _SDK_SPANS:  # the SDK's properties are Python calls: read the fields
-        attrs = span._attributes
-        attrs = getattr(attrs, "_dict", attrs)
-        name = span._name
-        scope = getattr(span._instrumentation_scope, "_name", None)
-        events = span._events
-        events = getattr(events, "_dq", events)  # a BoundedList's deque: no copy, no lock
-    else:
-        attrs = _plain(span)
-        name = span.name
-        scope = getattr(getattr(span, "instrumentation_scope", None), "name", None)
-        events = span.events
-    if attrs and not _MAPPED_KEYS.isdisjoint(attrs):
-        return False
-    if name and name.startswith(CC_PREFIX):
-        return False
-    if scope in CC_TRACES_SCOPES:
-        return False
-    if not events:
-        return True
+    return not spans_to_map((span,))
+
+
+def spans_to_map(spans: Iterable[Any]) -> list[Any]:
+    """The spans of ``spans`` that may map to events, in order; the others certainly map to none.
+
+    Decided before any mapping work, from the attribute keys, the span events' names, the span's
+    name and its instrumentation scope; one loop for the batch (no call per span), so that a
+    span of another instrumentation (a database query, an HTTP call) costs the exporter this
+    check alone.
+    """
+    out: list[Any] = []
+    keep = out.append
+    for span in spans:
+        if type(span) in _SDK_SPANS:  # the SDK's properties are Python calls: read the fields
+            attrs = span._attributes
+            if type(attrs) is BoundedAttributes:
+                attrs = attrs._dict
+            name = span._name
+            scope = span._instrumentation_scope
+            scope = scope._name if scope is not None else None
+            events = span._events
+            if type(events) is BoundedList:
+                events = events._dq  # type: ignore[attr-defined]  # no copy, no lock
+        else:
+            try:
+                attrs = _plain(span)
+                name = span.name
+                scope = getattr(getattr(span, "instrumentation_scope", None), "name", None)
+                events = span.events
+            except Exception:  # not a span: the mapping says why (and the exporter counts it)
+                keep(span)
+                continue
+        if (attrs and (_OPERATION in attrs or _ROLE in attrs or _ACTION_TYPE in attrs
+                       or _TRACELOOP_KIND in attrs or _OI_KIND in attrs)) \
+                or (name and name.startswith(CC_PREFIX)) or scope in CC_TRACES_SCOPES:
+            keep(span)
+            continue
+        if events:
+            for event in events:
+                if event.name in _MAPPED_EVENTS:
+                    keep(span)
+                    break
+    return out
     for event in events:  # noqa: SIM110 - a plain loop: no generator per span
         if event.name in _MAPPED_EVENTS:
             return False
