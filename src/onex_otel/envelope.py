@@ -50,6 +50,7 @@ from onex_otel.conventions import (
 )
 from onex_otel.ids import uuid7
 from onex_otel.limits import NON_NEGATIVE_MIN, ROUTING_DURATION_MS_LIMIT, SCORE_MAX, SCORE_MIN
+from onex_otel.timestamps import as_utc, rfc3339, rfc3339_ns
 
 __all__ = [
     "PAYLOAD_MODELS",
@@ -67,6 +68,8 @@ __all__ = [
     "as_utc",
     "json_schemas",
     "payload_model_for",
+    "rfc3339",
+    "rfc3339_ns",
     "utc_now",
 ]
 
@@ -80,16 +83,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(value: datetime) -> datetime:
-    """``value`` as timezone-aware UTC; a naive datetime is taken as UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def rfc3339(value: datetime) -> str:
-    """Format a datetime as RFC 3339 UTC with a ``Z`` suffix (microsecond precision)."""
-    return as_utc(value).isoformat(timespec="microseconds")[:-6] + "Z"  # less "+00:00"
 
 
 #: A timestamp: validated to timezone-aware UTC (a naive one is taken as UTC), written to JSON as

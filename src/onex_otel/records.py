@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from onex_otel.config import ALWAYS_FITS_CHARS
@@ -32,6 +32,7 @@ from onex_otel.errors import OnexError
 from onex_otel.ids import correlation_uuid, uuid7
 from onex_otel.ids import is_uuid as is_uuid  # moved to onex_otel.ids; the old name still works
 from onex_otel.limits import NON_NEGATIVE_MIN, ROUTING_DURATION_MS_LIMIT, SCORE_MAX, SCORE_MIN
+from onex_otel.timestamps import rfc3339_ns
 
 __all__ = [
     "RecordError",
@@ -52,7 +53,7 @@ class RecordError(OnexError, ValueError):
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339_ns(time.time_ns())
 
 
 def check_confidence(name: str, value: float | None, *, required: bool = True) -> float | None:

@@ -436,3 +436,38 @@ def test_validated_envelopes_api() -> None:
     assert all(isinstance(e, OnexEnvelopeV1) for e in envelopes)
     assert envelopes[0].event_type is EventType.EXECUTION_STARTED
     assert envelopes[-2].event_type is EventType.EXECUTION_COMPLETED
+
+
+def _foreign_span(scope: str, name: str, attributes: dict[str, Any],
+                  events: tuple[str, ...] = ()) -> Any:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer(scope).start_as_current_span(name, attributes=attributes) as span:
+        for event in events:
+            span.add_event(event, {c.ATTR_NAME: "x"})
+    (finished,) = memory.get_finished_spans()
+    return finished
+
+
+def test_spans_of_other_instrumentations_are_decided_before_any_mapping_work() -> None:
+    from onex_exporters.mapping import maps_to_nothing
+
+    db = _foreign_span("opentelemetry.instrumentation.psycopg", "SELECT",
+                       {"db.system": "postgresql", "db.statement": "SELECT 1"})
+    http = _foreign_span("opentelemetry.instrumentation.httpx", "GET",
+                         {"http.method": "GET"}, events=("http.response.started",))
+    assert maps_to_nothing(db) and maps_to_nothing(http)
+    assert span_to_records(db) == [] and span_to_records(http) == []
+    # anything the mapping reads makes the span go through it
+    tool = _foreign_span("x", "execute_tool t", {c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL})
+    with_decision = _foreign_span("x", "work", {}, events=(c.EVENT_DECISION,))
+    oi = _foreign_span("x", "agent", {"openinference.span.kind": "AGENT"})
+    claude = _foreign_span("com.anthropic.claude_code.tracing", "claude_code.tool", {})
+    for span in (tool, with_decision, oi, claude):
+        assert not maps_to_nothing(span), span.name
+    assert [r.event_type for r in span_to_records(with_decision)] == [EventType.AGENT_ACTION]
