@@ -65,44 +65,29 @@ $$;
 DO $$
 DECLARE
     definition TEXT := pg_get_functiondef('onex_ingest_idempotent(jsonb)'::regprocedure);
-    edits TEXT[][] := ARRAY[
-        ARRAY['        FROM jsonb_array_elements(batch -> ''agent_actions'') AS r
-',            '        FROM jsonb_array_elements(batch -> ''agent_actions'') AS r
-        WHERE substr(r ->> 0, 15, 1) <> ''5''
-           OR onex_claim_event_id((r ->> 0)::uuid, (r ->> 11)::timestamptz)
-'],
-        ARRAY['        FROM jsonb_array_elements(batch -> ''agent_routing_decisions'') AS r
-',            '        FROM jsonb_array_elements(batch -> ''agent_routing_decisions'') AS r
-        WHERE substr(r ->> 0, 15, 1) <> ''5''
-           OR onex_claim_event_id((r ->> 0)::uuid, (r ->> 10)::timestamptz)
-'],
-        ARRAY['        FROM jsonb_array_elements(batch -> ''agent_transformation_events'') AS r
-',            '        FROM jsonb_array_elements(batch -> ''agent_transformation_events'') AS r
-        WHERE substr(r ->> 0, 15, 1) <> ''5''
-           OR onex_claim_event_id((r ->> 0)::uuid, (r ->> 8)::timestamptz)
-'],
-        ARRAY['        FROM jsonb_array_elements(batch -> ''router_performance_metrics'') AS r
-',            '        FROM jsonb_array_elements(batch -> ''router_performance_metrics'') AS r
-        WHERE substr(r ->> 0, 15, 1) <> ''5''
-           OR onex_claim_event_id((r ->> 0)::uuid, (r ->> 8)::timestamptz)
-'],
-        ARRAY['        FROM jsonb_array_elements(batch -> ''agent_detection_failures'') AS r
-',            '        FROM jsonb_array_elements(batch -> ''agent_detection_failures'') AS r
-        WHERE substr(r ->> 0, 15, 1) <> ''5''
-           OR onex_claim_event_id((r ->> 0)::uuid, (r ->> 10)::timestamptz)
-'],
-        ARRAY['            FROM jsonb_array_elements(batch -> ''agent_execution_events'') AS r
-',            '            FROM jsonb_array_elements(batch -> ''agent_execution_events'') AS r
-            WHERE substr(r ->> 0, 15, 1) <> ''5''
-               OR onex_claim_event_id((r ->> 0)::uuid, (r ->> 5)::timestamptz)
-']];
+    t RECORD;
+    anchor TEXT;
 BEGIN
-    FOR i IN 1 .. array_length(edits, 1) LOOP
-        IF (length(definition) - length(replace(definition, edits[i][1], ''))) /
-                length(edits[i][1]) <> 1 THEN
-            RAISE EXCEPTION 'onex_ingest_idempotent does not hold "%" once', edits[i][1];
+    -- each table, the position of its time in the batch's rows (TABLE_COLUMNS), the indentation
+    -- of its INSERT
+    FOR t IN SELECT * FROM (VALUES ('agent_actions', 11, 8), ('agent_routing_decisions', 10, 8),
+                                   ('agent_transformation_events', 8, 8),
+                                   ('router_performance_metrics', 8, 8),
+                                   ('agent_detection_failures', 10, 8),
+                                   ('agent_execution_events', 5, 12))
+                       AS v(table_name, time_index, indent)
+    LOOP
+        anchor := repeat(' ', t.indent)
+                  || format('FROM jsonb_array_elements(batch -> %L) AS r', t.table_name) || E'\n';
+        IF (length(definition) - length(replace(definition, anchor, ''))) / length(anchor) <> 1
+        THEN
+            RAISE EXCEPTION 'onex_ingest_idempotent does not hold "%" once', anchor;
         END IF;
-        definition := replace(definition, edits[i][1], edits[i][2]);
+        definition := replace(definition, anchor, anchor
+            || repeat(' ', t.indent) || 'WHERE substr(r ->> 0, 15, 1) <> ''5''' || E'\n'
+            || repeat(' ', t.indent + 3)
+            || format('OR onex_claim_event_id((r ->> 0)::uuid, (r ->> %s)::timestamptz)',
+                      t.time_index) || E'\n');
     END LOOP;
     EXECUTE definition;
     definition := replace(definition, 'onex_ingest_idempotent(', 'onex_ingest_fresh(');

@@ -21,6 +21,7 @@ import pytest
 from onex_collector.migrate import migrate
 from onex_collector.rows import TABLE_COLUMNS, Decoded, decode_message
 from onex_collector.writer import Writer, batch_document
+from onex_otel.conventions import ActionType
 from onex_otel.envelope import AgentActionPayload, ExecutionStartedPayload, OnexEnvelopeV1
 from tests.collector.conftest import query
 from tests.services.postgres import Database, fresh_database
@@ -34,7 +35,7 @@ T2 = T1 + timedelta(days=1, seconds=3)  # another clock, another day partition
 def action(event_id: uuid.UUID, at: datetime, name: str = "Bash") -> Decoded:
     """A tool_call action with the given (name-based) event id and time."""
     env = json.loads(OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=uuid.uuid4(), agent_name="claude-code", action_type="tool_call",
+        correlation_id=uuid.uuid4(), agent_name="claude-code", action_type=ActionType.TOOL_CALL,
         action_name=name, duration_ms=5)).to_json())
     env["event_id"] = str(event_id)
     env["payload"]["timestamp"] = at.isoformat()
@@ -93,7 +94,7 @@ def test_uuid7_ids_are_not_claimed(migrated: Database) -> None:
     """The common path does not touch the id table (its ids carry their time)."""
     events = [decode_message(e.event_type.value, e.to_json()) for e in (
         OnexEnvelopeV1.create(AgentActionPayload(
-            correlation_id=uuid.uuid4(), agent_name="a", action_type="tool_call",
+            correlation_id=uuid.uuid4(), agent_name="a", action_type=ActionType.TOOL_CALL,
             action_name="x")) for _ in range(3))]
     with psycopg.connect(migrated.url, autocommit=True) as conn:
         assert ingest(conn, events) == 3
