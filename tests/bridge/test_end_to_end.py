@@ -10,9 +10,7 @@ decision and success actions, one tool_call action with the tool's name and call
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,35 +18,13 @@ from typing import Any
 from onex_collector.consumer import Collector, CollectorOptions
 from onex_collector.migrate import migrate
 from onex_collector.rows import default_topic_types
-from onex_otel.config import Settings
 from tests.bridge.helpers import bridge_settings
-from tests.bridge.test_process import metrics, procs  # noqa: F401 - procs is a fixture
+from tests.bridge.test_process import metrics, procs, start_bridge  # noqa: F401 - a fixture
 from tests.bridge.test_receiver import run_node_agent
 from tests.collector.conftest import query, running, wait_for
 from tests.exporters.helpers import topics
 from tests.services.kafka import Broker, free_port
 from tests.services.postgres import Database
-
-
-def start_bridge_with_receiver(settings: Settings, log: Path, port: int, otlp_http: int
-                               ) -> subprocess.Popen[bytes]:
-    """``onex-otel bridge --otlp-http 127.0.0.1:<otlp_http>``, configured by environment."""
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
-        "ONEX_TOPIC_PREFIX": settings.topic_prefix,
-        "TENANT_ID": settings.tenant_id,
-        "ONEX_SPOOL_DIR": settings.spool_dir or "",
-        "ONEX_BRIDGE_SPANS_TOPIC": settings.bridge_spans_topic,
-        "ONEX_BRIDGE_LOGS_TOPIC": settings.bridge_logs_topic,
-        "ONEX_BRIDGE_GROUP_ID": settings.bridge_group_id,
-        "ONEX_BRIDGE_DLQ_TOPIC": settings.bridge_dlq_topic,
-        "ONEX_BRIDGE_PORT": str(port),
-    }
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "onex_otel.cli", "bridge", "--otlp-http",
-             f"127.0.0.1:{otlp_http}"], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def test_node_agent_to_receiver_to_bridge_to_collector_to_rows(
@@ -57,13 +33,13 @@ def test_node_agent_to_receiver_to_bridge_to_collector_to_rows(
 ) -> None:
     migrate(database.url)
     settings = bridge_settings(broker, tmp_path / "spool")
-    broker.create_topics(settings.bridge_spans_topic, settings.bridge_logs_topic,
-                         settings.bridge_dlq_topic, *topics(settings))
+    broker.create_topics(settings.bridge_spans_topic, settings.bridge_dlq_topic,
+                         *topics(settings))
     trace_id = uuid.uuid4().hex
     correlation_id = str(uuid.UUID(trace_id))
     log = tmp_path / "bridge.log"
     port, otlp_http = free_port(), free_port()
-    bridge = start_bridge_with_receiver(settings, log, port, otlp_http)
+    bridge = start_bridge(settings, log, port, "--otlp-http", f"127.0.0.1:{otlp_http}")
     procs.append(bridge)
 
     def bridge_log() -> str:
