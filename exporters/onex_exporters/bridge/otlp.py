@@ -63,6 +63,8 @@ _STATUS = (StatusCode.UNSET, StatusCode.OK, StatusCode.ERROR)
 _FLAGS_MASK = 0xFF  # W3C trace flags in the low byte of Span.flags
 _IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 _UNSET = Status(StatusCode.UNSET)
+#: W3C trace flags (low byte of Span.flags) -> the span's TraceFlags, sampled bit set
+_SAMPLED_FLAGS = tuple(TraceFlags(f | TraceFlags.SAMPLED) for f in range(_FLAGS_MASK + 1))
 _M = TypeVar("_M", bound=Message)
 
 _json_loads: Any
@@ -340,29 +342,36 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope) -> Readabl
     name = span.name
     trace_id = _id(span.trace_id, 16, "trace id", name)
     flags = span.flags
-    trace_flags = TraceFlags((flags & _FLAGS_MASK) | TraceFlags.SAMPLED)
-    state = _trace_state(span.trace_state)
+    trace_flags = _SAMPLED_FLAGS[flags & _FLAGS_MASK]
+    state = span.trace_state
     context = SpanContext(trace_id, _id(span.span_id, 8, "span id", name), False, trace_flags,
-                          state)
+                          _trace_state(state) if state else None)
     parent = None
-    if span.parent_span_id:
-        parent = SpanContext(trace_id, _id(span.parent_span_id, 8, "parent span id", name),
+    parent_id = span.parent_span_id
+    if parent_id:
+        parent = SpanContext(trace_id, _id(parent_id, 8, "parent span id", name),
                              bool(flags & _IS_REMOTE), trace_flags)
-    code = span.status.code
     status = _UNSET
-    if code:
-        status_code = _STATUS[code] if 0 <= code < len(_STATUS) else StatusCode.UNSET
-        status = Status(status_code, span.status.message or None
-                        if status_code is StatusCode.ERROR else None)
+    if span.HasField("status"):
+        otlp_status = span.status
+        code = otlp_status.code
+        if code:
+            status_code = _STATUS[code] if 0 <= code < len(_STATUS) else StatusCode.UNSET
+            status = Status(status_code, otlp_status.message or None
+                            if status_code is StatusCode.ERROR else None)
     kind = span.kind
+    # most spans have neither events nor links: no list built for them
+    events = span.events
+    links = span.links
     return ReadableSpan(
         name=name,
         context=context,
         parent=parent,
         resource=resource,
         attributes=attributes(span.attributes),
-        events=[Event(e.name, attributes(e.attributes), e.time_unix_nano) for e in span.events],
-        links=[_link(link) for link in span.links],
+        events=[Event(e.name, attributes(e.attributes), e.time_unix_nano)
+                for e in events] if events else (),
+        links=[_link(link) for link in links] if links else (),
         kind=_KINDS[kind] if 0 <= kind < len(_KINDS) else SpanKind.INTERNAL,
         status=status,
         start_time=span.start_time_unix_nano,
