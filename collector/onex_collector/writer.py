@@ -161,6 +161,9 @@ _SELECT_INTERVAL_S = 0.2
 #: Batches :meth:`Writer.start` queues on one connection (libpq pipeline mode).
 BATCHES_PER_CONNECTION = 2
 _REBUILD = "SELECT onex_rebuild_execution_logs_locked(%s::uuid[])"
+_CLAIM = "SELECT onex_claim_event_id(%s, %s)"
+#: The column holding a row's time, in each table (its partition key, migration 0008).
+_TIME_COLUMNS = frozenset({"created_at", "occurred_at"})
 _ROLLBACK_RETRIES = 3
 #: undefined_function, undefined_table: migrations not applied (retried: they may be under way).
 _SCHEMA_MISSING = frozenset({"42883", "42P01"})
@@ -417,6 +420,15 @@ class Writer:
 
     def _insert_one(self, cur: psycopg.Cursor[Any], row: Row) -> int:
         columns = TABLE_COLUMNS[row.table]
+        event_id = row.values[0]
+        if isinstance(event_id, uuid.UUID) and event_id.version == 5:
+            # A name-based id may come again with another time: its row is written by the
+            # caller that claims it, once (migration 0010; under the caller's savepoint).
+            at = next(v for name, v in zip(columns, row.values, strict=True)
+                      if name in _TIME_COLUMNS)
+            claimed = cur.execute(_CLAIM, (event_id, at)).fetchone()
+            if not (claimed and claimed[0]):
+                return 0
         query = sql.SQL(
             # No conflict target: the primary key is the event id, with the row's time where
             # the table is partitioned (migration 0008).
