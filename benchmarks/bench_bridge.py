@@ -40,8 +40,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import callgrind_worker, count_instructions  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
+from harness import callgrind_worker, count_instructions  # noqa: E402
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
 from tests.exporters.spans import SpanFactory, progress  # noqa: E402
 from tests.services.kafka import running_broker  # noqa: E402

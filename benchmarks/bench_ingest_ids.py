@@ -30,12 +30,13 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
-from benchmarks.bench_collector import mixed_events
-from benchmarks.harness import Rounds, Target, report
+from bench_collector import mixed_events
+from harness import Rounds, Target, report
 from tests.services.postgres import fresh_database
 
 from onex_collector.migrate import migrate
@@ -65,7 +66,7 @@ def backend_cpu_ns(pid: int) -> int:
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
 
 
-def case(conn: psycopg.Connection[bytes], function: str, docs: Iterator[str]
+def case(conn: psycopg.Connection[tuple[Any, ...]], function: str, docs: Iterator[str]
          ) -> Callable[[], int]:
     """One batch ingested by ``function``; returns the CPU time the server spent on it (ns)."""
     row = conn.execute("SELECT pg_backend_pid()").fetchone()
@@ -98,7 +99,7 @@ def cpu_rounds(cases: dict[str, Callable[[], int]], calls: int, rounds: int) -> 
     return out
 
 
-def install_before(conn: psycopg.Connection[bytes]) -> str:
+def install_before(conn: psycopg.Connection[tuple[Any, ...]]) -> str:
     """``onex_ingest_fresh`` as it was before 0010 (no claim), under another name."""
     row = conn.execute("SELECT pg_get_functiondef('onex_ingest_fresh(jsonb)'::regprocedure)"
                        ).fetchone()
