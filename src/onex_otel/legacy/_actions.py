@@ -1,7 +1,7 @@
 """The legacy ``ActionLogger`` and action event publisher (seed 001), on top of spans.
 
 Each call maps onto the new API: a tool call is an ``execute_tool {tool}`` span (the core's
-:class:`~onex_otel._tool.ActionInvocation`), a decision, error or success is the core's
+:class:`~onex_otel._invocation.ActionInvocation`), a decision, error or success is the core's
 ``record_decision`` / ``record_error`` / ``record_success`` event; where they are recorded is
 decided by :func:`onex_otel.legacy._support.scope`.
 """
@@ -19,9 +19,10 @@ from opentelemetry import context as _context_api
 from opentelemetry import trace as _trace_api
 
 from onex_otel import _context, _payload
+from onex_otel._action_spec import ActionSpec
 from onex_otel._events import SEVERITIES, record_decision, record_error, record_success
 from onex_otel._internal import internal_error
-from onex_otel._tool import ActionInvocation, ActionSpec
+from onex_otel._invocation import ActionInvocation
 from onex_otel.conventions import (
     EVENT_DECISION,
     EVENT_ERROR,
