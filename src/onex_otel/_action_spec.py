@@ -102,7 +102,7 @@ class ActionSpec:
         if func is not None:
             self._read_signature(func, skip_first)
         # the recorded positional parameters
-        self.named: tuple[str, ...] = self.positional[self.skip:]
+        self.named: tuple[str, ...] = self.positional[self.skip :]
         # (policy, names among ``named`` whose values are redacted under it, quick path usable)
         self.secret_cache: tuple[_payload.Policy, tuple[str, ...], bool] | None = None
         # '{"a":', ',"b":', ...: the recorded parameters as the start of their JSON members
@@ -122,8 +122,9 @@ class ActionSpec:
             if p.kind is inspect.Parameter.VAR_POSITIONAL:
                 self.var_positional = p.name
         qualname = getattr(func, "__qualname__", "")
-        in_class = "." in qualname and not qualname.endswith(">") and \
-            qualname.rsplit(".", 2)[-2] != "<locals>"
+        in_class = (
+            "." in qualname and not qualname.endswith(">") and qualname.rsplit(".", 2)[-2] != "<locals>"
+        )
         if self.positional and (skip_first or (in_class and self.positional[0] in ("self", "cls"))):
             self.skip = 1
 
@@ -140,7 +141,7 @@ class ActionSpec:
         if not cache[2]:
             return None
         if self.skip:
-            args = args[self.skip:]
+            args = args[self.skip :]
         keys = self.json_keys
         if len(args) > len(keys):
             return None
@@ -180,11 +181,11 @@ class ActionSpec:
     ) -> dict[str, Any]:
         """The call's arguments by parameter name, secrets redacted (defaults not filled in)."""
         if self.skip:
-            args = args[self.skip:]
+            args = args[self.skip :]
         names = self.named
         out = dict(zip(names, args, strict=False))
         if len(args) > len(names):
-            out[self.var_positional or "args"] = list(args[len(names):])
+            out[self.var_positional or "args"] = list(args[len(names) :])
         cache = self.secret_cache
         if cache is None or cache[0] is not pol:
             cache = self._secrets(pol)

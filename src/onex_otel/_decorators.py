@@ -227,11 +227,16 @@ def traced_tool_call(
     redact_names, exclude_names = tuple(redact), tuple(exclude)
 
     def spec_for(fn: Callable[..., Any], skip_first: bool) -> ActionSpec:
-        return ActionSpec(name or str(getattr(fn, "__name__", "tool")),
-                          action_type=ActionType.TOOL_CALL,
-                          capture_args=capture_args, capture_result=capture_result,
-                          redact=redact_names, exclude=exclude_names, func=fn,
-                          skip_first=skip_first)
+        return ActionSpec(
+            name or str(getattr(fn, "__name__", "tool")),
+            action_type=ActionType.TOOL_CALL,
+            capture_args=capture_args,
+            capture_result=capture_result,
+            redact=redact_names,
+            exclude=exclude_names,
+            func=fn,
+            skip_first=skip_first,
+        )
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         return cast(Callable[P, R], _decorate(fn, spec_for))
@@ -273,10 +278,16 @@ def traced_decision(
     redact_names, exclude_names = tuple(redact), tuple(exclude)
 
     def spec_for(fn: Callable[..., Any], skip_first: bool) -> ActionSpec:
-        return ActionSpec(name or str(getattr(fn, "__name__", "decision")),
-                          action_type=ActionType.DECISION, capture_args=capture_args,
-                          capture_result=capture_result, redact=redact_names,
-                          exclude=exclude_names, func=fn, skip_first=skip_first)
+        return ActionSpec(
+            name or str(getattr(fn, "__name__", "decision")),
+            action_type=ActionType.DECISION,
+            capture_args=capture_args,
+            capture_result=capture_result,
+            redact=redact_names,
+            exclude=exclude_names,
+            func=fn,
+            skip_first=skip_first,
+        )
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         return cast(Callable[P, R], _decorate(fn, spec_for))

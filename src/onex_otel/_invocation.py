@@ -141,8 +141,12 @@ def _sdk_layout() -> type | None:
         from opentelemetry.sdk.trace import _Span
 
         probe = BoundedAttributes(1, {"k": "v"}, immutable=False, max_value_len=None)
-        if probe._dict == {"k": "v"} and probe.maxlen == 1 and probe.max_value_len is None \
-                and probe._immutable is False:
+        if (
+            probe._dict == {"k": "v"}
+            and probe.maxlen == 1
+            and probe.max_value_len is None
+            and probe._immutable is False
+        ):
             return _Span
     except Exception:
         pass
@@ -166,7 +170,8 @@ def put_attribute(span: _trace_api.Span, key: str, value: str | int) -> None:
         if not attrs._immutable and key not in values:
             maxlen, max_len = attrs.maxlen, attrs.max_value_len
             if (maxlen is None or len(values) < maxlen) and (
-                    max_len is None or type(value) is not str or len(value) <= max_len):
+                max_len is None or type(value) is not str or len(value) <= max_len
+            ):
                 values[key] = value
                 return
     span.set_attribute(key, value)
@@ -346,8 +351,11 @@ class ActionInvocation(Invocation):
                             text, original = _json_text(result, pol)
                             put_attribute(span, spec.result_key, text)  # type: ignore[arg-type]
                             if original is not None:
-                                put_attribute(span,  # type: ignore[arg-type]
-                                              spec.result_key + ORIGINAL_SIZE_SUFFIX, original)
+                                put_attribute(
+                                    span,  # type: ignore[arg-type]
+                                    spec.result_key + ORIGINAL_SIZE_SUFFIX,
+                                    original,
+                                )
             finally:  # the span ends even when its result could not be recorded
                 span.end()  # type: ignore[union-attr]
                 metrics = self.metrics

@@ -45,8 +45,7 @@ class ToolCall:
             try:
                 spec = ActionSpec(self.name, action_type=ActionType.TOOL_CALL)
                 params = dict(self.parameters) if self.parameters is not None else None
-                self._inv = ActionInvocation.start(tracer, spec, params,
-                                                   has_arguments=params is not None)
+                self._inv = ActionInvocation.start(tracer, spec, params, has_arguments=params is not None)
             except Exception:
                 internal_error("tool_call.start")
         return self
@@ -80,4 +79,3 @@ class ToolCall:
 def tool_call(name: str, parameters: Mapping[str, Any] | None = None) -> ToolCall:
     """Trace a block as a tool call named ``name`` with ``parameters`` (see the package docs)."""
     return ToolCall(name, parameters)
-
