@@ -59,8 +59,8 @@ from onex_otel.conventions import (
     ExecutionStatus,
     agent_span_name,
 )
+from onex_otel.execution_listeners import ProgressReport, notify_progress
 from onex_otel.ids import correlation_uuid, uuid7
-from onex_otel.lifecycle import ProgressReport, notify_progress
 
 __all__ = ["Execution", "agent_execution", "error_type_name", "traced_agent_execution"]
 
