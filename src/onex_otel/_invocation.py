@@ -164,10 +164,11 @@ def put_attribute(span: _trace_api.Span, key: str, value: str | int) -> None:
     insert: that is done directly. Anything else (an ended span, a limit reached, another span
     class) goes through ``set_attribute``.
     """
-    if type(span) is _SdkSpan and span._end_time is None:  # type: ignore[attr-defined]
+    if type(span) is _SdkSpan:
         attrs = span._attributes  # type: ignore[attr-defined]
         values = attrs._dict
-        if not attrs._immutable and key not in values:
+        # not immutable: the span has not ended (end() makes its attributes immutable)
+        if key not in values and not attrs._immutable:
             maxlen, max_len = attrs.maxlen, attrs.max_value_len
             if (maxlen is None or len(values) < maxlen) and (
                 max_len is None or type(value) is not str or len(value) <= max_len
@@ -276,7 +277,7 @@ class ActionInvocation(Invocation):
                 text = None if kwargs else spec.arguments_json(args, pol)
                 if text is None:
                     text, original = _json_text(spec.arguments(args, kwargs, pol), pol, True)
-            return cls._open(tracer, spec, pol, text, original, attach)
+            return _open(cls, tracer, spec, pol, text, original, attach)
         except Exception:
             internal_error("action.start")
             return None
@@ -302,41 +303,7 @@ class ActionInvocation(Invocation):
         original: int | None = None
         if spec.capture_args and has_arguments and policy.capture:
             text, original = _json_text(arguments, policy, pol is not None)
-        return cls._open(tracer, spec, policy, text, original, attach)
-
-    @classmethod
-    def _open(
-        cls,
-        tracer: _trace_api.Tracer,
-        spec: ActionSpec,
-        pol: _payload.Policy,
-        arguments: str | None,
-        original: int | None,
-        attach: bool,
-    ) -> ActionInvocation:
-        attrs = spec.static.copy()
-        if spec.is_tool:
-            attrs[GEN_AI_TOOL_CALL_ID] = new_call_id()
-        if _context.open_executions:  # stamped here: cheaper than the processor's update
-            execution = _current_execution()
-            if execution is not None:
-                attrs.update(execution.stamp)
-        if arguments is not None:
-            attrs[spec.args_key] = arguments
-            if original is not None:
-                attrs[spec.args_key + ORIGINAL_SIZE_SUFFIX] = original
-        span = tracer.start_span(spec.span_name, attributes=attrs)
-        inv: ActionInvocation = _new(cls)
-        inv._span = span
-        inv.spec = spec
-        inv.pol = pol
-        metrics = inv.metrics = _instruments()
-        if metrics is not None:  # agent and start time are read only when counting
-            execution = _current_execution()
-            inv.agent = execution.agent_name if execution is not None else None
-            inv._start_ns = _perf_ns()
-        inv._token = enter_span(span) if attach else None
-        return inv
+        return _open(cls, tracer, spec, policy, text, original, attach)
 
     def stop(self, result: Any = None, *, has_result: bool = True) -> None:
         """The action succeeded with ``result``: record it, end the span, restore the context."""
@@ -391,6 +358,41 @@ class ActionInvocation(Invocation):
             internal_error("action.close")
         finally:
             self._restore()
+
+
+def _open(
+    cls: type[ActionInvocation],
+    tracer: _trace_api.Tracer,
+    spec: ActionSpec,
+    pol: _payload.Policy,
+    arguments: str | None,
+    original: int | None,
+    attach: bool,
+) -> ActionInvocation:
+    """Start the action's span with its attributes (``arguments``: its arguments' JSON)."""
+    attrs = spec.static.copy()
+    if spec.is_tool:
+        attrs[GEN_AI_TOOL_CALL_ID] = new_call_id()
+    if _context.open_executions:  # stamped here: cheaper than the processor's update
+        execution = _current_execution()
+        if execution is not None:
+            attrs.update(execution.stamp)
+    if arguments is not None:
+        attrs[spec.args_key] = arguments
+        if original is not None:
+            attrs[spec.args_key + ORIGINAL_SIZE_SUFFIX] = original
+    span = tracer.start_span(spec.span_name, attributes=attrs)
+    inv: ActionInvocation = _new(cls)
+    inv._span = span
+    inv.spec = spec
+    inv.pol = pol
+    metrics = inv.metrics = _instruments()
+    if metrics is not None:  # agent and start time are read only when counting
+        execution = _current_execution()
+        inv.agent = execution.agent_name if execution is not None else None
+        inv._start_ns = _perf_ns()
+    inv._token = enter_span(span) if attach else None
+    return inv
 
 
 #: ``begin`` as the decorators call it.
