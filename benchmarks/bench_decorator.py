@@ -88,7 +88,7 @@ def build_cases(phase: str) -> tuple[dict[str, Callable[[], object]], Callable[[
     """The phase's cases and the function to run between timed loops."""
     import onex_otel
     from onex_otel import agent_execution, traced_tool_call
-    from onex_otel._tool import new_call_id
+    from onex_otel._call_id import new_call_id
     from onex_otel.conventions import (
         GEN_AI_OPERATION_NAME,
         GEN_AI_TOOL_CALL_ARGUMENTS,

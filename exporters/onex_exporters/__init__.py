@@ -23,7 +23,7 @@ Configuration comes from :func:`onex_otel.config.load_settings` (``KAFKA_BOOTSTR
 
 Modules: :mod:`~onex_exporters.mapping` (pure span -> envelope functions),
 :mod:`~onex_exporters.normalize` (framework spans -> the mapping's neutral view),
-:mod:`~onex_exporters.kafka` (the exporter), :mod:`~onex_exporters.lifecycle` (real-time
+:mod:`~onex_exporters.kafka` (the exporter), :mod:`~onex_exporters.realtime_processor` (real-time
 lifecycle processor), :mod:`~onex_exporters.spool` (the durable spool),
 :mod:`~onex_exporters.bridge` (OTLP on Kafka -> the same events: ``onex-otel bridge``).
 """
@@ -51,7 +51,7 @@ def install(provider: TracerProvider, settings: Settings | None = None
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     from onex_exporters.kafka import OnexKafkaSpanExporter
-    from onex_exporters.lifecycle import OnexLifecycleProcessor
+    from onex_exporters.realtime_processor import OnexLifecycleProcessor
     from onex_otel.config import load_settings
 
     settings = settings or load_settings()

@@ -126,7 +126,7 @@ class OnexKafkaSpanExporter(SpanExporter):
     Built with no arguments (as ``opentelemetry-instrument`` does through the
     ``opentelemetry_traces_exporter`` entry point ``onex_kafka``), it reads the environment
     with :func:`onex_otel.config.load_settings` and, when the global tracer provider is an SDK
-    ``TracerProvider``, adds its :class:`~onex_exporters.lifecycle.OnexLifecycleProcessor` to it
+    ``TracerProvider``, adds its :class:`~onex_exporters.realtime_processor.OnexLifecycleProcessor` to it
     so that execution started/progress/completed events are published in real time.
     ``attach_lifecycle=False`` leaves that to the caller (:func:`onex_exporters.install` does).
     Without a lifecycle processor the exporter publishes the lifecycle events at export time.
@@ -227,7 +227,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
 
-        from onex_exporters.lifecycle import OnexLifecycleProcessor
+        from onex_exporters.realtime_processor import OnexLifecycleProcessor
 
         provider = trace.get_tracer_provider()
         if isinstance(provider, TracerProvider):

@@ -103,6 +103,7 @@ if TYPE_CHECKING:
 
     from onex_otel._configure import configure
     from onex_otel._context import current_correlation_id, current_execution
+    from onex_otel._decorators import traced_decision, traced_tool_call
     from onex_otel._events import (
         detection_failure,
         record_decision,
@@ -113,7 +114,7 @@ if TYPE_CHECKING:
         transformation,
     )
     from onex_otel._execution import Execution, agent_execution, traced_agent_execution
-    from onex_otel._tool import ToolCall, tool_call, traced_decision, traced_tool_call
+    from onex_otel._tool_call import ToolCall, tool_call
     from onex_otel.config import ConfigError, Settings, load_settings
     from onex_otel.errors import OnexError
     from onex_otel.legacy import (
@@ -150,8 +151,8 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(("Execution", "agent_execution", "traced_agent_execution"),
                     "onex_otel._execution"),
-    **dict.fromkeys(("ToolCall", "tool_call", "traced_decision", "traced_tool_call"),
-                    "onex_otel._tool"),
+    **dict.fromkeys(("ToolCall", "tool_call"), "onex_otel._tool_call"),
+    **dict.fromkeys(("traced_decision", "traced_tool_call"), "onex_otel._decorators"),
     **dict.fromkeys(
         ("ActionLogger", "AgentExecutionLogger", "AgentExecutionPublisher",
          "AgentExecutionPublisherContext", "EnumOperationStatus", "log_action",

@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from onex_otel import _context, _payload
 from onex_otel._internal import internal_error
+from onex_otel._invocation import Invocation, error_type_name, record_failure, safe_str
 from onex_otel._metrics import instruments
 from onex_otel.conventions import (
     ATTR_METADATA,
@@ -58,8 +59,8 @@ from onex_otel.conventions import (
     ExecutionStatus,
     agent_span_name,
 )
+from onex_otel.execution_listeners import ProgressReport, notify_progress
 from onex_otel.ids import correlation_uuid, uuid7
-from onex_otel.lifecycle import ProgressReport, notify_progress
 from onex_otel.limits import SCORE_MAX, SCORE_MIN
 
 __all__ = ["Execution", "agent_execution", "error_type_name", "traced_agent_execution"]
@@ -68,13 +69,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _CANCELLING: tuple[type[BaseException], ...] = (asyncio.CancelledError, KeyboardInterrupt)
-
-
-def error_type_name(exc: BaseException) -> str:
-    """``error.type`` of an exception: its qualified class name (module-less for builtins)."""
-    cls = type(exc)
-    module = getattr(cls, "__module__", "builtins")
-    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
 def _check_number(name: str, value: object, low: float, high: float) -> float:
@@ -93,7 +87,7 @@ def _json_attr(attrs: dict[str, Any], key: str, value: Any) -> None:
         attrs[key + ORIGINAL_SIZE_SUFFIX] = original
 
 
-class Execution:
+class Execution(Invocation):
     """One agent execution: a context manager (sync and async) and the handle it yields.
 
     Attributes ``correlation_id`` (UUID string; the trace id of every span of the execution) and
@@ -108,10 +102,7 @@ class Execution:
         "_original",
         "_project_name",
         "_project_path",
-        "_span",
-        "_start_ns",
         "_started",
-        "_token",
         "_user_request",
         "_uuid",
         "agent_name",
@@ -255,9 +246,7 @@ class Execution:
         except Exception:
             internal_error("execution.end")
         finally:
-            token, self._token = self._token, None
-            if token is not None:
-                _context_api.detach(token)  # type: ignore[arg-type]
+            self._restore()
             _context.execution_closed()
         return False
 
@@ -291,8 +280,7 @@ class Execution:
         self.stamp = stamp
         tracer = _context.tracer()
         if tracer is None:
-            ctx = _context_api.set_value(_context.EXECUTION_KEY, self)
-            self._token = _context_api.attach(ctx)
+            self._make_current(_context_api.set_value(_context.EXECUTION_KEY, self))
             return
         attrs: dict[str, Any] = {
             GEN_AI_OPERATION_NAME: OP_INVOKE_AGENT,
@@ -326,8 +314,7 @@ class Execution:
             _context.reset_pending(token)
         self._span = span
         ctx = _trace_api.set_span_in_context(span)
-        ctx = _context_api.set_value(_context.EXECUTION_KEY, self, ctx)
-        self._token = _context_api.attach(ctx)
+        self._make_current(_context_api.set_value(_context.EXECUTION_KEY, self, ctx))
 
     def _end(self, exc: BaseException | None) -> None:
         if exc is None:
@@ -337,47 +324,33 @@ class Execution:
         else:
             status = ExecutionStatus.FAILED
         self.status = status
-        duration_ms = (time.perf_counter_ns() - self._start_ns) / 1e6
-        span = self._span
         metrics = instruments()
         if metrics is not None:
             metrics.execution(self.agent_name, status.value)
-        if metrics is None:
-            pass
-        elif status is ExecutionStatus.SUCCESS:
-            metrics.action(self.agent_name, ActionType.SUCCESS, None, duration_ms)
-        else:
-            error_type = (
-                error_type_name(exc) if exc is not None
-                else str(self._end_attrs.get(ONEX_ERROR_TYPE, "UnknownError"))
-            )
-            metrics.action(self.agent_name, ActionType.ERROR, None, duration_ms)
-            metrics.error(self.agent_name, error_type)
+            if status is ExecutionStatus.SUCCESS:
+                self._count(metrics, self.agent_name, ActionType.SUCCESS, None)
+            else:
+                error_type = (
+                    error_type_name(exc) if exc is not None
+                    else str(self._end_attrs.get(ONEX_ERROR_TYPE, "UnknownError"))
+                )
+                self._count(metrics, self.agent_name, ActionType.ERROR, None, error_type)
+        span = self._span
         if span is None:
             return
         attrs = self._end_attrs
         attrs[ONEX_EXECUTION_STATUS] = status.value
         if exc is not None:
             cancelled = status is ExecutionStatus.CANCELLED
-            message = _safe_str(exc) or (CANCELLED_DESCRIPTION if cancelled else type(exc).__name__)
+            message = safe_str(exc) or (CANCELLED_DESCRIPTION if cancelled else type(exc).__name__)
             attrs[ONEX_ERROR_MESSAGE] = message
             attrs[ONEX_ERROR_TYPE] = type(exc).__name__
-            attrs[ERROR_TYPE] = error_type_name(exc)
-            span.record_exception(exc, escaped=True)
-            description = CANCELLED_DESCRIPTION if status is ExecutionStatus.CANCELLED else message
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {description}"))
+            record_failure(span, exc, CANCELLED_DESCRIPTION if cancelled else message)
         elif self._failed:
             attrs[ERROR_TYPE] = str(attrs.get(ONEX_ERROR_TYPE) or "_OTHER")
             span.set_status(Status(StatusCode.ERROR, str(attrs.get(ONEX_ERROR_MESSAGE, ""))))
         span.set_attributes(attrs)
         span.end()
-
-
-def _safe_str(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:
-        return ""
 
 
 def agent_execution(

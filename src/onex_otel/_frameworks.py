@@ -13,7 +13,7 @@ started under them, and decides what a run's spans are, stamping ``onex.*`` attr
   ``invoke_agent``) is an execution only when it is the framework's top-level run (no parent span
   of the same instrumentation) and a tool is called inside it with no agent span in between.
 - **Real-time start.** The started event is published (through
-  :func:`onex_otel.lifecycle.notify_started`) as soon as the execution is known *and* its user
+  :func:`onex_otel.execution_listeners.notify_started`) as soon as the execution is known *and* its user
   request is, at the latest at its first tool call, or at its end.
 - **Tool calls.** A tool span is stamped with its enclosing execution (agent name, execution id,
   started event id). A tool span whose parent is a tool span of the same invocation (a
@@ -37,7 +37,7 @@ from typing import Any
 
 from opentelemetry.context import Context
 
-from onex_otel import _payload, lifecycle
+from onex_otel import _payload, execution_listeners
 from onex_otel import dialects as d
 from onex_otel._extract import agent_name_from_span_name, first_user_text_of, output_text, unwrap
 from onex_otel.conventions import (
@@ -277,7 +277,7 @@ class FrameworkRuns:
         span = frame.span
         _amend(span, values)
         if span.is_recording():
-            lifecycle.notify_started(span)
+            execution_listeners.notify_started(span)
 
     def _frame_for_action(self, node: _Node) -> _Frame | None:
         """The execution a tool call belongs to (a top-level framework chain becomes one)."""

@@ -11,7 +11,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import onex_otel
-from onex_otel import _internal, _tool, agent_execution, record_error, traced_tool_call
+from onex_otel import _internal, _invocation, agent_execution, record_error, traced_tool_call
 from tests.core.conftest import Spans
 
 
@@ -26,7 +26,7 @@ def _explode(*args: Any, **kwargs: Any) -> Any:
 def test_internal_error_reraised_under_pytest(
     spans: Spans, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_tool, "new_call_id", _explode)
+    monkeypatch.setattr(_invocation, "new_call_id", _explode)
 
     @traced_tool_call
     def tool(a: int) -> int:
@@ -39,7 +39,7 @@ def test_internal_error_reraised_under_pytest(
 def test_internal_error_contained_counted_logged_once(
     spans: Spans, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(_tool, "new_call_id", _explode)
+    monkeypatch.setattr(_invocation, "new_call_id", _explode)
     calls: list[int] = []
 
     @traced_tool_call
@@ -63,14 +63,14 @@ def test_internal_error_contained_counted_logged_once(
 def test_failure_at_stop_still_restores_context_and_returns(
     spans: Spans, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = _tool._json_text
+    real = _invocation._json_text  # type: ignore[attr-defined]
 
     def fail_on_result(value: Any, *rest: Any) -> Any:
         if value == "ok":
             raise Boom("result encoding bug")
         return real(value, *rest)
 
-    monkeypatch.setattr(_tool, "_json_text", fail_on_result)
+    monkeypatch.setattr(_invocation, "_json_text", fail_on_result)
 
     @traced_tool_call
     def tool() -> str:
@@ -86,7 +86,7 @@ def test_failure_at_stop_still_restores_context_and_returns(
 def test_user_exception_passes_when_instrumentation_fails(
     spans: Spans, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_tool, "_instruments", _explode)
+    monkeypatch.setattr(_invocation, "_instruments", _explode)
     error = KeyError("user")
 
     @traced_tool_call

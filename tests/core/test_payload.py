@@ -188,10 +188,10 @@ def test_original_size_is_exact_while_conversion_stays_within_its_budget() -> No
 
 def test_huge_values_are_bounded_before_they_are_encoded(monkeypatch: Any) -> None:
     """A 10 MB argument is cut while converted: nothing near its size is ever encoded."""
-    from onex_otel import _payload, _tool
+    from onex_otel import _fast_json, _payload
 
     encoded: list[int] = []
-    real_text, real_c = _payload._encode_text, _tool._c_encoder
+    real_text, real_c = _payload._encode_text, _fast_json._c_encoder
     assert real_c is not None
 
     def spy_text(tree: Any) -> str:
@@ -205,7 +205,7 @@ def test_huge_values_are_bounded_before_they_are_encoded(monkeypatch: Any) -> No
         return [out]
 
     monkeypatch.setattr(_payload, "_encode_text", spy_text)
-    monkeypatch.setattr(_tool, "_c_encoder", spy_c)
+    monkeypatch.setattr(_fast_json, "_c_encoder", spy_c)
     big = "é" * 5_000_000  # 10 MB of UTF-8
     pol = Policy(max_bytes=1024)
     values = [
@@ -218,7 +218,7 @@ def test_huge_values_are_bounded_before_they_are_encoded(monkeypatch: Any) -> No
     ]
     for value in values:
         encoded.clear()
-        for text, original in (encode(value, pol), _tool._json_text(value, pol)):
+        for text, original in (encode(value, pol), _fast_json.json_text(value, pol)):
             assert len(text.encode()) <= 1024
             json.loads(text)
             assert original is not None and original >= 1_000_000

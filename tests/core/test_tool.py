@@ -527,3 +527,25 @@ def test_quick_argument_json_is_the_general_paths_text(
             len(recorded) <= len(spec.named) and \
             not any(pol.is_secret(n) for n in spec.named) and len(text) * 4 <= max_bytes:
         assert quick == text  # the quick way is taken whenever it applies
+
+
+@pytest.mark.parametrize("limits", [{}, {"max_span_attributes": 3},
+                                    {"max_span_attribute_length": 3}])
+def test_result_attribute_is_put_as_set_attribute_would(limits: dict[str, int]) -> None:
+    """The hot path's direct insert gives what ``set_attribute`` gives, limits included."""
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+
+    from onex_otel._invocation import put_attribute
+
+    tracer = TracerProvider(span_limits=SpanLimits(**limits)).get_tracer("t")  # type: ignore[arg-type]
+    fast = tracer.start_span("fast", attributes={"x": "1"})
+    slow = tracer.start_span("slow", attributes={"x": "1"})
+    for key, value in (("k", "long value"), ("n", 12), ("x", "again"), ("m", "more")):
+        put_attribute(fast, key, value)
+        slow.set_attribute(key, value)
+    fast.end()
+    slow.end()
+    put_attribute(fast, "late", "v")  # an ended span takes nothing
+    slow.set_attribute("late", "v")
+    assert list((fast.attributes or {}).items()) == list((slow.attributes or {}).items())  # type: ignore[attr-defined]
+    assert fast.dropped_attributes == slow.dropped_attributes  # type: ignore[attr-defined]

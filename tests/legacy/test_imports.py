@@ -17,7 +17,7 @@ def test_import_onex_otel_does_not_load_the_legacy_apis() -> None:
         "assert 'onex_otel.legacy' not in sys.modules\n"
         "from onex_otel import ActionLogger, log_agent_execution\n"
         "assert 'onex_otel.legacy' in sys.modules\n"
-        "assert ActionLogger.__module__ == 'onex_otel.legacy._actions'\n"
+        "assert ActionLogger.__module__ == 'onex_otel.legacy._action_logger'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=False)

@@ -175,8 +175,9 @@ async def test_no_tracing_returns_false(legacy: Spans, monkeypatch: pytest.Monke
     from onex_otel.legacy import _support
 
     monkeypatch.setattr(_support, "ensure_tracer", lambda *a: None)
-    monkeypatch.setattr("onex_otel.legacy._actions.ensure_tracer", lambda *a: None)
-    monkeypatch.setattr("onex_otel.legacy._lifecycle.ensure_tracer", lambda *a: None)
+    for module in ("_action_recording", "_action_logger", "_execution_publisher",
+                   "_execution_logger"):
+        monkeypatch.setattr(f"onex_otel.legacy.{module}.ensure_tracer", lambda *a: None)
     assert await publish_decision("a", "d") is False
     assert await publish_tool_call("a", "t") is False
     assert await publish_execution_started("a", "r", "c") is False

@@ -68,10 +68,8 @@ Differences from the legacy stack
 
 from __future__ import annotations
 
-from onex_otel.legacy._actions import (
-    ActionLogger,
-    ToolCallContext,
-    ToolCallFailed,
+from onex_otel.legacy._action_logger import ActionLogger, ToolCallContext
+from onex_otel.legacy._action_publishers import (
     log_action,
     publish_action_event,
     publish_decision,
@@ -79,16 +77,16 @@ from onex_otel.legacy._actions import (
     publish_success,
     publish_tool_call,
 )
-from onex_otel.legacy._lifecycle import (
-    AgentExecutionLogger,
+from onex_otel.legacy._action_recording import ToolCallFailed
+from onex_otel.legacy._execution_logger import AgentExecutionLogger, log_agent_execution
+from onex_otel.legacy._execution_publisher import (
     AgentExecutionPublisher,
     AgentExecutionPublisherContext,
-    EnumOperationStatus,
-    log_agent_execution,
     publish_execution_completed,
     publish_execution_failed,
     publish_execution_started,
 )
+from onex_otel.legacy._execution_steps import EnumOperationStatus
 
 __all__ = [
     "ActionLogger",

@@ -261,7 +261,7 @@ class Identity:
 class ProxyTracer(_trace_api.Tracer):
     """A tracer that adds attributes, a start time and a root trace id to the spans it starts.
 
-    Used with the core's :class:`~onex_otel._tool.ActionInvocation` so that legacy actions reuse
+    Used with the core's :class:`~onex_otel._invocation.ActionInvocation` so that legacy actions reuse
     the core's span building: ``start_time`` back-dates a span whose duration the caller measured,
     ``attributes`` add the identity of a standalone action, ``trace_id`` (non-zero) makes a root
     span's trace id the correlation id.
