@@ -138,8 +138,8 @@ class CollectorOptions:
     group_id: str = "agent-observability-postgres"
     topic_types: Mapping[str, EventType | str] = field(default_factory=default_topic_types)
     dlq_topic: str = c.DEFAULT_DLQ_TOPIC
-    batch_size: int = 100
-    batch_timeout_ms: int = 1000
+    batch_size: int = Settings.batch_size
+    batch_timeout_ms: int = Settings.batch_timeout_ms
     #: PostgreSQL connections writing batches at once (each batch in its own transaction; up to
     #: BATCHES_PER_CONNECTION queued per connection). Offsets and dead letters are still handled
     #: batch after batch, in consumption order.
