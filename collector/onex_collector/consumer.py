@@ -80,6 +80,7 @@ log = logging.getLogger("onex_collector")
 _STOP_POLL_S = 0.2  # longest a blocking call waits before the loop looks at the stop flag again
 _LAG_EVERY_S = 2.0
 _INFLIGHT_POLL_S = 0.005
+_PREFETCH_KBYTES = 16 * 1024  # messages fetched ahead of the batches, at most
 _ERROR_LOG_EVERY_S = 30.0  # a Kafka error repeated (a reconnect every few ms) is logged this often
 
 
@@ -254,6 +255,9 @@ class Collector:
             # librdkafka's 500 ms default leaves events waiting in the broker; 100 ms keeps
             # publish-to-row latency low at a negligible cost of idle fetches.
             "fetch.wait.max.ms": 100,
+            # The messages fetched ahead are bounded (librdkafka's default, 64 MB, let a backlog
+            # grow the process by that much); 16 MB is still many batches ahead.
+            "queued.max.messages.kbytes": _PREFETCH_KBYTES,
             "enable.partition.eof": self.options.stop_when_idle_s is not None,
             "error_cb": self._on_kafka_error,
             "on_commit": self._on_commit,
