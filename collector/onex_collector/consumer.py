@@ -306,6 +306,7 @@ class Collector:
         one_shot = opts.stop_when_idle_s is not None
         kafka_down_since: float | None = None
         first_at: float | None = None
+        polled_at = time.monotonic()  # when the last consume() began
         try:
             started = time.monotonic()
             if not self._probe_kafka(min(opts.connect_timeout_s, 5.0)) and one_shot:
@@ -327,7 +328,9 @@ class Collector:
                     self._finish_oldest()
                 now = time.monotonic()
                 if self._pending and first_at is None:
-                    first_at = now
+                    # The batch's clock starts when its first message may have arrived: when the
+                    # consume() that returned it began (BATCH_TIMEOUT_MS bounds its whole wait).
+                    first_at = polled_at
                 elif not self._pending:
                     first_at = None  # (a rebalance may have dropped the batch being gathered)
                 due = (
@@ -355,9 +358,13 @@ class Collector:
                     self._progress(self.metrics)
                     next_progress = now + self._progress_every_s
                 # While a batch is in flight, look back soon to commit it without delay.
-                wait = _INFLIGHT_POLL_S if self._inflight else _STOP_POLL_S
+                # consume() returns when it has the messages asked for or the wait is over: a
+                # message arriving in an empty batch waits no longer than the batch timeout.
+                wait = min(_INFLIGHT_POLL_S if self._inflight else _STOP_POLL_S,
+                           opts.batch_timeout_ms / 1000)
                 if first_at is not None:
                     wait = max(0.0, min(wait, first_at + opts.batch_timeout_ms / 1000 - now))
+                polled_at = time.monotonic()
                 msgs = self._consumer.consume(
                     num_messages=max(1, opts.batch_size - len(self._pending)), timeout=wait
                 )
