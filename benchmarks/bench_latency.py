@@ -210,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     q = statistics.quantiles(lat, n=100)
     print(
         f"publish -> committed row at {args.rate} events/s for {args.seconds:g} s ({n} events,"
-        " default collector settings):"
+        " collector settings: " + (", ".join(args.option) or "defaults") + "):"
     )
     print(f"  p50 {q[49]:7.1f} ms   p95 {q[94]:7.1f} ms   p99 {q[98]:7.1f} ms   max {lat[-1]:7.1f} ms")
     passed = q[98] < TARGET_P99_MS
