@@ -279,9 +279,10 @@ def _read_all(bootstrap: str, prefix: str, n: int) -> Iterator[tuple[str, bytes]
     try:
         while got < n and time.monotonic() < deadline:
             for msg in consumer.consume(10_000, 1.0):
-                if msg.error() is None:
+                name, value = msg.topic(), msg.value()
+                if msg.error() is None and name is not None and value is not None:
                     got += 1
-                    yield msg.topic(), msg.value()
+                    yield name, value
     finally:
         consumer.close()
     if got < n:
@@ -307,9 +308,9 @@ def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
                         for values in rows:
                             cp.write_row(values)
             seconds = time.perf_counter() - start
-        rows = count_rows(db.url)
-        if rows != n:
-            raise SystemExit(f"{rows} rows for {n} events")
+        written = count_rows(db.url)
+        if written != n:
+            raise SystemExit(f"{written} rows for {n} events")
     return {"copy": n / seconds}
 
 
@@ -362,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--worker", choices=("collector", "copy"), help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
-    parser.add_argument("--events", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--events", type=int, help="one size only (the same as --sizes N)")
     args = parser.parse_args(argv)
     if args.worker:
         if args.worker == "collector":
@@ -371,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             figures = copy_worker(args.bootstrap, args.prefix, args.events)
         harness.emit_rounds([figures])
         return 0
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [args.events] if args.events else [int(s) for s in args.sizes.split(",")]
     per_size = [int(r) for r in args.rounds.split(",")]
     batch = args.batch_size or CollectorOptions.batch_size
     print(f"machine: {harness.machine()}")
@@ -382,8 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdicts: list[harness.Verdict] = []
     with running_broker(Path(tempfile.mkdtemp(prefix="onex-bench-"))) as b:
         for i, n in enumerate(sizes):
-            rounds = per_size[min(i, len(per_size) - 1)]
-            results[n] = measure(b.bootstrap, n, rounds, args.batch_size)
+            results[n] = measure(b.bootstrap, n, per_size[min(i, len(per_size) - 1)],
+                                 args.batch_size)
             verdicts += harness.report(
                 f"{n} mixed events", results[n],
                 {"collector": "collector, Kafka -> PostgreSQL", "copy": "raw COPY, same rows"},
@@ -391,15 +392,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("== per-event cost and memory by size (medians)")
     base_us: float | None = None
     flat = True
-    for n, rounds in results.items():
-        us = 1e6 / statistics.median(r["collector"] for r in rounds)
-        copy_us = 1e6 / statistics.median(r["copy"] for r in rounds)
+    for n, measured in results.items():
+        us = 1e6 / statistics.median(r["collector"] for r in measured)
+        copy_us = 1e6 / statistics.median(r["copy"] for r in measured)
         base_us = base_us or us
         flat = flat and abs(us / base_us - 1) <= FLAT
-        peak = [r["rss_peak"] for r in rounds]
+        peak = [r["rss_peak"] for r in measured]
         print(f"{n:>9} events: collector {us:6.1f} us/event ({us / base_us:.3f}x the smallest"
               f" size), raw COPY {copy_us:6.1f} us/row; collector RSS before"
-              f" {statistics.median(r['rss_before'] for r in rounds):.0f} MB, peak"
+              f" {statistics.median(r['rss_before'] for r in measured):.0f} MB, peak"
               f" {min(peak):.0f}-{max(peak):.0f} MB")
     print(f"{'PASS' if flat else 'FAIL'}  collector us/event flat within {FLAT:.0%} across sizes")
     return 0 if flat and all(v.passed for v in verdicts) else 1
