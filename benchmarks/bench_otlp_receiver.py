@@ -148,7 +148,7 @@ def main() -> int:
             http = HttpSpans(endpoint=f"http://127.0.0.1:{bare.server_address[1]}/v1/traces")
             send_all(http, batches[:2])()
             figures["HTTP, bare sink"] = best_of(args.runs, send_all(http, batches))
-            http.shutdown()
+            http.shutdown()  # type: ignore[no-untyped-call]
         finally:
             bare.shutdown()
             bare.server_close()
@@ -166,7 +166,7 @@ def main() -> int:
             http = HttpSpans(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/traces")
             figures["HTTP, onex receiver -> Kafka"] = best_of(
                 args.runs, send_all(http, batches))
-            http.shutdown()
+            http.shutdown()  # type: ignore[no-untyped-call]
             spooled = receiver.metrics()["otlp_messages_spooled"]
         finally:
             receiver.stop()

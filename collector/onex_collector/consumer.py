@@ -76,6 +76,7 @@ from onex_collector.writer import (
     Writer,
 )
 from onex_otel import conventions as c
+from onex_otel.errors import OnexError
 
 __all__ = ["Collector", "CollectorOptions", "DeadLetterUnavailable", "KafkaUnavailable"]
 
@@ -87,15 +88,15 @@ _INFLIGHT_POLL_S = 0.005
 _ERROR_LOG_EVERY_S = 30.0  # a Kafka error repeated (a reconnect every few ms) is logged this often
 
 
-class _Abandon(Exception):
+class _Abandon(OnexError):
     """Shutting down and the batch could not be finished in time: leave it uncommitted."""
 
 
-class _NotNow(Exception):
+class _NotNow(OnexError):
     """Rebalancing: the database cannot take the batch now; it is not waited for."""
 
 
-class _Revoked(Exception):
+class _Revoked(OnexError):
     """Every partition of the batch went to another collector while it was retried: dropped."""
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 
 from onex_otel.deadletter import dead_letter_headers
+from onex_otel.errors import OnexError
 
 __all__ = ["DeadLetterUnavailable", "Poison", "send_dead_letters"]
 
@@ -21,7 +22,7 @@ log = logging.getLogger("onex_collector")
 Poison = tuple[Any, str, str, str]
 
 
-class DeadLetterUnavailable(Exception):
+class DeadLetterUnavailable(OnexError):
     """The dead-letter topic could not confirm a message; the batch is retried, not committed."""
 
 

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from onex_collector.metrics import CollectorMetrics, render_prometheus
+from onex_collector.metrics import CollectorMetrics
 from onex_otel.status_http import StatusServer
 
 __all__ = ["MetricsServer"]
@@ -20,5 +20,5 @@ class MetricsServer(StatusServer):
     def __init__(self, metrics: CollectorMetrics, host: str = "127.0.0.1", port: int = 8080):
         """Bind to ``host:port`` (port 0: any free port, see :attr:`port`)."""
         self.metrics = metrics
-        super().__init__(metrics.health, metrics.snapshot, lambda: render_prometheus(metrics),
+        super().__init__(metrics.health, metrics.snapshot, metrics.prometheus,
                          host, port, name="onex-collector")

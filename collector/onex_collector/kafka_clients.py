@@ -9,6 +9,7 @@ from typing import Any
 from confluent_kafka import KafkaError, TopicPartition
 
 from onex_collector.options import CollectorOptions
+from onex_otel.errors import OnexError
 
 __all__ = [
     "KafkaUnavailable",
@@ -24,7 +25,7 @@ log = logging.getLogger("onex_collector")
 _PREFETCH_KBYTES = 16 * 1024  # messages fetched ahead of the batches, at most
 
 
-class KafkaUnavailable(Exception):
+class KafkaUnavailable(OnexError):
     """A one-shot run gave up: no Kafka broker answered for ``connect_timeout_s``."""
 
 

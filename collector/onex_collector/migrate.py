@@ -18,6 +18,7 @@ from psycopg import sql
 
 from onex_migrations import migration_files
 from onex_otel.conventions import TABLE_SCHEMA_MIGRATIONS
+from onex_otel.errors import OnexError
 
 __all__ = ["Migration", "MigrationError", "available_migrations", "migrate", "pending_migrations"]
 
@@ -26,7 +27,7 @@ _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 0x6F6E6578_6D696772 & 0x7FFF_FFFF_FFFF_FFFF
 
 
-class MigrationError(Exception):
+class MigrationError(OnexError):
     """The migrations cannot be applied as they are (bad file name, changed file, failing SQL)."""
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from onex_otel import conventions as c
+from onex_otel.errors import OnexError
 
 __all__ = ["InvalidEvent", "NotJson", "PoisonMessage", "short"]
 
 
-class PoisonMessage(Exception):
+class PoisonMessage(OnexError):
     """A message that can never be written (it goes to the dead-letter topic)."""
 
     stage: str = c.DLQ_STAGE_VALIDATE

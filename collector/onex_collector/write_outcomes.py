@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import psycopg
 
+from onex_otel.errors import OnexError
+
 __all__ = [
     "BatchResult",
     "DatabaseUnavailable",
@@ -31,7 +33,7 @@ __all__ = [
 _SCHEMA_MISSING = frozenset({"42883", "42P01"})
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(OnexError):
     """The database could not take the batch now (not the batch's fault); retry later."""
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
@@ -82,6 +83,9 @@ TCP_KEEPALIVES: Final[dict[str, int]] = {
     "tcp_user_timeout": 60_000,  # ms unacknowledged data may wait
 }
 _REBUILD = "SELECT onex_rebuild_execution_logs_locked(%s::uuid[])"
+_CLAIM = "SELECT onex_claim_event_id(%s, %s)"
+#: The column holding a row's time, in each table (its partition key, migration 0008).
+_TIME_COLUMNS = frozenset({"created_at", "occurred_at"})
 _ROLLBACK_RETRIES = 3
 
 
@@ -319,6 +323,15 @@ class Writer:
 
     def _insert_one(self, cur: psycopg.Cursor[Any], row: Row) -> int:
         columns = TABLE_COLUMNS[row.table]
+        event_id = row.values[0]
+        if isinstance(event_id, uuid.UUID) and event_id.version == 5:
+            # A name-based id may come again with another time: its row is written by the
+            # caller that claims it, once (migration 0010; under the caller's savepoint).
+            at = next(v for name, v in zip(columns, row.values, strict=True)
+                      if name in _TIME_COLUMNS)
+            claimed = cur.execute(_CLAIM, (event_id, at)).fetchone()
+            if not (claimed and claimed[0]):
+                return 0
         query = sql.SQL(
             # No conflict target: the primary key is the event id, with the row's time where
             # the table is partitioned (migration 0008).

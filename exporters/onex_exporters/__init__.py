@@ -32,12 +32,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from onex_otel.config import Settings, load_settings
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the settings load on use: `onex-otel --help` imports this package
     from opentelemetry.sdk.trace import TracerProvider
 
     from onex_exporters.kafka import OnexKafkaSpanExporter
+    from onex_otel.config import Settings
 
 __all__ = ["install"]
 
@@ -53,6 +52,7 @@ def install(provider: TracerProvider, settings: Settings | None = None
 
     from onex_exporters.kafka import OnexKafkaSpanExporter
     from onex_exporters.lifecycle import OnexLifecycleProcessor
+    from onex_otel.config import load_settings
 
     settings = settings or load_settings()
     if not settings.kafka_enabled:

@@ -23,14 +23,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from onex_otel.emit import recv_frame, send_frame
+from onex_otel.errors import OnexError
 
-__all__ = ["DaemonAlreadyRunning", "EmitDaemon", "EnvelopePublisher"]
+__all__ = ["DaemonAlreadyRunning", "EmitDaemon", "EnvelopeSink"]
 
 _log = logging.getLogger(__name__)
 
 
-class EnvelopePublisher(Protocol):
-    """What the daemon hands validated envelopes to (the Kafka publisher, with its spool)."""
+class EnvelopeSink(Protocol):
+    """What the daemon hands validated envelopes to.
+
+    :class:`onex_exporters.publish.EnvelopePublisher` (the Kafka publisher, with its spool) is one.
+    """
 
     def publish_envelope(self, envelope: Any) -> None:
         """Queue one validated :class:`~onex_otel.envelope.OnexEnvelopeV1`; must not block long."""
@@ -39,7 +43,7 @@ class EnvelopePublisher(Protocol):
         """Counters of what was delivered, spooled and dropped."""
 
 
-class DaemonAlreadyRunning(RuntimeError):
+class DaemonAlreadyRunning(OnexError, RuntimeError):
     """Another daemon answers on the socket."""
 
 
@@ -77,7 +81,7 @@ class EmitDaemon:
     def __init__(
         self,
         socket_path: str | os.PathLike[str],
-        publisher: EnvelopePublisher,
+        publisher: EnvelopeSink,
         *,
         idle_timeout: float = 30.0,
     ) -> None:

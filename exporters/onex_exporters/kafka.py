@@ -45,20 +45,26 @@ import itertools
 import logging
 import math
 import os
-import random
-import signal
 import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from onex_exporters.kafka_metrics import register_metrics
+from onex_exporters.kafka_settings import (
+    LibrdkafkaLogger,
+    permanent,
+    producer_config,
+    purged,
+    topics_from_settings,
+)
 from onex_exporters.mapping import (
     EventRecord,
     MappingError,
@@ -66,7 +72,13 @@ from onex_exporters.mapping import (
     dumps,
     span_to_records,
 )
+from onex_exporters.mapping_span import spans_to_map
+from onex_exporters.rate_limited_log import RateLimitedLog
+from onex_exporters.routing import Route, RouteState
+from onex_exporters.sigint import sigint_sets
 from onex_exporters.spool import Spool, SpoolRecord
+from onex_exporters.spool_resend import SpoolResender
+from onex_otel.backoff import Backoff
 from onex_otel.config import ConfigError, Settings, load_settings
 from onex_otel.conventions import (
     CONTENT_TYPE_JSON,
@@ -82,14 +94,6 @@ from onex_otel.conventions import (
     HEADER_SCHEMA_REF,
     HEADER_TRACEPARENT,
     HEADER_TRACESTATE,
-    INSTRUMENTATION_NAME,
-    METRIC_ATTR_OUTCOME,
-    METRIC_ATTR_REASON,
-    METRIC_EXPORT_DROPS,
-    METRIC_EXPORT_EVENTS,
-    METRIC_EXPORT_PENDING,
-    METRIC_EXPORT_SPANS,
-    METRIC_SPOOL_BYTES,
     OUTCOME_DELIVERED,
     OUTCOME_RESENT,
     OUTCOME_SPOOLED,
@@ -101,19 +105,6 @@ __all__ = ["EXIT_MARGIN_S", "OnexKafkaSpanExporter", "producer_config", "topics_
 
 _log = logging.getLogger(__name__)
 
-_TOPIC_SETTINGS: Mapping[EventType, str] = {
-    EventType.EXECUTION_STARTED: "topic_execution_started",
-    EventType.EXECUTION_PROGRESS: "topic_execution_progress",
-    EventType.EXECUTION_COMPLETED: "topic_execution_completed",
-    EventType.EXECUTION_FAILED: "topic_execution_failed",
-    EventType.AGENT_ACTION: "topic_agent_actions",
-    EventType.ROUTING_DECISION: "topic_routing_decision",
-    EventType.ROUTER_PERFORMANCE: "topic_router_performance",
-    EventType.TRANSFORMATION: "topic_transformation",
-    EventType.DETECTION_FAILURE: "topic_detection_failure",
-}
-
-#: Producers abandoned in a forked child: their librdkafka threads did not survive the fork,
 #: so destroying them could hang; they are kept alive (and unused) instead.
 _ABANDONED: list[Any] = []
 #: How long messages already sent get to resolve when the exporter switches to the spool.
@@ -126,104 +117,7 @@ _EXPORTERS: weakref.WeakSet[OnexKafkaSpanExporter] = weakref.WeakSet()
 _Message = tuple[str, bytes, bytes | None, list[tuple[str, bytes]], Callable[[str], None] | None]
 
 
-def _permanent(err: Any) -> bool:
-    """Whether a Kafka error refuses this message for good (re-sending cannot help)."""
-    from confluent_kafka import KafkaError
 
-    codes = {
-        KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE,
-        KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD,
-        KafkaError.TOPIC_EXCEPTION, KafkaError.TOPIC_AUTHORIZATION_FAILED,
-        KafkaError._INVALID_ARG,
-    }
-    try:
-        return bool(err.code() in codes and not err.fatal())
-    except Exception:
-        return False
-
-
-def _purged(err: Any) -> bool:
-    """Whether a delivery failure is a purge of the exporter's own (not a Kafka error)."""
-    from confluent_kafka import KafkaError
-
-    try:
-        return bool(err.code() in (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT))
-    except Exception:
-        return False
-
-
-def topics_from_settings(settings: Settings) -> dict[EventType, str]:
-    """The topic of each event type: its ``ONEX_TOPIC_*`` setting, else prefix + event type."""
-    out = {}
-    for event_type, attr in _TOPIC_SETTINGS.items():
-        explicit = getattr(settings, attr, None)
-        out[event_type] = explicit or f"{settings.topic_prefix}{event_type.value}"
-    return out
-
-
-def producer_config(settings: Settings) -> dict[str, Any]:
-    """The confluent-kafka producer configuration derived from ``settings``."""
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap_servers or "",
-        "client.id": "onex-otel",
-        "enable.idempotence": True,
-        "acks": "all",
-        "compression.type": settings.kafka_compression,
-        "linger.ms": 5,
-        "message.timeout.ms": settings.kafka_delivery_timeout_ms,
-        "queue.buffering.max.messages": 200_000,
-        "queue.buffering.max.kbytes": 128 * 1024,
-        "reconnect.backoff.max.ms": 2000,
-        # only failures come back as callbacks: successes are counted by difference, which
-        # keeps the per-message cost off the Python side
-        "delivery.report.only.error": True,
-    }
-
-
-class _RateLimitedLog:
-    """Logs a warning at most once a minute per topic; the rest goes to DEBUG."""
-
-    def __init__(self, interval: float = 60.0) -> None:
-        self.interval = interval
-        self._last: dict[str, float] = {}
-
-    def warning(self, what: str, msg: str, *args: Any, exc_info: bool = False) -> None:
-        now = time.monotonic()
-        if now - self._last.get(what, -1e9) >= self.interval:
-            self._last[what] = now
-            _log.warning(msg, *args, exc_info=exc_info)
-        else:
-            _log.debug(msg, *args, exc_info=exc_info)
-
-
-class _LibrdkafkaLogger:
-    """librdkafka's log lines, routed to Python logging at DEBUG.
-
-    Errors reach the user through the exporter's own once-a-minute warnings.
-    """
-
-    def log(self, level: int, msg: str, *args: Any) -> None:
-        _log.debug("librdkafka: " + msg, *args)
-
-
-class _Backoff:
-    """Exponential backoff with full jitter and a cap, on the monotonic clock."""
-
-    def __init__(self, initial: float = 0.2, factor: float = 2.0, cap: float = 30.0) -> None:
-        self.initial, self.factor, self.cap = initial, factor, cap
-        self._delay = 0.0
-        self.next_at = 0.0
-
-    def failed(self) -> None:
-        self._delay = min(self.cap, max(self.initial, self._delay * self.factor))
-        self.next_at = time.monotonic() + self._delay * (0.5 + random.random() / 2)
-
-    def succeeded(self) -> None:
-        self._delay = 0.0
-        self.next_at = 0.0
-
-    def ready(self) -> bool:
-        return time.monotonic() >= self.next_at
 
 
 class OnexKafkaSpanExporter(SpanExporter):
@@ -272,8 +166,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         self.report_spooled_at_exit = True
         self._producer_conf = {**producer_config(settings), **(producer_overrides or {})}
         self._delivery_timeout_s = int(self._producer_conf["message.timeout.ms"]) / 1000.0
-        self._backoff = _Backoff(cap=settings.spool_retry_max_s)
-        self._warn = _RateLimitedLog()
+        self._warn = RateLimitedLog()
         self._counts: dict[str, int] = {
             "spans": 0, "events": 0, "produced": 0, "failed": 0, OUTCOME_SPOOLED: 0,
             OUTCOME_RESENT: 0,
@@ -307,19 +200,17 @@ class OnexKafkaSpanExporter(SpanExporter):
         self._stop_deadline = math.inf
         self._abort = threading.Event()  # a second SIGINT at shutdown: give up waiting at once
         self._wake = threading.Event()
-        self._degraded = False  # events go to the spool (it holds older ones)
-        self._holding = False  # events wait in memory while outstanding ones resolve
-        self._transition = False  # the I/O thread must resolve outstanding messages
+        #: where new events go (see :mod:`onex_exporters.routing`)
+        self._state = RouteState()
         self._held: list[SpoolRecord] = []
         #: failed direct messages of a switch to the spool, with their produce sequence numbers:
         #: librdkafka does not report failures in produce order across its internal queues
         self._failed_buf: list[tuple[int, SpoolRecord]] = []
         self._seq = itertools.count()
-        self._resend_failures = 0
         self._fatal = False
         self._spool_check = True  # look for a spool left by an earlier process
-        self._resent_ok: set[tuple[str, int]] = set()
-        self._resend_inflight = 0
+        self._resender = SpoolResender(self, Backoff(
+            initial=0.2, factor=2.0, cap=self.settings.spool_retry_max_s, jitter=0.25))
         self._pid = os.getpid()
 
     def _after_fork_in_child(self) -> None:
@@ -344,48 +235,7 @@ class OnexKafkaSpanExporter(SpanExporter):
 
     # -- metrics ---------------------------------------------------------------------------
     def _register_metrics(self, meter_provider: metrics.MeterProvider | None) -> None:
-        meter = (meter_provider.get_meter(INSTRUMENTATION_NAME) if meter_provider
-                 else metrics.get_meter(INSTRUMENTATION_NAME))
-        me = weakref.ref(self)
-
-        def spans(_: CallbackOptions) -> list[Observation]:
-            obj = me()
-            return [Observation(obj._counts["spans"])] if obj else []
-
-        def events(_: CallbackOptions) -> list[Observation]:
-            obj = me()
-            if not obj:
-                return []
-            snapshot = obj.stats()
-            return [Observation(snapshot[o], {METRIC_ATTR_OUTCOME: o})
-                    for o in (OUTCOME_DELIVERED, OUTCOME_SPOOLED, OUTCOME_RESENT)]
-
-        def drops(_: CallbackOptions) -> list[Observation]:
-            obj = me()
-            if not obj:
-                return []
-            return [Observation(n, {METRIC_ATTR_REASON: r}) for r, n in obj.stats()["dropped"]
-                    .items()]
-
-        def spool_bytes(_: CallbackOptions) -> list[Observation]:
-            obj = me()
-            return [Observation(obj.stats()["spool_bytes"])] if obj else []
-
-        def pending(_: CallbackOptions) -> list[Observation]:
-            obj = me()
-            return [Observation(obj.stats()["in_flight"])] if obj else []
-
-        meter.create_observable_counter(METRIC_EXPORT_SPANS, [spans], unit="{span}",
-                                        description="Spans seen by the Kafka exporter.")
-        meter.create_observable_counter(METRIC_EXPORT_EVENTS, [events], unit="{event}",
-                                        description="Events by outcome (delivered, spooled, "
-                                                    "resent from the spool).")
-        meter.create_observable_counter(METRIC_EXPORT_DROPS, [drops], unit="{event}",
-                                        description="Events dropped, by reason.")
-        meter.create_observable_gauge(METRIC_SPOOL_BYTES, [spool_bytes], unit="By",
-                                      description="Bytes waiting in the spool.")
-        meter.create_observable_gauge(METRIC_EXPORT_PENDING, [pending], unit="{event}",
-                                      description="Events queued in the producer.")
+        register_metrics(self, meter_provider)
 
     def _count(self, key: str, n: int = 1) -> None:
         with self._stats_lock:
@@ -419,7 +269,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         if self.spool is not None:
             with contextlib.suppress(OSError):
                 spool_bytes = self.spool.pending_bytes()
-        direct_in_flight = max(0, in_flight - self._resend_inflight)
+        direct_in_flight = max(0, in_flight - self._resender.inflight)
         return {
             "spans_seen": counts["spans"],
             "events": counts["events"],
@@ -436,7 +286,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         from confluent_kafka.cimpl import Producer  # the C class: never instrumented
 
         conf = dict(self._producer_conf)
-        conf.setdefault("logger", _LibrdkafkaLogger())
+        conf.setdefault("logger", LibrdkafkaLogger())
         conf["error_cb"] = self._on_error
         return Producer(conf)
 
@@ -474,10 +324,11 @@ class OnexKafkaSpanExporter(SpanExporter):
                         self._sync_spool()
                     if self._fatal:
                         self._rebuild_producer()
-                    elif self._transition:
+                    elif self._state.holding:
                         self._resolve_outstanding(self._producer, self._delivery_timeout_s + 1)
-                    if self._spool_check and self.spool is not None and self._backoff.ready():
-                        self._drain_once()
+                    if self._spool_check and self.spool is not None \
+                            and self._resender.backoff.ready():
+                        self._resender.drain_once()
                 except Exception:  # the loop never dies
                     self._warn.warning("io", "onex-otel Kafka I/O loop error", exc_info=True)
                     self._stop.wait(0.5)
@@ -491,10 +342,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         callbacks; newer events wait in memory until those have resolved, then follow them into
         the spool, so the spool keeps the order of each correlation's events.
         """
-        if not self._degraded:
-            self._degraded = True
-            self._holding = True
-            self._transition = True
+        if self._state.advance(Route.DIRECT, Route.HOLDING):
             self._wake.set()
 
     def _resolve_outstanding(self, producer: Any, wait_s: float,
@@ -530,8 +378,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         with self._route_lock:
             failed, self._failed_buf = self._failed_buf, []
             held, self._held = self._held, []
-            self._holding = False
-            self._transition = False
+            self._state.advance(Route.HOLDING, Route.SPOOLING)
             failed.sort(key=lambda item: item[0])
             records = [r for _, r in failed] + held
             if records:
@@ -577,13 +424,26 @@ class OnexKafkaSpanExporter(SpanExporter):
         if self._is_shutdown:
             self._drop(DROP_SHUTDOWN, len(records))
             return
-        messages = []
-        for record in records:
+        messages: list[_Message] = []
+        append = messages.append
+        static = self._static
+        # the events of one span share their headers: built once per span and event type
+        headers_of: dict[tuple[EventType, str, str | None], tuple[str, list[tuple[str, bytes]]]] = {}
+        for event_type, envelope, traceparent, tracestate in records:
             try:
-                messages.append(self._message(record))
+                value = dumps(envelope)
             except MappingError as exc:
                 self._drop(DROP_UNSERIALIZABLE)
                 self._warn.warning("unserializable", "onex-otel dropped an event: %s", exc)
+                continue
+            routed = headers_of.get((event_type, traceparent, tracestate))
+            if routed is None:
+                topic, fixed = static[event_type]
+                headers = [(HEADER_TRACEPARENT, traceparent.encode()), *fixed]
+                if tracestate:
+                    headers.append((HEADER_TRACESTATE, tracestate.encode()))
+                routed = headers_of[(event_type, traceparent, tracestate)] = (topic, headers)
+            append((routed[0], value, envelope["correlation_id"].encode(), routed[1], None))
         token = otel_context.attach(otel_context.set_value(
             otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
@@ -635,16 +495,20 @@ class OnexKafkaSpanExporter(SpanExporter):
         with self._route_lock:
             producer = self._producer
             seq = self._seq
-            if self._holding:
+            if self._state.holding:
                 self._held.extend(SpoolRecord(t, v, k, tuple(h), a) for t, v, k, h, a in messages)
-            elif self._degraded:
+            elif self._state.spooling:
                 to_spool = [SpoolRecord(t, v, k, tuple(h), a) for t, v, k, h, a in messages]
             else:
                 produced = 0
+                produce = producer.produce
+                next_seq = seq.__next__
+                delivered = self._delivered
                 for i, (topic, value, key, headers, ack) in enumerate(messages):
                     try:
-                        producer.produce(topic, value, key, headers=headers,
-                                         on_delivery=_Delivery(self, headers, next(seq), ack))
+                        # delivery reports carry no headers: they travel with the callback
+                        produce(topic, value, key, headers=headers,
+                                on_delivery=partial(delivered, headers, next_seq(), ack))
                         produced += 1
                     except BufferError:  # queue full: keep the order, go through the spool
                         self._begin_holding()
@@ -653,7 +517,7 @@ class OnexKafkaSpanExporter(SpanExporter):
                         break
                     except Exception as exc:
                         err = exc.args[0] if exc.args else None
-                        if _permanent(err):  # this message can never be sent: count it
+                        if permanent(err):  # this message can never be sent: count it
                             self._reject(err, ack)
                             continue
                         # e.g. a fatal producer: spool and rebuild
@@ -703,145 +567,33 @@ class OnexKafkaSpanExporter(SpanExporter):
             with contextlib.suppress(OSError):
                 self.spool.sync()
 
+    def _delivered(self, headers: list[tuple[str, bytes]], seq: int,
+                   ack: Callable[[str], None] | None, err: Any, msg: Any) -> None:
+        """A message's delivery report (bound per message with its headers, produce order, ack)."""
+        self._on_delivery(err, msg, headers, seq, ack)
+
     def _on_delivery(self, err: Any, msg: Any, headers: list[tuple[str, bytes]],
                      seq: int, ack: Callable[[str], None] | None = None) -> None:
         if err is None:  # only with delivery.report.only.error overridden to false
             if ack is not None:
                 ack(OUTCOME_DELIVERED)
             return
-        if _permanent(err):
+        if permanent(err):
             self._count("produced", -1)
             self._reject(err, ack)
             return
         self._count("failed")
-        if not _purged(err):  # a purge is ours (a switch to the spool, shutdown): reported there
+        if not purged(err):  # a purge is ours (a switch to the spool, shutdown): reported there
             self._warn.warning("delivery", "onex-otel could not deliver to Kafka (%s): spooling "
                                            "events until the broker is back", err)
         # a delivery report carries no headers: they travel with the callback
         record = SpoolRecord(msg.topic(), msg.value(), msg.key(), tuple(headers), ack)
         with self._route_lock:
             self._begin_holding()
-            if self._holding:  # spooled in produce order once the outstanding ones resolved
+            if self._state.holding:  # spooled in produce order once the outstanding resolved
                 self._failed_buf.append((seq, record))
                 return
         self._to_spool([record])
-
-    # -- re-sending the spool --------------------------------------------------------------
-    def _halted(self) -> bool:
-        """Whether a re-send in hand must give up now (shutdown out of time, or aborted)."""
-        return self._abort.is_set() or (self._stop.is_set()
-                                         and time.monotonic() >= self._stop_deadline)
-
-    def _broker_reachable(self) -> bool:
-        wait = min(1.0, self._stop_deadline - time.monotonic())
-        if wait <= 0.05:
-            return False
-        try:
-            self._producer.list_topics(timeout=wait)
-            return True
-        except Exception:
-            return False
-
-    def _drain_once(self) -> None:
-        spool = self.spool
-        assert spool is not None
-        if self._holding:  # outstanding direct messages first
-            return
-        batch = spool.read(max_records=1000)
-        if not batch.records:
-            with self._route_lock:
-                if spool.is_empty():
-                    self._degraded = False
-                    self._spool_check = False
-            self._resent_ok.clear()
-            return
-        if not self._broker_reachable():
-            self._backoff.failed()
-            self._warn.warning("drain", "onex-otel: Kafka unreachable, %d+ events wait in the "
-                                        "spool %s", len(batch.records), spool.path)
-            return
-        failed: set[int] = set()
-        rejected: set[int] = set()
-
-        def on_delivery(index: int) -> Any:
-            def callback(err: Any, _msg: Any) -> None:
-                if err is not None:  # successes report nothing (delivery.report.only.error)
-                    if _permanent(err):
-                        rejected.add(index)
-                        return
-                    failed.add(index)
-                    self._warn.warning("resend", "onex-otel spool re-send failed: %s", err)
-            return callback
-
-        producer = self._producer
-        needed = sum(1 for pos in batch.positions if pos not in self._resent_ok)
-        sent: list[int] = []
-        for i, (record, pos) in enumerate(zip(batch.records, batch.positions, strict=True)):
-            if pos in self._resent_ok:
-                continue
-            try:
-                producer.produce(record.topic, record.value, record.key,
-                                 headers=list(record.headers), on_delivery=on_delivery(i))
-                sent.append(i)
-            except BufferError:
-                break
-            except Exception as exc:
-                if _permanent(exc.args[0] if exc.args else None):
-                    rejected.add(i)
-                    continue
-                self._fatal = True
-                break
-        self._resend_inflight = len(sent)
-        # Shutdown does not cut a re-send short (that would send the batch again next time): it
-        # gets until the shutdown's own deadline (``_stop_deadline``) to be confirmed.
-        deadline = min(time.monotonic() + self._delivery_timeout_s + 2.0, self._stop_deadline)
-        complete = False
-        while time.monotonic() < deadline and not self._halted():
-            if self._fatal:  # rebuild now: purged messages report as failed to `failed`
-                complete = self._rebuild_producer()
-                break
-            try:
-                if producer.flush(0.1) == 0:
-                    complete = True  # every message has its outcome; failures reported
-                    break
-            except Exception:  # a fatal producer error
-                self._fatal = True
-        self._resend_inflight = 0
-        _log.debug("onex-otel spool re-send: %d read, %d sent, %d failed, complete=%s, "
-                   "fatal=%s", len(batch.records), len(sent), len(failed), complete, self._fatal)
-        ok = 0
-        for i in rejected:  # never deliverable: acknowledged as dropped, so the spool flows
-            self._reject("refused for good")
-            self._resent_ok.add(batch.positions[i])
-        if complete:
-            for i in sent:
-                if i not in failed and i not in rejected:
-                    self._resent_ok.add(batch.positions[i])
-                    ok += 1
-        needed -= len(rejected)
-        self._count(OUTCOME_RESENT, ok)
-        # acknowledge each segment's delivered prefix
-        commit: list[tuple[str, int]] = []
-        blocked: set[str] = set()
-        for pos in batch.positions:
-            seg = pos[0]
-            if seg in blocked:
-                continue
-            if pos in self._resent_ok:
-                commit.append(pos)
-            else:
-                blocked.add(seg)
-        spool.commit(commit)
-        self._resent_ok.difference_update(commit)
-        if ok < needed:
-            self._backoff.failed()
-            self._resend_failures += 1
-            if self._resend_failures >= 3:  # the broker answers but takes nothing: start afresh
-                self._resend_failures = 0
-                self._fatal = True
-        else:
-            self._resend_failures = 0
-            self._backoff.succeeded()
 
     # -- SpanExporter ----------------------------------------------------------------------
     def bind_lifecycle(self) -> None:
@@ -859,9 +611,10 @@ class OnexKafkaSpanExporter(SpanExporter):
                 return SpanExportResult.FAILURE
             records: list[EventRecord] = []
             include = not self.lifecycle_attached
-            for span in spans:
+            options = self.options
+            for span in spans_to_map(spans):  # a database or HTTP span...: no more work
                 try:
-                    records.extend(span_to_records(span, self.options, include_lifecycle=include))
+                    records.extend(span_to_records(span, options, include_lifecycle=include))
                 except Exception as exc:
                     self._drop(DROP_UNSERIALIZABLE)
                     self._warn.warning("mapping", "onex-otel could not map span %r: %s",
@@ -891,7 +644,7 @@ class OnexKafkaSpanExporter(SpanExporter):
             except Exception:
                 remaining = -1
             with self._route_lock:  # failed messages of a switch to the spool are spooled
-                busy = (self._holding or self._transition or bool(self._held)
+                busy = (self._state.holding or bool(self._held)
                         or bool(self._failed_buf) or self._fatal or producer is not self._producer)
             if remaining == 0 and not busy:
                 self._sync_spool()
@@ -935,7 +688,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         try:
             producer = self._producer
             if producer is not None and os.getpid() == self._pid:
-                with _sigint_sets(self._abort):
+                with sigint_sets(self._abort):
                     self._stop_deadline = deadline
                     self._stop.set()
                     self._wake.set()
@@ -950,7 +703,7 @@ class OnexKafkaSpanExporter(SpanExporter):
                     self._resolve_outstanding(producer, 0.0)
                     if thread is not None:
                         thread.join(0.5)
-                    self._drain_at_exit(deadline)
+                    self._resender.drain_at_exit(deadline)
             if self.spool is not None:
                 self.spool.close()
         except Exception:
@@ -971,25 +724,6 @@ class OnexKafkaSpanExporter(SpanExporter):
             except Exception:
                 return
 
-    def _drain_at_exit(self, deadline: float) -> None:
-        """Keep re-sending the spool while Kafka takes it and time is left (a short process)."""
-        spool = self.spool
-        thread = self._thread
-        if spool is None or self._degraded or self._fatal \
-                or (thread is not None and thread.is_alive()):  # one re-sender at a time
-            return
-        while not self._halted() and deadline - time.monotonic() > 0.2:
-            try:
-                if spool.is_empty():
-                    return
-                committed = spool.stats.committed
-                self._drain_once()
-            except Exception:
-                _log.debug("onex-otel: re-sending the spool at exit failed", exc_info=True)
-                return
-            if spool.stats.committed == committed:  # no progress: leave it to a later process
-                return
-
     def _report_spooled_at_exit(self, spooled: int) -> None:
         """One line when events went to the spool at exit (they are not lost)."""
         if spooled <= 0 or self.spool is None or not self.report_spooled_at_exit:
@@ -999,48 +733,6 @@ class OnexKafkaSpanExporter(SpanExporter):
                      "process that publishes sends them", spooled, how, self.spool.path)
 
 
-@contextlib.contextmanager
-def _sigint_sets(event: threading.Event) -> Any:
-    """Within the block, SIGINT sets ``event`` instead of raising (main thread, default handler).
-
-    At exit the first Ctrl-C is what started the exit; a second one must end the wait, not
-    raise a traceback out of an atexit handler (:meth:`OnexKafkaSpanExporter.shutdown` raises
-    ``KeyboardInterrupt`` itself, after spooling, when the process is not exiting).
-    """
-    if threading.current_thread() is not threading.main_thread() \
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-
-    def handler(_signum: int, _frame: Any) -> None:
-        event.set()
-
-    try:
-        signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main interpreter
-        yield
-        return
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-class _Delivery:
-    """A delivery callback that keeps the message's headers (delivery reports lack them)."""
-
-    __slots__ = ("ack", "exporter", "headers", "seq")
-
-    def __init__(self, exporter: OnexKafkaSpanExporter, headers: list[tuple[str, bytes]],
-                 seq: int, ack: Callable[[str], None] | None = None) -> None:
-        self.exporter = exporter
-        self.headers = headers
-        self.seq = seq
-        self.ack = ack
-
-    def __call__(self, err: Any, msg: Any) -> None:
-        self.exporter._on_delivery(err, msg, self.headers, self.seq, self.ack)
 
 
 def _ack_all(records: Sequence[SpoolRecord], outcome: str) -> None:

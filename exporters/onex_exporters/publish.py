@@ -16,12 +16,9 @@ from onex_exporters.kafka import OnexKafkaSpanExporter
 from onex_exporters.mapping import EventRecord
 from onex_otel.config import Settings, load_settings
 from onex_otel.conventions import EventType
+from onex_otel.errors import PublishError  # defined in the core: onex_otel.emit catches it
 
 __all__ = ["EnvelopePublisher", "PublishError", "publish_envelope_dicts", "record_for"]
-
-
-class PublishError(RuntimeError):
-    """Events could be neither delivered nor spooled."""
 
 
 def record_for(envelope: Mapping[str, Any]) -> EventRecord:

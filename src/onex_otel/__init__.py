@@ -81,7 +81,8 @@ API
 :class:`Execution`), :func:`traced_tool_call`, :func:`tool_call` (:class:`ToolCall`),
 :func:`traced_decision`, :func:`record_decision`, :func:`record_error`, :func:`record_success`,
 :func:`routing_decision`, :func:`transformation`, :func:`router_metrics`,
-:func:`detection_failure`, :func:`current_correlation_id`, :func:`current_execution`.
+:func:`detection_failure`, :func:`current_correlation_id`, :func:`current_execution`;
+:class:`OnexError`, the base of every exception onex-otel raises (:mod:`onex_otel.errors`).
 
 Legacy APIs (drop-in, loaded on first use; see :mod:`onex_otel.legacy`): :class:`ActionLogger`,
 :func:`log_action`, :func:`publish_action_event`, :func:`publish_tool_call`,
@@ -114,6 +115,7 @@ if TYPE_CHECKING:
     from onex_otel._execution import Execution, agent_execution, traced_agent_execution
     from onex_otel._tool import ToolCall, tool_call, traced_decision, traced_tool_call
     from onex_otel.config import ConfigError, Settings, load_settings
+    from onex_otel.errors import OnexError
     from onex_otel.legacy import (
         ActionLogger,
         AgentExecutionLogger,
@@ -140,6 +142,7 @@ _LAZY: dict[str, str] = {
     "current_correlation_id": "onex_otel._context",
     "current_execution": "onex_otel._context",
     **dict.fromkeys(("ConfigError", "Settings", "load_settings"), "onex_otel.config"),
+    "OnexError": "onex_otel.errors",
     **dict.fromkeys(
         ("detection_failure", "record_decision", "record_error", "record_success",
          "router_metrics", "routing_decision", "transformation"),
@@ -185,6 +188,7 @@ __all__ = [
     "ConfigError",
     "EnumOperationStatus",
     "Execution",
+    "OnexError",
     "Settings",
     "ToolCall",
     "agent_execution",

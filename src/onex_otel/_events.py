@@ -71,6 +71,7 @@ from onex_otel.conventions import (
     ActionType,
 )
 from onex_otel.ids import correlation_uuid
+from onex_otel.limits import NON_NEGATIVE_MIN, ROUTING_DURATION_MS_LIMIT, SCORE_MAX, SCORE_MIN
 
 __all__ = [
     "SEVERITIES",
@@ -112,16 +113,16 @@ def _number(fn: str, field: str, value: object) -> float:
 
 def _confidence(fn: str, field: str, value: object) -> float:
     number = _number(fn, field, value)
-    if not 0.0 <= number <= 1.0:
-        raise ValueError(f"{fn}: {field} must be between 0 and 1, got {value!r}")
+    if not SCORE_MIN <= number <= SCORE_MAX:
+        raise ValueError(f"{fn}: {field} must be between {SCORE_MIN:g} and {SCORE_MAX:g}, got {value!r}")
     return number
 
 
 def _millis(fn: str, field: str, value: object, below: int | None = None) -> int:
     """A non-negative whole number of milliseconds (floats are rounded)."""
     millis = round(_number(fn, field, value))
-    if millis < 0:
-        raise ValueError(f"{fn}: {field} must be >= 0, got {value!r}")
+    if millis < NON_NEGATIVE_MIN:
+        raise ValueError(f"{fn}: {field} must be >= {NON_NEGATIVE_MIN}, got {value!r}")
     if below is not None and millis >= below:
         raise ValueError(f"{fn}: {field} must be below {below}, got {value!r}")
     return millis
@@ -366,7 +367,7 @@ def router_metrics(
     query = _text(fn, "query_text", query_text)
     attrs: dict[str, Any] = {
         ATTR_ROUTING_DURATION_MS: _millis(
-            fn, "routing_duration_ms", routing_duration_ms, below=1000
+            fn, "routing_duration_ms", routing_duration_ms, below=ROUTING_DURATION_MS_LIMIT
         ),
         ATTR_CANDIDATES_EVALUATED: _count(fn, "candidates_evaluated", candidates_evaluated),
         ATTR_CACHE_HIT: _flag(fn, "cache_hit", cache_hit),

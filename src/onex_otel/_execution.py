@@ -60,6 +60,7 @@ from onex_otel.conventions import (
 )
 from onex_otel.ids import correlation_uuid, uuid7
 from onex_otel.lifecycle import ProgressReport, notify_progress
+from onex_otel.limits import SCORE_MAX, SCORE_MIN
 
 __all__ = ["Execution", "agent_execution", "error_type_name", "traced_agent_execution"]
 
@@ -205,7 +206,7 @@ class Execution:
         """
         score = None
         if quality_score is not None:
-            score = _check_number("quality_score", quality_score, 0, 1)
+            score = _check_number("quality_score", quality_score, SCORE_MIN, SCORE_MAX)
         try:
             if score is not None:
                 self._end_attrs[ONEX_QUALITY_SCORE] = score

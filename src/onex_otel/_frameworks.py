@@ -60,7 +60,7 @@ from onex_otel.conventions import (
     OP_INVOKE_AGENT,
     ORIGINAL_SIZE_SUFFIX,
 )
-from onex_otel.ids import uuid7
+from onex_otel.ids import canonical_uuid, uuid7
 
 __all__ = ["FrameworkRuns"]
 
@@ -246,7 +246,7 @@ class FrameworkRuns:
     def _open_frame(self, node: _Node, attrs: Mapping[str, Any]) -> _Frame:
         span = node.span
         run_id = d.first(attrs, d.RUN_ID_KEYS)
-        execution_id = _uuid_text(run_id) or str(uuid.uuid4())
+        execution_id = canonical_uuid(run_id) or str(uuid.uuid4())
         name = d.first(attrs, d.AGENT_NAME_KEYS) or d.first(attrs, (d.TRACELOOP_ENTITY_NAME,)) \
             or agent_name_from_span_name(node.name)
         stamp = {
@@ -412,15 +412,6 @@ class FrameworkRuns:
         if own_call_id is not None and node.framework:
             values[ONEX_TOOL_CALL_ID] = own_call_id
         _amend(span, values)
-
-
-def _uuid_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        return None
 
 
 def _framework_call_id(attrs: Mapping[str, Any]) -> str | None:

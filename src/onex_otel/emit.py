@@ -2,8 +2,9 @@
 
 :func:`emit` sends envelope dictionaries through the local emit daemon when one listens on its Unix
 socket (``onex-otel emit-daemon``: one long-lived Kafka producer and spool for every hook), and
-otherwise publishes directly with a Kafka producer of its own, spooling what Kafka does not take
-within the timeout. Either way it returns within about ``timeout`` seconds.
+otherwise publishes directly with the publisher of the entry-point group :data:`PUBLISHER_GROUP`
+(``onex_exporters``' Kafka producer of its own, spooling what Kafka does not take within the
+timeout). Either way it returns within about ``timeout`` seconds.
 
 The wire format of the daemon socket (documented in the README) is a 4-byte big-endian length
 followed by that many bytes of UTF-8 JSON, in both directions:
@@ -23,20 +24,33 @@ from __future__ import annotations
 import json
 import socket
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from onex_otel.config import Settings, load_settings
+from onex_otel.errors import OnexError, PublishError
 
-__all__ = ["MAX_FRAME", "EmitError", "EmitOutcome", "default_socket_path", "emit", "recv_frame", "send_frame"]
+__all__ = [
+    "MAX_FRAME",
+    "PUBLISHER_GROUP",
+    "EmitError",
+    "EmitOutcome",
+    "default_socket_path",
+    "emit",
+    "recv_frame",
+    "send_frame",
+]
+
+#: The entry-point group of the publishers :func:`emit` uses when no daemon runs.
+PUBLISHER_GROUP = "onex_otel.publishers"
 
 MAX_FRAME = 4 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 
 
-class EmitError(RuntimeError):
+class EmitError(OnexError, RuntimeError):
     """The events could be neither delivered nor spooled."""
 
 
@@ -119,14 +133,31 @@ def emit(
         return outcome
     if not settings.kafka_bootstrap_servers:
         raise EmitError("Kafka is not configured: set KAFKA_BOOTSTRAP_SERVERS (or KAFKA_BROKERS)")
+    publish = _publisher()
     try:
-        from onex_exporters.publish import PublishError, publish_envelope_dicts
+        delivery = publish(events, settings=settings, timeout=timeout)
+    except PublishError as exc:
+        raise EmitError(str(exc)) from None
+    return EmitOutcome(delivery, len(events))
+
+
+def _publisher() -> Callable[..., str]:
+    """The publisher of :data:`PUBLISHER_GROUP` (the first by name), as ``EmitError`` if none loads.
+
+    ``onex_exporters`` registers ``kafka``: ``publish_envelope_dicts(events, *, settings,
+    timeout)``, returning ``"delivered"`` or ``"spooled"`` and raising
+    :class:`~onex_otel.errors.PublishError` when events were dropped.
+    """
+    from importlib.metadata import entry_points
+
+    found = sorted(entry_points(group=PUBLISHER_GROUP), key=lambda entry: entry.name)
+    if not found:
+        raise EmitError(f"publishing needs the Kafka extra (pip install 'onex-otel[kafka]'): "
+                        f"no publisher in the entry-point group {PUBLISHER_GROUP!r}")
+    try:
+        publish: Callable[..., str] = found[0].load()
     except ImportError as exc:
         raise EmitError(
             f"publishing needs the Kafka extra (pip install 'onex-otel[kafka]'): {exc}"
         ) from None
-    try:
-        delivery = publish_envelope_dicts(events, settings=settings, timeout=timeout)
-    except PublishError as exc:
-        raise EmitError(str(exc)) from None
-    return EmitOutcome(delivery, len(events))
+    return publish

@@ -18,8 +18,8 @@ An envelope is what travels on Kafka: one JSON object per message, keyed by corr
 True
 
 Constraints mirror the seeds' SQL CHECK constraints (confidence 0..1, routing_duration_ms 0..999,
-non-negative durations, the action_type enum, percent 0..100), so an event that validates here is
-one the legacy tables accept.
+non-negative durations, the action_type enum, percent 0..100; the numbers are those of
+:mod:`onex_otel.limits`), so an event that validates here is one the legacy tables accept.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ from onex_otel.conventions import (
     ExecutionStatus,
 )
 from onex_otel.ids import uuid7
+from onex_otel.limits import NON_NEGATIVE_MIN, ROUTING_DURATION_MS_LIMIT, SCORE_MAX, SCORE_MIN
+from onex_otel.timestamps import as_utc, rfc3339, rfc3339_ns
 
 __all__ = [
     "PAYLOAD_MODELS",
@@ -66,11 +68,13 @@ __all__ = [
     "as_utc",
     "json_schemas",
     "payload_model_for",
+    "rfc3339",
+    "rfc3339_ns",
     "utc_now",
 ]
 
-NonNegativeInt = Annotated[int, Field(ge=0)]
-Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegativeInt = Annotated[int, Field(ge=NON_NEGATIVE_MIN)]
+Confidence = Annotated[float, Field(ge=SCORE_MIN, le=SCORE_MAX)]
 JsonObject = dict[str, Any]
 
 
@@ -79,16 +83,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(value: datetime) -> datetime:
-    """``value`` as timezone-aware UTC; a naive datetime is taken as UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def rfc3339(value: datetime) -> str:
-    """Format a datetime as RFC 3339 UTC with a ``Z`` suffix (microsecond precision)."""
-    return as_utc(value).isoformat(timespec="microseconds")[:-6] + "Z"  # less "+00:00"
 
 
 #: A timestamp: validated to timezone-aware UTC (a naive one is taken as UTC), written to JSON as
@@ -216,7 +210,7 @@ class RouterPerformancePayload(_Payload):
     event_type = EventType.ROUTER_PERFORMANCE
 
     query_text: str = Field(min_length=1)
-    routing_duration_ms: int = Field(ge=0, lt=1000)
+    routing_duration_ms: int = Field(ge=NON_NEGATIVE_MIN, lt=ROUTING_DURATION_MS_LIMIT)
     cache_hit: bool = False
     trigger_match_strategy: str | None = None
     confidence_components: JsonObject = Field(default_factory=dict)

@@ -11,6 +11,7 @@ UUID is made from the whole text).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import uuid
@@ -18,10 +19,14 @@ import uuid
 from onex_otel.conventions import CORRELATION_ID_NAMESPACE
 
 __all__ = [
+    "canonical_uuid",
     "correlation_uuid",
+    "is_uuid",
     "new_correlation_id",
     "trace_id_to_uuid",
     "uuid7",
+    "uuid7_text",
+    "uuid7_value",
 ]
 
 
@@ -97,9 +102,48 @@ def uuid7() -> uuid.UUID:
             _uuid7_last_ms = ms
             _uuid7_counter = rand >> 68 & 0x7FF  # random start, headroom for increments
         counter = _uuid7_counter
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80
-    value |= 0x7 << 76
-    value |= counter << 64
-    value |= 0b10 << 62
-    value |= rand & 0x3FFF_FFFF_FFFF_FFFF
-    return uuid.UUID(int=value)
+    return uuid.UUID(int=uuid7_value(ms, counter, rand))
+
+
+def uuid7_value(ms: int, rand_a: int, rand_b: int) -> int:
+    """The 128-bit value of a UUID v7 (RFC 9562): the one layout of every v7 id of the project.
+
+    48 bits of Unix milliseconds ``ms``, the version 7, 12 bits of ``rand_a``, the variant
+    ``10``, 62 bits of ``rand_b`` (higher bits of both are ignored).
+    """
+    return (((ms & 0xFFFF_FFFF_FFFF) << 80) | (0x7 << 76) | ((rand_a & 0xFFF) << 64)
+            | (0b10 << 62) | (rand_b & 0x3FFF_FFFF_FFFF_FFFF))
+
+
+def uuid7_text(ts_ns: int, rand: int) -> str:
+    """The canonical text of the UUID v7 of time ``ts_ns`` (ns) and 74 bits of ``rand``.
+
+    ``rand_a`` is bits 64..75 of ``rand``, ``rand_b`` its low 62 bits: deterministic ids
+    (the exporter's event ids) put a hash there. Faster than ``str(uuid.UUID(...))``.
+    """
+    h = f"{uuid7_value(ts_ns // 1_000_000, rand >> 64, rand):032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def canonical_uuid(value: object) -> str | None:
+    """``value`` as a canonical UUID text (lower case, with hyphens); ``None`` if it is not a UUID.
+
+    The one UUID check: accepts a :class:`uuid.UUID` and any text :class:`uuid.UUID` parses (upper
+    case, braces, ``urn:uuid:``, no hyphens); a canonical text is returned as it is, unparsed.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):  # the usual case: no parsing
+        return value
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def is_uuid(value: object) -> bool:
+    """Whether ``value`` is a UUID or a text that parses as one (see :func:`canonical_uuid`)."""
+    return canonical_uuid(value) is not None

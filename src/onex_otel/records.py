@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
+import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from onex_otel.config import ALWAYS_FITS_CHARS
@@ -29,7 +28,11 @@ from onex_otel.conventions import (
     ActionType,
     EventType,
 )
+from onex_otel.errors import OnexError
 from onex_otel.ids import correlation_uuid, uuid7
+from onex_otel.ids import is_uuid as is_uuid  # moved to onex_otel.ids; the old name still works
+from onex_otel.limits import NON_NEGATIVE_MIN, ROUTING_DURATION_MS_LIMIT, SCORE_MAX, SCORE_MIN
+from onex_otel.timestamps import rfc3339_ns
 
 __all__ = [
     "RecordError",
@@ -45,24 +48,24 @@ __all__ = [
 ]
 
 
-class RecordError(ValueError):
+class RecordError(OnexError, ValueError):
     """A record field has a value the legacy tables would reject."""
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339_ns(time.time_ns())
 
 
 def check_confidence(name: str, value: float | None, *, required: bool = True) -> float | None:
     """A confidence score in 0..1 (``NUMERIC(5,4) CHECK (x >= 0 AND x <= 1)``)."""
     if value is None:
         if required:
-            raise RecordError(f"{name} is required (a number from 0.0 to 1.0)")
+            raise RecordError(f"{name} is required (a number from {SCORE_MIN} to {SCORE_MAX})")
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise RecordError(f"{name} must be a number from 0.0 to 1.0, got {value!r}")
-    if not 0.0 <= value <= 1.0:
-        raise RecordError(f"{name} must be between 0.0 and 1.0, got {value}")
+        raise RecordError(f"{name} must be a number from {SCORE_MIN} to {SCORE_MAX}, got {value!r}")
+    if not SCORE_MIN <= value <= SCORE_MAX:
+        raise RecordError(f"{name} must be between {SCORE_MIN} and {SCORE_MAX}, got {value}")
     return float(value)
 
 
@@ -74,8 +77,8 @@ def check_non_negative(name: str, value: int | None, *, required: bool = True) -
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise RecordError(f"{name} must be a whole number >= 0, got {value!r}")
-    if value < 0:
-        raise RecordError(f"{name} must be >= 0, got {value}")
+    if value < NON_NEGATIVE_MIN:
+        raise RecordError(f"{name} must be >= {NON_NEGATIVE_MIN}, got {value}")
     return value
 
 
@@ -83,8 +86,10 @@ def check_routing_duration(value: int) -> int:
     """``router_performance_metrics.routing_duration_ms``: ``CHECK (x >= 0 AND x < 1000)``."""
     checked = check_non_negative("routing_duration_ms", value)
     assert checked is not None
-    if checked >= 1000:
-        raise RecordError(f"routing_duration_ms must be below 1000, got {checked}")
+    if checked >= ROUTING_DURATION_MS_LIMIT:
+        raise RecordError(
+            f"routing_duration_ms must be below {ROUTING_DURATION_MS_LIMIT}, got {checked}"
+        )
     return checked
 
 
@@ -288,10 +293,3 @@ def router_performance(
     return payload
 
 
-def is_uuid(text: str) -> bool:
-    """Whether ``text`` parses as a UUID."""
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True

@@ -6,8 +6,9 @@ and this module serves them in a daemon thread.
 - ``GET /health``: the ``health()`` dict as JSON; HTTP 200 when its ``status`` is ``healthy``,
   503 otherwise.
 - ``GET /metrics``: the ``snapshot()`` dict as JSON; ``/metrics?format=prometheus`` or
-  ``Accept: text/plain``: ``prometheus()`` (the Prometheus text exposition format, see
-  :func:`prometheus_text`).
+  ``Accept: text/plain``: ``prometheus()``, the Prometheus text exposition format (a service's
+  :meth:`~onex_otel.service_metrics.ServiceMetrics.prometheus`: its OpenTelemetry metrics
+  through the Prometheus exporter).
 
 Example::
 
@@ -26,30 +27,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["StatusServer", "prometheus_text"]
+__all__ = ["StatusServer"]
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def prometheus_text(prefix: str, help_table: Mapping[str, tuple[str, str]],
-                    values: Mapping[str, Any]) -> str:
-    """``values`` in the Prometheus text format.
-
-    ``help_table`` maps a key of ``values`` to ``(kind, help text)``; kind ``counter`` adds the
-    ``_total`` suffix. Keys whose value is ``None`` are left out; booleans are 0/1.
-    """
-    lines: list[str] = []
-    for key, (kind, text) in help_table.items():
-        value = values.get(key)
-        if value is None:
-            continue
-        name = prefix + key
-        if kind == "counter":
-            name += "_total"
-        lines.append(f"# HELP {name} {text}")
-        lines.append(f"# TYPE {name} {kind}")
-        lines.append(f"{name} {float(value) if not isinstance(value, bool) else int(value)}")
-    return "\n".join(lines) + "\n"
 
 
 class StatusServer:

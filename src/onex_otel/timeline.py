@@ -22,6 +22,7 @@ from onex_otel.conventions import (
     TABLE_ROUTING_DECISIONS,
     TABLE_TRANSFORMATION_EVENTS,
 )
+from onex_otel.ids import is_uuid
 
 __all__ = ["Node", "build_timeline", "fetch_rows", "render_text", "to_jaeger", "to_json"]
 
@@ -212,7 +213,7 @@ def to_jaeger(root: Node, service_name: str = "onex-otel") -> dict[str, Any]:
 
     The trace id is the correlation id's hex (the same id the live trace has in Jaeger).
     """
-    trace_id = uuid.UUID(root.name).hex if _is_uuid(root.name) else _span_id(root.name) * 2
+    trace_id = uuid.UUID(root.name).hex if is_uuid(root.name) else _span_id(root.name) * 2
     spans: list[dict[str, Any]] = []
     fallback_us = int(root.start.timestamp() * 1e6) if root.start else 0
 
@@ -255,14 +256,6 @@ def to_jaeger(root: Node, service_name: str = "onex-otel") -> dict[str, Any]:
             "warnings": None,
         }]
     }
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 #: Every table has an indexed ``correlation_id`` column (the router tables also carry it in

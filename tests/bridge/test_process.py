@@ -45,7 +45,10 @@ TABLES = {
 }
 
 
-def start_bridge(settings: Settings, log: Path, port: int) -> subprocess.Popen[bytes]:
+def start_bridge(settings: Settings, log: Path, port: int, *args: str
+                 ) -> subprocess.Popen[bytes]:
+    """``onex-otel bridge [args]`` for the spans topic of ``settings``, configured by environment,
+    its output appended to ``log``, ``/health`` and ``/metrics`` on ``port``."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
@@ -59,8 +62,8 @@ def start_bridge(settings: Settings, log: Path, port: int) -> subprocess.Popen[b
         "ONEX_BRIDGE_PORT": str(port),
     }
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "onex_otel.cli", "bridge"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen([sys.executable, "-m", "onex_otel.cli", "bridge", *args],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture

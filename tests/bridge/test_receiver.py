@@ -133,7 +133,7 @@ def make_spans(count: int = 2, service: str = "receiver-test") -> list[ReadableS
 
 def make_logs(count: int = 2, in_span: bool = False) -> list[ReadableLogRecord]:
     """Log records (in a span: with its trace and span ids)."""
-    memory = InMemoryLogRecordExporter()
+    memory = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
     provider = LoggerProvider(resource=Resource.create({"service.name": "claude-code"}))
     provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
     logger = provider.get_logger("com.anthropic.claude_code.events", "1.0")
@@ -229,7 +229,7 @@ def test_python_otlp_exporters_over_grpc_and_http_reach_the_otlp_topics(
             assert log_exporters[1].export(http_logs).name == "SUCCESS"
         finally:
             for exporter in [*trace_exporters, *log_exporters]:
-                exporter.shutdown()
+                exporter.shutdown()  # type: ignore[attr-defined]
         metrics = receiver.metrics()
         assert metrics["otlp_requests_accepted"] == 4
         assert metrics["otlp_spans_accepted"] == 5
@@ -264,9 +264,9 @@ def test_compressed_exporters(broker: Broker, tmp_path: Path) -> None:
             assert grpc_exporter.export(grpc_spans).name == "SUCCESS"
             assert log_exporter.export(logs).name == "SUCCESS"
         finally:
-            span_exporter.shutdown()
+            span_exporter.shutdown()  # type: ignore[no-untyped-call]
             grpc_exporter.shutdown()
-            log_exporter.shutdown()
+            log_exporter.shutdown()  # type: ignore[no-untyped-call]
     assert sorted(r.SerializeToString(deterministic=True) for r in received_requests(
         broker, settings.bridge_spans_topic, 2, TraceRequest)) == sorted(
         encode_spans(s).SerializeToString(deterministic=True) for s in (spans, grpc_spans))
@@ -625,7 +625,7 @@ def test_outage_with_the_sdk_exporters_nothing_lost_nothing_twice(own_broker: Br
                 assert exporter.export(batch).name == "SUCCESS"
         finally:
             grpc_exporter.shutdown()
-            http_exporter.shutdown()
+            http_exporter.shutdown()  # type: ignore[no-untyped-call]
         assert receiver.metrics()["otlp_messages_spooled"] == 5
         assert receiver.metrics()["otlp_requests_unavailable"] == 0
         own_broker.start()

@@ -6,7 +6,7 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -59,9 +59,9 @@ def query(db: Database, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
 
 def produce(
     broker: Broker,
-    items: list[tuple[str, bytes | None]] | list[OnexEnvelopeV1],
+    items: Sequence[tuple[str, bytes | None] | OnexEnvelopeV1],
     *,
-    headers: list[tuple[str, bytes]] | None = None,
+    headers: list[tuple[str, str | bytes | None]] | None = None,
     key: bytes | None = None,
 ) -> None:
     """Produce envelopes (to their event type's topic) or raw (topic, value) pairs; flush."""
@@ -74,6 +74,8 @@ def produce(
         if err is not None:
             errors.append(err)
 
+    value: bytes | None
+    k: bytes | None
     for item in items:
         if isinstance(item, OnexEnvelopeV1):
             topic, value = item.event_type.value, item.to_json()

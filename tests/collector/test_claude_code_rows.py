@@ -3,7 +3,8 @@
 The records come from the official SDK and OTLP encoder (tests/exporters/claude_code_records.py);
 both signals of the same prompt are published, as when Claude Code sends logs and spans: the
 tables hold one execution per prompt, one tool_call row per tool use, one nested execution per
-subagent run.
+subagent run. A tool use's span and log event carry one name-based event id but two times
+(two clocks): it is still one row (migration 0010).
 """
 
 from __future__ import annotations
@@ -29,10 +30,6 @@ from tests.services.postgres import Database
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known defect: since migration 0008 the tables' keys are (id, created_at); a tool use that "
-    "arrives as a span and as a log event has one event id but two times (two clocks), so the "
-    "partitioned agent_actions keeps both rows"))
 def test_claude_code_prompt_lands_once_in_the_legacy_tables(
     broker: Broker, topics: list[str], migrated: Database, tmp_path: Path,
 ) -> None:
@@ -79,7 +76,7 @@ def test_claude_code_prompt_lands_once_in_the_legacy_tables(
                 (cid,)) if len(query(migrated, (
                     "SELECT 1 FROM agent_actions WHERE correlation_id = %s"), (cid,))) >= 7
                 else None, what="claude code rows")
-            # the README's query of a prompt's tokens and cost
+            # docs/claude-code.md's query of a prompt's tokens and cost
             totals = query(migrated, (
                 "SELECT l.execution_id, sum((p->'metadata'->>'input_tokens')::int),"
                 " sum((p->'metadata'->>'output_tokens')::int),"

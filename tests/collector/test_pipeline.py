@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -170,7 +171,7 @@ def test_failed_execution_and_legacy_records(
         "correlation_id": str(corr), "selected_agent": "agent-x", "confidence_score": 0.5,
         "routing_strategy": "s", "routing_time_ms": 3, "timestamp": "2025-11-06T10:00:00Z",
     }
-    legacy_log = {
+    legacy_log: dict[str, Any] = {
         "execution_id": str(uuid.uuid4()), "correlation_id": str(corr), "agent_name": "agent-y",
         "status": "completed", "quality_score": 0.5, "timestamp": "2025-11-06T10:00:01Z",
     }

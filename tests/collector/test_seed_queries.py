@@ -125,7 +125,7 @@ SELECT
 FROM agent_actions
 WHERE correlation_id = 'abc-123'
 ORDER BY created_at ASC;"""
-    # As printed, 'abc-123' is not a UUID: PostgreSQL refuses the literal (README, D10).
+    # As printed, 'abc-123' is not a UUID: PostgreSQL refuses the literal (docs/collector.md, D10).
     with pytest.raises(psycopg.errors.InvalidTextRepresentation):
         run(seeded, query)
     rows = run(seeded, query.replace("abc-123", str(CORR)))

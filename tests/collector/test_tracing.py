@@ -129,7 +129,7 @@ def test_batch_span_links_to_producers_with_psycopg_children(
     (link,) = [lk for lk in batch.links if lk.context.trace_id == corr.int]
     assert link.context.span_id == span_id
     assert batch.attributes is not None
-    assert batch.attributes[c.ATTR_COLLECTOR_ROWS_INSERTED] >= 1
+    assert batch.attributes[c.ATTR_COLLECTOR_ROWS_INSERTED] >= 1  # type: ignore[operator]
     children = [s for s in spans if s.parent is not None
                 and s.parent.span_id == batch.context.span_id]
     assert children, "psycopg spans beneath the batch span"

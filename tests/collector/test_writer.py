@@ -214,7 +214,7 @@ def test_timestamps_land_as_instants_without_offset_meaning_utc() -> None:
         assert [r.index for r in result.rejected] == [1]
         with psycopg.connect(db.url) as conn:
             assert conn.execute("SHOW timezone").fetchone() == ("America/New_York",)
-            rows = dict(conn.execute(  # type: ignore[arg-type]
+            rows: dict[str, Any] = dict(conn.execute(  # type: ignore[arg-type]
                 "SELECT action_name, created_at FROM agent_actions").fetchall())
     assert rows == expected
 

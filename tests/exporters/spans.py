@@ -42,7 +42,7 @@ class SpanFactory:
         self.ids = FixedTraceIds()
         self.provider = provider or TracerProvider(id_generator=self.ids)
         if provider is not None:
-            provider.id_generator = self.ids
+            provider.id_generator = self.ids  # type: ignore[assignment]
         self.memory = InMemorySpanExporter()
         self.provider.add_span_processor(SimpleSpanProcessor(self.memory))
         self.tracer = self.provider.get_tracer(c.INSTRUMENTATION_NAME)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -24,14 +25,14 @@ from tests.services.kafka import Broker
 NOWHERE = "127.0.0.1:1"
 
 
-def metric_points(reader: InMemoryMetricReader) -> dict[tuple[str, tuple], float]:
-    points = {}
+def metric_points(reader: InMemoryMetricReader) -> dict[tuple[str, tuple[Any, ...]], float]:
+    points: dict[tuple[str, tuple[Any, ...]], float] = {}
     data = reader.get_metrics_data()
-    for rm in data.resource_metrics:
+    for rm in data.resource_metrics:  # type: ignore[union-attr]
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
                 for p in metric.data.data_points:
-                    points[(metric.name, tuple(sorted(p.attributes.items())))] = p.value
+                    points[(metric.name, tuple(sorted(p.attributes.items())))] = p.value  # type: ignore[union-attr]
     return points
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import uuid
 from pathlib import Path
+from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -68,12 +69,12 @@ def test_every_event_is_delivered_and_validates(broker: Broker, tmp_path: Path) 
     assert stats["spooled"] == 0 and stats["dropped"] == {} and stats["in_flight"] == 0
     assert stats["spans_seen"] == len(factory.finished())
     data = reader.get_metrics_data()
-    points = {}
-    for rm in data.resource_metrics:
+    points: dict[tuple[str, tuple[Any, ...]], float] = {}
+    for rm in data.resource_metrics:  # type: ignore[union-attr]
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
                 for p in metric.data.data_points:
-                    points[(metric.name, tuple(sorted(p.attributes.items())))] = p.value
+                    points[(metric.name, tuple(sorted(p.attributes.items())))] = p.value  # type: ignore[union-attr]
     assert points[(c.METRIC_EXPORT_SPANS, ())] == stats["spans_seen"]
     assert points[(c.METRIC_EXPORT_EVENTS, (("outcome", "delivered"),))] == stats["delivered"]
 

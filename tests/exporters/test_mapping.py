@@ -133,13 +133,13 @@ def test_completed_payload_and_success_action() -> None:
     completed, success = ended_records(root, OPTIONS)
     duration = (root.end_time - root.start_time) // 1_000_000  # type: ignore[operator]
     p = completed.envelope["payload"]
-    assert completed.envelope["causation_id"] == root.attributes[c.ONEX_STARTED_EVENT_ID]
+    assert completed.envelope["causation_id"] == root.attributes[c.ONEX_STARTED_EVENT_ID]  # type: ignore[index]
     assert {k: p[k] for k in ("status", "duration_ms", "quality_score", "output_summary",
                               "metrics", "session_id", "agent_name")} == {
         "status": "success", "duration_ms": duration, "quality_score": 0.92,
         "output_summary": "Found 5 async patterns", "metrics": {"files_analyzed": 10},
         "session_id": "session-789", "agent_name": "agent-researcher"}
-    assert p["execution_id"] == root.attributes[c.ONEX_EXECUTION_ID]
+    assert p["execution_id"] == root.attributes[c.ONEX_EXECUTION_ID]  # type: ignore[index]
     s = success.envelope
     assert s["causation_id"] == completed.envelope["event_id"]
     assert s["payload"]["action_type"] == "success"
@@ -197,7 +197,7 @@ def test_tool_call_span() -> None:
     assert (p["action_type"], p["action_name"]) == ("tool_call", "Read")
     assert p["duration_ms"] == (tool.end_time - tool.start_time) // 1_000_000  # type: ignore[operator]
     assert p["action_details"] == {
-        "tool_call_id": tool.attributes[c.GEN_AI_TOOL_CALL_ID],
+        "tool_call_id": tool.attributes[c.GEN_AI_TOOL_CALL_ID],  # type: ignore[index]
         "tool_type": "function", "parameters": {"file_path": "a.py"},
         "result": {"line_count": 100}, "success": True, "error": None}
     assert record.traceparent == (
@@ -250,7 +250,7 @@ def test_span_events_payloads() -> None:
     records = span_to_records(span, OPTIONS, include_lifecycle=False)
     check_equivalent(records)
     got = by_type(records)
-    started_id = span.attributes[c.ONEX_STARTED_EVENT_ID]
+    started_id = span.attributes[c.ONEX_STARTED_EVENT_ID]  # type: ignore[index]
     assert all(r.envelope["causation_id"] == started_id for r in records)
     actions = [e["payload"] for e in got[EventType.AGENT_ACTION.value]]
     assert [(a["action_type"], a["action_name"], a["duration_ms"]) for a in actions] == [
@@ -436,3 +436,38 @@ def test_validated_envelopes_api() -> None:
     assert all(isinstance(e, OnexEnvelopeV1) for e in envelopes)
     assert envelopes[0].event_type is EventType.EXECUTION_STARTED
     assert envelopes[-2].event_type is EventType.EXECUTION_COMPLETED
+
+
+def _foreign_span(scope: str, name: str, attributes: dict[str, Any],
+                  events: tuple[str, ...] = ()) -> Any:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer(scope).start_as_current_span(name, attributes=attributes) as span:
+        for event in events:
+            span.add_event(event, {c.ATTR_NAME: "x"})
+    (finished,) = memory.get_finished_spans()
+    return finished
+
+
+def test_spans_of_other_instrumentations_are_decided_before_any_mapping_work() -> None:
+    from onex_exporters.mapping import maps_to_nothing
+
+    db = _foreign_span("opentelemetry.instrumentation.psycopg", "SELECT",
+                       {"db.system": "postgresql", "db.statement": "SELECT 1"})
+    http = _foreign_span("opentelemetry.instrumentation.httpx", "GET",
+                         {"http.method": "GET"}, events=("http.response.started",))
+    assert maps_to_nothing(db) and maps_to_nothing(http)
+    assert span_to_records(db) == [] and span_to_records(http) == []
+    # anything the mapping reads makes the span go through it
+    tool = _foreign_span("x", "execute_tool t", {c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL})
+    with_decision = _foreign_span("x", "work", {}, events=(c.EVENT_DECISION,))
+    oi = _foreign_span("x", "agent", {"openinference.span.kind": "AGENT"})
+    claude = _foreign_span("com.anthropic.claude_code.tracing", "claude_code.tool", {})
+    for span in (tool, with_decision, oi, claude):
+        assert not maps_to_nothing(span), span.name
+    assert [r.event_type for r in span_to_records(with_decision)] == [EventType.AGENT_ACTION]

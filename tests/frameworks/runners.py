@@ -121,7 +121,7 @@ class _SwitchTracer(trace.Tracer):
         provider = _SWITCH.target
         if provider is None:
             return trace.NoOpTracer()
-        return provider.get_tracer(*self._args, **self._kwargs)
+        return provider.get_tracer(*self._args, **self._kwargs)  # type: ignore[no-any-return]
 
     def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
         return self._target().start_span(*args, **kwargs)

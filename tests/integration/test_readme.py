@@ -1,7 +1,8 @@
-"""Every fenced bash and python block of the README runs as written.
+"""Every fenced bash and python block of the README and of the documentation pages runs as written.
 
 The blocks run in a copy of the work tree, in one new virtual environment made with the pip it
-ships (the README's first block installs into it), in README order, against real services given
+ships (the README's first block installs into it), in order (README.md, then the pages of
+``docs/`` in the order of ``mkdocs.yml``'s nav), against real services given
 through the environment only (the blocks keep variables already set): a broker of the test's own,
 the session's PostgreSQL database, an OTLP receiver. An HTML comment right above a block says how
 else to treat it:
@@ -41,12 +42,14 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 CI_RUN = ROOT / ".ci" / "run"
 DIRECTIVE = re.compile(r"^<!-- readme-test: (?P<word>[\w-]+)(?: (?P<arg>\d+))?\b.*-->$")
 
 
 @dataclass
 class Block:
+    page: str
     line: int
     lang: str
     body: str
@@ -55,12 +58,23 @@ class Block:
 
     @property
     def id(self) -> str:
-        return f"L{self.line}-{self.lang}" + (f"-{self.directive}" if self.directive else "")
+        return (f"{self.page}:L{self.line}-{self.lang}"
+                + (f"-{self.directive}" if self.directive else ""))
 
 
-def readme_blocks() -> list[Block]:
-    """The README's fenced bash and python blocks, with the directive above each."""
-    lines = README.read_text(encoding="utf-8").splitlines()
+def pages() -> list[Path]:
+    """README.md, then the documentation pages in the site's nav order (any page not in the nav
+    last: the strict site build refuses those anyway)."""
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    nav = [DOCS / name for entry in config["nav"] for name in entry.values()]
+    rest = sorted(set(DOCS.glob("*.md")) - set(nav))
+    return [README, *nav, *rest]
+
+
+def page_blocks(page: Path) -> list[Block]:
+    """A page's fenced bash and python blocks, with the directive above each."""
+    name = page.relative_to(ROOT).as_posix()
+    lines = page.read_text(encoding="utf-8").splitlines()
     blocks: list[Block] = []
     i = 0
     while i < len(lines):
@@ -74,7 +88,7 @@ def readme_blocks() -> list[Block]:
             above = lines[i - 1] if i > 0 else ""
             match = DIRECTIVE.match(above)
             blocks.append(Block(
-                i + 1, lang, "\n".join(lines[i + 1:end]) + "\n",
+                name, i + 1, lang, "\n".join(lines[i + 1:end]) + "\n",
                 match.group("word") if match else None,
                 int(match.group("arg")) if match and match.group("arg") else None,
             ))
@@ -82,7 +96,7 @@ def readme_blocks() -> list[Block]:
     return blocks
 
 
-BLOCKS = readme_blocks()
+BLOCKS = [block for page in pages() for block in page_blocks(page)]
 
 
 @dataclass
@@ -149,13 +163,13 @@ def _show(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
-def test_readme_block_runs_as_written(block: Block, workspace: Workspace,
+def test_doc_block_runs_as_written(block: Block, workspace: Workspace,
                                       request: pytest.FixtureRequest, tmp_path: Path) -> None:
     if block.directive == "skip":
         pytest.skip("needs a Docker engine")
     if block.directive == "fragment":
         if block.lang == "python":
-            compile(block.body, f"README.md:{block.line}", "exec",
+            compile(block.body, f"{block.page}:{block.line}", "exec",
                     flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         else:
             subprocess.run(["bash", "-n", "-c", block.body], check=True, timeout=30)
@@ -204,7 +218,7 @@ def _run_until_sigterm(args: list[str], env: dict[str, str], cwd: Path, seconds:
 
 
 def test_compose_header_gives_the_stack_database_url() -> None:
-    """The docker-compose file's header and the README's defaults name its PostgreSQL."""
+    """The docker-compose file's header and the documentation's defaults name its PostgreSQL."""
     compose_file = ROOT / "collector" / "docker-compose.yml"
     text = compose_file.read_text(encoding="utf-8")
     pg = yaml.safe_load(text)["services"]["postgres"]
@@ -213,5 +227,5 @@ def test_compose_header_gives_the_stack_database_url() -> None:
     url = (f"postgresql://{e['POSTGRES_USER']}:{e['POSTGRES_PASSWORD']}@localhost:{host_port}/"
            f"{e['POSTGRES_DB']}")
     assert f"#   export DATABASE_URL={url}\n" in text
-    readme = README.read_text(encoding="utf-8")
-    assert readme.count(f"DATABASE_URL=${{DATABASE_URL:-{url}}}") >= 2
+    docs = "".join(page.read_text(encoding="utf-8") for page in pages())
+    assert docs.count(f"DATABASE_URL=${{DATABASE_URL:-{url}}}") >= 2

@@ -1,7 +1,7 @@
 """The same sequence of calls through the legacy API and the new API: the same spans and events.
 
 Each scenario runs twice against the in-memory exporter, once with the legacy calls and once with
-their onex-otel equivalents (the README's migration table), and compares the whole span trees
+their onex-otel equivalents (docs/migration.md's table), and compares the whole span trees
 (ids aside) and the OnexEnvelopeV1 events the exporter's pure mapping makes of them (ids and
 timestamps aside; every envelope is also validated against its model).
 """

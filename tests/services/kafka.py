@@ -95,7 +95,7 @@ class Broker:
         }
 
     def create_topics(self, *topics: str, partitions: int = 1) -> None:
-        from confluent_kafka.admin import AdminClient, NewTopic
+        from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         futures = admin.create_topics(

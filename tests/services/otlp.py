@@ -61,7 +61,7 @@ class OtlpReceiver:
         self._spans: list[ReceivedSpan] = []
         self._cond = threading.Condition()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Servicer(self), self._server)
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Servicer(self), self._server)  # type: ignore[no-untyped-call]
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self._server.start()
 

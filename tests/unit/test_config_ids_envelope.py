@@ -145,12 +145,13 @@ def test_every_event_type_has_a_schema() -> None:
     assert set(PAYLOAD_MODELS) == set(EventType)
 
 
-def test_readme_configuration_reference_is_current() -> None:
+def test_configuration_reference_is_current() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    block = readme.split("<!-- config:begin -->\n")[1].split("\n<!-- config:end -->")[0]
-    assert block == reference_markdown(), "run: onex-otel config --markdown, paste into README"
+    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    block = page.split("<!-- config:begin -->\n")[1].split("\n<!-- config:end -->")[0]
+    assert block == reference_markdown(), (
+        "run: onex-otel config --markdown, paste into docs/configuration.md")
 
 
 def test_semconv_keys_match_the_semantic_conventions_package() -> None:
@@ -170,3 +171,15 @@ def test_semconv_keys_match_the_semantic_conventions_package() -> None:
         assert getattr(c, name) == getattr(exception_attributes, name)
     assert gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value == c.OP_INVOKE_AGENT
     assert gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value == c.OP_EXECUTE_TOOL
+
+
+def test_the_one_uuid_check_accepts_every_spelling_and_returns_the_canonical_text() -> None:
+    from onex_otel.ids import canonical_uuid, is_uuid
+
+    u = uuid.UUID("0190f5e6-1c2b-7d3e-8f40-123456789abc")
+    for spelling in (str(u), str(u).upper(), u.hex, f"{{{u}}}", f"urn:uuid:{u}", u):
+        assert canonical_uuid(spelling) == str(u)
+        assert is_uuid(spelling)
+    for bad in (None, "", "abc-123", str(u)[:-1], 5, "0190f5e6-1c2b-7d3e-8f40-123456789abz"):
+        assert canonical_uuid(bad) is None
+        assert not is_uuid(bad)

@@ -30,10 +30,12 @@ to the ``otlp_spans`` / ``otlp_logs`` topics as the Collector's Kafka exporter d
 
 from __future__ import annotations
 
+from onex_otel.errors import OnexError
+
 __all__ = ["DecodeError"]
 
 
-class DecodeError(ValueError):
+class DecodeError(OnexError, ValueError):
     """A Kafka message is not an OTLP export request in the configured encoding."""
 
     def __init__(self, reason: str) -> None:

@@ -22,7 +22,7 @@ from onex_exporters.bridge._requests import (
     RETRY_AFTER_S,
     BadRequest,
     TooLarge,
-    decode_json_request,
+    decode_request,
     decompress,
     encode,
     response_for,
@@ -31,9 +31,11 @@ from onex_exporters.bridge._requests import (
 from onex_otel.conventions import (
     CONTENT_TYPE_JSON,
     CONTENT_TYPE_PROTOBUF,
+    ENCODING_OTLP_JSON,
     OTLP_HTTP_PATH_LOGS,
     OTLP_HTTP_PATH_TRACES,
 )
+from onex_otel.errors import OnexError
 
 if TYPE_CHECKING:
     from onex_exporters.bridge.receiver import OtlpReceiver
@@ -217,7 +219,7 @@ def handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
                 body = self._read_body()
                 if coding != "identity":
                     body = decompress(body, coding, limit)
-                request = (decode_json_request(body, signal.request)
+                request = (decode_request(signal, body, ENCODING_OTLP_JSON)
                            if media == CONTENT_TYPE_JSON else None)
             except _LengthRequired:
                 self.close_connection = True
@@ -244,6 +246,6 @@ def handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _LengthRequired(Exception):
+class _LengthRequired(OnexError):
     """Neither Content-Length nor chunked (411)."""
 

@@ -6,8 +6,6 @@ Used by :mod:`onex_exporters.bridge.receiver` (OTLP/gRPC) and :mod:`onex_exporte
 
 from __future__ import annotations
 
-import base64
-import json
 import zlib
 from dataclasses import dataclass
 from typing import Any, Final
@@ -20,15 +18,16 @@ from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from onex_exporters.bridge import DecodeError
+from onex_exporters.bridge.otlp import parse_request
 from onex_otel.config import Settings
 from onex_otel.conventions import CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF
+from onex_otel.errors import OnexError
 
 #: Seconds a client is asked to wait before retrying a request refused under back-pressure.
 RETRY_AFTER_S: Final = 2
 #: Bytes a span or log record costs in a message beyond its own size (tags, lengths).
 _ITEM_OVERHEAD: Final = 16
-_ID_FIELDS: Final = frozenset({"traceId", "spanId", "parentSpanId",
-                               "trace_id", "span_id", "parent_span_id"})
 
 
 # -- the two signals ---------------------------------------------------------------------------
@@ -74,46 +73,26 @@ def signals_for(settings: Settings) -> dict[str, Signal]:
     }
 
 
-class BadRequest(Exception):
+class BadRequest(OnexError):
     """The body does not decode as an export request (400 / INVALID_ARGUMENT)."""
 
 
-class TooLarge(Exception):
+class TooLarge(OnexError):
     """The body is larger than allowed (413 / RESOURCE_EXHAUSTED)."""
 
 
-def decode_json_request(body: bytes, cls: type[Message]) -> Message:
-    """An OTLP/JSON export request (hex ids, integer enums, unknown fields ignored)."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise BadRequest("an OTLP/JSON request is a JSON object")
-    try:
-        _hex_ids_to_base64(data)
-        return json_format.ParseDict(data, cls(), ignore_unknown_fields=True)
-    except Exception as exc:  # whatever the parser stumbles on, the body is at fault
-        raise BadRequest(f"not an OTLP/JSON {cls.DESCRIPTOR.name}: {exc}") from None
+def decode_request(signal: Signal, body: bytes, encoding: str) -> Message:
+    """The export request of ``signal`` in ``body`` (``otlp_proto`` or ``otlp_json``).
 
-
-def _hex_ids_to_base64(node: Any) -> None:
-    """Rewrite OTLP/JSON's hex trace/span ids to the base64 the protobuf JSON mapping expects."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, dict):
-            for key, value in current.items():
-                if key in _ID_FIELDS and isinstance(value, str):
-                    try:
-                        raw = bytes.fromhex(value)
-                    except ValueError:
-                        raise ValueError(f"{key} {value!r} is not hex") from None
-                    current[key] = base64.b64encode(raw).decode()
-                elif isinstance(value, (dict, list)):
-                    stack.append(value)
-        elif isinstance(current, list):
-            stack.extend(v for v in current if isinstance(v, (dict, list)))
+    Decoded by :func:`onex_exporters.bridge.otlp.parse_request`; :class:`BadRequest` if it is
+    none. Items whose ids have the wrong size are kept: they are rejected one by one (partial
+    success).
+    """
+    try:
+        return parse_request(signal.request, body, encoding, check_id_sizes=False)
+    except DecodeError as exc:
+        raise BadRequest(f"{exc.reason} (an {signal.request.DESCRIPTOR.name} was expected)"
+                         ) from None
 
 
 def decompress(body: bytes, encoding: str, limit: int) -> bytes:

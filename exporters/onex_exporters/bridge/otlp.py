@@ -1,5 +1,8 @@
 """OTLP export requests as the Collector's Kafka exporter writes them -> SDK spans.
 
+:func:`parse_request` is the one decoder of OTLP bodies (protobuf and OTLP/JSON), for the
+bridge's Kafka messages and for the receiver's OTLP/gRPC and OTLP/HTTP requests.
+
 The Kafka exporter writes one export request per message (``ExportTraceServiceRequest`` on
 ``otlp_spans``, ``ExportLogsServiceRequest`` on ``otlp_logs``; newer Collectors split traces into
 one request per span, which changes nothing here). The message key is empty unless the exporter
@@ -24,8 +27,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from google.protobuf import json_format  # type: ignore[import-untyped]
 from google.protobuf.message import (  # type: ignore[import-untyped]
@@ -44,7 +47,14 @@ from opentelemetry.trace.span import TraceState
 from onex_exporters.bridge import DecodeError
 from onex_otel.conventions import ENCODING_OTLP_JSON, ENCODING_OTLP_PROTO
 
-__all__ = ["any_value", "attributes", "decode_logs", "decode_traces", "spans_from_request"]
+__all__ = [
+    "any_value",
+    "attributes",
+    "decode_logs",
+    "decode_traces",
+    "parse_request",
+    "spans_from_request",
+]
 
 #: OTLP ``Span.SpanKind`` (0 unspecified, 1 internal, 2 server, ...) -> SDK kind
 _KINDS = (SpanKind.INTERNAL, SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT,
@@ -53,6 +63,9 @@ _STATUS = (StatusCode.UNSET, StatusCode.OK, StatusCode.ERROR)
 _FLAGS_MASK = 0xFF  # W3C trace flags in the low byte of Span.flags
 _IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 _UNSET = Status(StatusCode.UNSET)
+#: W3C trace flags (low byte of Span.flags) -> the span's TraceFlags, sampled bit set
+_SAMPLED_FLAGS = tuple(TraceFlags(f | TraceFlags.SAMPLED) for f in range(_FLAGS_MASK + 1))
+_M = TypeVar("_M", bound=Message)
 
 _json_loads: Any
 try:
@@ -68,8 +81,7 @@ except ImportError:  # pragma: no cover - depends on the installed extras
 # ----------------------------------------------------------------------------------------------
 def decode_traces(value: bytes, encoding: str) -> ExportTraceServiceRequest:
     """The trace export request in a Kafka message value (:class:`DecodeError` if it is none)."""
-    request = ExportTraceServiceRequest()
-    _decode(request, value, encoding, _hex_ids_of_traces)
+    request = parse_request(ExportTraceServiceRequest, value, encoding)
     if value and not request.resource_spans:
         raise DecodeError(f"not an OTLP trace export request ({encoding}): no resource spans")
     return request
@@ -77,16 +89,25 @@ def decode_traces(value: bytes, encoding: str) -> ExportTraceServiceRequest:
 
 def decode_logs(value: bytes, encoding: str) -> ExportLogsServiceRequest:
     """The logs export request in a Kafka message value (:class:`DecodeError` if it is none)."""
-    request = ExportLogsServiceRequest()
-    _decode(request, value, encoding, _hex_ids_of_logs)
+    request = parse_request(ExportLogsServiceRequest, value, encoding)
     if value and not request.resource_logs:
         raise DecodeError(f"not an OTLP logs export request ({encoding}): no resource logs")
     return request
 
 
-def _decode(request: Message, value: bytes, encoding: str, fix_ids: Any) -> None:
+def parse_request(cls: type[_M], value: bytes, encoding: str, *, check_id_sizes: bool = True
+                  ) -> _M:
+    """An OTLP export request of type ``cls`` (traces or logs) from its ``encoding``.
+
+    The one decoder of OTLP bodies, for the bridge (a Kafka message's value) and the receiver
+    (an OTLP/gRPC or OTLP/HTTP body). Raises :class:`DecodeError` with the reason. With
+    ``check_id_sizes`` false, a hex id of the wrong size is kept as its bytes (the receiver
+    rejects such items one by one, in a partial success); a text that is not hex is an error
+    either way.
+    """
     if value is None:
         raise DecodeError("the message has no value")
+    request = cls()
     if encoding == ENCODING_OTLP_PROTO:
         try:
             request.ParseFromString(value)
@@ -99,13 +120,14 @@ def _decode(request: Message, value: bytes, encoding: str, fix_ids: Any) -> None
             raise DecodeError(f"not JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise DecodeError("OTLP/JSON must be an object")
-        fix_ids(doc)
+        _HEX_IDS[cls](doc, check_id_sizes)
         try:
             json_format.ParseDict(doc, request, ignore_unknown_fields=True)
         except (json_format.ParseError, ValueError, TypeError) as exc:
             raise DecodeError(f"not OTLP/JSON: {exc}") from None
     else:
         raise DecodeError(f"unknown encoding {encoding!r}")
+    return request
 
 
 def _items(parent: Any, *names: str) -> list[Any]:
@@ -121,8 +143,11 @@ def _items(parent: Any, *names: str) -> list[Any]:
     return []
 
 
-def _hex_to_base64(obj: dict[str, Any], size: int, *names: str) -> None:
-    """Rewrite a hex id (OTLP/JSON) as the base64 the protobuf JSON parser expects."""
+def _hex_to_base64(obj: dict[str, Any], size: int, check: bool, *names: str) -> None:
+    """Rewrite a hex id (OTLP/JSON) as the base64 the protobuf JSON parser expects.
+
+    ``check``: refuse one that is not ``size`` bytes.
+    """
     for name in names:
         text = obj.get(name)
         if text is None:
@@ -134,34 +159,41 @@ def _hex_to_base64(obj: dict[str, Any], size: int, *names: str) -> None:
                 raw = bytes.fromhex(text)
             except ValueError:
                 raise DecodeError(f"OTLP/JSON: {name} is not hex: {text[:40]!r}") from None
-            if len(raw) != size:
+            if check and len(raw) != size:
                 raise DecodeError(f"OTLP/JSON: {name} must be {size} bytes, not {len(raw)}")
             obj[name] = base64.b64encode(raw).decode()
 
 
-def _hex_ids_of_traces(doc: dict[str, Any]) -> None:
+def _hex_ids_of_traces(doc: dict[str, Any], check: bool) -> None:
     for rs in _items(doc, "resourceSpans", "resource_spans"):
         for ss in _items(rs, "scopeSpans", "scope_spans"):
             for span in _items(ss, "spans"):
                 if not isinstance(span, dict):
                     raise DecodeError("OTLP/JSON: a span must be an object")
-                _hex_to_base64(span, 16, "traceId", "trace_id")
-                _hex_to_base64(span, 8, "spanId", "span_id", "parentSpanId", "parent_span_id")
+                _hex_to_base64(span, 16, check, "traceId", "trace_id")
+                _hex_to_base64(span, 8, check, "spanId", "span_id", "parentSpanId", "parent_span_id")
                 for link in _items(span, "links"):
                     if not isinstance(link, dict):
                         raise DecodeError("OTLP/JSON: a link must be an object")
-                    _hex_to_base64(link, 16, "traceId", "trace_id")
-                    _hex_to_base64(link, 8, "spanId", "span_id")
+                    _hex_to_base64(link, 16, check, "traceId", "trace_id")
+                    _hex_to_base64(link, 8, check, "spanId", "span_id")
 
 
-def _hex_ids_of_logs(doc: dict[str, Any]) -> None:
+def _hex_ids_of_logs(doc: dict[str, Any], check: bool) -> None:
     for rl in _items(doc, "resourceLogs", "resource_logs"):
         for sl in _items(rl, "scopeLogs", "scope_logs"):
             for record in _items(sl, "logRecords", "log_records"):
                 if not isinstance(record, dict):
                     raise DecodeError("OTLP/JSON: a log record must be an object")
-                _hex_to_base64(record, 16, "traceId", "trace_id")
-                _hex_to_base64(record, 8, "spanId", "span_id")
+                _hex_to_base64(record, 16, check, "traceId", "trace_id")
+                _hex_to_base64(record, 8, check, "spanId", "span_id")
+
+
+#: The hex ids' rewriting of each request type.
+_HEX_IDS: dict[type[Message], Callable[[dict[str, Any], bool], None]] = {
+    ExportTraceServiceRequest: _hex_ids_of_traces,
+    ExportLogsServiceRequest: _hex_ids_of_logs,
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -200,21 +232,11 @@ def _array_item(value: AnyValue) -> Any:
 def any_value(value: AnyValue) -> Any:
     """An OTLP ``AnyValue`` as an attribute value (``None`` when empty); see the module doc."""
     kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value
-    if kind == "bool_value":
-        return value.bool_value
     if kind == "array_value":
         return tuple(_array_item(v) for v in value.array_value.values)
     if kind == "kvlist_value":
         return _json_text(_jsonable(value))
-    if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode()
-    return None
+    return _jsonable(value)
 
 
 class _Attributes(dict[str, Any]):
@@ -320,29 +342,36 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope) -> Readabl
     name = span.name
     trace_id = _id(span.trace_id, 16, "trace id", name)
     flags = span.flags
-    trace_flags = TraceFlags((flags & _FLAGS_MASK) | TraceFlags.SAMPLED)
-    state = _trace_state(span.trace_state)
+    trace_flags = _SAMPLED_FLAGS[flags & _FLAGS_MASK]
+    state = span.trace_state
     context = SpanContext(trace_id, _id(span.span_id, 8, "span id", name), False, trace_flags,
-                          state)
+                          _trace_state(state) if state else None)
     parent = None
-    if span.parent_span_id:
-        parent = SpanContext(trace_id, _id(span.parent_span_id, 8, "parent span id", name),
+    parent_id = span.parent_span_id
+    if parent_id:
+        parent = SpanContext(trace_id, _id(parent_id, 8, "parent span id", name),
                              bool(flags & _IS_REMOTE), trace_flags)
-    code = span.status.code
     status = _UNSET
-    if code:
-        status_code = _STATUS[code] if 0 <= code < len(_STATUS) else StatusCode.UNSET
-        status = Status(status_code, span.status.message or None
-                        if status_code is StatusCode.ERROR else None)
+    if span.HasField("status"):
+        otlp_status = span.status
+        code = otlp_status.code
+        if code:
+            status_code = _STATUS[code] if 0 <= code < len(_STATUS) else StatusCode.UNSET
+            status = Status(status_code, otlp_status.message or None
+                            if status_code is StatusCode.ERROR else None)
     kind = span.kind
+    # most spans have neither events nor links: no list built for them
+    events = span.events
+    links = span.links
     return ReadableSpan(
         name=name,
         context=context,
         parent=parent,
         resource=resource,
         attributes=attributes(span.attributes),
-        events=[Event(e.name, attributes(e.attributes), e.time_unix_nano) for e in span.events],
-        links=[_link(link) for link in span.links],
+        events=[Event(e.name, attributes(e.attributes), e.time_unix_nano)
+                for e in events] if events else (),
+        links=[_link(link) for link in links] if links else (),
         kind=_KINDS[kind] if 0 <= kind < len(_KINDS) else SpanKind.INTERNAL,
         status=status,
         start_time=span.start_time_unix_nano,

@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
 from typing import Any, Final
 
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 from google.rpc import code_pb2
 
 from onex_exporters.bridge._http import HttpServer, handler_for
@@ -56,6 +56,7 @@ from onex_exporters.bridge._requests import (
     Result,
     Signal,
     count_items,
+    decode_request,
     response_for,
     retry_info,
     signals_for,
@@ -67,6 +68,7 @@ from onex_exporters.spool import SpoolRecord
 from onex_otel.config import Settings
 from onex_otel.conventions import (
     DROP_REJECTED,
+    ENCODING_OTLP_PROTO,
     GRPC_RETRY_INFO_KEY,
     GRPC_STATUS_DETAILS_KEY,
     OUTCOME_DELIVERED,
@@ -400,11 +402,7 @@ class OtlpReceiver:
 
     def _handle(self, signal: Signal, body: bytes | None, request: Message | None) -> Result:
         if request is None:
-            try:
-                request = signal.request.FromString(body or b"")
-            except DecodeError as exc:
-                raise BadRequest(f"not a protobuf {signal.request.DESCRIPTOR.name}: "
-                                  f"{exc}") from None
+            request = decode_request(signal, body or b"", ENCODING_OTLP_PROTO)
         total, valid = count_items(signal, request)
         if total == 0:  # nothing to store: success, as the specification asks
             self._count("requests_accepted")

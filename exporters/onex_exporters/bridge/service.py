@@ -35,9 +35,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 from onex_exporters.bridge import DecodeError
 from onex_exporters.bridge.otlp import decode_logs, decode_traces, spans_from_request
@@ -46,7 +45,9 @@ from onex_exporters.mapping import EventRecord, MappingOptions, span_to_records
 from onex_otel import conventions as c
 from onex_otel.config import Settings
 from onex_otel.deadletter import dead_letter_headers
-from onex_otel.status_http import StatusServer, prometheus_text
+from onex_otel.errors import OnexError
+from onex_otel.service_metrics import Kind, ServiceMetrics
+from onex_otel.status_http import StatusServer
 
 __all__ = ["Bridge", "BridgeMetrics", "BridgeOptions", "options_from_settings", "run_bridge"]
 
@@ -76,7 +77,7 @@ class _Pending:
     seconds: float = 0.0
 
 
-class _Abandon(Exception):
+class _Abandon(OnexError):
     """Shutting down and the batch could not be settled in time: leave it uncommitted."""
 
 
@@ -134,49 +135,49 @@ def options_from_settings(settings: Settings, **overrides: Any) -> BridgeOptions
 # figures
 # ----------------------------------------------------------------------------------------------
 @dataclass
-class BridgeMetrics:
-    """Thread-safe figures of one bridge process (``/metrics``), plus its exporter's accounting."""
+class BridgeMetrics(ServiceMetrics):
+    """Thread-safe figures of one bridge process (``/metrics``), plus its exporter's accounting.
 
-    started_monotonic: float = field(default_factory=time.monotonic)
-    messages_consumed: int = 0
+    Exposed as OpenTelemetry metrics named ``onex_bridge_*`` (see
+    :class:`~onex_otel.service_metrics.ServiceMetrics`).
+    """
+
+    prefix: ClassVar[str] = c.METRIC_BRIDGE_PREFIX
+    figures: ClassVar[Mapping[str, tuple[Kind, str]]] = {
+        "uptime_seconds": ("gauge", "Seconds since the bridge started."),
+        "messages_consumed": ("counter", "OTLP messages read from Kafka and settled."),
+        "spans_received": ("counter", "Spans decoded from OTLP messages."),
+        "log_records_received": ("counter", "Log records decoded from OTLP messages."),
+        "events_published": ("counter", "Events mapped and handed to the exporter."),
+        "events_delivered": ("counter", "Events acknowledged by Kafka on the first try."),
+        "events_spooled": ("counter", "Events written to the spool (Kafka away)."),
+        "events_resent": ("counter", "Events delivered from the spool."),
+        "events_dropped": ("counter", "Events dropped by the exporter (see its reasons)."),
+        "spool_bytes": ("gauge", "Bytes of events waiting in the spool."),
+        "dlq_messages": ("counter", "OTLP messages written to the dead-letter topic."),
+        "batches_processed": ("counter", "Batches settled and committed."),
+        "avg_batch_processing_ms": ("gauge", "Mean time to process a batch, milliseconds."),
+        "messages_per_second": ("gauge", "Messages consumed per second since start."),
+        "last_commit_time": ("gauge", "Unix time of the last settled batch."),
+        "consumer_lag": ("gauge", "OTLP messages not yet consumed (approximate)."),
+        "partitions_assigned": ("gauge", "OTLP topic partitions this bridge holds."),
+        "kafka_ok": ("gauge", "1 while Kafka is reachable."),
+    }
+
     spans_received: int = 0
     log_records_received: int = 0
     events_published: int = 0
-    messages_dead_lettered: int = 0
-    batches_processed: int = 0
-    batch_ms_total: float = 0.0
-    last_commit_time: datetime | None = None
-    consumer_lag: int | None = None
     partitions_assigned: int = 0
-    kafka_ok: bool = True
-    kafka_reason: str | None = None
-    running: bool = False
     exporter: OnexKafkaSpanExporter | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record_batch(self, *, consumed: int, spans: int, log_records: int, events: int,
                      dead: int, ms: float) -> None:
         """Count one settled and stored batch."""
         with self._lock:
-            self.messages_consumed += consumed
+            self._count_batch(consumed=consumed, dead=dead, ms=ms)
             self.spans_received += spans
             self.log_records_received += log_records
             self.events_published += events
-            self.messages_dead_lettered += dead
-            self.batches_processed += 1
-            self.batch_ms_total += ms
-            self.last_commit_time = datetime.now(UTC)
-
-    def set_kafka(self, ok: bool, reason: str | None = None) -> None:
-        """Record whether Kafka works now."""
-        with self._lock:
-            self.kafka_ok = ok
-            self.kafka_reason = None if ok else reason
-
-    def set_lag(self, lag: int | None) -> None:
-        """Record the consumer lag (sum over assigned partitions; approximate)."""
-        with self._lock:
-            self.consumer_lag = lag
 
     def set_assigned(self, count: int) -> None:
         """Record how many OTLP partitions this bridge holds."""
@@ -189,33 +190,18 @@ class BridgeMetrics:
             return {"delivered": 0, "spooled": 0, "resent": 0, "spool_bytes": 0, "dropped": {}}
         return exporter.stats()
 
-    def health(self) -> dict[str, Any]:
-        """``{"status": "healthy"|"degraded", "consumer": ..., "reasons": {...}}``."""
-        stats = self._exporter_stats()
-        with self._lock:
-            reasons: dict[str, str] = {}
-            if not self.kafka_ok:
-                reasons["kafka"] = self.kafka_reason or "unavailable"
-            if stats["spool_bytes"]:
-                reasons["spool"] = (f"{stats['spool_bytes']} bytes of events wait in the spool "
-                                    "for Kafka")
-            body: dict[str, Any] = {
-                "status": "degraded" if reasons else "healthy",
-                "consumer": "running" if self.running else "stopped",
-            }
-            if reasons:
-                body["reasons"] = reasons
-            return body
+    def _reasons(self) -> dict[str, str]:
+        reasons = super()._reasons()
+        spool_bytes = self._exporter_stats()["spool_bytes"]
+        if spool_bytes:
+            reasons["spool"] = f"{spool_bytes} bytes of events wait in the spool for Kafka"
+        return reasons
 
-    def snapshot(self) -> dict[str, Any]:
-        """The ``/metrics`` JSON."""
+    def _figures(self) -> dict[str, Any]:
         stats = self._exporter_stats()
         with self._lock:
-            uptime = time.monotonic() - self.started_monotonic
-            batches = self.batches_processed
             return {
-                "uptime_seconds": round(uptime, 3),
-                "messages_consumed": self.messages_consumed,
+                **self._common_figures(),
                 "spans_received": self.spans_received,
                 "log_records_received": self.log_records_received,
                 "events_published": self.events_published,
@@ -224,52 +210,8 @@ class BridgeMetrics:
                 "events_resent": stats["resent"],
                 "events_dropped": sum(int(v) for v in stats["dropped"].values()),
                 "spool_bytes": stats["spool_bytes"],
-                "dlq_messages": self.messages_dead_lettered,
-                "batches_processed": batches,
-                "avg_batch_processing_ms": (
-                    round(self.batch_ms_total / batches, 3) if batches else 0.0
-                ),
-                "messages_per_second": (
-                    round(self.messages_consumed / uptime, 3) if uptime > 0 else 0.0
-                ),
-                "last_commit_time": (
-                    self.last_commit_time.strftime("%Y-%m-%dT%H:%M:%SZ")
-                    if self.last_commit_time else None
-                ),
-                "consumer_lag": self.consumer_lag,
                 "partitions_assigned": self.partitions_assigned,
-                "kafka_ok": self.kafka_ok,
             }
-
-    def prometheus(self) -> str:
-        """The same figures in the Prometheus text exposition format."""
-        snap = self.snapshot()
-        with self._lock:
-            last = self.last_commit_time
-        snap["last_commit_time"] = last.timestamp() if last else None
-        return prometheus_text(c.METRIC_BRIDGE_PREFIX, _HELP, snap)
-
-
-_HELP: dict[str, tuple[str, str]] = {
-    "uptime_seconds": ("gauge", "Seconds since the bridge started."),
-    "messages_consumed": ("counter", "OTLP messages read from Kafka and settled."),
-    "spans_received": ("counter", "Spans decoded from OTLP messages."),
-    "log_records_received": ("counter", "Log records decoded from OTLP messages."),
-    "events_published": ("counter", "Events mapped and handed to the exporter."),
-    "events_delivered": ("counter", "Events acknowledged by Kafka on the first try."),
-    "events_spooled": ("counter", "Events written to the spool (Kafka away)."),
-    "events_resent": ("counter", "Events delivered from the spool."),
-    "events_dropped": ("counter", "Events dropped by the exporter (see its reasons)."),
-    "spool_bytes": ("gauge", "Bytes of events waiting in the spool."),
-    "dlq_messages": ("counter", "OTLP messages written to the dead-letter topic."),
-    "batches_processed": ("counter", "Batches settled and committed."),
-    "avg_batch_processing_ms": ("gauge", "Mean time to process a batch, milliseconds."),
-    "messages_per_second": ("gauge", "Messages consumed per second since start."),
-    "consumer_lag": ("gauge", "OTLP messages not yet consumed (approximate)."),
-    "partitions_assigned": ("gauge", "OTLP topic partitions this bridge holds."),
-    "kafka_ok": ("gauge", "1 while Kafka is reachable."),
-    "last_commit_time": ("gauge", "Unix time of the last settled batch."),
-}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -694,15 +636,9 @@ def _status(metrics: BridgeMetrics, receiver: Any) -> tuple[Callable[[], dict[st
             snap["receiver"] = dict(receiver.metrics())
         return snap
 
-    def prometheus() -> str:
-        text = metrics.prometheus()
-        if receiver is not None:
-            values = dict(receiver.metrics())
-            text += prometheus_text(c.METRIC_BRIDGE_PREFIX + "receiver_",
-                                    {k: ("gauge", k.replace("_", " ")) for k in values}, values)
-        return text
-
-    return health, snapshot, prometheus
+    if receiver is not None:
+        metrics.expose("receiver_", receiver.metrics)
+    return health, snapshot, metrics.prometheus
 
 
 def run_bridge(

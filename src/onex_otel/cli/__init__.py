@@ -1,12 +1,17 @@
 """The ``onex-otel`` command line.
 
-Each subcommand lives in its own module of this package and exposes ``register(subparsers)``,
-which adds its parser and sets ``func`` (a callable taking the parsed namespace and returning the
-exit code). Modules are imported only when their command runs, except for their tiny ``register``
-functions, so ``onex-otel --help`` starts quickly. The shell-hook commands (the skills) take a
-shorter way still: :mod:`._hook` hands them to the emit daemon when it runs, and this module imports
-nothing else at the top, so a hook process loads no ``argparse``, no ``typing``, no settings module
-(``benchmarks/bench_hook.py`` measures it against ``python -c pass``).
+Each subcommand lives in its own module and exposes ``register(subparsers)``, which adds its
+parser and sets ``func`` (a callable taking the parsed namespace and returning the exit code). The
+core's commands (config, the skills, trace, schemas) are modules of this package; the services'
+commands (emit-daemon, bridge, db, collect, replay, demo) live in the packages that own them and
+reach this parser through the entry-point group :data:`COMMAND_GROUP` (``pyproject.toml``), so the
+core imports neither ``onex_exporters`` nor ``onex_collector``. A command that cannot be loaded
+(a broken install) answers with one sentence and exit code 1; the others still work. Modules are
+imported only when their command runs, except for their tiny ``register`` functions, so
+``onex-otel --help`` starts quickly. The shell-hook commands (the skills) take a shorter way
+still: :mod:`._hook` hands them to the emit daemon when it runs, and this module imports nothing
+else at the top, so a hook process loads no ``argparse``, no ``typing``, no settings module, no
+entry points (``benchmarks/bench_hook.py`` measures it against ``python -c pass``).
 
 Errors reach the user as one clear sentence on stderr and exit code 1 (2 for usage errors);
 ``--debug`` shows the traceback instead.
@@ -17,31 +22,71 @@ from __future__ import annotations
 import sys
 
 from onex_otel.cli import _hook
+from onex_otel.errors import OnexError
 
 TYPE_CHECKING = False  # not typing's: a hook process does not import typing
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
+    from typing import Any
 
-__all__ = ["CliError", "main"]
+__all__ = ["COMMAND_GROUP", "CliError", "main"]
 
-#: Modules (relative to this package) whose ``register`` adds a subcommand, in help order.
-COMMAND_MODULES: tuple[str, ...] = (
+#: The entry-point group of the commands other packages add: each entry is named after its
+#: command and points at a ``register(subparsers)`` function.
+COMMAND_GROUP = "onex_otel.commands"
+
+#: Help order: modules of this package (a leading dot) and entry-point names of
+#: :data:`COMMAND_GROUP`; entries not listed here follow, by name.
+COMMAND_ORDER: tuple[str, ...] = (
     "._config",
     "._skills",
     "._trace",
-    "._emit_daemon",
-    "._demo",
+    "emit-daemon",
+    "demo",
     "._schemas",
-    "._db",
-    "._collect",
-    "._replay",
-    "._bridge",
+    "db",
+    "collect",
+    "replay",
+    "bridge",
 )
 
 
-class CliError(Exception):
+class CliError(OnexError):
     """An error to show the user as one sentence, exit code 1."""
+
+
+def _plugin_commands() -> dict[str, Any]:
+    """The entry points of :data:`COMMAND_GROUP`, by name (the first of a name wins)."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, Any] = {}
+    for entry in entry_points(group=COMMAND_GROUP):
+        found.setdefault(entry.name, entry)
+    return found
+
+
+def _register_plugin(sub: Any, entry: Any) -> None:
+    """Add an entry point's command; one that cannot load still answers, with one sentence."""
+    try:
+        entry.load()(sub)
+    except Exception as exc:
+        message = (f"the {entry.name!r} command cannot be loaded from {entry.value}: "
+                   f"{type(exc).__name__}: {exc}")
+
+        def unavailable(_args: object) -> int:
+            print(f"onex-otel {entry.name}: {message}", file=sys.stderr)
+            return 1
+
+        def usage_error(_message: str) -> None:  # whatever flags were given: the same sentence
+            raise SystemExit(unavailable(None))
+
+        try:
+            p = sub.add_parser(entry.name, help=f"(unavailable: {type(exc).__name__})",
+                               add_help=False)
+        except Exception:  # it failed after adding its parser: that one stays
+            return
+        p.set_defaults(func=unavailable, usage_error=usage_error)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,8 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name, __name__).register(sub)
+    plugins = _plugin_commands()
+    for name in COMMAND_ORDER:
+        if name.startswith("."):
+            importlib.import_module(name, __name__).register(sub)
+        elif name in plugins:
+            _register_plugin(sub, plugins.pop(name))
+    for name in sorted(plugins):
+        _register_plugin(sub, plugins[name])
     return parser
 
 

@@ -20,6 +20,8 @@ import _socket
 import os
 import sys
 
+from onex_otel.errors import OnexError
+
 #: The skill subcommands (this module routes them; :mod:`._skills` defines them).
 COMMANDS = ("log-action", "log-routing-decision", "log-transformation", "log-performance-metrics")
 
@@ -95,7 +97,7 @@ def _recv_exact(sock: _socket.socket, n: int) -> bytes:
     return bytes(chunks)
 
 
-class DaemonSilent(Exception):
+class DaemonSilent(OnexError):
     """The daemon took the request but gave no usable answer (its outcome is unknown)."""
 
 

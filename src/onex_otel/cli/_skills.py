@@ -24,6 +24,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from onex_otel.errors import OnexError
+
 _BOOL_TRUE = {"true", "1", "yes", "y", "on"}
 _BOOL_FALSE = {"false", "0", "no", "n", "off"}
 
@@ -51,7 +53,7 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
-class UsageError(Exception):
+class UsageError(OnexError):
     """A skill's command line is wrong (reported like every other failure, as a JSON line)."""
 
 

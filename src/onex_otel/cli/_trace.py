@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from onex_otel import timeline
     from onex_otel.cli import CliError
-    from onex_otel.cli._bounds import bounded_conninfo
+    from onex_otel.cli.bounds import bounded_conninfo
     from onex_otel.config import load_settings
     from onex_otel.ids import correlation_uuid
 

@@ -30,6 +30,7 @@ from onex_otel.conventions import (
     ORIGINAL_SIZE_SUFFIX,
     ActionType,
 )
+from onex_otel.errors import OnexError
 from onex_otel.legacy._support import (
     Identity,
     ProxyTracer,
@@ -64,7 +65,7 @@ _TOOL_DETAIL_KEYS = frozenset({"tool_parameters", "tool_result", "success", "err
 _DECISION_DETAIL_KEYS = frozenset({"decision_context", "decision_result"})
 
 
-class ToolCallFailed(Exception):
+class ToolCallFailed(OnexError):
     """A tool call reported as failed by a legacy call (``success=False, error_message=...``).
 
     Legacy calls report a failed tool with a message, not an exception; the tool span records this

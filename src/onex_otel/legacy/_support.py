@@ -52,6 +52,7 @@ from onex_otel.conventions import (
 )
 from onex_otel.ids import correlation_uuid
 from onex_otel.legacy import _registry
+from onex_otel.limits import SCORE_MAX, SCORE_MIN
 
 __all__ = [
     "Identity",
@@ -152,9 +153,11 @@ def check_score(fn: str, field: str, value: object) -> float | None:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not 0 <= value <= 1
+        or not SCORE_MIN <= value <= SCORE_MAX
     ):
-        raise ValueError(f"{fn}: {field} must be a number between 0 and 1, got {show(value)}")
+        raise ValueError(
+            f"{fn}: {field} must be a number between {SCORE_MIN:g} and {SCORE_MAX:g}, got {show(value)}"
+        )
     return float(value)
 
 

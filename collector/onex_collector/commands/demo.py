@@ -192,7 +192,7 @@ def _agent_command() -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Run the demo; exit 0 when the run was found in the database."""
     from onex_otel.cli import CliError
-    from onex_otel.cli._bounds import require_configured
+    from onex_otel.cli.bounds import require_configured
     from onex_otel.config import load_settings
 
     data_dir = Path(args.data_dir).expanduser().resolve()
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     cid = str(uuid.uuid4())
     since = datetime.now(UTC) - timedelta(seconds=5)
     keep_in = data_dir / "pgdata" if args.keep and not _postgres_configured() else None
-    from onex_otel.cli._otlp_sink import OtlpSink
+    from onex_collector.commands._otlp_sink import OtlpSink
 
     sink: OtlpSink | None = None
     try:

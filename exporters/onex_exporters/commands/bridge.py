@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     if settings.kafka_bootstrap_servers:  # a stale address: one line, not retries for ever
-        from onex_otel.cli._bounds import require_kafka
+        from onex_otel.cli.bounds import require_kafka
 
         require_kafka(settings.kafka_bootstrap_servers, settings.connect_timeout_s)
     receiver = None

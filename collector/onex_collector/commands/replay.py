@@ -10,7 +10,7 @@ from typing import Any
 
 def register(sub: Any) -> None:
     """Add the ``replay`` subcommand."""
-    from onex_otel.cli._collect import add_common
+    from onex_collector.commands.collect import add_common
 
     p: argparse.ArgumentParser = sub.add_parser(
         "replay",
@@ -45,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
     import logging
     import sys
 
+    from onex_collector.commands.collect import settings_from
     from onex_collector.service import options_from_settings, run_service
     from onex_otel.cli import CliError
-    from onex_otel.cli._bounds import require_services
-    from onex_otel.cli._collect import settings_from
+    from onex_otel.cli.bounds import require_services
 
     logging.basicConfig(level=logging.WARNING)
     if args.port is None:

@@ -15,9 +15,9 @@ def register(sub: Any) -> None:
     m.add_argument("--database-url", help="PostgreSQL URL (default: DATABASE_URL / POSTGRES_*)")
     m.add_argument("--list", action="store_true", help="only list the pending migrations")
     m.set_defaults(func=run_migrate)
-    from onex_otel.cli import _db_maintain
+    from onex_collector.commands import db_maintain
 
-    _db_maintain.register(dbsub)
+    db_maintain.register(dbsub)
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -26,7 +26,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 
     from onex_collector.migrate import MigrationError, migrate, pending_migrations
     from onex_otel.cli import CliError
-    from onex_otel.cli._bounds import bounded_conninfo
+    from onex_otel.cli.bounds import bounded_conninfo
     from onex_otel.config import load_settings
 
     settings = load_settings(database_url=args.database_url)

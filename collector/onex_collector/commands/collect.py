@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the collector in the foreground; exit 0 after a SIGTERM/SIGINT drain."""
     from onex_collector.service import options_from_settings, run_service
     from onex_otel.cli import CliError
-    from onex_otel.cli._bounds import require_services
+    from onex_otel.cli.bounds import require_services
 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

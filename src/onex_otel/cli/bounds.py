@@ -2,7 +2,8 @@
 
 Each check waits at most the given time (``ONEX_CONNECT_TIMEOUT_S`` by default) and turns an
 unreachable service into one :class:`~onex_otel.cli.CliError` sentence naming it, so a command
-with a stale address ends quickly with exit code 1 instead of retrying for ever.
+with a stale address ends quickly with exit code 1 instead of retrying for ever. Public: the
+service commands of ``onex_exporters.commands`` and ``onex_collector.commands`` use them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,294 @@
+"""What a span is (its facts, read once; whether it maps to anything) and the records built of it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.util import BoundedList
+from opentelemetry.trace import StatusCode
+
+from onex_exporters.mapping import EventRecord, MappingOptions
+from onex_exporters.mapping_ids import _MASK80, _tag_hash, seeded_event_id
+from onex_exporters.mapping_values import (
+    _VALUES,
+    _bool,
+    _number,
+    _text,
+)
+from onex_exporters.normalize import SpanView, span_role
+from onex_otel.conventions import (
+    CORRELATION_ID_NAMESPACE,
+    ENVELOPE_NAMESPACE,
+    EVENT_DECISION,
+    EVENT_DETECTION_FAILURE,
+    EVENT_ERROR,
+    EVENT_PROGRESS,
+    EVENT_ROUTER_METRICS,
+    EVENT_ROUTING_DECISION,
+    EVENT_SUCCESS,
+    EVENT_TRANSFORMATION,
+    GEN_AI_AGENT_ID,
+    GEN_AI_AGENT_NAME,
+    GEN_AI_OPERATION_NAME,
+    ONEX_ACTION_TYPE,
+    ONEX_AGENT_NAME,
+    ONEX_CORRELATION_ID,
+    ONEX_DEBUG_MODE,
+    ONEX_EVENT_ID_SEED,
+    ONEX_EXECUTION_ID,
+    ONEX_PROJECT_NAME,
+    ONEX_PROJECT_PATH,
+    ONEX_SPAN_ROLE,
+    ONEX_STARTED_EVENT_ID,
+    ONEX_WORKING_DIRECTORY,
+    OP_INVOKE_AGENT,
+    SCHEMA_REFS,
+    UNKNOWN_AGENT,
+    ActionType,
+    EventType,
+)
+from onex_otel.dialects import (
+    CC_PREFIX,
+    CC_TRACES_SCOPES,
+    OI_SPAN_KIND,
+    ROLE_EXECUTION,
+    TRACELOOP_SPAN_KIND,
+)
+from onex_otel.ids import canonical_uuid, uuid7_text
+from onex_otel.timestamps import rfc3339_ns
+
+
+# ----------------------------------------------------------------------------------------------
+# what a span is
+# ----------------------------------------------------------------------------------------------
+class _SpanFacts:
+    """The facts of one span that every event of it needs, read once."""
+
+    __slots__ = (
+        "agent_name",
+        "attrs",
+        "base_hash",
+        "correlation_id",
+        "id_seed",
+        "span",
+        "span_id",
+        "started_event_id",
+        "trace_id",
+        "traceparent",
+        "tracestate",
+    )
+
+    def __init__(self, span: Any) -> None:
+        self.span = span
+        attrs: Mapping[str, Any] = _plain(span)
+        self.attrs = attrs
+        ctx = span._context if type(span) in _SDK_SPANS else span.context
+        # a SpanContext is a tuple: unpacked, not read through its properties
+        trace_id, span_id, _remote, trace_flags, state, _valid = ctx
+        self.trace_id: int = trace_id
+        self.span_id: int = span_id
+        # the random bits of this span's event ids: from its (random) trace and span ids
+        self.base_hash = (self.trace_id & _MASK80) ^ (self.span_id << 16)
+        self.correlation_id = canonical_uuid(attrs.get(ONEX_CORRELATION_ID)) or str(
+            uuid.UUID(int=self.trace_id)
+        )
+        agent = attrs.get(ONEX_AGENT_NAME) or attrs.get(GEN_AI_AGENT_NAME)
+        if not agent and attrs.get(GEN_AI_OPERATION_NAME) == OP_INVOKE_AGENT:
+            prefix = OP_INVOKE_AGENT + " "
+            name = span.name or ""
+            agent = name[len(prefix):] if name.startswith(prefix) else None
+        self.agent_name: str = str(agent) if agent else UNKNOWN_AGENT
+        self.started_event_id = canonical_uuid(attrs.get(ONEX_STARTED_EVENT_ID))
+        seed = attrs.get(ONEX_EVENT_ID_SEED)
+        self.id_seed: str | None = str(seed) if seed else None
+        self.traceparent = f"00-{trace_id:032x}-{span_id:016x}-{int(trace_flags):02x}"
+        self.tracestate = state.to_header() if state else None
+
+    def event_id(self, ts_ns: int, *what: object) -> str:
+        if self.id_seed is not None:
+            return seeded_event_id(self.id_seed, *what)
+        return uuid7_text(ts_ns, self.base_hash ^ _tag_hash(what))
+
+
+def _plain(span: Any) -> Mapping[str, Any]:
+    """The span's attributes as a plain dict (the SDK's read-only view is slow to query)."""
+    if type(span) is SpanView:
+        return span.attributes
+    raw = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if isinstance(raw, dict):
+        return raw
+    return dict(span.attributes or {})
+
+
+def is_execution_span(span: Any) -> bool:
+    """Whether ``span`` is an agent execution, whoever made it.
+
+    onex-otel's ``invoke_agent`` spans; a framework's agent span as the span processor stamped it
+    (``onex.span.role``) or, without that stamp, as its dialect says (see
+    :mod:`onex_exporters.normalize`).
+    """
+    return span_role(span) == ROLE_EXECUTION
+
+
+def _execution_id(facts: _SpanFacts) -> str:
+    attrs = facts.attrs
+    found = canonical_uuid(attrs.get(ONEX_EXECUTION_ID)) or canonical_uuid(attrs.get(GEN_AI_AGENT_ID))
+    if found:
+        return found
+    return str(uuid.uuid5(CORRELATION_ID_NAMESPACE, f"{facts.trace_id:032x}{facts.span_id:016x}"))
+
+
+def _started_id(facts: _SpanFacts) -> str:
+    """The started event id of an execution span (its own attribute, or derived)."""
+    if facts.started_event_id:
+        return facts.started_event_id
+    return facts.event_id(facts.span.start_time or 0, "started")
+
+
+class _Builder:
+    """Collects the records of one span."""
+
+    __slots__ = ("facts", "options", "records")
+
+    def __init__(self, facts: _SpanFacts, options: MappingOptions) -> None:
+        self.facts = facts
+        self.options = options
+        self.records: list[EventRecord] = []
+
+    def add(self, event_type: EventType, event_id: str, ts_ns: int, causation_id: str | None,
+            payload: dict[str, Any], correlation_id: str | None = None) -> str:
+        cid = correlation_id or self.facts.correlation_id
+        payload["correlation_id"] = cid
+        envelope = {
+            "event_type": _VALUES[event_type],
+            "event_id": event_id,
+            "timestamp": rfc3339_ns(ts_ns),
+            "tenant_id": self.options.tenant_id,
+            "namespace": ENVELOPE_NAMESPACE,
+            "source": self.options.source,
+            "correlation_id": cid,
+            "causation_id": causation_id,
+            "schema_ref": SCHEMA_REFS[event_type],
+            "payload": payload,
+        }
+        self.records.append(
+            EventRecord(event_type, envelope, self.facts.traceparent, self.facts.tracestate)
+        )
+        return event_id
+
+    def action(self, event_id: str, ts_ns: int, causation_id: str | None, action_type: ActionType,
+               action_name: str, details: dict[str, Any], duration_ms: int | None) -> str:
+        attrs = self.facts.attrs
+        payload = {
+            "agent_name": self.facts.agent_name,
+            "action_type": _VALUES[action_type],
+            "action_name": action_name,
+            "action_details": details,
+            "debug_mode": _bool(attrs.get(ONEX_DEBUG_MODE), True),
+            "duration_ms": _number(duration_ms, "duration_ms", lo=0, integer=True),
+            "project_path": _text(attrs.get(ONEX_PROJECT_PATH)),
+            "project_name": _text(attrs.get(ONEX_PROJECT_NAME)),
+            "working_directory": _text(attrs.get(ONEX_WORKING_DIRECTORY)),
+            "timestamp": rfc3339_ns(ts_ns),
+        }
+        return self.add(EventType.AGENT_ACTION, event_id, ts_ns, causation_id, payload)
+
+
+
+def _events(span: Any) -> Sequence[Any]:
+    """The span's events (the SDK's ``events`` property copies them on every read)."""
+    if type(span) in _SDK_SPANS:
+        events = span._events
+        return events._dq if type(events) is BoundedList else events  # type: ignore[attr-defined,no-any-return]
+    return span.events or ()
+
+
+def _exception_event(span: Any) -> Mapping[str, Any]:
+    for event in _events(span):
+        if event.name == "exception":
+            return event.attributes or {}
+    return {}
+
+
+
+def _is_error(span: Any) -> bool:
+    return bool(span.status is not None and span.status.status_code == StatusCode.ERROR)
+
+
+
+#: Attribute keys any span that maps to something carries (onex's contract, a stamp of the span
+#: processor, a dialect's kind): a span with none of them, no mapped span event and no Claude
+#: Code name or scope maps to nothing.
+#: The SDK's span classes, whose fields :func:`maps_to_nothing` reads directly.
+_SDK_SPANS = frozenset({ReadableSpan, SdkSpan})
+_OPERATION, _ROLE, _ACTION_TYPE, _TRACELOOP_KIND, _OI_KIND = (
+    GEN_AI_OPERATION_NAME, ONEX_SPAN_ROLE, ONEX_ACTION_TYPE, TRACELOOP_SPAN_KIND, OI_SPAN_KIND)
+_MAPPED_EVENTS = frozenset({EVENT_DECISION, EVENT_ERROR, EVENT_SUCCESS, EVENT_ROUTING_DECISION,
+                            EVENT_ROUTER_METRICS, EVENT_TRANSFORMATION, EVENT_DETECTION_FAILURE,
+                            EVENT_PROGRESS})
+
+
+def maps_to_nothing(span: Any) -> bool:
+    """Whether ``span`` certainly maps to no event (a database or HTTP client span...).
+
+    See :func:`spans_to_map`, which decides it for a whole batch.
+    """
+    return not spans_to_map((span,))
+
+
+def spans_to_map(spans: Iterable[Any]) -> list[Any]:
+    """The spans of ``spans`` that may map to events, in order; the others certainly map to none.
+
+    Decided before any mapping work, from the attribute keys, the span events' names, the span's
+    name and its instrumentation scope; one loop for the batch (no call per span), so that a
+    span of another instrumentation (a database query, an HTTP call) costs the exporter this
+    check alone.
+    """
+    out: list[Any] = []
+    keep = out.append
+    for span in spans:
+        if type(span) in _SDK_SPANS:  # the SDK's properties are Python calls: read the fields
+            attrs = span._attributes
+            if type(attrs) is BoundedAttributes:
+                attrs = attrs._dict
+            name = span._name
+            scope = span._instrumentation_scope
+            scope = scope._name if scope is not None else None
+            events = span._events
+            if type(events) is BoundedList:
+                events = events._dq  # type: ignore[attr-defined]  # no copy, no lock
+        else:
+            try:
+                attrs = _plain(span)
+                name = span.name
+                scope = getattr(getattr(span, "instrumentation_scope", None), "name", None)
+                events = span.events
+            except Exception:  # not a span: the mapping says why (and the exporter counts it)
+                keep(span)
+                continue
+        if (attrs and (_OPERATION in attrs or _ROLE in attrs or _ACTION_TYPE in attrs
+                       or _TRACELOOP_KIND in attrs or _OI_KIND in attrs)) \
+                or (name and name.startswith(CC_PREFIX)) or scope in CC_TRACES_SCOPES:
+            keep(span)
+            continue
+        if events:
+            for event in events:
+                if event.name in _MAPPED_EVENTS:
+                    keep(span)
+                    break
+    return out
+    for event in events:  # noqa: SIM110 - a plain loop: no generator per span
+        if event.name in _MAPPED_EVENTS:
+            return False
+    return True
+    for event in events:  # noqa: SIM110 - a plain loop: no generator per span
+        if event.name in _MAPPED_EVENTS:
+            return False
+    return True
+
+

@@ -1,0 +1,52 @@
+"""The one RFC 3339 timestamp formatter: ``2026-01-02T03:04:05.678901Z`` (UTC, microseconds).
+
+Used by the envelope model's JSON, the exporter's mapping, the legacy records and the collector.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["as_utc", "rfc3339", "rfc3339_ns", "unix_ns"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_second_cache: tuple[int, str] = (-1, "")
+_last_ts: tuple[int, str] = (-1, "")
+
+
+def rfc3339_ns(ts_ns: int) -> str:
+    """Format a Unix time in nanoseconds as RFC 3339 UTC with microseconds and ``Z``.
+
+    The text of the second is cached, and so is the last time formatted (an event's envelope
+    and payload share their time).
+    """
+    global _second_cache, _last_ts
+    last_ns, last_text = _last_ts
+    if last_ns == ts_ns:
+        return last_text
+    seconds, ns = divmod(ts_ns, 1_000_000_000)
+    cached_second, base = _second_cache
+    if cached_second != seconds:
+        base = (_EPOCH + timedelta(seconds=seconds)).isoformat()[:19]
+        _second_cache = (seconds, base)
+    text = f"{base}.{ns // 1000:06d}Z"
+    _last_ts = (ts_ns, text)
+    return text
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` as timezone-aware UTC; a naive datetime is taken as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def unix_ns(value: datetime) -> int:
+    """Unix time in nanoseconds of ``value`` (naive: UTC), exact to the microsecond."""
+    return (as_utc(value) - _EPOCH) // _MICROSECOND * 1000  # a float would lose microseconds
+
+
+def rfc3339(value: datetime) -> str:
+    """Format a datetime as RFC 3339 UTC with a ``Z`` suffix (microsecond precision)."""
+    return rfc3339_ns(unix_ns(value))

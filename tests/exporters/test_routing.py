@@ -1,0 +1,75 @@
+"""The exporter's route state machine and the core helpers it shares with the collector."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from onex_exporters.routing import TRANSITIONS, Route, RouteState
+from onex_otel.backoff import Backoff
+from onex_otel.ids import uuid7, uuid7_text
+from onex_otel.timestamps import rfc3339, rfc3339_ns, unix_ns
+
+
+def test_the_routes_go_round_one_way() -> None:
+    state = RouteState()
+    assert state.direct
+    # a move from a state it is not in does nothing (e.g. a second failure while holding)
+    assert not state.advance(Route.SPOOLING, Route.DIRECT)
+    assert state.advance(Route.DIRECT, Route.HOLDING) and state.holding
+    assert not state.advance(Route.DIRECT, Route.HOLDING) and state.holding
+    assert state.advance(Route.HOLDING, Route.SPOOLING) and state.spooling
+    assert state.advance(Route.SPOOLING, Route.DIRECT) and state.direct
+    assert set(TRANSITIONS) == {(Route.DIRECT, Route.HOLDING), (Route.HOLDING, Route.SPOOLING),
+                                (Route.SPOOLING, Route.DIRECT)}
+
+
+@pytest.mark.parametrize("move", [(Route.DIRECT, Route.SPOOLING), (Route.HOLDING, Route.DIRECT),
+                                  (Route.SPOOLING, Route.HOLDING)])
+def test_a_move_outside_the_table_is_a_programming_error(move: tuple[Route, Route]) -> None:
+    with pytest.raises(ValueError, match="no transition"):
+        RouteState().advance(*move)
+
+
+def test_backoff_failed_waits_then_is_ready_and_a_success_resets() -> None:
+    now = [100.0]
+    b = Backoff(initial=1.0, factor=2.0, cap=3.0, jitter=0.0, clock=lambda: now[0],
+                rng=random.Random(1))
+    assert b.ready()
+    b.failed()
+    assert not b.ready() and b.next_at == 101.0
+    now[0] = 101.0
+    assert b.ready()
+    b.failed()
+    b.failed()  # 2 s, then the cap
+    assert b.next_at == 104.0 and b.failing_for() == 1.0
+    b.succeeded()
+    assert b.ready() and b.attempts == 0 and b.failing_for() == 0.0
+
+
+def test_uuid7_text_has_the_one_layout_and_is_deterministic() -> None:
+    ts = 1_764_000_000_123_456_789
+    text = uuid7_text(ts, (0xABC << 64) | 0x1234)
+    parsed = uuid.UUID(text)
+    assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    assert parsed.int >> 80 == ts // 1_000_000
+    assert (parsed.int >> 64) & 0xFFF == 0xABC and parsed.int & 0xFFFF == 0x1234
+    assert uuid7_text(ts, (0xABC << 64) | 0x1234) == text
+    assert uuid7().version == 7
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+    datetime(2026, 1, 2, 3, 4, 5),  # naive: UTC
+    datetime(2026, 1, 2, 3, 4, 5, 1, tzinfo=timezone(timedelta(hours=5))),
+    datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(1, 1, 1, tzinfo=UTC),
+])
+def test_one_rfc3339_formatter_for_datetimes_and_nanoseconds(value: datetime) -> None:
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    expected = utc.isoformat(timespec="microseconds")[:-6] + "Z"
+    assert rfc3339(value) == expected
+    assert rfc3339_ns(unix_ns(value) + 999) == expected  # below a microsecond: cut
