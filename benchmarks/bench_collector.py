@@ -1,52 +1,67 @@
-"""Collector benchmark: Kafka -> PostgreSQL throughput beside a raw COPY; publish-to-row latency.
+"""Collector benchmark: Kafka -> PostgreSQL beside a raw COPY of the same rows, at 10k, 100k, 1M.
 
 Run from the repository root (it starts its own broker and fresh databases, like the tests)::
 
-    python benchmarks/bench_collector.py                  # 100k mixed events
-    python benchmarks/bench_collector.py --events 20000   # a quicker run
+    python benchmarks/bench_collector.py                          # 10k, 100k and 1M events
+    python benchmarks/bench_collector.py --sizes 10000,100000     # without 1M (about 3 minutes)
+    python benchmarks/bench_collector.py --batch-size 100         # a setting other than default
 
-1. Throughput: N mixed events (actions, routing decisions, transformations, router metrics,
-   detection failures, execution lifecycles), each with the headers the Kafka exporter puts on
-   its messages (traceparent, event type, schema ref, content type), are produced to the broker
-   first; then the collector
-   (default settings unless --batch-size is given) consumes them into a fresh database. Figure:
-   events/s from its first committed batch to its last (the consumer group join is excluded).
-   Baseline, same run: a raw single-transaction COPY of the same rows into the same tables of
-   another fresh database (no idempotence, no Kafka, no decoding). Both are measured --runs
-   times (3), alternating, each into a fresh database (a one-second run varies by 15% or more on
-   a shared machine). Printed: the medians, their ratio, and the ratio of each run.
-2. Latency: events published at a steady rate (default 1,000/s for 10 s) while the collector runs
-   with default settings; publish-to-row latency = time the batch's transaction committed minus
-   the time the event was handed to the producer. Printed: p50, p99, max.
+The full run takes about 10 minutes on 2 cores, of which 1M events take 6-7 (producing them
+~1.5 minutes, then each round ~2 minutes); progress goes to stderr.
+
+For each size N, the mixed workload (:func:`mixed_events`: per run of 20 events, 12 tool calls,
+1 routing decision, 1 transformation, 1 router metrics, 1 detection failure and an execution's
+started, 2 progress and completed events, each with the Kafka exporter's headers) is produced
+once to topics of its own. Then, in rounds, two fresh worker processes, one after the other
+(the order alternating from round to round), each into a fresh migrated database:
+
+* ``collector``: a :class:`~onex_collector.consumer.Collector` (default settings unless given)
+  consumes the N events. Figure: events/s from the moment it joined its consumer group (its
+  partitions assigned: the join itself, seconds of protocol waits, is excluded) to its last
+  committed batch; and the worker's peak RSS (``ru_maxrss``) beside its RSS before it
+  consumed anything.
+* ``copy`` (the baseline): the worker reads and decodes the same N messages first (not timed),
+  then COPYs their rows into the same partitioned tables in one transaction. Figure: rows/s of
+  the COPY (one row per event).
+
+Printed per size: min/median/max of both rates, every round's ratio, the per-event cost of the
+collector (us/event) and the verdict on the target (collector >= 0.7x raw COPY); then the
+per-event cost of every size against the smallest (target: flat within 10%) and the peak RSS
+of every size (target: not growing with N).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import os
 import random
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import harness
 import psycopg
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
+from harness import Rounds, Target
 from tests.services.kafka import running_broker
 from tests.services.postgres import fresh_database
 
 from onex_collector.consumer import Collector, CollectorOptions
 from onex_collector.metrics import CollectorMetrics
 from onex_collector.migrate import migrate
-from onex_collector.rows import TABLE_COLUMNS, Decoded, decode_message
-from onex_collector.writer import BatchResult, PendingWrite, Writer, _db_values
+from onex_collector.rows import TABLE_COLUMNS, decode_message
+from onex_collector.writer import _db_values
 from onex_otel import conventions as c
 from onex_otel.conventions import ActionType, EventType
 from onex_otel.envelope import (
@@ -60,6 +75,12 @@ from onex_otel.envelope import (
     RoutingDecisionPayload,
     TransformationPayload,
 )
+
+#: The target: collector events/s over raw COPY rows/s, at every size.
+TARGET = Target("collector", "copy", ">=", 0.7)
+#: Per-event cost at every size within this fraction of the smallest size's.
+FLAT = 0.10
+_TABLES = tuple(TABLE_COLUMNS)
 
 
 def mixed_events(n: int) -> list[OnexEnvelopeV1]:
@@ -110,29 +131,62 @@ def headers(env: OnexEnvelopeV1) -> list[tuple[str, str | bytes | None]]:
     ]
 
 
-def produce(bootstrap: str, envelopes: Sequence[OnexEnvelopeV1]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
-                         "queue.buffering.max.messages": 1_000_000})
+def topic(event_type: EventType, prefix: str = "") -> str:
+    """The topic of ``event_type``'s events in a run whose topics carry ``prefix``."""
+    return prefix + c.DEFAULT_TOPICS[event_type]
+
+
+def topic_types(prefix: str = "") -> dict[str, EventType | str]:
+    """What the collector subscribes to in a run whose topics carry ``prefix``."""
+    return {topic(t, prefix): t for t in EventType}
+
+
+def create_topics(bootstrap: str, prefix: str = "") -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(topic(t, prefix), 1, 1) for t in EventType])
+    for fut in futures.values():
+        fut.result(15)
+
+
+def _produce_into(producer: Producer, envelopes: Sequence[OnexEnvelopeV1], prefix: str) -> None:
     for env in envelopes:
         while True:
             try:
-                producer.produce(env.event_type.value, env.to_json(),
+                producer.produce(topic(env.event_type, prefix), env.to_json(),
                                  key=str(env.correlation_id).encode(), headers=headers(env))
                 break
             except BufferError:
                 producer.poll(0.05)
         producer.poll(0)
+
+
+def _producer(bootstrap: str) -> Producer:
+    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
+                     "queue.buffering.max.messages": 1_000_000})
+
+
+def produce(bootstrap: str, envelopes: Sequence[OnexEnvelopeV1], prefix: str = "") -> None:
+    """Produce ``envelopes`` (with the exporter's headers) and wait until the broker has them."""
+    producer = _producer(bootstrap)
+    _produce_into(producer, envelopes, prefix)
     if producer.flush(120):
         raise SystemExit("the broker did not take every event")
 
 
-def create_topics(bootstrap: str) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(t.value, 1, 1) for t in EventType])
-    for fut in futures.values():
-        fut.result(15)
+def produce_mixed(bootstrap: str, n: int, prefix: str, chunk: int = 20_000) -> None:
+    """Produce ``n`` mixed events, ``chunk`` at a time (memory bounded), with progress."""
+    producer = _producer(bootstrap)
+    done, last = 0, time.monotonic()
+    while done < n:
+        _produce_into(producer, mixed_events(min(chunk, n - done)), prefix)
+        done += min(chunk, n - done)
+        if time.monotonic() - last > 10:
+            print(f"  produced {done}/{n}", file=sys.stderr, flush=True)
+            last = time.monotonic()
+    if producer.flush(300):
+        raise SystemExit("the broker did not take every event")
 
 
 def checkpoint(db_url: str) -> None:
@@ -144,45 +198,63 @@ def checkpoint(db_url: str) -> None:
         print(f"CHECKPOINT skipped: {exc}", file=sys.stderr)
 
 
-def raw_copy(db_url: str, decoded: Sequence[Decoded]) -> float:
-    """Seconds for one transaction COPYing every row straight into its table."""
-    by_table: dict[str, list[Any]] = {}
-    for event in decoded:
-        for row in event.rows:
-            by_table.setdefault(row.table, []).append(row)
+def count_rows(db_url: str) -> int:
     with psycopg.connect(db_url) as conn:
-        start = time.perf_counter()
-        with conn.transaction(), conn.cursor() as cur:
-            for table, rows in by_table.items():
-                cols = ", ".join(TABLE_COLUMNS[table])
-                with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as cp:  # type: ignore[arg-type]
-                    for row in rows:
-                        cp.write_row(_db_values(row))
-        return time.perf_counter() - start
+        row = conn.execute(
+            "SELECT " + " + ".join(f"(SELECT count(*) FROM {t})" for t in _TABLES)
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
-def collector_rate(bootstrap: str, n: int, batch_size: int, db_writers: int) -> float:
+def _rss_mb() -> float:
+    """This process's current resident set (MB)."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------------------------------------
+# Workers (each a fresh process, each into a fresh database)
+# ------------------------------------------------------------------------------------------------
+def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None) -> dict[str, float]:
     """Events/s of one collector (own group, fresh database) through the n events on the broker."""
     with fresh_database("onex_bench_collect") as db:
         migrate(db.url)
         checkpoint(db.url)
         metrics = CollectorMetrics()
+        extra: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
         options = CollectorOptions(bootstrap_servers=bootstrap, conninfo=db.url,
                                    group_id=f"bench-{uuid.uuid4().hex[:6]}",
-                                   batch_size=batch_size, db_writers=db_writers)
+                                   topic_types=topic_types(prefix), **extra)
         collector = Collector(options, metrics=metrics)
-        thread = threading.Thread(target=collector.run, daemon=True)
+        rss_before = _rss_mb()
+        target: Any = collector.run
+        profile = os.environ.get("ONEX_BENCH_PROFILE")  # pyinstrument (pip) of the collector's thread
+        if profile:
+            from pyinstrument import Profiler
+
+            def target() -> None:
+                prof = Profiler(interval=0.0005)
+                prof.start()
+                collector.run()
+                prof.stop()
+                Path(profile).write_text(prof.output_text(show_all=False, color=False))
+
+        thread = threading.Thread(target=target, daemon=True)
         thread.start()
         deadline = time.monotonic() + max(120.0, n / 500)
-        first: tuple[float, int] | None = None
+        first: float | None = None
         last_print = time.monotonic()
         while time.monotonic() < deadline:
             snap = metrics.snapshot()
-            if first is None and snap["batches_processed"] >= 1:
-                first = (time.perf_counter(), snap["messages_consumed"])
+            if first is None and collector._assigned:  # joined the group: the clock starts
+                first = time.perf_counter()
             if snap["messages_consumed"] >= n:
                 break
-            if time.monotonic() - last_print > 5:
+            if time.monotonic() - last_print > 10:
                 print(f"  collector: {snap['messages_consumed']}/{n}", file=sys.stderr, flush=True)
                 last_print = time.monotonic()
             time.sleep(0.005)
@@ -192,157 +264,146 @@ def collector_rate(bootstrap: str, n: int, batch_size: int, db_writers: int) -> 
         consumed = metrics.snapshot()["messages_consumed"]
         if consumed < n or first is None:
             raise SystemExit(f"the collector consumed only {consumed} of {n} events")
-        with psycopg.connect(db.url) as conn:
-            rows = conn.execute("SELECT (SELECT count(*) FROM agent_actions)"
-                                " + (SELECT count(*) FROM agent_execution_events)"
-                                " + (SELECT count(*) FROM agent_routing_decisions)"
-                                " + (SELECT count(*) FROM agent_transformation_events)"
-                                " + (SELECT count(*) FROM router_performance_metrics)"
-                                " + (SELECT count(*) FROM agent_detection_failures)").fetchone()
-        assert rows is not None and rows[0] == n, f"{rows} rows for {n} events"
-    return (n - first[1]) / (end - first[0])
+        rows = count_rows(db.url)
+        if rows != n:
+            raise SystemExit(f"{rows} rows for {n} events")
+    return {"collector": n / (end - first), "rss_before": rss_before,
+            "rss_peak": _peak_rss_mb()}
 
 
-def copy_rate(n: int, decoded: Sequence[Decoded]) -> float:
-    """Rows/s of one raw COPY of the events' rows into a fresh database."""
+def _read_all(bootstrap: str, prefix: str, n: int) -> Iterator[tuple[str, bytes]]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-read-{uuid.uuid4()}",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic(t, prefix), 0, 0) for t in EventType])
+    got, deadline = 0, time.monotonic() + max(120.0, n / 1000)
+    try:
+        while got < n and time.monotonic() < deadline:
+            for msg in consumer.consume(10_000, 1.0):
+                name, value = msg.topic(), msg.value()
+                if msg.error() is None and name is not None and value is not None:
+                    got += 1
+                    yield name, value
+    finally:
+        consumer.close()
+    if got < n:
+        raise SystemExit(f"read only {got} of {n} events")
+
+
+def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
+    """Rows/s of one raw COPY of the events' rows into a fresh database (decoded beforehand)."""
+    types = topic_types(prefix)
+    by_table: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
+    for name, value in _read_all(bootstrap, prefix, n):
+        for row in decode_message(name, value, types).rows:
+            by_table[row.table].append(_db_values(row))
     with fresh_database("onex_bench_copy") as db:
         migrate(db.url)
         checkpoint(db.url)
-        return n / raw_copy(db.url, decoded)
+        with psycopg.connect(db.url) as conn:
+            start = time.perf_counter()
+            with conn.transaction(), conn.cursor() as cur:
+                for table, rows in by_table.items():
+                    cols = ", ".join(TABLE_COLUMNS[table])
+                    with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as cp:  # type: ignore[arg-type]
+                        for values in rows:
+                            cp.write_row(values)
+            seconds = time.perf_counter() - start
+        written = count_rows(db.url)
+        if written != n:
+            raise SystemExit(f"{written} rows for {n} events")
+    return {"copy": n / seconds}
 
 
-def throughput(
-    bootstrap: str, n: int, batch_size: int, db_writers: int, runs: int
-) -> tuple[list[float], list[float]]:
-    """(collector events/s, raw COPY rows/s) of each of ``runs`` alternating runs."""
-    envelopes = mixed_events(n)
-    decoded = [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
-    print(f"producing {n} events ...", file=sys.stderr, flush=True)
-    produce(bootstrap, envelopes)
-    del envelopes
-    # The collector runs in this process: the garbage collector must not walk the benchmark's
-    # own copies of the events on its time.
-    gc.collect()
-    gc.freeze()
-    rates: list[float] = []
-    copy_rates: list[float] = []
-    try:
-        for run in range(runs):  # alternating: both see the machine in the same moods
-            copy_rates.append(copy_rate(n, decoded))
-            rates.append(collector_rate(bootstrap, n, batch_size, db_writers))
-            print(f"run {run + 1}: collector {rates[-1]:.0f} events/s, raw COPY"
-                  f" {copy_rates[-1]:.0f} rows/s", file=sys.stderr, flush=True)
-    finally:
-        gc.unfreeze()
-    return rates, copy_rates
+# ------------------------------------------------------------------------------------------------
+# The parent: one broker, per size one production and interleaved rounds
+# ------------------------------------------------------------------------------------------------
+def _worker(kind: str, bootstrap: str, prefix: str, n: int, batch_size: int | None) -> dict[str, float]:
+    argv = [sys.executable, __file__, "--worker", kind, "--bootstrap", bootstrap, "--prefix",
+            prefix, "--events", str(n)]
+    if batch_size is not None:
+        argv += ["--batch-size", str(batch_size)]
+    # stderr passes through (progress); the figures come on stdout.
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=max(600, n / 200),
+                          check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} worker failed ({proc.returncode})")
+    rounds = harness._read_rounds(proc.stdout)
+    return rounds[0]
 
 
-class TimedWriter(Writer):
-    """Records, per event id, when the collector saw the transaction holding it commit."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.committed_at: dict[uuid.UUID, float] = {}
-
-    def start(self, events: Sequence[Decoded], *, writers: int = 2) -> PendingWrite:
-        return _Timed(super().start(events, writers=writers), events, self.committed_at)
-
-
-class _Timed:
-    def __init__(self, pending: PendingWrite, events: Sequence[Decoded],
-                 committed_at: dict[uuid.UUID, float]) -> None:
-        self.pending, self.events, self.committed_at = pending, events, committed_at
-
-    def done(self) -> bool:
-        return self.pending.done()
-
-    def result(self) -> BatchResult:
-        result = self.pending.result()
-        now = time.time()
-        for e in self.events:
-            self.committed_at.setdefault(e.event_id, now)
-        return result
-
-
-def latency(bootstrap: str, rate: int, seconds: float) -> list[float]:
-    """Publish-to-row latencies (ms) at a steady ``rate`` events/s with default settings."""
-    n = int(rate * seconds)
-    envelopes = mixed_events(n)
-    with fresh_database("onex_bench_latency") as db:
-        migrate(db.url)
-        options = CollectorOptions(bootstrap_servers=bootstrap, conninfo=db.url,
-                                   group_id=f"bench-lat-{uuid.uuid4().hex[:6]}")
-        writer = TimedWriter(db.url)  # as the collector builds it without tracing configured
-        metrics = CollectorMetrics()
-        collector = Collector(options, metrics=metrics, writer=writer)
-        thread = threading.Thread(target=collector.run, daemon=True)
-        thread.start()
-        # Warm up: wait for the group join with a first event.
-        warm = mixed_events(1)
-        produce(bootstrap, warm)
-        deadline = time.monotonic() + 60
-        while warm[0].event_id not in writer.committed_at and time.monotonic() < deadline:
-            time.sleep(0.01)
-        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-        published: dict[uuid.UUID, float] = {}
-        start = time.perf_counter()
-        for i, env in enumerate(envelopes):
-            target = start + i / rate
-            delay = target - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            published[env.event_id] = time.time()
-            producer.produce(env.event_type.value, env.to_json(),
-                             key=str(env.correlation_id).encode(), headers=headers(env))
-            producer.poll(0)
-        producer.flush(30)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(
-            eid in writer.committed_at for eid in published
-        ):
-            time.sleep(0.05)
-        collector.request_stop()
-        thread.join(60)
-    missing = [eid for eid in published if eid not in writer.committed_at]
-    if missing:
-        raise SystemExit(f"{len(missing)} events never reached the database")
-    return [(writer.committed_at[eid] - t) * 1000 for eid, t in published.items()]
+def measure(bootstrap: str, n: int, rounds: int, batch_size: int | None) -> Rounds:
+    prefix = f"b{n}-{uuid.uuid4().hex[:6]}."
+    create_topics(bootstrap, prefix)
+    started = time.monotonic()
+    print(f"{n} events: producing ...", file=sys.stderr, flush=True)
+    produce_mixed(bootstrap, n, prefix)
+    print(f"{n} events: produced in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    out: Rounds = []
+    for i in range(rounds):
+        order = ["copy", "collector"] if i % 2 == 0 else ["collector", "copy"]
+        figures: dict[str, float] = {}
+        for kind in order:
+            figures.update(_worker(kind, bootstrap, prefix, n, batch_size))
+        out.append(figures)
+        print(f"{n} events, round {i + 1}/{rounds}: collector {figures['collector']:.0f} events/s,"
+              f" raw COPY {figures['copy']:.0f} rows/s, ratio"
+              f" {figures['collector'] / figures['copy']:.3f}, collector peak RSS"
+              f" {figures['rss_peak']:.0f} MB", file=sys.stderr, flush=True)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=100_000, help="events for throughput")
-    parser.add_argument("--batch-size", type=int, default=100, help="collector BATCH_SIZE")
-    parser.add_argument("--db-writers", type=int, default=CollectorOptions.db_writers,
-                        help="collector ONEX_COLLECTOR_DB_WRITERS")
-    parser.add_argument("--runs", type=int, default=3,
-                        help="alternating collector / COPY runs (the medians are compared)")
-    parser.add_argument("--rate", type=int, default=1000, help="events/s for the latency run")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000",
+                        help="comma-separated event counts (drop 1000000 to skip the long one)")
+    parser.add_argument("--rounds", default="5,3,2",
+                        help="rounds per size, in the order of --sizes (the last repeats)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="collector BATCH_SIZE (default: the setting's default)")
+    parser.add_argument("--worker", choices=("collector", "copy"), help=argparse.SUPPRESS)
+    parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
+    parser.add_argument("--prefix", help=argparse.SUPPRESS)
+    parser.add_argument("--events", type=int, help="one size only (the same as --sizes N)")
     args = parser.parse_args(argv)
+    if args.worker:
+        if args.worker == "collector":
+            figures = collector_worker(args.bootstrap, args.prefix, args.events, args.batch_size)
+        else:
+            figures = copy_worker(args.bootstrap, args.prefix, args.events)
+        harness.emit_rounds([figures])
+        return 0
+    sizes = [args.events] if args.events else [int(s) for s in args.sizes.split(",")]
+    per_size = [int(r) for r in args.rounds.split(",")]
+    batch = args.batch_size or CollectorOptions.batch_size
+    print(f"machine: {harness.machine()}")
+    print(f"collector settings: BATCH_SIZE={batch}, BATCH_TIMEOUT_MS="
+          f"{CollectorOptions.batch_timeout_ms}, ONEX_COLLECTOR_DB_WRITERS="
+          f"{CollectorOptions.db_writers}")
+    results: dict[int, Rounds] = {}
+    verdicts: list[harness.Verdict] = []
     with running_broker(Path(tempfile.mkdtemp(prefix="onex-bench-"))) as b:
-        create_topics(b.bootstrap)
-        rates, copy_rates = throughput(b.bootstrap, args.events, args.batch_size,
-                                       args.db_writers, args.runs)
-        rate, copy = statistics.median(rates), statistics.median(copy_rates)
-        print(f"throughput ({args.events} mixed events, BATCH_SIZE={args.batch_size},"
-              f" ONEX_COLLECTOR_DB_WRITERS={args.db_writers}; median of {args.runs} alternating"
-              " runs):")
-        print(f"  collector, Kafka -> PostgreSQL : {rate:10.0f} events/s")
-        print(f"  raw COPY of the same rows      : {copy:10.0f} rows/s")
-        print(f"  ratio collector / raw COPY     : {rate / copy:10.2f}   (target >= 0.5;"
-              " per run: " + ", ".join(f"{r / c:.2f}" for r, c in zip(rates, copy_rates,
-                                                                       strict=True)) + ")")
-    # The latency run gets a broker of its own: no backlog from the throughput run.
-    with running_broker(Path(tempfile.mkdtemp(prefix="onex-bench-"))) as b:
-        create_topics(b.bootstrap)
-        lat = latency(b.bootstrap, args.rate, args.seconds)
-        q = statistics.quantiles(lat, n=100)
-        print(f"publish-to-row latency at {args.rate} events/s for {args.seconds:.0f} s"
-              " (default settings):")
-        print(f"  p50 {q[49]:7.1f} ms   p99 {q[98]:7.1f} ms   max {max(lat):7.1f} ms"
-              f"   (target p99 < 500 ms: {q[98] / 500:.2f} of the budget)")
-    return 0
+        for i, n in enumerate(sizes):
+            results[n] = measure(b.bootstrap, n, per_size[min(i, len(per_size) - 1)],
+                                 args.batch_size)
+            verdicts += harness.report(
+                f"{n} mixed events", results[n],
+                {"collector": "collector, Kafka -> PostgreSQL", "copy": "raw COPY, same rows"},
+                "events/s", ["copy"], [TARGET])
+    print("== per-event cost and memory by size (medians)")
+    base_us: float | None = None
+    flat = True
+    for n, measured in results.items():
+        us = 1e6 / statistics.median(r["collector"] for r in measured)
+        copy_us = 1e6 / statistics.median(r["copy"] for r in measured)
+        base_us = base_us or us
+        flat = flat and abs(us / base_us - 1) <= FLAT
+        peak = [r["rss_peak"] for r in measured]
+        print(f"{n:>9} events: collector {us:6.1f} us/event ({us / base_us:.3f}x the smallest"
+              f" size), raw COPY {copy_us:6.1f} us/row; collector RSS before"
+              f" {statistics.median(r['rss_before'] for r in measured):.0f} MB, peak"
+              f" {min(peak):.0f}-{max(peak):.0f} MB")
+    print(f"{'PASS' if flat else 'FAIL'}  collector us/event flat within {FLAT:.0%} across sizes")
+    return 0 if flat and all(v.passed for v in verdicts) else 1
 
 
 if __name__ == "__main__":

@@ -33,8 +33,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +48,6 @@ from confluent_kafka import (
 from opentelemetry import context as context_api
 from opentelemetry.context import Context
 from opentelemetry.trace import (
-    Span,
     SpanKind,
     Status,
     StatusCode,
@@ -57,21 +55,27 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
+from onex_collector.batches import Inflight, decode_batch
+from onex_collector.dead_letters import DeadLetterUnavailable, Poison, send_dead_letters
+from onex_collector.kafka_clients import (
+    KafkaUnavailable,
+    consumer_config,
+    consumer_lag,
+    ensure_dlq_topic,
+    producer_config,
+)
 from onex_collector.metrics import CollectorMetrics
+from onex_collector.options import CollectorOptions
 from onex_collector.retry import Backoff
-from onex_collector.rows import Decoded, PoisonMessage, decode_message, default_topic_types
+from onex_collector.tables import Decoded
 from onex_collector.tracing import producing_traces, tracer
 from onex_collector.writer import (
     BATCHES_PER_CONNECTION,
     BatchResult,
     DatabaseUnavailable,
-    PendingWrite,
     Writer,
 )
 from onex_otel import conventions as c
-from onex_otel.config import Settings
-from onex_otel.conventions import EventType
-from onex_otel.deadletter import dead_letter_headers
 from onex_otel.errors import OnexError
 
 __all__ = ["Collector", "CollectorOptions", "DeadLetterUnavailable", "KafkaUnavailable"]
@@ -84,25 +88,6 @@ _INFLIGHT_POLL_S = 0.005
 _ERROR_LOG_EVERY_S = 30.0  # a Kafka error repeated (a reconnect every few ms) is logged this often
 
 
-class DeadLetterUnavailable(OnexError):
-    """The dead-letter topic could not confirm a message; the batch is retried, not committed."""
-
-
-class _LibrdkafkaLog:
-    """librdkafka's own log lines, to Python logging at DEBUG instead of raw stderr.
-
-    While a broker is away it logs a connect failure every few ms; errors reach the log through
-    ``error_cb`` instead, at most every ``_ERROR_LOG_EVERY_S`` per kind.
-    """
-
-    def log(self, _level: int, msg: str, *args: Any) -> None:
-        log.debug("librdkafka: " + msg, *args)
-
-
-class KafkaUnavailable(OnexError):
-    """A one-shot run gave up: no Kafka broker answered for ``connect_timeout_s``."""
-
-
 class _Abandon(OnexError):
     """Shutting down and the batch could not be finished in time: leave it uncommitted."""
 
@@ -113,61 +98,6 @@ class _NotNow(OnexError):
 
 class _Revoked(OnexError):
     """Every partition of the batch went to another collector while it was retried: dropped."""
-
-
-@dataclass
-class _Inflight:
-    """A batch handed to the writer, not yet committed."""
-
-    messages: list[Any]
-    offsets: dict[tuple[str, int], int]  # (topic, partition): the batch's highest offset there
-    decoded: list[tuple[Any, Decoded]]
-    events: list[Decoded]  # the decoded events alone, in order
-    poison: list[tuple[Any, str, str, str]]
-    pending: PendingWrite
-    span: Span
-    ctx: Context
-    started: float
-
-
-@dataclass
-class CollectorOptions:
-    """How a :class:`Collector` runs (``onex-otel collect`` fills it from the settings)."""
-
-    bootstrap_servers: str
-    conninfo: str
-    group_id: str = "agent-observability-postgres"
-    topic_types: Mapping[str, EventType | str] = field(default_factory=default_topic_types)
-    dlq_topic: str = c.DEFAULT_DLQ_TOPIC
-    batch_size: int = 100
-    batch_timeout_ms: int = 1000
-    #: PostgreSQL connections writing batches at once (each batch in its own transaction; up to
-    #: BATCHES_PER_CONNECTION queued per connection). Offsets and dead letters are still handled
-    #: batch after batch, in consumption order.
-    db_writers: int = 2
-    #: Longest a batch's statement may run before PostgreSQL cancels it and the batch is retried
-    #: like an outage (a lock held elsewhere, a stuck server); 0: no limit.
-    statement_timeout_ms: int = 60_000
-    #: How often the stored offsets (batches already committed to PostgreSQL) are committed to
-    #: the group. A crash redelivers, idempotently, what was stored after the last commit.
-    commit_interval_ms: int = 1000
-    retry_initial_s: float = 0.2
-    retry_max_s: float = 10.0
-    shutdown_timeout_s: float = 30.0
-    #: How long a PostgreSQL connection attempt may take; and how long a one-shot run
-    #: (``stop_when_idle_s`` set) retries an unreachable Kafka or PostgreSQL before it gives up.
-    connect_timeout_s: float = Settings.connect_timeout_s
-    #: None: the group's committed offsets (new group: earliest). "beginning", or a datetime:
-    #: every partition from that point (replay).
-    start: str | datetime | None = None
-    #: Stop by itself once every assigned partition reached its end and nothing came for this
-    #: long (replay). None: run until stopped.
-    stop_when_idle_s: float | None = None
-    #: Trace the database connection with opentelemetry-instrumentation-psycopg. None: only
-    #: when spans go somewhere (a tracer provider was passed, or a real global one is set).
-    instrument_db: bool | None = None
-    consumer_config: Mapping[str, Any] = field(default_factory=dict)
-    producer_config: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Collector:
@@ -215,7 +145,7 @@ class Collector:
         self._paused = False
         self._in_process = False
         self._revoking = False
-        self._inflight: deque[_Inflight] = deque()
+        self._inflight: deque[Inflight] = deque()
         self._eof: set[tuple[str, int]] = set()
         self._assigned: set[tuple[str, int]] = set()
         self._logged_errors: dict[int, float] = {}
@@ -240,41 +170,6 @@ class Collector:
         )
 
     # -- kafka clients ----------------------------------------------------------------------------
-    def _consumer_config(self) -> dict[str, Any]:
-        conf: dict[str, Any] = {
-            "bootstrap.servers": self.options.bootstrap_servers,
-            "group.id": self.options.group_id,
-            # Offsets are stored by hand once a batch is in PostgreSQL (never by librdkafka when
-            # a message is handed over); librdkafka commits only those, periodically.
-            "enable.auto.commit": True,
-            "auto.commit.interval.ms": self.options.commit_interval_ms,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": 6000,
-            "topic.metadata.refresh.interval.ms": 10000,
-            # librdkafka's 500 ms default leaves events waiting in the broker; 100 ms keeps
-            # publish-to-row latency low at a negligible cost of idle fetches.
-            "fetch.wait.max.ms": 100,
-            "enable.partition.eof": self.options.stop_when_idle_s is not None,
-            "error_cb": self._on_kafka_error,
-            "on_commit": self._on_commit,
-            "logger": _LibrdkafkaLog(),
-        }
-        conf.update(self.options.consumer_config)
-        return conf
-
-    def _producer_config(self) -> dict[str, Any]:
-        conf: dict[str, Any] = {
-            "bootstrap.servers": self.options.bootstrap_servers,
-            "acks": "all",
-            "linger.ms": 5,
-            "message.timeout.ms": 10000,
-            "error_cb": self._on_kafka_error,
-            "logger": _LibrdkafkaLog(),
-        }
-        conf.update(self.options.producer_config)
-        return conf
-
     def _on_kafka_error(self, err: KafkaError) -> None:
         code = err.code()
         if code in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE):
@@ -337,7 +232,7 @@ class Collector:
             self._revoking = False
         self._assigned -= gone
         self._eof -= gone
-        kept: deque[_Inflight] = deque()
+        kept: deque[Inflight] = deque()
         for batch in self._inflight:
             if batch.offsets.keys() <= gone:  # none of its partitions stays here
                 batch.span.set_attribute(c.ATTR_COLLECTOR_DEAD_LETTERED, 0)
@@ -403,20 +298,23 @@ class Collector:
 
     def _run(self) -> None:
         opts = self.options
-        self._consumer = Consumer(self._consumer_config())
-        self._producer = Producer(self._producer_config())
+        self._consumer = Consumer(
+            consumer_config(opts, error_cb=self._on_kafka_error, on_commit=self._on_commit)
+        )
+        self._producer = Producer(producer_config(opts, error_cb=self._on_kafka_error))
         # Unknown until a broker answers: health does not say "healthy" before that.
         self.metrics.set_kafka(False, f"connecting to {opts.bootstrap_servers}")
         one_shot = opts.stop_when_idle_s is not None
         kafka_down_since: float | None = None
         first_at: float | None = None
+        polled_at = time.monotonic()  # when the last consume() began
         try:
             started = time.monotonic()
             if not self._probe_kafka(min(opts.connect_timeout_s, 5.0)) and one_shot:
                 self._give_up_unless_kafka(started)
             if one_shot and not self._any_topic_exists():
                 return  # nothing to read: no partition would ever be assigned
-            self._ensure_dlq_topic()
+            ensure_dlq_topic(self.options)
             self._consumer.subscribe(
                 sorted(opts.topic_types), on_assign=self._on_assign, on_revoke=self._on_revoke
             )
@@ -431,7 +329,9 @@ class Collector:
                     self._finish_oldest()
                 now = time.monotonic()
                 if self._pending and first_at is None:
-                    first_at = now
+                    # The batch's clock starts when its first message may have arrived: when the
+                    # consume() that returned it began (BATCH_TIMEOUT_MS bounds its whole wait).
+                    first_at = polled_at
                 elif not self._pending:
                     first_at = None  # (a rebalance may have dropped the batch being gathered)
                 due = (
@@ -459,9 +359,13 @@ class Collector:
                     self._progress(self.metrics)
                     next_progress = now + self._progress_every_s
                 # While a batch is in flight, look back soon to commit it without delay.
-                wait = _INFLIGHT_POLL_S if self._inflight else _STOP_POLL_S
+                # consume() returns when it has the messages asked for or the wait is over: a
+                # message arriving in an empty batch waits no longer than the batch timeout.
+                wait = min(_INFLIGHT_POLL_S if self._inflight else _STOP_POLL_S,
+                           opts.batch_timeout_ms / 1000)
                 if first_at is not None:
                     wait = max(0.0, min(wait, first_at + opts.batch_timeout_ms / 1000 - now))
+                polled_at = time.monotonic()
                 msgs = self._consumer.consume(
                     num_messages=max(1, opts.batch_size - len(self._pending)), timeout=wait
                 )
@@ -584,19 +488,8 @@ class Collector:
     # to PostgreSQL.
     def _submit(self, messages: Sequence[Any]) -> None:
         started = time.perf_counter()
-        decoded: list[tuple[Any, Decoded]] = []
-        poison: list[tuple[Any, str, str, str]] = []
-        offsets: dict[tuple[str, int], int] = {}
-        topic_types = self.options.topic_types
-        for msg in messages:
-            topic = msg.topic()
-            try:
-                decoded.append((msg, decode_message(topic, msg.value(), topic_types)))
-            except PoisonMessage as exc:
-                poison.append((msg, type(exc).__name__, str(exc), exc.stage))
-            key, offset = (topic, msg.partition()), msg.offset()
-            if offsets.get(key, -1) < offset:
-                offsets[key] = offset
+        batch = decode_batch(messages, self.options.topic_types)
+        decoded, poison, offsets = batch.decoded, batch.poison, batch.offsets
         while len(self._inflight) >= max(1, self.options.db_writers) * BATCHES_PER_CONNECTION:
             self._finish_oldest()  # written while we decoded this batch
         span = self._tracer.start_span(c.SPAN_COLLECTOR_BATCH, kind=SpanKind.CONSUMER)
@@ -612,7 +505,7 @@ class Collector:
         finally:
             context_api.detach(token)
         self._inflight.append(
-            _Inflight(list(messages), offsets, decoded, events, poison, pending, span, ctx,
+            Inflight(list(messages), offsets, decoded, events, poison, pending, span, ctx,
                       started)
         )
 
@@ -743,7 +636,7 @@ class Collector:
             and time.monotonic() - since >= self.options.connect_timeout_s
         )
 
-    def _dead_letter_retrying(self, poison: list[tuple[Any, str, str, str]]) -> None:
+    def _dead_letter_retrying(self, poison: list[Poison]) -> None:
         since = time.monotonic()
         while True:
             try:
@@ -759,34 +652,8 @@ class Collector:
                 self._wait(self.backoff.next_delay())
         # unreachable
 
-    def _dead_letter(self, poison: list[tuple[Any, str, str, str]]) -> None:
-        failures: list[str] = []
-
-        def delivered(err: KafkaError | None, _msg: Any) -> None:
-            if err is not None:
-                failures.append(err.str())
-
-        for msg, error_class, message, stage in poison:
-            headers = dead_letter_headers(msg.headers(), msg.topic(), msg.partition(),
-                                          msg.offset(), error_class, message, stage)
-            try:
-                self._producer.produce(
-                    self.options.dlq_topic,
-                    key=msg.key(),
-                    value=msg.value(),
-                    headers=headers,
-                    on_delivery=delivered,
-                )
-            except (BufferError, KafkaException) as exc:
-                failures.append(str(exc))
-            log.warning(
-                "dead-lettered %s[%d]@%d (%s at %s): %s",
-                msg.topic(), msg.partition(), msg.offset(), error_class, stage, message,
-            )
-        remaining = self._producer.flush(15)
-        if remaining or failures:
-            reason = failures[0] if failures else f"{remaining} message(s) not confirmed"
-            raise DeadLetterUnavailable(f"dead-letter topic {self.options.dlq_topic}: {reason}")
+    def _dead_letter(self, poison: list[Poison]) -> None:
+        send_dead_letters(self._producer, self.options.dlq_topic, poison)
 
     def _store_offsets(self, last: dict[tuple[str, int], int]) -> None:
         """Mark a batch processed: its ``last`` offsets per partition go out with the next commit.
@@ -815,39 +682,11 @@ class Collector:
             except KafkaException:
                 return
         try:
-            assignment = consumer.assignment()
-            if not assignment:
-                return
-            positions = consumer.position(assignment)
-            lag = 0
-            for tp in positions:
-                _lo, hi = consumer.get_watermark_offsets(tp, cached=True)
-                if hi is None or hi < 0:
-                    continue
-                pos = tp.offset if tp.offset >= 0 else 0
-                lag += max(0, hi - pos)
-            self.metrics.set_lag(lag)
+            lag = consumer_lag(consumer)
+            if lag is not None:
+                self.metrics.set_lag(lag)
         except (KafkaException, RuntimeError) as exc:
             log.debug("lag: %s", exc)
-
-    def _ensure_dlq_topic(self) -> None:
-        """Create the dead-letter topic if it is missing (best effort)."""
-        try:
-            from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-
-            conf: dict[str, Any] = {
-                "bootstrap.servers": self.options.bootstrap_servers,
-                "logger": _LibrdkafkaLog(),
-            }
-            admin = AdminClient(conf)
-            meta = admin.list_topics(timeout=5)
-            if self.options.dlq_topic in meta.topics:
-                return
-            futures = admin.create_topics([NewTopic(self.options.dlq_topic, 1, 1)])
-            for fut in futures.values():
-                fut.result(10)
-        except Exception as exc:
-            log.info("dead-letter topic %s not created: %s", self.options.dlq_topic, exc)
 
 
 def _global_tracing_configured() -> bool:

@@ -21,7 +21,7 @@ def test_settings_precedence_argument_env_default() -> None:
     env = {"BATCH_SIZE": "7", "KAFKA_BROKERS": "h:1"}
     assert load_settings(env).batch_size == 7
     assert load_settings(env, batch_size=9).batch_size == 9
-    assert load_settings({}).batch_size == 100
+    assert load_settings({}).batch_size == 1000
     assert load_settings(env).kafka_bootstrap_servers == "h:1"  # legacy alias
     both = {"KAFKA_BOOTSTRAP_SERVERS": "a:1", "KAFKA_BROKERS": "b:2"}
     assert load_settings(both).kafka_bootstrap_servers == "a:1"

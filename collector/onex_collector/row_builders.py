@@ -1,0 +1,277 @@
+"""Payload -> table row, per event type: pure functions, no I/O.
+
+Every row carries its event id as primary key, so writing the same event twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from onex_collector.tables import Decoded, Fields, Row
+from onex_otel import conventions as c
+from onex_otel.conventions import EventType, ExecutionStatus
+from onex_otel.envelope import OnexEnvelopeV1, rfc3339
+from onex_otel.ids import correlation_uuid
+
+__all__ = ["rows_for_envelope", "rows_for_payload"]
+
+
+def rows_for_payload(
+    event_id: uuid.UUID,
+    event_type: EventType,
+    payload: Fields,
+    correlation_id: uuid.UUID,
+    original: str | None,
+    *,
+    legacy: bool,
+) -> Decoded:
+    """The rows of one event; ``payload`` holds its payload model's fields (validated)."""
+    row = _BUILDERS[event_type](event_id, payload, correlation_id, original)
+    return Decoded(event_id, event_type, correlation_id, (row,), legacy)
+
+
+def rows_for_envelope(envelope: OnexEnvelopeV1) -> Decoded:
+    """The rows of one validated envelope."""
+    payload = envelope.payload
+    return rows_for_payload(
+        envelope.event_id, payload.event_type, dict(payload), envelope.correlation_id, None, legacy=False
+    )
+
+
+def _with_original(details: Mapping[str, Any], original: str | None) -> dict[str, Any]:
+    out = dict(details)
+    if original is not None:
+        out["correlation_id_original"] = original
+    return out
+
+
+def _context(context: Mapping[str, Any], corr: uuid.UUID, original: str | None) -> dict[str, Any]:
+    out = dict(context)
+    out["correlation_id"] = str(corr)
+    if original is not None:
+        out["correlation_id_original"] = original
+    return out
+
+
+def _action(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
+    return Row(
+        c.TABLE_AGENT_ACTIONS,
+        (
+            eid,
+            corr,
+            p["agent_name"],
+            p["action_type"].value,
+            p["action_name"],
+            _with_original(p["action_details"], orig),
+            p["debug_mode"],
+            p["duration_ms"],
+            p["project_path"],
+            p["project_name"],
+            p["working_directory"],
+            p["timestamp"],
+        ),
+    )
+
+
+def _routing(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
+    return Row(
+        c.TABLE_ROUTING_DECISIONS,
+        (
+            eid,
+            corr,
+            p["user_request"],
+            p["selected_agent"],
+            p["confidence_score"],
+            list(p["alternatives"]),
+            p["reasoning"],
+            p["routing_strategy"],
+            _context(p["context"], corr, orig),
+            p["routing_time_ms"],
+            p["timestamp"],
+        ),
+    )
+
+
+def _transformation(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
+    return Row(
+        c.TABLE_TRANSFORMATION_EVENTS,
+        (
+            eid,
+            corr,
+            p["source_agent"],
+            p["target_agent"],
+            p["transformation_reason"],
+            p["confidence_score"],
+            p["transformation_duration_ms"],
+            p["success"],
+            p["timestamp"],
+        ),
+    )
+
+
+def _performance(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
+    return Row(
+        c.TABLE_ROUTER_PERFORMANCE,
+        (
+            eid,
+            corr,
+            p["query_text"],
+            p["routing_duration_ms"],
+            p["cache_hit"],
+            p["trigger_match_strategy"],
+            dict(p["confidence_components"]),
+            p["candidates_evaluated"],
+            p["timestamp"],
+        ),
+    )
+
+
+def _detection(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
+    return Row(
+        c.TABLE_DETECTION_FAILURES,
+        (
+            eid,
+            corr,
+            p["user_request"],
+            p["failure_reason"],
+            p["detection_strategy"],
+            p["candidates_evaluated"],
+            list(p["candidates"]),
+            p["best_confidence"],
+            p["detection_duration_ms"],
+            _context(p["context"], corr, orig),
+            p["timestamp"],
+        ),
+    )
+
+
+def _session(session_id: str | None, meta: dict[str, Any]) -> str | None:
+    if session_id is None or not str(session_id).strip():
+        return None
+    value, original = correlation_uuid(session_id)
+    if original is not None:
+        meta["session_id_original"] = original
+    return str(value)
+
+
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _execution_row(
+    eid: uuid.UUID,
+    execution_id: uuid.UUID,
+    corr: uuid.UUID,
+    kind: str,
+    agent: str,
+    occurred_at: datetime,
+    body: dict[str, Any],
+) -> Row:
+    return Row(c.TABLE_EXECUTION_EVENTS, (eid, execution_id, corr, kind, agent, occurred_at, body))
+
+
+def _started(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
+    meta: dict[str, Any] = {}
+    if p["context"]:
+        meta["context"] = dict(p["context"])
+    session = _session(p["session_id"], meta)
+    meta.update(
+        _drop_none(
+            {
+                "working_directory": p["working_directory"],
+                "correlation_id_original": orig or p["correlation_id_original"],
+                "started_event_id": str(eid),
+            }
+        )
+    )
+    body = _drop_none(
+        {
+            "session_id": session,
+            "user_request": p["user_request"],
+            "project_path": p["project_path"],
+            "project_name": p["project_name"],
+            "claude_session_id": p["claude_session_id"],
+            "terminal_id": p["terminal_id"],
+        }
+    )
+    body["meta"] = meta
+    return _execution_row(
+        eid, p["execution_id"], corr, c.EXECUTION_KIND_STARTED, p["agent_name"], p["started_at"], body
+    )
+
+
+def _progress(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
+    body = {
+        "event_id": str(eid),
+        "stage": p["stage"],
+        "percent": p["percent"],
+        "metadata": dict(p["metadata"]),
+        "reported_at": rfc3339(p["reported_at"]),
+    }
+    return _execution_row(
+        eid, p["execution_id"], corr, c.EXECUTION_KIND_PROGRESS, p["agent_name"], p["reported_at"], body
+    )
+
+
+def _completed(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
+    meta: dict[str, Any] = {}
+    session = _session(p["session_id"], meta)
+    if p["metrics"]:
+        meta["metrics"] = dict(p["metrics"])
+    if p["output_summary"] is not None:
+        meta["output_summary"] = p["output_summary"]
+    body = _drop_none(
+        {
+            "status": ExecutionStatus(p["status"]).value,
+            "session_id": session,
+            "duration_ms": p["duration_ms"],
+            "quality_score": p["quality_score"],
+        }
+    )
+    body["meta"] = meta
+    return _execution_row(
+        eid, p["execution_id"], corr, c.EXECUTION_KIND_COMPLETED, p["agent_name"], p["completed_at"], body
+    )
+
+
+def _failed(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Row:
+    meta: dict[str, Any] = {}
+    session = _session(p["session_id"], meta)
+    meta.update(
+        _drop_none(
+            {
+                "error_stack_trace": p["error_stack_trace"],
+                "partial_results": p["partial_results"],
+            }
+        )
+    )
+    body = _drop_none(
+        {
+            "status": ExecutionStatus(p["status"]).value,
+            "session_id": session,
+            "duration_ms": p["duration_ms"],
+            "error_message": p["error_message"],
+            "error_type": p["error_type"],
+        }
+    )
+    body["meta"] = meta
+    return _execution_row(
+        eid, p["execution_id"], corr, c.EXECUTION_KIND_FAILED, p["agent_name"], p["failed_at"], body
+    )
+
+
+_BUILDERS: Final[dict[EventType, Any]] = {
+    EventType.AGENT_ACTION: _action,
+    EventType.ROUTING_DECISION: _routing,
+    EventType.TRANSFORMATION: _transformation,
+    EventType.ROUTER_PERFORMANCE: _performance,
+    EventType.DETECTION_FAILURE: _detection,
+    EventType.EXECUTION_STARTED: _started,
+    EventType.EXECUTION_PROGRESS: _progress,
+    EventType.EXECUTION_COMPLETED: _completed,
+    EventType.EXECUTION_FAILED: _failed,
+}
+assert set(_BUILDERS) == set(EventType), "every event type needs a row builder"
