@@ -59,8 +59,9 @@ def make_spans(executions: int) -> list[Any]:
         with factory.execution(correlation_id=uuid.uuid4()) as root:
             progress(root, "working", 50, {"i": i})
             for t in range(3):
-                with factory.tool(root, f"tool{t}", {"path": f"/src/file{i}.py", "line": t},
-                                  {"lines": 120, "ok": True}):
+                with factory.tool(
+                    root, f"tool{t}", {"path": f"/src/file{i}.py", "line": t}, {"lines": 120, "ok": True}
+                ):
                     pass
             with factory.decision(root, "select", {"candidates": ["a", "b"]}, {"selected": "a"}):
                 pass
@@ -100,16 +101,19 @@ class TimedBridge(Bridge):
             self.done.set()
 
 
-def run_bridge_once(settings: Settings, bootstrap: str, values: list[bytes]
-                    ) -> tuple[float, float, int]:
+def run_bridge_once(settings: Settings, bootstrap: str, values: list[bytes]) -> tuple[float, float, int]:
     topic = f"otlp_spans.bench{uuid.uuid4().hex[:6]}"
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
     for value in values:
         producer.produce(topic, value)
         producer.poll(0)
     assert producer.flush(120) == 0
-    run_settings = with_overrides(settings, bridge_spans_topic=topic, bridge_logs_topic="",
-                                  bridge_group_id=f"bench-{uuid.uuid4().hex[:6]}")
+    run_settings = with_overrides(
+        settings,
+        bridge_spans_topic=topic,
+        bridge_logs_topic="",
+        bridge_group_id=f"bench-{uuid.uuid4().hex[:6]}",
+    )
     bridge = TimedBridge(options_from_settings(run_settings), run_settings, total=len(values))
     thread = threading.Thread(target=bridge.run, daemon=True)
     thread.start()
@@ -121,9 +125,11 @@ def run_bridge_once(settings: Settings, bootstrap: str, values: list[bytes]
     stats = bridge.exporter.stats()
     assert bridge.first is not None and bridge.last is not None
     assert stats["spooled"] == 0 and not stats["dropped"], stats
-    print(f"  bridge: {bridge.last - bridge.first:.2f} s, of which decode/map/produce "
-          f"{bridge.taking:.2f} s ({bridge.cpu:.2f} s CPU) and waiting for acknowledgements "
-          f"{bridge.waiting:.2f} s")
+    print(
+        f"  bridge: {bridge.last - bridge.first:.2f} s, of which decode/map/produce "
+        f"{bridge.taking:.2f} s ({bridge.cpu:.2f} s CPU) and waiting for acknowledgements "
+        f"{bridge.waiting:.2f} s"
+    )
     return bridge.last - bridge.first, bridge.cpu, int(bridge.metrics.events_published)
 
 
@@ -140,22 +146,24 @@ def instruction_cases(size: int) -> dict[str, Any]:
 
     return {
         "export_map": lambda: map_all(spans),
-        "bridge_decode_map": lambda: map_all(
-            spans_from_request(decode_traces(value, "otlp_proto"))),
+        "bridge_decode_map": lambda: map_all(spans_from_request(decode_traces(value, "otlp_proto"))),
         "bridge_decode": lambda: spans_from_request(decode_traces(value, "otlp_proto")),
     }
 
 
 def instructions(size: int) -> int:
     calls = 3
-    counts = count_instructions([sys.executable, __file__, "--instructions-worker",
-                                 "--spans-per-message", str(size)], calls)
+    counts = count_instructions(
+        [sys.executable, __file__, "--instructions-worker", "--spans-per-message", str(size)], calls
+    )
     per_span = {k: v / size for k, v in counts.items()}
     for name, count in per_span.items():
         print(f"{name:<20} {count:>10,.0f} instructions/span")
     ratio = per_span["export_map"] / per_span["bridge_decode_map"]
-    print(f"ratio export() mapping / bridge decoding + mapping: {ratio:.3f}x "
-          "(producing, the same for both, left out)")
+    print(
+        f"ratio export() mapping / bridge decoding + mapping: {ratio:.3f}x "
+        "(producing, the same for both, left out)"
+    )
     return 0
 
 
@@ -164,8 +172,9 @@ def main() -> int:
     parser.add_argument("--executions", type=int, default=2000)
     parser.add_argument("--spans-per-message", type=int, default=512)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--instructions", action="store_true",
-                        help="count instructions per span under callgrind instead")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions per span under callgrind instead"
+    )
     parser.add_argument("--instructions-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.instructions_worker:
@@ -177,16 +186,21 @@ def main() -> int:
     spans = make_spans(args.executions)
     n = len(spans)
     size = args.spans_per_message
-    chunks = [spans[i:i + size] for i in range(0, n, size)]
+    chunks = [spans[i : i + size] for i in range(0, n, size)]
     values = [bytes(encode_spans(c).SerializeToString()) for c in chunks]
     events = sum(len(span_to_records(s)) for s in spans)
-    print(f"{n} spans ({args.executions} executions: agent + 3 tools + 1 decision), {events} "
-          f"events; {len(values)} OTLP messages of {size} spans; {args.runs} runs, alternating")
+    print(
+        f"{n} spans ({args.executions} executions: agent + 3 tools + 1 decision), {events} "
+        f"events; {len(values)} OTLP messages of {size} spans; {args.runs} runs, alternating"
+    )
 
     with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
-        settings = load_settings({}, kafka_bootstrap_servers=broker.bootstrap,
-                                 spool_dir=str(Path(tmp) / "spool"),
-                                 topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
+        settings = load_settings(
+            {},
+            kafka_bootstrap_servers=broker.bootstrap,
+            spool_dir=str(Path(tmp) / "spool"),
+            topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
+        )
         warm = OnexKafkaSpanExporter(settings, attach_lifecycle=False)  # topics, connections
         warm.export(spans[:200])
         warm.force_flush(30_000)
@@ -217,8 +231,10 @@ def main() -> int:
             assert published == events, (published, events)
             bridge_runs.append(seconds)
             bridge_cpu.append(cpu)
-            print(f"  run {len(bridge_runs)}: export() {n / export_runs[-1]:,.0f} spans/s, bridge "
-                  f"{n / seconds:,.0f} spans/s, ratio {export_runs[-1] / seconds:.2f}x")
+            print(
+                f"  run {len(bridge_runs)}: export() {n / export_runs[-1]:,.0f} spans/s, bridge "
+                f"{n / seconds:,.0f} spans/s, ratio {export_runs[-1] / seconds:.2f}x"
+            )
 
     export_s, e2e_s = statistics.median(export_runs), statistics.median(e2e_runs)
     bridge_s = statistics.median(bridge_runs)
@@ -234,15 +250,24 @@ def main() -> int:
     print(f"medians of {args.runs} runs")
     print(f"ratio bridge / in-process export(): {ratio:.2f}x (target >= 0.5x)")
     print(f"ratio bridge / in-process export() until acked: {e2e_s / bridge_s:.2f}x")
-    print(f"CPU per span of the thread doing the work: export() {export_cpu_s / n * 1e6:.1f} us, "
-          f"bridge {bridge_cpu_s / n * 1e6:.1f} us, ratio {export_cpu_s / bridge_cpu_s:.2f}x")
-    print(json.dumps({"spans": n, "spans_per_message": size,
-                      "export_spans_per_s": round(n / export_s),
-                      "export_acked_spans_per_s": round(n / e2e_s),
-                      "bridge_spans_per_s": round(n / bridge_s),
-                      "ratio_vs_export": round(ratio, 2),
-                      "ratio_vs_export_acked": round(e2e_s / bridge_s, 2),
-                      "cpu_ratio_vs_export": round(export_cpu_s / bridge_cpu_s, 2)}))
+    print(
+        f"CPU per span of the thread doing the work: export() {export_cpu_s / n * 1e6:.1f} us, "
+        f"bridge {bridge_cpu_s / n * 1e6:.1f} us, ratio {export_cpu_s / bridge_cpu_s:.2f}x"
+    )
+    print(
+        json.dumps(
+            {
+                "spans": n,
+                "spans_per_message": size,
+                "export_spans_per_s": round(n / export_s),
+                "export_acked_spans_per_s": round(n / e2e_s),
+                "bridge_spans_per_s": round(n / bridge_s),
+                "ratio_vs_export": round(ratio, 2),
+                "ratio_vs_export_acked": round(e2e_s / bridge_s, 2),
+                "cpu_ratio_vs_export": round(export_cpu_s / bridge_cpu_s, 2),
+            }
+        )
+    )
     return 0
 
 

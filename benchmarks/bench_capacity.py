@@ -55,17 +55,21 @@ from onex_otel.conventions import EventType
 _TICK = os.sysconf("SC_CLK_TCK")
 #: Bytes on disk per event (tables, TOAST and indexes) after each CPU run.
 STORAGE: list[float] = []
-_TABLES = ("agent_actions", "agent_execution_events", "agent_routing_decisions",
-           "agent_transformation_events", "router_performance_metrics",
-           "agent_detection_failures")
+_TABLES = (
+    "agent_actions",
+    "agent_execution_events",
+    "agent_routing_decisions",
+    "agent_transformation_events",
+    "router_performance_metrics",
+    "agent_detection_failures",
+)
 
 
 def create_topics(bootstrap: str, partitions: int, prefix: str = "") -> None:
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics(
-        [NewTopic(prefix + t.value, partitions, 1) for t in EventType])
+    futures = admin.create_topics([NewTopic(prefix + t.value, partitions, 1) for t in EventType])
     for fut in futures.values():
         fut.result(15)
 
@@ -99,9 +103,13 @@ class BackendCpu:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            pids = [r[0] for r in self._conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
-                (self._dbname, self._application)).fetchall()]
+            pids = [
+                r[0]
+                for r in self._conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+                    (self._dbname, self._application),
+                ).fetchall()
+            ]
             for pid in pids:
                 cpu = _proc_cpu(pid)
                 if cpu is not None:
@@ -113,20 +121,22 @@ class BackendCpu:
         return sum(self.seconds.values())
 
 
-def cpu_run(
-    bootstrap: str, n: int, days_kept: int, target: str | None = None
-) -> tuple[float, float, float]:
+def cpu_run(bootstrap: str, n: int, days_kept: int, target: str | None = None) -> tuple[float, float, float]:
     """(wall events/s, collector CPU s, PostgreSQL backend CPU s) for n events, with the
     migrations up to ``target`` (default: all)."""
     with fresh_database("onex_bench_cap") as db:
         migrate(db.url, target=target)
         if days_kept:
             with psycopg.connect(db.url, autocommit=True) as conn:
-                conn.execute("SELECT onex_create_partitions(make_interval(days => %s),"
-                             " now() - make_interval(days => %s))", (days_kept, days_kept))
+                conn.execute(
+                    "SELECT onex_create_partitions(make_interval(days => %s),"
+                    " now() - make_interval(days => %s))",
+                    (days_kept, days_kept),
+                )
         metrics = CollectorMetrics()
-        options = CollectorOptions(bootstrap_servers=bootstrap, conninfo=db.url,
-                                   group_id=f"cap-{uuid.uuid4().hex[:6]}")
+        options = CollectorOptions(
+            bootstrap_servers=bootstrap, conninfo=db.url, group_id=f"cap-{uuid.uuid4().hex[:6]}"
+        )
         collector = Collector(options, metrics=metrics)
         with BackendCpu(db.url, db.name, "onex-otel-collector") as pg:
             before = resource.getrusage(resource.RUSAGE_SELF)
@@ -134,8 +144,7 @@ def cpu_run(
             thread.start()
             deadline = time.monotonic() + max(120.0, n / 300)
             first: tuple[float, int] | None = None
-            while (snap := metrics.snapshot())["messages_consumed"] < n and (
-                    time.monotonic() < deadline):
+            while (snap := metrics.snapshot())["messages_consumed"] < n and (time.monotonic() < deadline):
                 if first is None and snap["batches_processed"]:
                     first = (time.perf_counter(), snap["messages_consumed"])
                 time.sleep(0.005)
@@ -151,7 +160,8 @@ def cpu_run(
             size = conn.execute(
                 "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
                 " WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace"
-                " AND c.relname <> 'schema_migrations'").fetchone()
+                " AND c.relname <> 'schema_migrations'"
+            ).fetchone()
         STORAGE.append(int(size[0]) / n if size and size[0] else 0.0)
     own = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if first is None:
@@ -166,17 +176,26 @@ def group_rate(bootstrap: str, n: int, members: int, workdir: Path) -> float:
     envelopes = mixed_events(n)
     with fresh_database("onex_bench_group") as db:
         migrate(db.url)
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": db.url,
-               "KAFKA_GROUP_ID": f"{prefix}group", "ONEX_TOPIC_PREFIX": prefix,
-               "ONEX_COLLECTOR_PORT": "0"}
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "DATABASE_URL": db.url,
+            "KAFKA_GROUP_ID": f"{prefix}group",
+            "ONEX_TOPIC_PREFIX": prefix,
+            "ONEX_COLLECTOR_PORT": "0",
+        }
         procs: list[subprocess.Popen[bytes]] = []
         try:
             for i in range(members):
                 with open(workdir / f"{prefix}{i}.log", "ab") as out:
-                    procs.append(subprocess.Popen(
-                        [sys.executable, "-m", "onex_otel.cli", "collect"],
-                        env={**env, "ONEX_COLLECTOR_PORT": str(free_port())},
-                        stdout=out, stderr=subprocess.STDOUT))
+                    procs.append(
+                        subprocess.Popen(
+                            [sys.executable, "-m", "onex_otel.cli", "collect"],
+                            env={**env, "ONEX_COLLECTOR_PORT": str(free_port())},
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                        )
+                    )
             count = " + ".join(f"(SELECT count(*) FROM {t})" for t in _TABLES)
             with psycopg.connect(db.url, autocommit=True) as conn:
 
@@ -213,13 +232,15 @@ def group_rate(bootstrap: str, n: int, members: int, workdir: Path) -> float:
 def produce_prefixed(bootstrap: str, envelopes: list, prefix: str) -> None:  # type: ignore[type-arg]
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
-                         "queue.buffering.max.messages": 1_000_000})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 20, "queue.buffering.max.messages": 1_000_000}
+    )
     for env in envelopes:
         while True:
             try:
-                producer.produce(prefix + env.event_type.value, env.to_json(),
-                                 key=str(env.correlation_id).encode())
+                producer.produce(
+                    prefix + env.event_type.value, env.to_json(), key=str(env.correlation_id).encode()
+                )
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -231,12 +252,14 @@ def produce_prefixed(bootstrap: str, envelopes: list, prefix: str) -> None:  # t
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=30_000)
-    parser.add_argument("--days-kept", type=int, default=60,
-                        help="day partitions kept in the second CPU run (60)")
+    parser.add_argument(
+        "--days-kept", type=int, default=60, help="day partitions kept in the second CPU run (60)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="alternating runs per layout (3)")
     parser.add_argument("--group", action="store_true", help="also 1 vs 2 collector processes")
-    parser.add_argument("--before", metavar="VERSION",
-                        help="also run with the migrations up to VERSION (e.g. 0008)")
+    parser.add_argument(
+        "--before", metavar="VERSION", help="also run with the migrations up to VERSION (e.g. 0008)"
+    )
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         workdir = Path(tempfile.mkdtemp(prefix="onex-capacity-"))
@@ -247,43 +270,63 @@ def main() -> int:
         gc.collect()
         trees: list[str | None] = [None] if args.before is None else [args.before, None]
         runs: dict[tuple[str | None, int], list[tuple[float, float, float]]] = {
-            (tree, days): [] for tree in trees for days in (0, args.days_kept)}
+            (tree, days): [] for tree in trees for days in (0, args.days_kept)
+        }
         for _ in range(args.runs):  # alternating: every layout sees the machine in the same moods
             for tree, days in runs:
                 rate, own, pg = cpu_run(broker.bootstrap, args.events, days, tree)
                 runs[tree, days].append((rate, own, pg))
-                print(f"  {tree or 'current'}, {days:3d} days kept: {rate:8.0f} events/s wall;"
-                      f" collector {own:6.2f} CPU s, PostgreSQL backends {pg:6.2f} CPU s",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  {tree or 'current'}, {days:3d} days kept: {rate:8.0f} events/s wall;"
+                    f" collector {own:6.2f} CPU s, PostgreSQL backends {pg:6.2f} CPU s",
+                    file=sys.stderr,
+                    flush=True,
+                )
         n = args.events
-        results = {key: tuple(statistics.median(r[i] for r in rs) for i in range(3))
-                   for key, rs in runs.items()}
-        print(f"CPU per event ({n} mixed events, default settings, one collector;"
-              f" medians of {args.runs} alternating runs):")
+        results = {
+            key: tuple(statistics.median(r[i] for r in rs) for i in range(3)) for key, rs in runs.items()
+        }
+        print(
+            f"CPU per event ({n} mixed events, default settings, one collector;"
+            f" medians of {args.runs} alternating runs):"
+        )
         for (tree, days), (rate, own, pg) in results.items():
-            label = "fresh database (8 day partitions)" if days == 0 else (
-                f"{days} days kept ({days + 8} day partitions)")
+            label = (
+                "fresh database (8 day partitions)"
+                if days == 0
+                else (f"{days} days kept ({days + 8} day partitions)")
+            )
             if args.before is not None:
                 label = f"{tree or 'current'}: {label}"
-            print(f"  {label:48}: collector {n / own:7.0f} events/CPU-s,"
-                  f" PostgreSQL backends {n / pg:7.0f} events/CPU-s, wall {rate:7.0f} events/s")
+            print(
+                f"  {label:48}: collector {n / own:7.0f} events/CPU-s,"
+                f" PostgreSQL backends {n / pg:7.0f} events/CPU-s, wall {rate:7.0f} events/s"
+            )
         for tree in trees:
             fresh, kept = results[tree, 0], results[tree, args.days_kept]
-            print(f"  {tree or 'current'}: ratio {args.days_kept} days kept / fresh"
-                  f" (events per CPU-s): collector {fresh[1] / kept[1]:.2f},"
-                  f" PostgreSQL {fresh[2] / kept[2]:.2f}")
+            print(
+                f"  {tree or 'current'}: ratio {args.days_kept} days kept / fresh"
+                f" (events per CPU-s): collector {fresh[1] / kept[1]:.2f},"
+                f" PostgreSQL {fresh[2] / kept[2]:.2f}"
+            )
         if args.before is not None:
             old, new = results[args.before, args.days_kept], results[None, args.days_kept]
-            print(f"  {args.days_kept} days kept, current / {args.before} (events per CPU-s):"
-                  f" collector {old[1] / new[1]:.2f}, PostgreSQL {old[2] / new[2]:.2f}")
-        print(f"storage: {statistics.median(STORAGE):.0f} bytes per event on disk (tables, TOAST"
-              " and indexes, after VACUUM; WAL not included)")
+            print(
+                f"  {args.days_kept} days kept, current / {args.before} (events per CPU-s):"
+                f" collector {old[1] / new[1]:.2f}, PostgreSQL {old[2] / new[2]:.2f}"
+            )
+        print(
+            f"storage: {statistics.median(STORAGE):.0f} bytes per event on disk (tables, TOAST"
+            " and indexes, after VACUUM; WAL not included)"
+        )
         if args.group:
             one = group_rate(broker.bootstrap, n, 1, workdir)
             two = group_rate(broker.bootstrap, n, 2, workdir)
             print(f"collector processes in one group (4 partitions per topic, {n} events):")
-            print(f"  1 collector: {one:7.0f} events/s; 2 collectors: {two:7.0f} events/s;"
-                  f" ratio 2/1 = {two / one:.2f} (2 cores shared with PostgreSQL)")
+            print(
+                f"  1 collector: {one:7.0f} events/s; 2 collectors: {two:7.0f} events/s;"
+                f" ratio 2/1 = {two / one:.2f} (2 cores shared with PostgreSQL)"
+            )
     return 0
 
 

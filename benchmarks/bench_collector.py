@@ -90,32 +90,63 @@ def mixed_events(n: int) -> list[OnexEnvelopeV1]:
     while len(out) < n:
         corr, ex = uuid.uuid4(), uuid.uuid4()
         run: list[Any] = [
-            RoutingDecisionPayload(correlation_id=corr, selected_agent="agent-performance",
-                                   confidence_score=0.92, routing_strategy="fuzzy",
-                                   routing_time_ms=45, user_request="optimize my queries",
-                                   alternatives=["agent-api"], reasoning="match"),
-            TransformationPayload(correlation_id=corr, source_agent="polymorphic-agent",
-                                  target_agent="agent-performance", transformation_duration_ms=85),
-            RouterPerformancePayload(correlation_id=corr, query_text="optimize my queries",
-                                     routing_duration_ms=45, candidates_evaluated=5),
-            ExecutionStartedPayload(correlation_id=corr, execution_id=ex,
-                                    agent_name="agent-performance", user_request="optimize"),
-            ExecutionProgressPayload(correlation_id=corr, execution_id=ex,
-                                     agent_name="agent-performance", stage="analysis", percent=25),
-            ExecutionProgressPayload(correlation_id=corr, execution_id=ex,
-                                     agent_name="agent-performance", stage="done", percent=75),
+            RoutingDecisionPayload(
+                correlation_id=corr,
+                selected_agent="agent-performance",
+                confidence_score=0.92,
+                routing_strategy="fuzzy",
+                routing_time_ms=45,
+                user_request="optimize my queries",
+                alternatives=["agent-api"],
+                reasoning="match",
+            ),
+            TransformationPayload(
+                correlation_id=corr,
+                source_agent="polymorphic-agent",
+                target_agent="agent-performance",
+                transformation_duration_ms=85,
+            ),
+            RouterPerformancePayload(
+                correlation_id=corr,
+                query_text="optimize my queries",
+                routing_duration_ms=45,
+                candidates_evaluated=5,
+            ),
+            ExecutionStartedPayload(
+                correlation_id=corr, execution_id=ex, agent_name="agent-performance", user_request="optimize"
+            ),
+            ExecutionProgressPayload(
+                correlation_id=corr,
+                execution_id=ex,
+                agent_name="agent-performance",
+                stage="analysis",
+                percent=25,
+            ),
+            ExecutionProgressPayload(
+                correlation_id=corr, execution_id=ex, agent_name="agent-performance", stage="done", percent=75
+            ),
         ]
         run += [
-            AgentActionPayload(correlation_id=corr, agent_name="agent-performance",
-                               action_type=ActionType.TOOL_CALL, action_name="Read", duration_ms=12,
-                               action_details={"file_path": f"/src/m{i}.py", "lines": 150},
-                               project_path="/src", project_name="proj")
+            AgentActionPayload(
+                correlation_id=corr,
+                agent_name="agent-performance",
+                action_type=ActionType.TOOL_CALL,
+                action_name="Read",
+                duration_ms=12,
+                action_details={"file_path": f"/src/m{i}.py", "lines": 150},
+                project_path="/src",
+                project_name="proj",
+            )
             for i in range(12)
         ]
-        run.append(ExecutionCompletedPayload(correlation_id=corr, execution_id=ex,
-                                             agent_name="agent-performance", quality_score=0.9))
-        run.append(DetectionFailurePayload(correlation_id=corr, user_request="???",
-                                           failure_reason="no_match"))
+        run.append(
+            ExecutionCompletedPayload(
+                correlation_id=corr, execution_id=ex, agent_name="agent-performance", quality_score=0.9
+            )
+        )
+        run.append(
+            DetectionFailurePayload(correlation_id=corr, user_request="???", failure_reason="no_match")
+        )
         out += [OnexEnvelopeV1.create(p) for p in run]
     return out[:n]
 
@@ -123,8 +154,7 @@ def mixed_events(n: int) -> list[OnexEnvelopeV1]:
 def headers(env: OnexEnvelopeV1) -> list[tuple[str, str | bytes | None]]:
     """The headers the Kafka exporter puts on ``env``'s message (a span of its correlation's trace)."""
     return [
-        (c.HEADER_TRACEPARENT, f"00-{env.correlation_id.hex}-{random.getrandbits(64) or 1:016x}-01"
-                               .encode()),
+        (c.HEADER_TRACEPARENT, f"00-{env.correlation_id.hex}-{random.getrandbits(64) or 1:016x}-01".encode()),
         (c.HEADER_EVENT_TYPE, env.event_type.value.encode()),
         (c.HEADER_SCHEMA_REF, c.SCHEMA_REFS[env.event_type].encode()),
         (c.HEADER_CONTENT_TYPE, c.CONTENT_TYPE_JSON.encode()),
@@ -154,8 +184,12 @@ def _produce_into(producer: Producer, envelopes: Sequence[OnexEnvelopeV1], prefi
     for env in envelopes:
         while True:
             try:
-                producer.produce(topic(env.event_type, prefix), env.to_json(),
-                                 key=str(env.correlation_id).encode(), headers=headers(env))
+                producer.produce(
+                    topic(env.event_type, prefix),
+                    env.to_json(),
+                    key=str(env.correlation_id).encode(),
+                    headers=headers(env),
+                )
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -163,8 +197,9 @@ def _produce_into(producer: Producer, envelopes: Sequence[OnexEnvelopeV1], prefi
 
 
 def _producer(bootstrap: str) -> Producer:
-    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
-                     "queue.buffering.max.messages": 1_000_000})
+    return Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 20, "queue.buffering.max.messages": 1_000_000}
+    )
 
 
 def produce(bootstrap: str, envelopes: Sequence[OnexEnvelopeV1], prefix: str = "") -> None:
@@ -200,9 +235,7 @@ def checkpoint(db_url: str) -> None:
 
 def count_rows(db_url: str) -> int:
     with psycopg.connect(db_url) as conn:
-        row = conn.execute(
-            "SELECT " + " + ".join(f"(SELECT count(*) FROM {t})" for t in _TABLES)
-        ).fetchone()
+        row = conn.execute("SELECT " + " + ".join(f"(SELECT count(*) FROM {t})" for t in _TABLES)).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -226,9 +259,13 @@ def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None
         checkpoint(db.url)
         metrics = CollectorMetrics()
         extra: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
-        options = CollectorOptions(bootstrap_servers=bootstrap, conninfo=db.url,
-                                   group_id=f"bench-{uuid.uuid4().hex[:6]}",
-                                   topic_types=topic_types(prefix), **extra)
+        options = CollectorOptions(
+            bootstrap_servers=bootstrap,
+            conninfo=db.url,
+            group_id=f"bench-{uuid.uuid4().hex[:6]}",
+            topic_types=topic_types(prefix),
+            **extra,
+        )
         collector = Collector(options, metrics=metrics)
         rss_before = _rss_mb()
         target: Any = collector.run
@@ -267,13 +304,17 @@ def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None
         rows = count_rows(db.url)
         if rows != n:
             raise SystemExit(f"{rows} rows for {n} events")
-    return {"collector": n / (end - first), "rss_before": rss_before,
-            "rss_peak": _peak_rss_mb()}
+    return {"collector": n / (end - first), "rss_before": rss_before, "rss_peak": _peak_rss_mb()}
 
 
 def _read_all(bootstrap: str, prefix: str, n: int) -> Iterator[tuple[str, bytes]]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-read-{uuid.uuid4()}",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-read-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.assign([TopicPartition(topic(t, prefix), 0, 0) for t in EventType])
     got, deadline = 0, time.monotonic() + max(120.0, n / 1000)
     try:
@@ -318,13 +359,22 @@ def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
 # The parent: one broker, per size one production and interleaved rounds
 # ------------------------------------------------------------------------------------------------
 def _worker(kind: str, bootstrap: str, prefix: str, n: int, batch_size: int | None) -> dict[str, float]:
-    argv = [sys.executable, __file__, "--worker", kind, "--bootstrap", bootstrap, "--prefix",
-            prefix, "--events", str(n)]
+    argv = [
+        sys.executable,
+        __file__,
+        "--worker",
+        kind,
+        "--bootstrap",
+        bootstrap,
+        "--prefix",
+        prefix,
+        "--events",
+        str(n),
+    ]
     if batch_size is not None:
         argv += ["--batch-size", str(batch_size)]
     # stderr passes through (progress); the figures come on stdout.
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=max(600, n / 200),
-                          check=False)
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=max(600, n / 200), check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{kind} worker failed ({proc.returncode})")
     rounds = harness._read_rounds(proc.stdout)
@@ -345,21 +395,30 @@ def measure(bootstrap: str, n: int, rounds: int, batch_size: int | None) -> Roun
         for kind in order:
             figures.update(_worker(kind, bootstrap, prefix, n, batch_size))
         out.append(figures)
-        print(f"{n} events, round {i + 1}/{rounds}: collector {figures['collector']:.0f} events/s,"
-              f" raw COPY {figures['copy']:.0f} rows/s, ratio"
-              f" {figures['collector'] / figures['copy']:.3f}, collector peak RSS"
-              f" {figures['rss_peak']:.0f} MB", file=sys.stderr, flush=True)
+        print(
+            f"{n} events, round {i + 1}/{rounds}: collector {figures['collector']:.0f} events/s,"
+            f" raw COPY {figures['copy']:.0f} rows/s, ratio"
+            f" {figures['collector'] / figures['copy']:.3f}, collector peak RSS"
+            f" {figures['rss_peak']:.0f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000",
-                        help="comma-separated event counts (drop 1000000 to skip the long one)")
-    parser.add_argument("--rounds", default="5,3,2",
-                        help="rounds per size, in the order of --sizes (the last repeats)")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="collector BATCH_SIZE (default: the setting's default)")
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000,1000000",
+        help="comma-separated event counts (drop 1000000 to skip the long one)",
+    )
+    parser.add_argument(
+        "--rounds", default="5,3,2", help="rounds per size, in the order of --sizes (the last repeats)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="collector BATCH_SIZE (default: the setting's default)"
+    )
     parser.add_argument("--worker", choices=("collector", "copy"), help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
@@ -376,19 +435,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_size = [int(r) for r in args.rounds.split(",")]
     batch = args.batch_size or CollectorOptions.batch_size
     print(f"machine: {harness.machine()}")
-    print(f"collector settings: BATCH_SIZE={batch}, BATCH_TIMEOUT_MS="
-          f"{CollectorOptions.batch_timeout_ms}, ONEX_COLLECTOR_DB_WRITERS="
-          f"{CollectorOptions.db_writers}")
+    print(
+        f"collector settings: BATCH_SIZE={batch}, BATCH_TIMEOUT_MS="
+        f"{CollectorOptions.batch_timeout_ms}, ONEX_COLLECTOR_DB_WRITERS="
+        f"{CollectorOptions.db_writers}"
+    )
     results: dict[int, Rounds] = {}
     verdicts: list[harness.Verdict] = []
     with running_broker(Path(tempfile.mkdtemp(prefix="onex-bench-"))) as b:
         for i, n in enumerate(sizes):
-            results[n] = measure(b.bootstrap, n, per_size[min(i, len(per_size) - 1)],
-                                 args.batch_size)
+            results[n] = measure(b.bootstrap, n, per_size[min(i, len(per_size) - 1)], args.batch_size)
             verdicts += harness.report(
-                f"{n} mixed events", results[n],
+                f"{n} mixed events",
+                results[n],
                 {"collector": "collector, Kafka -> PostgreSQL", "copy": "raw COPY, same rows"},
-                "events/s", ["copy"], [TARGET])
+                "events/s",
+                ["copy"],
+                [TARGET],
+            )
     print("== per-event cost and memory by size (medians)")
     base_us: float | None = None
     flat = True
@@ -398,10 +462,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         base_us = base_us or us
         flat = flat and abs(us / base_us - 1) <= FLAT
         peak = [r["rss_peak"] for r in measured]
-        print(f"{n:>9} events: collector {us:6.1f} us/event ({us / base_us:.3f}x the smallest"
-              f" size), raw COPY {copy_us:6.1f} us/row; collector RSS before"
-              f" {statistics.median(r['rss_before'] for r in measured):.0f} MB, peak"
-              f" {min(peak):.0f}-{max(peak):.0f} MB")
+        print(
+            f"{n:>9} events: collector {us:6.1f} us/event ({us / base_us:.3f}x the smallest"
+            f" size), raw COPY {copy_us:6.1f} us/row; collector RSS before"
+            f" {statistics.median(r['rss_before'] for r in measured):.0f} MB, peak"
+            f" {min(peak):.0f}-{max(peak):.0f} MB"
+        )
     print(f"{'PASS' if flat else 'FAIL'}  collector us/event flat within {FLAT:.0%} across sizes")
     return 0 if flat and all(v.passed for v in verdicts) else 1
 

@@ -78,9 +78,14 @@ def _provider() -> TracerProvider:
     provider = TracerProvider()
     # the export thread sleeps during a timed loop (no batch fills up, no timer fires); the
     # harness flushes between loops
-    provider.add_span_processor(BatchSpanProcessor(
-        DiscardingExporter(), max_queue_size=1 << 20, max_export_batch_size=1 << 20,
-        schedule_delay_millis=3_600_000))
+    provider.add_span_processor(
+        BatchSpanProcessor(
+            DiscardingExporter(),
+            max_queue_size=1 << 20,
+            max_export_batch_size=1 << 20,
+            schedule_delay_millis=3_600_000,
+        )
+    )
     return provider
 
 
@@ -140,8 +145,12 @@ def build_cases(phase: str) -> tuple[dict[str, Callable[[], object]], Callable[[
             with onex_tracer.start_as_current_span("trivial"):
                 return trivial(1, "xy")
 
-        return {"b": bare, "B": bare_attrs, "b1": bare_on_onex_provider,
-                "c": lambda: decorated(1, "xy")}, flush
+        return {
+            "b": bare,
+            "B": bare_attrs,
+            "b1": bare_on_onex_provider,
+            "c": lambda: decorated(1, "xy"),
+        }, flush
     if phase == "exec":
         # an execution open for the rest of the worker (the bare provider has nothing of
         # onex-otel, so (b) is not affected by it)
@@ -157,8 +166,11 @@ def build_cases(phase: str) -> tuple[dict[str, Callable[[], object]], Callable[[
     if phase == "big":
         big = "x" * 10_000_000
         big_in_dict = traced_tool_call(name="lookup")(lambda a, b: a + len(b["text"]))
-        return {"c": lambda: decorated(1, "xy"), "big": lambda: decorated(1, big),
-                "bigdict": lambda: big_in_dict(1, {"text": big})}, flush
+        return {
+            "c": lambda: decorated(1, "xy"),
+            "big": lambda: decorated(1, big),
+            "bigdict": lambda: big_in_dict(1, {"text": big}),
+        }, flush
     raise SystemExit(f"unknown phase {phase!r}")
 
 
@@ -169,15 +181,15 @@ def _calls(phase: str, calls: int) -> int:
 
 def _env() -> dict[str, str]:
     """The environment of the workers: nothing that would add an exporter or a provider."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("OTEL_", "KAFKA_")) and k != "KAFKA_BROKERS"}
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAFKA_")) and k != "KAFKA_BROKERS"
+    }
 
 
 def main() -> None:
     parser = harness.worker_parser((__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int, default=20000, help="calls per timed loop")
-    parser.add_argument("--callgrind-calls", type=int, default=2000,
-                        help="calls per loop under callgrind")
+    parser.add_argument("--callgrind-calls", type=int, default=2000, help="calls per loop under callgrind")
     parser.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
     parser.add_argument("--phase", choices=PHASES, help="(worker) the phase to measure")
     args = parser.parse_args()
@@ -187,53 +199,93 @@ def main() -> None:
         if args.callgrind_worker:
             harness.callgrind_worker(cases, _calls(args.phase, args.callgrind_calls))
         else:
-            harness.emit_rounds(harness.time_rounds(cases, _calls(args.phase, args.calls),
-                                                    args.rounds, between))
+            harness.emit_rounds(
+                harness.time_rounds(cases, _calls(args.phase, args.calls), args.rounds, between)
+            )
         return
 
     me = [sys.executable, os.path.abspath(__file__)]
     common = ["--rounds", str(args.rounds), "--calls", str(args.calls)]
     env = _env()
     print(f"machine: {harness.machine()}")
-    print(f"command: python benchmarks/bench_decorator.py --processes {args.processes} "
-          f"--rounds {args.rounds} --calls {args.calls} --callgrind-calls {args.callgrind_calls}"
-          + (" --no-callgrind" if args.no_callgrind else ""))
+    print(
+        f"command: python benchmarks/bench_decorator.py --processes {args.processes} "
+        f"--rounds {args.rounds} --calls {args.calls} --callgrind-calls {args.callgrind_calls}"
+        + (" --no-callgrind" if args.no_callgrind else "")
+    )
     rounds: dict[str, Rounds] = {}
     for phase in PHASES:
         rounds[phase] = harness.run_processes(
-            [*me, "--worker", "--phase", phase, *common], args.processes, env=env)
+            [*me, "--worker", "--phase", phase, *common], args.processes, env=env
+        )
     instr: dict[str, dict[str, float] | None] = dict.fromkeys(PHASES)
     if not args.no_callgrind:
         if harness.valgrind_available():
             for phase in CALLGRIND_PHASES:
                 calls = _calls(phase, args.callgrind_calls)
                 instr[phase] = harness.count_instructions(
-                    [*me, "--callgrind-worker", "--phase", phase, "--callgrind-calls",
-                     str(args.callgrind_calls)], calls, env=env)
+                    [
+                        *me,
+                        "--callgrind-worker",
+                        "--phase",
+                        phase,
+                        "--callgrind-calls",
+                        str(args.callgrind_calls),
+                    ],
+                    calls,
+                    env=env,
+                )
         else:
             print("valgrind not found: no instruction counts")
 
     verdicts = []
     verdicts += harness.report(
-        "no SDK configured (ns/call)", rounds["nosdk"],
-        {k: LABELS[k] for k in ("a", "d")}, "ns/call", ["a"], [], instr["nosdk"])
+        "no SDK configured (ns/call)",
+        rounds["nosdk"],
+        {k: LABELS[k] for k in ("a", "d")},
+        "ns/call",
+        ["a"],
+        [],
+        instr["nosdk"],
+    )
     d = harness.summarize([r["d"] for r in rounds["nosdk"]])
     print(f"{'PASS' if d.median < 1000 else 'FAIL'}  (d) < 1000 ns: median {d.median:.0f} ns")
     verdicts += harness.report(
-        "SDK configured (ns/call)", rounds["sdk"],
-        {k: LABELS[k] for k in ("b", "B", "b1", "c")}, "ns/call", ["b", "B"],
-        [Target("c", "b", "<=", 1.3), Target("c", "B", "<", 1.0)], instr["sdk"],
-        pairs=[("B", "b"), ("b1", "b")])
+        "SDK configured (ns/call)",
+        rounds["sdk"],
+        {k: LABELS[k] for k in ("b", "B", "b1", "c")},
+        "ns/call",
+        ["b", "B"],
+        [Target("c", "b", "<=", 1.3), Target("c", "B", "<", 1.0)],
+        instr["sdk"],
+        pairs=[("B", "b"), ("b1", "b")],
+    )
     verdicts += harness.report(
-        "inside an agent execution (ns/call)", rounds["exec"],
-        {k: LABELS[k] for k in ("b", "c1")}, "ns/call", ["b"], [])
+        "inside an agent execution (ns/call)",
+        rounds["exec"],
+        {k: LABELS[k] for k in ("b", "c1")},
+        "ns/call",
+        ["b"],
+        [],
+    )
     verdicts += harness.report(
-        "with action metrics (ns/call)", rounds["metrics"],
-        {k: LABELS[k] for k in ("b", "c2")}, "ns/call", ["b"], [])
+        "with action metrics (ns/call)",
+        rounds["metrics"],
+        {k: LABELS[k] for k in ("b", "c2")},
+        "ns/call",
+        ["b"],
+        [],
+    )
     verdicts += harness.report(
-        "large arguments (ns/call)", rounds["big"],
-        {k: LABELS[k] for k in ("c", "big", "bigdict")}, "ns/call", ["c"], [], instr["big"],
-        pairs=[("big", "c"), ("bigdict", "c")])
+        "large arguments (ns/call)",
+        rounds["big"],
+        {k: LABELS[k] for k in ("c", "big", "bigdict")},
+        "ns/call",
+        ["c"],
+        [],
+        instr["big"],
+        pairs=[("big", "c"), ("bigdict", "c")],
+    )
     sys.exit(0 if all(v.passed for v in verdicts) and d.median < 1000 else 1)
 
 

@@ -53,8 +53,19 @@ from onex_otel import records  # noqa: E402
 from onex_otel.conventions import EventType  # noqa: E402
 from onex_otel.emit import recv_frame, send_frame  # noqa: E402
 
-ACTION = ["log-action", "--agent", "bench-agent", "--action-type", "tool_call",
-          "--action-name", "Read", "--details", '{"file_path": "/x.py"}', "--duration-ms", "3"]
+ACTION = [
+    "log-action",
+    "--agent",
+    "bench-agent",
+    "--action-type",
+    "tool_call",
+    "--action-name",
+    "Read",
+    "--details",
+    '{"file_path": "/x.py"}',
+    "--duration-ms",
+    "3",
+]
 
 LABELS = {
     "pass": "pass     python -c pass (hook venv)",
@@ -70,11 +81,9 @@ DELIVERY = {"daemon": "daemon", "dev": "daemon", "direct": "delivered"}
 
 def build_hook_venv(target: Path) -> Path:
     """A venv with the working tree installed as the README says for hooks (not editable)."""
-    pip = [str(target / "bin" / "python"), "-m", "pip", "install", "-q",
-           "--disable-pip-version-check"]
+    pip = [str(target / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     # a current pip: its console scripts do not import ``re`` (pip 23's did, +65% of a start)
-    for cmd in ([sys.executable, "-m", "venv", str(target)], [*pip, "-U", "pip"],
-                [*pip, f"{ROOT}[kafka]"]):
+    for cmd in ([sys.executable, "-m", "venv", str(target)], [*pip, "-U", "pip"], [*pip, f"{ROOT}[kafka]"]):
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd[-2:])} failed: {proc.stderr.strip()[-2000:]}")
@@ -93,9 +102,12 @@ def _check(name: str, proc: subprocess.CompletedProcess[bytes]) -> None:
 def _socket_throughput(path: str, clients: int, events: int) -> float:
     per_client = events // clients
     payloads = [
-        records.envelope(EventType.AGENT_ACTION, records.agent_action(
-            agent_name="bench", action_type="decision", action_name="d",
-            correlation_id=str(uuid.uuid4())))
+        records.envelope(
+            EventType.AGENT_ACTION,
+            records.agent_action(
+                agent_name="bench", action_type="decision", action_name="d", correlation_id=str(uuid.uuid4())
+            ),
+        )
         for _ in range(8)
     ]
 
@@ -119,9 +131,12 @@ def _socket_throughput(path: str, clients: int, events: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="rounds, every case once per round")
-    parser.add_argument("--hook-venv", type=Path,
-                        help="a venv with onex-otel[kafka] installed non-editable (default: build "
-                             "one from the working tree in a temporary directory)")
+    parser.add_argument(
+        "--hook-venv",
+        type=Path,
+        help="a venv with onex-otel[kafka] installed non-editable (default: build "
+        "one from the working tree in a temporary directory)",
+    )
     parser.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--events", type=int, default=2000)
@@ -131,29 +146,41 @@ def main() -> None:
     print("command: python benchmarks/bench_hook.py " + " ".join(sys.argv[1:]))
     try:
         if args.hook_venv is None:
-            print("building the hook venv: pip install '<working tree>[kafka]' (not editable) in a "
-                  "temporary venv ...", flush=True)
+            print(
+                "building the hook venv: pip install '<working tree>[kafka]' (not editable) in a "
+                "temporary venv ...",
+                flush=True,
+            )
             hook = build_hook_venv(tmp / "hook-venv")
         else:
             hook = args.hook_venv
         hook_bin, dev_bin = hook / "bin", Path(sys.executable).parent
         dev_cli = shutil.which("onex-otel", path=str(dev_bin))
         with running_broker(tmp) as broker:
-            env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
-                       ONEX_SPOOL_DIR=str(tmp / "spool"), ONEX_EMIT_SOCKET=str(tmp / "emit.sock"),
-                       ONEX_TOPIC_PREFIX="bench.")
+            env = dict(
+                os.environ,
+                KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
+                ONEX_SPOOL_DIR=str(tmp / "spool"),
+                ONEX_EMIT_SOCKET=str(tmp / "emit.sock"),
+                ONEX_TOPIC_PREFIX="bench.",
+            )
             commands: dict[str, list[str]] = {
                 "pass": [str(hook_bin / "python"), "-c", "pass"],
                 "daemon": [str(hook_bin / "onex-otel"), *ACTION],
                 # no daemon at this socket: the process publishes with a producer of its own
-                "direct": ["env", f"ONEX_EMIT_SOCKET={tmp / 'none.sock'}",
-                           str(hook_bin / "onex-otel"), *ACTION],
+                "direct": [
+                    "env",
+                    f"ONEX_EMIT_SOCKET={tmp / 'none.sock'}",
+                    str(hook_bin / "onex-otel"),
+                    *ACTION,
+                ],
                 "dev-pass": [sys.executable, "-c", "pass"],
             }
             if dev_cli:
                 commands["dev"] = [dev_cli, *ACTION]
-            daemon = subprocess.Popen([str(hook_bin / "onex-otel"), "emit-daemon"], env=env,
-                                      stderr=subprocess.DEVNULL)
+            daemon = subprocess.Popen(
+                [str(hook_bin / "onex-otel"), "emit-daemon"], env=env, stderr=subprocess.DEVNULL
+            )
             try:
                 deadline = time.monotonic() + 30
                 while not (tmp / "emit.sock").exists() and time.monotonic() < deadline:
@@ -162,9 +189,11 @@ def main() -> None:
                 rounds = harness.time_commands(commands, args.rounds, env, check=_check)
                 instructions: dict[str, float] | None = None
                 if not args.no_callgrind and harness.valgrind_available():
-                    instructions = {name: float(harness.process_instructions(commands[name], env))
-                                    for name in ("pass", "daemon", "dev-pass", "dev")
-                                    if name in commands}
+                    instructions = {
+                        name: float(harness.process_instructions(commands[name], env))
+                        for name in ("pass", "daemon", "dev-pass", "dev")
+                        if name in commands
+                    }
                 rate = _socket_throughput(str(tmp / "emit.sock"), args.clients, args.events)
             finally:
                 daemon.send_signal(signal.SIGTERM)
@@ -172,11 +201,19 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     verdicts = harness.report(
-        "a whole hook process (ms; instructions of one whole process under callgrind)", rounds,
-        LABELS, "ms", ["pass"], [Target("daemon", "pass", "<=", 2.0)], instructions,
-        pairs=[("direct", "pass"), ("dev", "dev-pass"), ("dev", "daemon")])
-    print(f"daemon socket throughput: {rate:,.0f} events/s from {args.clients} clients "
-          f"({args.events} events, one event per request)")
+        "a whole hook process (ms; instructions of one whole process under callgrind)",
+        rounds,
+        LABELS,
+        "ms",
+        ["pass"],
+        [Target("daemon", "pass", "<=", 2.0)],
+        instructions,
+        pairs=[("direct", "pass"), ("dev", "dev-pass"), ("dev", "daemon")],
+    )
+    print(
+        f"daemon socket throughput: {rate:,.0f} events/s from {args.clients} clients "
+        f"({args.events} events, one event per request)"
+    )
     sys.exit(0 if all(v.passed for v in verdicts) else 1)
 
 

@@ -55,8 +55,9 @@ def documents(count: int, size: int, named: bool) -> Iterator[str]:
             decoded = decode_message(env.event_type.value, env.to_json())
             if named:
                 eid = uuid.uuid5(_NAMESPACE, f"{i}|{decoded.event_id}")
-                decoded = decoded._replace(event_id=eid, rows=tuple(
-                    r._replace(values=(eid, *r.values[1:])) for r in decoded.rows))
+                decoded = decoded._replace(
+                    event_id=eid, rows=tuple(r._replace(values=(eid, *r.values[1:])) for r in decoded.rows)
+                )
             batch.append(decoded)
         yield batch_document(batch)
 
@@ -66,8 +67,7 @@ def backend_cpu_ns(pid: int) -> int:
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
 
 
-def case(conn: psycopg.Connection[tuple[Any, ...]], function: str, docs: Iterator[str]
-         ) -> Callable[[], int]:
+def case(conn: psycopg.Connection[tuple[Any, ...]], function: str, docs: Iterator[str]) -> Callable[[], int]:
     """One batch ingested by ``function``; returns the CPU time the server spent on it (ns)."""
     row = conn.execute("SELECT pg_backend_pid()").fetchone()
     assert row is not None
@@ -78,6 +78,7 @@ def case(conn: psycopg.Connection[tuple[Any, ...]], function: str, docs: Iterato
         start = backend_cpu_ns(pid)
         conn.execute(statement, (next(docs),)).fetchone()
         return backend_cpu_ns(pid) - start
+
     return call
 
 
@@ -90,7 +91,7 @@ def cpu_rounds(cases: dict[str, Callable[[], int]], calls: int, rounds: int) -> 
             cases[name]()
     out: Rounds = []
     for i in range(rounds):
-        order = names[i % len(names):] + names[:i % len(names)]
+        order = names[i % len(names) :] + names[: i % len(names)]
         totals = dict.fromkeys(order, 0)
         for _ in range(calls):
             for name in order:
@@ -101,11 +102,14 @@ def cpu_rounds(cases: dict[str, Callable[[], int]], calls: int, rounds: int) -> 
 
 def install_before(conn: psycopg.Connection[tuple[Any, ...]]) -> str:
     """``onex_ingest_fresh`` as it was before 0010 (no claim), under another name."""
-    row = conn.execute("SELECT pg_get_functiondef('onex_ingest_fresh(jsonb)'::regprocedure)"
-                       ).fetchone()
+    row = conn.execute("SELECT pg_get_functiondef('onex_ingest_fresh(jsonb)'::regprocedure)").fetchone()
     assert row is not None
-    definition = re.sub(r"\n *WHERE substr\(r ->> 0, 15, 1\) <> '5'\n *OR onex_claim_event_id"
-                        r"\(\(r ->> 0\)::uuid, \(r ->> \d+\)::timestamptz\)", "", str(row[0]))
+    definition = re.sub(
+        r"\n *WHERE substr\(r ->> 0, 15, 1\) <> '5'\n *OR onex_claim_event_id"
+        r"\(\(r ->> 0\)::uuid, \(r ->> \d+\)::timestamptz\)",
+        "",
+        str(row[0]),
+    )
     assert "onex_claim_event_id" not in definition
     conn.execute(definition.replace("onex_ingest_fresh(", "bench_ingest_before_0010("))
     return "bench_ingest_before_0010"
@@ -137,8 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "uuid5_0010": "uuid5 ids, with 0010 (claimed)",
     }
     verdicts = report(
-        f"onex_ingest_fresh, {args.batch} mixed events per batch", rounds, labels,
-        "server CPU ms/batch", baselines=["uuid7_before", "uuid5_before"],
+        f"onex_ingest_fresh, {args.batch} mixed events per batch",
+        rounds,
+        labels,
+        "server CPU ms/batch",
+        baselines=["uuid7_before", "uuid5_before"],
         targets=[Target("uuid7_0010", "uuid7_before", "<=", 1.03)],
         pairs=[("uuid5_0010", "uuid5_before")],
     )

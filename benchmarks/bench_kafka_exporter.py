@@ -90,8 +90,9 @@ def make_spans(executions: int) -> list[Any]:
         with factory.execution(correlation_id=uuid.uuid4()) as root:
             progress(root, "working", 50, {"i": i})
             for t in range(3):
-                with factory.tool(root, f"tool{t}", {"path": f"/src/file{i}.py", "line": t},
-                                  {"lines": 120, "ok": True}):
+                with factory.tool(
+                    root, f"tool{t}", {"path": f"/src/file{i}.py", "line": t}, {"lines": 120, "ok": True}
+                ):
                     pass
             with factory.decision(root, "select", {"candidates": ["a", "b"]}, {"selected": "a"}):
                 pass
@@ -112,15 +113,30 @@ def foreign_spans(count: int) -> list[Any]:
     http = provider.get_tracer("opentelemetry.instrumentation.httpx", "0.48b0")
     for i in range(count):
         if i % 2:
-            with db.start_as_current_span("SELECT onex", kind=SpanKind.CLIENT, attributes={
-                    "db.system": "postgresql", "db.name": "onex", "db.user": "postgres",
+            with db.start_as_current_span(
+                "SELECT onex",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "db.system": "postgresql",
+                    "db.name": "onex",
+                    "db.user": "postgres",
                     "db.statement": "SELECT id, name FROM agents WHERE id = %s",
-                    "net.peer.name": "127.0.0.1", "net.peer.port": 5432}):
+                    "net.peer.name": "127.0.0.1",
+                    "net.peer.port": 5432,
+                },
+            ):
                 pass
         else:
-            with http.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes={
-                    "http.method": "GET", "http.url": f"https://api.example.com/v1/items/{i}",
-                    "http.status_code": 200, "net.peer.name": "api.example.com"}) as span:
+            with http.start_as_current_span(
+                "GET",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "http.method": "GET",
+                    "http.url": f"https://api.example.com/v1/items/{i}",
+                    "http.status_code": 200,
+                    "net.peer.name": "api.example.com",
+                },
+            ) as span:
                 span.add_event("http.response.started")
     return list(memory.get_finished_spans())
 
@@ -128,9 +144,12 @@ def foreign_spans(count: int) -> list[Any]:
 def _settings(bootstrap: str, tmp: str) -> Any:
     from onex_otel.config import load_settings
 
-    return load_settings({}, kafka_bootstrap_servers=bootstrap,
-                         spool_dir=str(Path(tmp) / "spool"),
-                         topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
+    return load_settings(
+        {},
+        kafka_bootstrap_servers=bootstrap,
+        spool_dir=str(Path(tmp) / "spool"),
+        topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
+    )
 
 
 @contextlib.contextmanager
@@ -140,8 +159,7 @@ def _broker() -> Iterator[str]:
         return
     from tests.services.kafka import running_broker
 
-    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp, \
-            running_broker(Path(tmp)) as broker:
+    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp, running_broker(Path(tmp)) as broker:
         yield broker.bootstrap
 
 
@@ -173,8 +191,9 @@ def cpu_cases(batch: int, tmp: str) -> dict[str, Callable[[], object]]:
     return {"otlp": otlp, "map": mapping, "nothing": nothing, "xnothing": xnothing}
 
 
-def produce_cases(batch: int, bootstrap: str, tmp: str
-                  ) -> tuple[dict[str, Callable[[], object]], Callable[[], object]]:
+def produce_cases(
+    batch: int, bootstrap: str, tmp: str
+) -> tuple[dict[str, Callable[[], object]], Callable[[], object]]:
     """The ``produce`` phase and the flush to run between timed loops."""
     from confluent_kafka.cimpl import Producer
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -211,17 +230,27 @@ def produce_cases(batch: int, bootstrap: str, tmp: str
     def hdrcb() -> None:
         produce, poll = raw.produce, raw.poll
         for seq, (topic, value, key, headers, _ack) in enumerate(messages):
-            produce(topic, value, key, headers=headers,  # type: ignore[arg-type]
-                    on_delivery=functools.partial(on_delivery, headers, seq))
+            produce(
+                topic,
+                value,
+                key,
+                headers=headers,  # type: ignore[arg-type]
+                on_delivery=functools.partial(on_delivery, headers, seq),
+            )
         poll(0)
 
     def flush() -> None:
         raw.flush(60)
         exporter.force_flush(60_000)
 
-    return {"otlp": lambda: encode_spans(spans).SerializeToString(), "bare": bare, "hdr": hdr,
-            "hdrcb": hdrcb, "publish": lambda: exporter.publish(records),
-            "export": lambda: exporter.export(spans)}, flush
+    return {
+        "otlp": lambda: encode_spans(spans).SerializeToString(),
+        "bare": bare,
+        "hdr": hdr,
+        "hdrcb": hdrcb,
+        "publish": lambda: exporter.publish(records),
+        "export": lambda: exporter.export(spans),
+    }, flush
 
 
 def framework_cases(runs: int) -> dict[str, Callable[[], object]]:
@@ -245,10 +274,10 @@ def framework_cases(runs: int) -> dict[str, Callable[[], object]]:
             runner(provider)
         spans = list(memory.get_finished_spans())
         provider.shutdown()
-        cases[f"otlp_{dialect}"] = functools.partial(
-            lambda s: encode_spans(s).SerializeToString(), spans)
+        cases[f"otlp_{dialect}"] = functools.partial(lambda s: encode_spans(s).SerializeToString(), spans)
         cases[f"map_{dialect}"] = functools.partial(
-            lambda s: [r.to_json() for x in s for r in span_to_records(x)], spans)
+            lambda s: [r.to_json() for x in s for r in span_to_records(x)], spans
+        )
     return cases
 
 
@@ -260,11 +289,14 @@ def main() -> None:
     parser = harness.worker_parser((__doc__ or "").splitlines()[0])
     parser.add_argument("--batch", type=int, default=512, help="spans per export() call")
     parser.add_argument("--calls", type=int, default=6, help="batches per timed loop")
-    parser.add_argument("--callgrind-calls", type=int, default=3,
-                        help="batches per loop under callgrind")
+    parser.add_argument("--callgrind-calls", type=int, default=3, help="batches per loop under callgrind")
     parser.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
-    parser.add_argument("--framework-runs", type=int, default=20,
-                        help="agent runs per framework dialect (0: no frameworks phase)")
+    parser.add_argument(
+        "--framework-runs",
+        type=int,
+        default=20,
+        help="agent runs per framework dialect (0: no frameworks phase)",
+    )
     parser.add_argument("--phase", choices=PHASES, help="(worker) the phase to measure")
     args = parser.parse_args()
 
@@ -272,48 +304,73 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-exporter-") as tmp:
             if args.phase == "frameworks":
                 cases = framework_cases(args.framework_runs)
-                harness.emit_rounds(harness.time_rounds(cases, args.calls, args.rounds,
-                                                        slices=min(args.calls, 3)))
+                harness.emit_rounds(
+                    harness.time_rounds(cases, args.calls, args.rounds, slices=min(args.calls, 3))
+                )
                 return
             if args.phase == "cpu":
                 cases = cpu_cases(args.batch, tmp)
                 if args.callgrind_worker:
                     harness.callgrind_worker(cases, args.callgrind_calls)
                 else:
-                    harness.emit_rounds(harness.time_rounds(cases, args.calls, args.rounds,
-                                                            slices=min(args.calls, 3)))
+                    harness.emit_rounds(
+                        harness.time_rounds(cases, args.calls, args.rounds, slices=min(args.calls, 3))
+                    )
                 return
             with _broker() as bootstrap:
                 cases, flush = produce_cases(args.batch, bootstrap, tmp)
-                harness.emit_rounds(harness.time_rounds(cases, args.calls, args.rounds, flush,
-                                                        slices=min(args.calls, 3)))
+                harness.emit_rounds(
+                    harness.time_rounds(cases, args.calls, args.rounds, flush, slices=min(args.calls, 3))
+                )
         return
 
     from onex_exporters.mapping import span_to_records
 
-    spans = make_spans(args.batch // 5 + 1)[:args.batch]
+    spans = make_spans(args.batch // 5 + 1)[: args.batch]
     events = sum(len(span_to_records(s)) for s in spans)
     me = [sys.executable, os.path.abspath(__file__)]
-    common = ["--rounds", str(args.rounds), "--batch", str(args.batch), "--calls", str(args.calls),
-              "--framework-runs", str(args.framework_runs)]
+    common = [
+        "--rounds",
+        str(args.rounds),
+        "--batch",
+        str(args.batch),
+        "--calls",
+        str(args.calls),
+        "--framework-runs",
+        str(args.framework_runs),
+    ]
     print(f"machine: {harness.machine()}")
-    print(f"command: python benchmarks/bench_kafka_exporter.py --processes {args.processes} "
-          f"--rounds {args.rounds} --batch {args.batch} --calls {args.calls} "
-          f"--framework-runs {args.framework_runs} "
-          f"--callgrind-calls {args.callgrind_calls}" + (" --no-callgrind" if args.no_callgrind
-                                                         else ""))
+    print(
+        f"command: python benchmarks/bench_kafka_exporter.py --processes {args.processes} "
+        f"--rounds {args.rounds} --batch {args.batch} --calls {args.calls} "
+        f"--framework-runs {args.framework_runs} "
+        f"--callgrind-calls {args.callgrind_calls}" + (" --no-callgrind" if args.no_callgrind else "")
+    )
     print(f"batch: {args.batch} spans -> {events} events ({events / args.batch:.2f} per span)")
     phases = [p for p in PHASES if p != "frameworks" or args.framework_runs > 0]
-    rounds = {phase: harness.run_processes([*me, "--worker", "--phase", phase, *common],
-                                           args.processes, timeout=1800)
-              for phase in phases}
+    rounds = {
+        phase: harness.run_processes(
+            [*me, "--worker", "--phase", phase, *common], args.processes, timeout=1800
+        )
+        for phase in phases
+    }
     instr = None
     if not args.no_callgrind:
         if harness.valgrind_available():
             instr = harness.count_instructions(
-                [*me, "--callgrind-worker", "--phase", "cpu", "--batch", str(args.batch),
-                 "--callgrind-calls", str(args.callgrind_calls)], args.callgrind_calls,
-                timeout=3600)
+                [
+                    *me,
+                    "--callgrind-worker",
+                    "--phase",
+                    "cpu",
+                    "--batch",
+                    str(args.batch),
+                    "--callgrind-calls",
+                    str(args.callgrind_calls),
+                ],
+                args.callgrind_calls,
+                timeout=3600,
+            )
         else:
             print("valgrind not found: no instruction counts")
 
@@ -321,41 +378,56 @@ def main() -> None:
     cpu = _per(rounds["cpu"], lambda _k: args.batch * 1000.0)
     cpu_instr = {k: v / args.batch for k, v in instr.items()} if instr else None
     produce = _per(rounds["produce"], lambda _k: events * 1000.0)
-    verdicts = harness.report("CPU only, us per span", cpu,
-                              {k: LABELS[k] for k in ("otlp", "map", "nothing", "xnothing")},
-                              "us/span", ["otlp"], [Target("map", "otlp", "<=", 0.5)],
-                              cpu_instr)
+    verdicts = harness.report(
+        "CPU only, us per span",
+        cpu,
+        {k: LABELS[k] for k in ("otlp", "map", "nothing", "xnothing")},
+        "us/span",
+        ["otlp"],
+        [Target("map", "otlp", "<=", 0.5)],
+        cpu_instr,
+    )
     nothing_ok = True
     for key in ("nothing", "xnothing"):
         median_ns = statistics.median(r[key] for r in cpu) * 1000
         ok = median_ns < NOTHING_LIMIT_NS
-        line = f"{'PASS' if ok else 'FAIL'}  {key} < {NOTHING_LIMIT_NS:.0f} ns/span: " \
-               f"median {median_ns:.0f} ns"
+        line = (
+            f"{'PASS' if ok else 'FAIL'}  {key} < {NOTHING_LIMIT_NS:.0f} ns/span: median {median_ns:.0f} ns"
+        )
         if cpu_instr:
             line += f" ({cpu_instr[key]:,.0f} instructions/span)"
         print(line)
         nothing_ok = nothing_ok and ok
     verdicts += harness.report(
-        "through Kafka, us per event (same batch, same events)", produce,
+        "through Kafka, us per event (same batch, same events)",
+        produce,
         {k: LABELS[k] for k in ("bare", "hdr", "hdrcb", "publish", "export", "otlp")},
-        "us/event", ["hdrcb", "otlp"], TARGETS,
-        pairs=[("hdr", "bare"), ("hdrcb", "bare"), ("publish", "hdrcb")])
+        "us/event",
+        ["hdrcb", "otlp"],
+        TARGETS,
+        pairs=[("hdr", "bare"), ("hdrcb", "bare"), ("publish", "hdrcb")],
+    )
     ratio = statistics.median(harness.round_ratios(produce, "otlp", "export"))
     raw = statistics.median(harness.round_ratios(produce, "hdrcb", "export"))
-    print(f"as rates: export() = {ratio:.2f}x the OTLP encode rate (target >= 2), "
-          f"{raw:.2f}x raw produce with headers + callback (target >= 0.25)")
+    print(
+        f"as rates: export() = {ratio:.2f}x the OTLP encode rate (target >= 2), "
+        f"{raw:.2f}x raw produce with headers + callback (target >= 0.25)"
+    )
     if "frameworks" in rounds:
         from tests.frameworks.runners import RUNNERS
 
-        print(f"== framework spans ({args.framework_runs} agent runs per dialect), "
-              f"mapping + JSON / OTLP encode of the same spans, per round's median")
+        print(
+            f"== framework spans ({args.framework_runs} agent runs per dialect), "
+            f"mapping + JSON / OTLP encode of the same spans, per round's median"
+        )
         for dialect in RUNNERS:
-            ratios = harness.round_ratios(rounds["frameworks"], f"map_{dialect}",
-                                          f"otlp_{dialect}")
+            ratios = harness.round_ratios(rounds["frameworks"], f"map_{dialect}", f"otlp_{dialect}")
             s = harness.summarize(ratios)
-            print(f"{dialect:<28} map / otlp min {s.min:.3f} median {s.median:.3f} "
-                  f"max {s.max:.3f} (n={s.n}): mapping rate {1 / s.median:.2f}x the OTLP encode "
-                  f"rate")
+            print(
+                f"{dialect:<28} map / otlp min {s.min:.3f} median {s.median:.3f} "
+                f"max {s.max:.3f} (n={s.n}): mapping rate {1 / s.median:.2f}x the OTLP encode "
+                f"rate"
+            )
     sys.exit(0 if all(v.passed for v in verdicts) and nothing_ok else 1)
 
 

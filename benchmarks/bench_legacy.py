@@ -82,13 +82,19 @@ async def main(calls: int, repeat: int) -> None:
                 async with agent_execution("agent-bench", correlation_id=CID):
                     results[name] = await measure(body, calls, repeat)
         print(f"{where}:")
-        for name, label in (("n1", "record_decision (new)"), ("l1", "log_decision (legacy)"),
-                            ("n2", "tool_call block (new)"), ("l2", "tool_call block (legacy)"),
-                            ("l3", "log_tool_call (legacy)")):
+        for name, label in (
+            ("n1", "record_decision (new)"),
+            ("l1", "log_decision (legacy)"),
+            ("n2", "tool_call block (new)"),
+            ("l2", "tool_call block (legacy)"),
+            ("l3", "log_tool_call (legacy)"),
+        ):
             print(f"  ({name}) {label:28s} {results[name]:9.0f} ns/call")
-        print(f"  ratio l1/n1 = {results['l1'] / results['n1']:.2f}, "
-              f"l2/n2 = {results['l2'] / results['n2']:.2f}, "
-              f"l3/n2 = {results['l3'] / results['n2']:.2f}")
+        print(
+            f"  ratio l1/n1 = {results['l1'] / results['n1']:.2f}, "
+            f"l2/n2 = {results['l2'] / results['n2']:.2f}, "
+            f"l3/n2 = {results['l3'] / results['n2']:.2f}"
+        )
     provider.shutdown()
 
 

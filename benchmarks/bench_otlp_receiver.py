@@ -57,12 +57,18 @@ def make_spans(count: int) -> list[ReadableSpan]:
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("bench")
     while len(memory.get_finished_spans()) < count:
-        with tracer.start_as_current_span("invoke_agent bench",
-                                          attributes={"gen_ai.operation.name": "invoke_agent"}):
+        with tracer.start_as_current_span(
+            "invoke_agent bench", attributes={"gen_ai.operation.name": "invoke_agent"}
+        ):
             for t in range(9):
-                with tracer.start_as_current_span(f"execute_tool t{t}", attributes={
-                        "gen_ai.tool.name": f"t{t}", "gen_ai.tool.call.id": uuid.uuid4().hex,
-                        "gen_ai.tool.call.arguments": '{"path": "/src/file.py", "line": 3}'}):
+                with tracer.start_as_current_span(
+                    f"execute_tool t{t}",
+                    attributes={
+                        "gen_ai.tool.name": f"t{t}",
+                        "gen_ai.tool.call.id": uuid.uuid4().hex,
+                        "gen_ai.tool.call.arguments": '{"path": "/src/file.py", "line": 3}',
+                    },
+                ):
                     pass
     return list(memory.get_finished_spans())[:count]
 
@@ -81,14 +87,21 @@ def send_all(exporter: SpanExporter, batches: list[list[ReadableSpan]]) -> Calla
         for batch in batches:
             if exporter.export(batch).name != "SUCCESS":
                 raise RuntimeError("an export failed")
+
     return run
 
 
 def raw_produce(bootstrap: str, topic: str, requests: list[bytes], runs: int) -> float:
     """Seconds to produce ``requests``, each acknowledged before the next (best of ``runs``)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                         "enable.idempotence": True, "compression.type": "lz4",
-                         "linger.ms": 5})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "compression.type": "lz4",
+            "linger.ms": 5,
+        }
+    )
 
     def run() -> None:
         for value in requests:
@@ -125,15 +138,18 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
 
     spans = make_spans(args.spans)
-    batches = [spans[i:i + args.batch] for i in range(0, len(spans), args.batch)]
+    batches = [spans[i : i + args.batch] for i in range(0, len(spans), args.batch)]
     requests = [encode_spans(b).SerializeToString() for b in batches]
     n = len(spans)
     figures: dict[str, float] = {}
 
     with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
-        settings = load_settings({}, kafka_bootstrap_servers=broker.bootstrap,
-                                 spool_dir=str(Path(tmp) / "spool"),
-                                 bridge_spans_topic=f"otlp_spans.bench.{uuid.uuid4().hex[:6]}")
+        settings = load_settings(
+            {},
+            kafka_bootstrap_servers=broker.bootstrap,
+            spool_dir=str(Path(tmp) / "spool"),
+            bridge_spans_topic=f"otlp_spans.bench.{uuid.uuid4().hex[:6]}",
+        )
         sink = Sink()
         try:
             exporter = GrpcSpans(endpoint=sink.endpoint, insecure=True)
@@ -153,26 +169,23 @@ def main() -> int:
             bare.shutdown()
             bare.server_close()
 
-        receiver = OtlpReceiver(settings, grpc_address="127.0.0.1:0",
-                                http_address="127.0.0.1:0")
+        receiver = OtlpReceiver(settings, grpc_address="127.0.0.1:0", http_address="127.0.0.1:0")
         receiver.start()
         try:
-            exporter = GrpcSpans(endpoint=f"http://127.0.0.1:{receiver.grpc_port}",
-                                 insecure=True)
+            exporter = GrpcSpans(endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True)
             send_all(exporter, batches[:2])()
-            figures["gRPC, onex receiver -> Kafka"] = best_of(
-                args.runs, send_all(exporter, batches))
+            figures["gRPC, onex receiver -> Kafka"] = best_of(args.runs, send_all(exporter, batches))
             exporter.shutdown()
             http = HttpSpans(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/traces")
-            figures["HTTP, onex receiver -> Kafka"] = best_of(
-                args.runs, send_all(http, batches))
+            figures["HTTP, onex receiver -> Kafka"] = best_of(args.runs, send_all(http, batches))
             http.shutdown()  # type: ignore[no-untyped-call]
             spooled = receiver.metrics()["otlp_messages_spooled"]
         finally:
             receiver.stop()
 
         figures["raw produce of the requests"] = raw_produce(
-            broker.bootstrap, f"{settings.bridge_spans_topic}.raw", requests, args.runs)
+            broker.bootstrap, f"{settings.bridge_spans_topic}.raw", requests, args.runs
+        )
 
     print(f"{n} spans in {len(batches)} requests of {args.batch}; best of {args.runs} runs")
     for name, seconds in figures.items():

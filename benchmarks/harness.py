@@ -142,18 +142,20 @@ class Verdict:
     def line(self) -> str:
         """One line: ``PASS``/``FAIL``, the target and both ratios with their margins."""
         t = self.target
-        text = (f"{'PASS' if self.passed else 'FAIL'}  {t.subject} / {t.baseline} {t.op} "
-                f"{t.limit:g}: median time ratio {self.median_ratio:.3f} "
-                f"(margin {t.margin(self.median_ratio):+.0%})")
+        text = (
+            f"{'PASS' if self.passed else 'FAIL'}  {t.subject} / {t.baseline} {t.op} "
+            f"{t.limit:g}: median time ratio {self.median_ratio:.3f} "
+            f"(margin {t.margin(self.median_ratio):+.0%})"
+        )
         if self.instruction_ratio is not None:
-            text += (f", instruction ratio {self.instruction_ratio:.3f} "
-                     f"(margin {t.margin(self.instruction_ratio):+.0%})")
+            text += (
+                f", instruction ratio {self.instruction_ratio:.3f} "
+                f"(margin {t.margin(self.instruction_ratio):+.0%})"
+            )
         return text
 
 
-def decide(
-    target: Target, rounds: Rounds, instructions: Mapping[str, float] | None = None
-) -> Verdict:
+def decide(target: Target, rounds: Rounds, instructions: Mapping[str, float] | None = None) -> Verdict:
     """The verdict on ``target`` from the rounds' median ratio and, if given, instruction counts."""
     ratios = round_ratios(rounds, target.subject, target.baseline)
     if not ratios:
@@ -208,8 +210,10 @@ def round_lines(rounds: Rounds, subject: str, baseline: str) -> str:
     """Every round's ratio of ``subject`` to ``baseline``, with their min/median/max."""
     ratios = round_ratios(rounds, subject, baseline)
     s = summarize(ratios)
-    return (f"{subject} / {baseline} per round (min {s.min:.3f}, median {s.median:.3f}, "
-            f"max {s.max:.3f}, n={s.n}): " + " ".join(f"{r:.3f}" for r in ratios))
+    return (
+        f"{subject} / {baseline} per round (min {s.min:.3f}, median {s.median:.3f}, "
+        f"max {s.max:.3f}, n={s.n}): " + " ".join(f"{r:.3f}" for r in ratios)
+    )
 
 
 def report(
@@ -284,7 +288,7 @@ def time_rounds(
     per_slice = max(1, calls // slices)
     out: Rounds = []
     for i in range(rounds):
-        order = names[i % len(names):] + names[:i % len(names)]
+        order = names[i % len(names) :] + names[: i % len(names)]
         totals = dict.fromkeys(order, 0.0)
         gc.collect()
         for _ in range(slices):
@@ -304,7 +308,7 @@ def emit_rounds(rounds: Rounds) -> None:
 def _read_rounds(stdout: str) -> Rounds:
     for line in stdout.splitlines():
         if line.startswith(RESULT_MARKER):
-            rounds: Rounds = json.loads(line[len(RESULT_MARKER):])
+            rounds: Rounds = json.loads(line[len(RESULT_MARKER) :])
             return rounds
     raise RuntimeError("the worker printed no figures")
 
@@ -315,11 +319,18 @@ def run_processes(
     """Run the worker ``argv`` ``processes`` times, one after another, and pool their rounds."""
     rounds: Rounds = []
     for _ in range(processes):
-        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                              env=None if env is None else dict(env), check=False)
+        proc = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=None if env is None else dict(env),
+            check=False,
+        )
         if proc.returncode != 0:
-            raise RuntimeError(f"worker {list(argv)[:3]} failed ({proc.returncode}): "
-                               f"{proc.stderr.strip()[-2000:]}")
+            raise RuntimeError(
+                f"worker {list(argv)[:3]} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
+            )
         rounds.extend(_read_rounds(proc.stdout))
     return rounds
 
@@ -335,16 +346,20 @@ def time_commands(
     names = list(commands)
     out: Rounds = []
     for i in range(rounds):
-        order = names[i % len(names):] + names[:i % len(names)]
+        order = names[i % len(names) :] + names[: i % len(names)]
         figures: dict[str, float] = {}
         for name in order:
             start = time.perf_counter()
-            proc = subprocess.run(list(commands[name]), capture_output=True, timeout=timeout,
-                                  env=None if env is None else dict(env), check=False)
+            proc = subprocess.run(
+                list(commands[name]),
+                capture_output=True,
+                timeout=timeout,
+                env=None if env is None else dict(env),
+                check=False,
+            )
             figures[name] = (time.perf_counter() - start) * 1000
             if proc.returncode != 0:
-                raise RuntimeError(f"{name} failed ({proc.returncode}): "
-                                   f"{proc.stdout!r} {proc.stderr!r}")
+                raise RuntimeError(f"{name} failed ({proc.returncode}): {proc.stdout!r} {proc.stderr!r}")
             if check is not None:
                 check(name, proc)
         out.append(figures)
@@ -360,8 +375,9 @@ def valgrind_available() -> bool:
     if exe is None:
         return False
     try:
-        return subprocess.run([exe, "--version"], capture_output=True, timeout=30,
-                              check=False).returncode == 0
+        return (
+            subprocess.run([exe, "--version"], capture_output=True, timeout=30, check=False).returncode == 0
+        )
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -404,15 +420,19 @@ def count_instructions(
     """
     with tempfile.TemporaryDirectory(prefix="onex-callgrind-") as tmp:
         out = Path(tmp) / "cg.out"
-        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-               f"--toggle-collect={CALLGRIND_TOGGLE}", f"--dump-after={CALLGRIND_TOGGLE}",
-               f"--callgrind-out-file={out}", *argv]
+        cmd = [
+            "valgrind",
+            "--tool=callgrind",
+            "--collect-atstart=no",
+            f"--toggle-collect={CALLGRIND_TOGGLE}",
+            f"--dump-after={CALLGRIND_TOGGLE}",
+            f"--callgrind-out-file={out}",
+            *argv,
+        ]
         run_env = dict(os.environ if env is None else env, PYTHONHASHSEED="0")
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=run_env,
-                              check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=run_env, check=False)
         if proc.returncode != 0:
-            raise RuntimeError(f"callgrind worker failed ({proc.returncode}): "
-                               f"{proc.stderr.strip()[-2000:]}")
+            raise RuntimeError(f"callgrind worker failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
         names: list[str] = _read_rounds(proc.stdout)[0]["order"]  # type: ignore[assignment]
         dumps = sorted(Path(tmp).glob("cg.out.*"), key=lambda p: int(p.suffix[1:]))
         if len(dumps) != len(names):
@@ -428,11 +448,12 @@ def process_instructions(
         out = Path(tmp) / "cg.out"
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
         run_env = dict(os.environ if env is None else env, PYTHONHASHSEED="0")
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=run_env,
-                              check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=run_env, check=False)
         if proc.returncode != 0:
-            raise RuntimeError(f"{argv[:2]} under callgrind failed ({proc.returncode}): "
-                               f"{proc.stdout.strip()[-500:]} {proc.stderr.strip()[-1500:]}")
+            raise RuntimeError(
+                f"{argv[:2]} under callgrind failed ({proc.returncode}): "
+                f"{proc.stdout.strip()[-500:]} {proc.stderr.strip()[-1500:]}"
+            )
         return _callgrind_total(out)
 
 

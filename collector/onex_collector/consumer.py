@@ -120,9 +120,7 @@ class Collector:
         """
         self.options = options
         self.metrics = metrics or CollectorMetrics()
-        self.backoff = backoff or Backoff(
-            initial=options.retry_initial_s, cap=options.retry_max_s
-        )
+        self.backoff = backoff or Backoff(initial=options.retry_initial_s, cap=options.retry_max_s)
         self._tracer = tracer(tracer_provider)
         instrument = options.instrument_db
         if instrument is None:
@@ -165,8 +163,7 @@ class Collector:
 
     def _past_deadline(self) -> bool:
         return (
-            self._stop_at is not None
-            and time.monotonic() - self._stop_at > self.options.shutdown_timeout_s
+            self._stop_at is not None and time.monotonic() - self._stop_at > self.options.shutdown_timeout_s
         )
 
     # -- kafka clients ----------------------------------------------------------------------------
@@ -198,8 +195,7 @@ class Collector:
             query = [TopicPartition(tp.topic, tp.partition, ms) for tp in partitions]
             found = consumer.offsets_for_times(query, timeout=10)
             partitions = [
-                TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else -1)
-                for tp in found
+                TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else -1) for tp in found
             ]
         self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
         consumer.assign(partitions)
@@ -268,8 +264,10 @@ class Collector:
         A KeyboardInterrupt raised inside librdkafka's ``consume`` surfaces as a SystemError
         ("returned NULL without setting an exception") and skips the final commit.
         """
-        if threading.current_thread() is not threading.main_thread() \
-                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        ):
             yield
             return
 
@@ -289,8 +287,9 @@ class Collector:
             self._consumer.list_topics(timeout=max(0.1, timeout))
         except KafkaException as exc:
             if self.metrics.kafka_ok:
-                self.metrics.set_kafka(False, f"no broker answered: {exc.args[0].str()}"
-                                       if exc.args else "no broker answered")
+                self.metrics.set_kafka(
+                    False, f"no broker answered: {exc.args[0].str()}" if exc.args else "no broker answered"
+                )
             return False
         if not self.metrics.kafka_ok:
             self.metrics.set_kafka(True)
@@ -361,8 +360,7 @@ class Collector:
                 # While a batch is in flight, look back soon to commit it without delay.
                 # consume() returns when it has the messages asked for or the wait is over: a
                 # message arriving in an empty batch waits no longer than the batch timeout.
-                wait = min(_INFLIGHT_POLL_S if self._inflight else _STOP_POLL_S,
-                           opts.batch_timeout_ms / 1000)
+                wait = min(_INFLIGHT_POLL_S if self._inflight else _STOP_POLL_S, opts.batch_timeout_ms / 1000)
                 if first_at is not None:
                     wait = max(0.0, min(wait, first_at + opts.batch_timeout_ms / 1000 - now))
                 polled_at = time.monotonic()
@@ -407,8 +405,11 @@ class Collector:
             return True  # unknown: the run's own bounds apply
         if set(meta.topics) & set(self.options.topic_types):
             return True
-        log.warning("none of the %d topics exists on %s: nothing to read",
-                    len(self.options.topic_types), self.options.bootstrap_servers)
+        log.warning(
+            "none of the %d topics exists on %s: nothing to read",
+            len(self.options.topic_types),
+            self.options.bootstrap_servers,
+        )
         return False
 
     def _give_up_unless_kafka(self, since: float) -> None:
@@ -424,8 +425,7 @@ class Collector:
                 break
         reason = self.metrics.kafka_reason or "unreachable"
         raise KafkaUnavailable(
-            f"no Kafka broker answered at {self.options.bootstrap_servers} for {timeout:g}s"
-            f" ({reason})"
+            f"no Kafka broker answered at {self.options.bootstrap_servers} for {timeout:g}s ({reason})"
         )
 
     def _accept(self, msgs: list[Any]) -> bool:
@@ -505,8 +505,7 @@ class Collector:
         finally:
             context_api.detach(token)
         self._inflight.append(
-            Inflight(list(messages), offsets, decoded, events, poison, pending, span, ctx,
-                      started)
+            Inflight(list(messages), offsets, decoded, events, poison, pending, span, ctx, started)
         )
 
     def _finish_inflight(self) -> None:
@@ -695,4 +694,3 @@ def _global_tracing_configured() -> bool:
 
     provider = trace.get_tracer_provider()
     return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
-

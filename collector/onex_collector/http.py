@@ -20,5 +20,6 @@ class MetricsServer(StatusServer):
     def __init__(self, metrics: CollectorMetrics, host: str = "127.0.0.1", port: int = 8080):
         """Bind to ``host:port`` (port 0: any free port, see :attr:`port`)."""
         self.metrics = metrics
-        super().__init__(metrics.health, metrics.snapshot, metrics.prometheus,
-                         host, port, name="onex-collector")
+        super().__init__(
+            metrics.health, metrics.snapshot, metrics.prometheus, host, port, name="onex-collector"
+        )

@@ -36,13 +36,17 @@ class CollectorMetrics(ServiceMetrics):
         "dlq_messages": ("counter", "Messages written to the dead-letter topic."),
         "rows_inserted": ("counter", "Rows inserted (duplicates excluded)."),
         "database_retries": ("counter", "Failed database attempts retried."),
-        "messages_revoked": ("counter", "Messages read, then left to another collector at a "
-                             "rebalance (re-read there)."),
+        "messages_revoked": (
+            "counter",
+            "Messages read, then left to another collector at a rebalance (re-read there).",
+        ),
         "database_ok": ("gauge", "1 while PostgreSQL takes writes."),
         "kafka_ok": ("gauge", "1 while Kafka is reachable."),
         "executions_in_progress": ("gauge", "agent_execution_logs rows still in_progress."),
         "oldest_in_progress_seconds": (
-            "gauge", "Age of the oldest execution still in progress, seconds (0: none)."),
+            "gauge",
+            "Age of the oldest execution still in progress, seconds (0: none).",
+        ),
     }
 
     messages_inserted: int = 0
@@ -56,9 +60,7 @@ class CollectorMetrics(ServiceMetrics):
     executions_in_progress: int | None = None
     oldest_in_progress_seconds: float | None = None
 
-    def record_batch(
-        self, *, consumed: int, inserted: int, rows: int, failed: int, ms: float
-    ) -> None:
+    def record_batch(self, *, consumed: int, inserted: int, rows: int, failed: int, ms: float) -> None:
         """Count one committed batch."""
         with self._lock:
             self._count_batch(consumed=consumed, dead=failed, ms=ms)
@@ -111,7 +113,8 @@ class CollectorMetrics(ServiceMetrics):
                 "database_ok": self.database_ok,
                 "executions_in_progress": self.executions_in_progress,
                 "oldest_in_progress_seconds": (
-                    None if self.oldest_in_progress_seconds is None
+                    None
+                    if self.oldest_in_progress_seconds is None
                     else round(self.oldest_in_progress_seconds, 3)
                 ),
             }

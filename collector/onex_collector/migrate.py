@@ -73,9 +73,7 @@ def _ensure_table(conn: psycopg.Connection[Any]) -> None:
 
 def _applied(conn: psycopg.Connection[Any]) -> dict[str, str]:
     rows = conn.execute(
-        sql.SQL("SELECT version, checksum FROM {t}").format(
-            t=sql.Identifier(TABLE_SCHEMA_MIGRATIONS)
-        )
+        sql.SQL("SELECT version, checksum FROM {t}").format(t=sql.Identifier(TABLE_SCHEMA_MIGRATIONS))
     ).fetchall()
     return {str(v): str(cs) for v, cs in rows}
 
@@ -109,25 +107,21 @@ def migrate(
             for m in migrations:
                 if m.version in applied:
                     if applied[m.version] != m.checksum:
-                        raise MigrationError(
-                            f"migration {m.version}_{m.name} changed after it was applied"
-                        )
+                        raise MigrationError(f"migration {m.version}_{m.name} changed after it was applied")
                     continue
                 say(f"applying {m.version}_{m.name}")
                 try:
                     with conn.transaction():
                         conn.execute(m.sql.encode())
                         conn.execute(
-                            sql.SQL(
-                                "INSERT INTO {t} (version, name, checksum) VALUES (%s, %s, %s)"
-                            ).format(t=sql.Identifier(TABLE_SCHEMA_MIGRATIONS)),
+                            sql.SQL("INSERT INTO {t} (version, name, checksum) VALUES (%s, %s, %s)").format(
+                                t=sql.Identifier(TABLE_SCHEMA_MIGRATIONS)
+                            ),
                             (m.version, m.name, m.checksum),
                         )
                 except psycopg.Error as exc:
                     first = " ".join(str(exc).split())
-                    raise MigrationError(
-                        f"migration {m.version}_{m.name} failed: {first}"
-                    ) from exc
+                    raise MigrationError(f"migration {m.version}_{m.name} failed: {first}") from exc
                 done.append(m)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))

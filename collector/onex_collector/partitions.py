@@ -54,16 +54,13 @@ def maintain(
     """
     with psycopg.connect(conninfo, autocommit=True, connect_timeout=connect_timeout_s) as conn:
         conn.execute(sql.SQL("SET lock_timeout = {}").format(int(lock_timeout_ms)))
-        created = _scalar(conn, "SELECT onex_create_partitions(make_interval(days => %s))",
-                          ahead_days)
+        created = _scalar(conn, "SELECT onex_create_partitions(make_interval(days => %s))", ahead_days)
         dropped = 0
         if retention_days > 0:
-            dropped = _scalar(conn, "SELECT onex_drop_partitions(make_interval(days => %s))",
-                              retention_days)
+            dropped = _scalar(conn, "SELECT onex_drop_partitions(make_interval(days => %s))", retention_days)
         debug_deleted = 0
         if debug_retention_days > 0:
-            debug_deleted = _scalar(conn, "SELECT cleanup_old_debug_logs(%s)",
-                                    debug_retention_days)
+            debug_deleted = _scalar(conn, "SELECT cleanup_old_debug_logs(%s)", debug_retention_days)
     return MaintenanceResult(created, dropped, debug_deleted)
 
 
@@ -114,9 +111,7 @@ class PartitionMaintainer:
 
     def start(self) -> PartitionMaintainer:
         """Start the thread (its first run is at once)."""
-        self._thread = threading.Thread(
-            target=self._loop, name="onex-partition-maintenance", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop, name="onex-partition-maintenance", daemon=True)
         self._thread.start()
         return self
 
@@ -127,14 +122,17 @@ class PartitionMaintainer:
         except psycopg.Error as exc:
             self.failures += 1
             first = " ".join(str(exc).split())[:300] or type(exc).__name__
-            log.warning("partition maintenance failed (retried in %.0fs): %s",
-                        self._interval_s, first)
+            log.warning("partition maintenance failed (retried in %.0fs): %s", self._interval_s, first)
             return None
         self.runs += 1
         self.last = result
         if result.created or result.dropped or result.debug_deleted:
-            log.info("partitions: %d created, %d dropped; %d old debug actions deleted",
-                     result.created, result.dropped, result.debug_deleted)
+            log.info(
+                "partitions: %d created, %d dropped; %d old debug actions deleted",
+                result.created,
+                result.dropped,
+                result.debug_deleted,
+            )
         return result
 
     def _loop(self) -> None:

@@ -36,8 +36,7 @@ TIMEOUT_S = 5
 class InProgressProbe:
     """A daemon thread that refreshes the in-progress figures of a :class:`CollectorMetrics`."""
 
-    def __init__(self, conninfo: str, metrics: CollectorMetrics,
-                 every_s: float = DEFAULT_EVERY_S) -> None:
+    def __init__(self, conninfo: str, metrics: CollectorMetrics, every_s: float = DEFAULT_EVERY_S) -> None:
         """Probe the database at ``conninfo`` every ``every_s`` seconds once started."""
         self.conninfo = conninfo
         self.metrics = metrics
@@ -45,8 +44,7 @@ class InProgressProbe:
         self._stop = threading.Event()
         self._conn: Any = None
         self._failing = False
-        self._thread = threading.Thread(target=self._run, name="onex-collector-probe",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="onex-collector-probe", daemon=True)
 
     def start(self) -> InProgressProbe:
         """Probe now, then every ``every_s`` seconds, in the background."""
@@ -74,7 +72,9 @@ class InProgressProbe:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(
-                    self.conninfo, autocommit=True, connect_timeout=TIMEOUT_S,
+                    self.conninfo,
+                    autocommit=True,
+                    connect_timeout=TIMEOUT_S,
                     options=f"-c statement_timeout={TIMEOUT_S * 1000}",
                 )
             count, oldest = self._conn.execute(IN_PROGRESS_SQL).fetchone()

@@ -54,9 +54,7 @@ def options_from_settings(
     )
 
 
-def setup_tracing(
-    settings: Settings, service_name: str = "onex-otel-collector"
-) -> Callable[[], None]:
+def setup_tracing(settings: Settings, service_name: str = "onex-otel-collector") -> Callable[[], None]:
     """Export the collector's own spans over OTLP when an endpoint is configured.
 
     Returns a function that flushes and shuts the provider down (a no-op without an endpoint).
@@ -107,9 +105,7 @@ def _progress_logger(prefix: str) -> Callable[[CollectorMetrics], None]:
     return report
 
 
-def _partition_maintainer(
-    options: CollectorOptions, settings: Settings
-) -> PartitionMaintainer | None:
+def _partition_maintainer(options: CollectorOptions, settings: Settings) -> PartitionMaintainer | None:
     """The collector's partition maintenance (not for a replay, nor when turned off)."""
     if options.stop_when_idle_s is not None or settings.maintenance_interval_s <= 0:
         return None

@@ -131,9 +131,7 @@ class Writer:
         try:
             given = conninfo_to_dict(self.conninfo)
             # A server that vanished (no FIN, no RST) is noticed instead of waited for.
-            keepalives: dict[str, Any] = {
-                k: v for k, v in TCP_KEEPALIVES.items() if k not in given
-            }
+            keepalives: dict[str, Any] = {k: v for k, v in TCP_KEEPALIVES.items() if k not in given}
             conn = psycopg.connect(
                 self.conninfo,
                 autocommit=True,  # the fast path's single statement is its own transaction
@@ -145,9 +143,7 @@ class Writer:
             # server's default time zone (see onex_collector.fastpath).
             conn.execute("SET TIME ZONE 'UTC'")
             if self.statement_timeout_ms > 0:
-                conn.execute(
-                    sql.SQL("SET statement_timeout = {}").format(int(self.statement_timeout_ms))
-                )
+                conn.execute(sql.SQL("SET statement_timeout = {}").format(int(self.statement_timeout_ms)))
         except psycopg.Error as exc:
             if conn is not None:
                 close_quietly(conn)
@@ -155,9 +151,7 @@ class Writer:
         if self.instrument:
             from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
-            conn = PsycopgInstrumentor.instrument_connection(
-                conn, tracer_provider=self.tracer_provider
-            )
+            conn = PsycopgInstrumentor.instrument_connection(conn, tracer_provider=self.tracer_provider)
         return conn
 
     @contextlib.contextmanager
@@ -236,9 +230,7 @@ class Writer:
 
     def _start_threaded(self, events: Sequence[Decoded], writers: int) -> PendingWrite:
         if self._threads is None:
-            self._threads = ThreadPoolExecutor(
-                max(1, writers), thread_name_prefix="onex-collector-db"
-            )
+            self._threads = ThreadPoolExecutor(max(1, writers), thread_name_prefix="onex-collector-db")
         future: Future[BatchResult] = self._threads.submit(
             self.write_in_context, context_api.get_current(), events
         )
@@ -298,9 +290,7 @@ class Writer:
         row = cur.fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
-    def _write_isolating(
-        self, conn: psycopg.Connection[Any], events: Sequence[Decoded]
-    ) -> BatchResult:
+    def _write_isolating(self, conn: psycopg.Connection[Any], events: Sequence[Decoded]) -> BatchResult:
         """Event by event under savepoints: rejected events are reported, the rest written."""
         result = BatchResult()
         good: list[Decoded] = []
@@ -313,9 +303,7 @@ class Writer:
                 except psycopg.Error as exc:
                     if not is_row_rejection(exc) or conn.broken:
                         raise
-                    result.rejected.append(
-                        Rejected(index, type(exc).__name__, one_line(exc))
-                    )
+                    result.rejected.append(Rejected(index, type(exc).__name__, one_line(exc)))
                     continue
                 good.append(event)
             result.executions_updated = self._rebuild(cur, good)
@@ -327,8 +315,7 @@ class Writer:
         if isinstance(event_id, uuid.UUID) and event_id.version == 5:
             # A name-based id may come again with another time: its row is written by the
             # caller that claims it, once (migration 0010; under the caller's savepoint).
-            at = next(v for name, v in zip(columns, row.values, strict=True)
-                      if name in _TIME_COLUMNS)
+            at = next(v for name, v in zip(columns, row.values, strict=True) if name in _TIME_COLUMNS)
             claimed = cur.execute(_CLAIM, (event_id, at)).fetchone()
             if not (claimed and claimed[0]):
                 return 0

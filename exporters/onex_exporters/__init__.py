@@ -41,8 +41,7 @@ if TYPE_CHECKING:  # the settings load on use: `onex-otel --help` imports this p
 __all__ = ["install"]
 
 
-def install(provider: TracerProvider, settings: Settings | None = None
-            ) -> OnexKafkaSpanExporter | None:
+def install(provider: TracerProvider, settings: Settings | None = None) -> OnexKafkaSpanExporter | None:
     """Add the lifecycle processor and a batch-exporting Kafka exporter to ``provider``.
 
     Returns the exporter, or ``None`` when Kafka publishing is not configured (no bootstrap

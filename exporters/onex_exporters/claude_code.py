@@ -195,9 +195,15 @@ def user_request(raw: Any, pol: _payload.Policy) -> str | None:
     return _payload.foreign_text(prompt, pol)
 
 
-def execution_attrs(correlation_id: str, original: str | None, seed: str, agent_name: str,
-                    session_id: str | None, request: str | None,
-                    context: Mapping[str, Any]) -> dict[str, Any]:
+def execution_attrs(
+    correlation_id: str,
+    original: str | None,
+    seed: str,
+    agent_name: str,
+    session_id: str | None,
+    request: str | None,
+    context: Mapping[str, Any],
+) -> dict[str, Any]:
     """The neutral attributes of an execution (a prompt, or a subagent run)."""
     out: dict[str, Any] = {
         GEN_AI_OPERATION_NAME: OP_INVOKE_AGENT,
@@ -218,8 +224,14 @@ def execution_attrs(correlation_id: str, original: str | None, seed: str, agent_
     return out
 
 
-def tool_attrs(correlation_id: str, tool_name: str, tool_use_id: str | None,
-               arguments: Any, pol: _payload.Policy, error_type: str | None) -> dict[str, Any]:
+def tool_attrs(
+    correlation_id: str,
+    tool_name: str,
+    tool_use_id: str | None,
+    arguments: Any,
+    pol: _payload.Policy,
+    error_type: str | None,
+) -> dict[str, Any]:
     """The neutral attributes of one tool use (the prompt's execution is its cause)."""
     exec_seed = execution_seed(correlation_id)
     out: dict[str, Any] = {
@@ -286,8 +298,7 @@ def _span_tool_input(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
 
 #: Content attributes of Claude Code spans: replaced by their policy-checked neutral form (the
 #: subagent type stays: it names the nested execution's agent, as on the log path).
-_SPAN_CONTENT_KEYS = frozenset((d.CC_SPAN_USER_PROMPT, *d.CC_SPAN_TOOL_INPUT_KEYS)
-                               ) - {d.CC_SUBAGENT_TYPE}
+_SPAN_CONTENT_KEYS = frozenset((d.CC_SPAN_USER_PROMPT, *d.CC_SPAN_TOOL_INPUT_KEYS)) - {d.CC_SUBAGENT_TYPE}
 
 
 def view_attributes(span: Any) -> dict[str, Any]:
@@ -306,9 +317,17 @@ def view_attributes(span: Any) -> dict[str, Any]:
             "interaction_sequence": number(attrs.get(d.CC_INTERACTION_SEQUENCE)),
             "prompt_length": number(attrs.get(d.CC_SPAN_USER_PROMPT_LENGTH)),
         }
-        base.update(execution_attrs(correlation_id, None, execution_seed(correlation_id),
-                                    d.CC_AGENT_NAME, session,
-                                    user_request(attrs.get(d.CC_SPAN_USER_PROMPT), pol), context))
+        base.update(
+            execution_attrs(
+                correlation_id,
+                None,
+                execution_seed(correlation_id),
+                d.CC_AGENT_NAME,
+                session,
+                user_request(attrs.get(d.CC_SPAN_USER_PROMPT), pol),
+                context,
+            )
+        )
         duration = number(attrs.get(d.CC_INTERACTION_DURATION_MS))
         if duration is not None:
             base[ONEX_METRICS] = {"interaction_duration_ms": duration}
@@ -330,52 +349,104 @@ def span_extras(view: Any, options: MappingOptions) -> list[EventRecord]:
     if cid is None or tool_use_id is None:
         return []
     if name == d.CC_SPAN_TOOL and text(attrs.get(d.CC_TOOL_NAME)) in d.CC_SUBAGENT_TOOLS:
-        return subagent_records(view.context, cid[0], tool_use_id, text(attrs.get(d.CC_SESSION_ID)),
-                                text(attrs.get(d.CC_SUBAGENT_TYPE)), view.start_time or 0,
-                                view.end_time or 0, None, None, options)
+        return subagent_records(
+            view.context,
+            cid[0],
+            tool_use_id,
+            text(attrs.get(d.CC_SESSION_ID)),
+            text(attrs.get(d.CC_SUBAGENT_TYPE)),
+            view.start_time or 0,
+            view.end_time or 0,
+            None,
+            None,
+            options,
+        )
     if name == d.CC_SPAN_TOOL_EXECUTION and (
         flag(attrs.get(d.CC_SUCCESS)) is False or view.status.status_code == StatusCode.ERROR
     ):
-        error_type = (text(attrs.get(d.CC_ERROR_CLASS)) or text(attrs.get(d.CC_ERROR))
-                      or text(view.status.description) or "ToolError")
-        return tool_error_records(view.context, cid[0], tool_use_id, error_type,
-                                  text(attrs.get(d.CC_ERROR)), view.end_time or 0, options)
+        error_type = (
+            text(attrs.get(d.CC_ERROR_CLASS))
+            or text(attrs.get(d.CC_ERROR))
+            or text(view.status.description)
+            or "ToolError"
+        )
+        return tool_error_records(
+            view.context,
+            cid[0],
+            tool_use_id,
+            error_type,
+            text(attrs.get(d.CC_ERROR)),
+            view.end_time or 0,
+            options,
+        )
     return []
 
 
 # ------------------------------------------------------------------------------------------------
 # records both paths produce (same ids, same shapes)
 # ------------------------------------------------------------------------------------------------
-def subagent_records(ctx: SpanContext, correlation_id: str, tool_use_id: str,
-                     session_id: str | None, subagent_type: str | None, start_ns: int,
-                     end_ns: int, success: bool | None, error: str | None,
-                     options: MappingOptions) -> list[EventRecord]:
+def subagent_records(
+    ctx: SpanContext,
+    correlation_id: str,
+    tool_use_id: str,
+    session_id: str | None,
+    subagent_type: str | None,
+    start_ns: int,
+    end_ns: int,
+    success: bool | None,
+    error: str | None,
+    options: MappingOptions,
+) -> list[EventRecord]:
     """The nested execution of a subagent run: started, then completed or failed."""
     from onex_exporters.mapping import span_to_records
 
     seed = subagent_seed(tool_use_id)
-    attrs = execution_attrs(correlation_id, None, seed, subagent_type or d.CC_SUBAGENT_NAME,
-                            session_id, None,
-                            {"tool_use_id": tool_use_id, "subagent_type": subagent_type,
-                             "parent_execution_id": seed_uuid(execution_seed(correlation_id))})
+    attrs = execution_attrs(
+        correlation_id,
+        None,
+        seed,
+        subagent_type or d.CC_SUBAGENT_NAME,
+        session_id,
+        None,
+        {
+            "tool_use_id": tool_use_id,
+            "subagent_type": subagent_type,
+            "parent_execution_id": seed_uuid(execution_seed(correlation_id)),
+        },
+    )
     status = Status(StatusCode.ERROR, error or "subagent failed") if success is False else _UNSET
     span = Synthetic("claude-code.subagent", ctx, start_ns, max(start_ns, end_ns), attrs, status)
     return span_to_records(span, options)
 
 
-def tool_error_records(ctx: SpanContext, correlation_id: str, tool_use_id: str,
-                       error_type: str, message: str | None, ts_ns: int,
-                       options: MappingOptions) -> list[EventRecord]:
+def tool_error_records(
+    ctx: SpanContext,
+    correlation_id: str,
+    tool_use_id: str,
+    error_type: str,
+    message: str | None,
+    ts_ns: int,
+    options: MappingOptions,
+) -> list[EventRecord]:
     """The ``error`` action of a failed tool use (the span path learns it from the tool body)."""
     from onex_exporters.mapping import _Builder, _SpanFacts, seeded_event_id
 
     exec_seed = execution_seed(correlation_id)
     attrs = {ONEX_CORRELATION_ID: correlation_id, ONEX_AGENT_NAME: d.CC_AGENT_NAME}
-    b = _Builder(_SpanFacts(Synthetic("claude-code.tool_error", ctx, ts_ns, ts_ns, attrs)),
-                 options)
-    details = {"error_type": error_type, "error_message": message,
-               "error_context": {"tool_use_id": tool_use_id},
-               "severity": SEVERITY_ERROR}
-    b.action(seeded_event_id(tool_seed(tool_use_id), "error"), ts_ns,
-             started_event_id(exec_seed), ActionType.ERROR, error_type, details, None)
+    b = _Builder(_SpanFacts(Synthetic("claude-code.tool_error", ctx, ts_ns, ts_ns, attrs)), options)
+    details = {
+        "error_type": error_type,
+        "error_message": message,
+        "error_context": {"tool_use_id": tool_use_id},
+        "severity": SEVERITY_ERROR,
+    }
+    b.action(
+        seeded_event_id(tool_seed(tool_use_id), "error"),
+        ts_ns,
+        started_event_id(exec_seed),
+        ActionType.ERROR,
+        error_type,
+        details,
+        None,
+    )
     return b.records

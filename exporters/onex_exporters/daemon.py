@@ -106,8 +106,10 @@ class EmitDaemon:
         server.daemon = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.2},
-            name="onex-emit-daemon", daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="onex-emit-daemon",
+            daemon=True,
         )
         self._thread.start()
 
@@ -170,8 +172,7 @@ class EmitDaemon:
             return self._skill(message)
         if op != "emit":
             self._count("rejected_frames")
-            return {"ok": False,
-                    "error": f"unknown op {op!r} (expected 'emit', 'skill' or 'ping')"}
+            return {"ok": False, "error": f"unknown op {op!r} (expected 'emit', 'skill' or 'ping')"}
         events = message.get("events")
         if not isinstance(events, list) or not events:
             self._count("rejected_frames")
@@ -203,9 +204,12 @@ class EmitDaemon:
         The keys of the reply stay in this order: the hook reads it without a JSON parser.
         """
         argv, env = message.get("argv"), message.get("env")
-        if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)
-                and isinstance(env, dict)
-                and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+        if not (
+            isinstance(argv, list)
+            and all(isinstance(a, str) for a in argv)
+            and isinstance(env, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        ):
             self._count("rejected_frames")
             return {"ok": False, "error": "'argv' must be a list of strings, 'env' an object of strings"}
         from onex_otel import _payload
@@ -220,8 +224,11 @@ class EmitDaemon:
         if bound is not None and bound != _payload.policy().max_bytes:
             # --details are bounded by the process-wide payload policy: the hook's differs from
             # this daemon's, so the hook runs the skill itself (and publishes through "emit")
-            return {"ok": False, "error": "the hook's ONEX_MAX_PAYLOAD_BYTES differs from the "
-                                          "daemon's: run the skill in the hook process"}
+            return {
+                "ok": False,
+                "error": "the hook's ONEX_MAX_PAYLOAD_BYTES differs from the "
+                "daemon's: run the skill in the hook process",
+            }
 
         def emit(events: list[Any], *, settings: Any, timeout: float) -> EmitOutcome:
             if not settings.kafka_enable_logging:  # as onex_otel.emit.emit
@@ -237,4 +244,3 @@ class EmitDaemon:
             _log.warning("skill %s failed in the daemon: %r", argv[:1], exc)
             return {"ok": False, "error": f"the skill failed in the daemon: {exc!r}"}
         return {"ok": True, "exit": code, "output": output}
-

@@ -117,9 +117,6 @@ _EXPORTERS: weakref.WeakSet[OnexKafkaSpanExporter] = weakref.WeakSet()
 _Message = tuple[str, bytes, bytes | None, list[tuple[str, bytes]], Callable[[str], None] | None]
 
 
-
-
-
 class OnexKafkaSpanExporter(SpanExporter):
     """Exports spans as OnexEnvelopeV1 events to Kafka; see the module docstring.
 
@@ -155,9 +152,14 @@ class OnexKafkaSpanExporter(SpanExporter):
         self.topics = topics_from_settings(settings)
         #: per event type: topic and the headers every message of that type carries
         self._static = {
-            et: (topic, ((HEADER_EVENT_TYPE, et.value.encode()),
-                         (HEADER_SCHEMA_REF, SCHEMA_REFS[et].encode()),
-                         (HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON.encode())))
+            et: (
+                topic,
+                (
+                    (HEADER_EVENT_TYPE, et.value.encode()),
+                    (HEADER_SCHEMA_REF, SCHEMA_REFS[et].encode()),
+                    (HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON.encode()),
+                ),
+            )
             for et, topic in self.topics.items()
         }
         self.shutdown_timeout_s = shutdown_timeout_s
@@ -168,7 +170,11 @@ class OnexKafkaSpanExporter(SpanExporter):
         self._delivery_timeout_s = int(self._producer_conf["message.timeout.ms"]) / 1000.0
         self._warn = RateLimitedLog()
         self._counts: dict[str, int] = {
-            "spans": 0, "events": 0, "produced": 0, "failed": 0, OUTCOME_SPOOLED: 0,
+            "spans": 0,
+            "events": 0,
+            "produced": 0,
+            "failed": 0,
+            OUTCOME_SPOOLED: 0,
             OUTCOME_RESENT: 0,
         }
         self._drops: dict[str, int] = {}
@@ -177,11 +183,15 @@ class OnexKafkaSpanExporter(SpanExporter):
         self.spool: Spool | None = None
         if self.enabled:
             try:
-                self.spool = spool or Spool(settings.spool_path, settings.spool_max_bytes,
-                                            settings.spool_fsync)
+                self.spool = spool or Spool(
+                    settings.spool_path, settings.spool_max_bytes, settings.spool_fsync
+                )
             except OSError as exc:
-                _log.error("onex-otel spool %s unusable (%s): undeliverable events will be "
-                           "dropped and counted", settings.spool_path, exc)
+                _log.error(
+                    "onex-otel spool %s unusable (%s): undeliverable events will be dropped and counted",
+                    settings.spool_path,
+                    exc,
+                )
         self.lifecycle_attached = False
         self._is_shutdown = False
         self._register_metrics(meter_provider)
@@ -209,8 +219,9 @@ class OnexKafkaSpanExporter(SpanExporter):
         self._seq = itertools.count()
         self._fatal = False
         self._spool_check = True  # look for a spool left by an earlier process
-        self._resender = SpoolResender(self, Backoff(
-            initial=0.2, factor=2.0, cap=self.settings.spool_retry_max_s, jitter=0.25))
+        self._resender = SpoolResender(
+            self, Backoff(initial=0.2, factor=2.0, cap=self.settings.spool_retry_max_s, jitter=0.25)
+        )
         self._pid = os.getpid()
 
     def _after_fork_in_child(self) -> None:
@@ -299,8 +310,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         with self._start_lock:
             if self._producer is None:
                 self._producer = self._make_producer()
-                self._thread = threading.Thread(target=self._run, name="onex-kafka-io",
-                                                daemon=True)
+                self._thread = threading.Thread(target=self._run, name="onex-kafka-io", daemon=True)
                 self._thread.start()
             return self._producer
 
@@ -308,12 +318,12 @@ class OnexKafkaSpanExporter(SpanExporter):
         if err.fatal():
             self._fatal = True
             self._wake.set()
-        self._warn.warning("kafka", "onex-otel Kafka producer: %s (events are spooled until "
-                                    "the broker is back)", err)
+        self._warn.warning(
+            "kafka", "onex-otel Kafka producer: %s (events are spooled until the broker is back)", err
+        )
 
     def _run(self) -> None:
-        token = otel_context.attach(otel_context.set_value(
-            otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
+        token = otel_context.attach(otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
         next_sync = 0.0
         try:
             while not self._stop.is_set():
@@ -326,8 +336,7 @@ class OnexKafkaSpanExporter(SpanExporter):
                         self._rebuild_producer()
                     elif self._state.holding:
                         self._resolve_outstanding(self._producer, self._delivery_timeout_s + 1)
-                    if self._spool_check and self.spool is not None \
-                            and self._resender.backoff.ready():
+                    if self._spool_check and self.spool is not None and self._resender.backoff.ready():
                         self._resender.drain_once()
                 except Exception:  # the loop never dies
                     self._warn.warning("io", "onex-otel Kafka I/O loop error", exc_info=True)
@@ -345,8 +354,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         if self._state.advance(Route.DIRECT, Route.HOLDING):
             self._wake.set()
 
-    def _resolve_outstanding(self, producer: Any, wait_s: float,
-                             deliver_first: bool = False) -> bool:
+    def _resolve_outstanding(self, producer: Any, wait_s: float, deliver_first: bool = False) -> bool:
         """Let the producer's outstanding messages resolve, spool the rest, release held events.
 
         ``deliver_first`` (shutdown): try to deliver everything within ``wait_s`` first.
@@ -444,8 +452,7 @@ class OnexKafkaSpanExporter(SpanExporter):
                     headers.append((HEADER_TRACESTATE, tracestate.encode()))
                 routed = headers_of[(event_type, traceparent, tracestate)] = (topic, headers)
             append((routed[0], value, envelope["correlation_id"].encode(), routed[1], None))
-        token = otel_context.attach(otel_context.set_value(
-            otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
+        token = otel_context.attach(otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
             self._route(messages, sync)
         finally:
@@ -472,18 +479,18 @@ class OnexKafkaSpanExporter(SpanExporter):
         reported). Never raises for a message, never waits on the network.
         """
         if self._producer_conf.get("delivery.report.only.error", False):
-            raise ValueError("send() needs delivery reports of successes: build the exporter "
-                             "with producer_overrides={'delivery.report.only.error': False}")
-        reason = DROP_DISABLED if not self.enabled else DROP_SHUTDOWN if self._is_shutdown \
-            else None
+            raise ValueError(
+                "send() needs delivery reports of successes: build the exporter "
+                "with producer_overrides={'delivery.report.only.error': False}"
+            )
+        reason = DROP_DISABLED if not self.enabled else DROP_SHUTDOWN if self._is_shutdown else None
         if reason is not None:
             self._drop(reason, len(messages))
             for m in messages:
                 if m.ack is not None:
                     m.ack(reason)
             return
-        token = otel_context.attach(otel_context.set_value(
-            otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
+        token = otel_context.attach(otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
             self._route([(m.topic, m.value, m.key, list(m.headers), m.ack) for m in messages])
         finally:
@@ -507,13 +514,17 @@ class OnexKafkaSpanExporter(SpanExporter):
                 for i, (topic, value, key, headers, ack) in enumerate(messages):
                     try:
                         # delivery reports carry no headers: they travel with the callback
-                        produce(topic, value, key, headers=headers,
-                                on_delivery=partial(delivered, headers, next_seq(), ack))
+                        produce(
+                            topic,
+                            value,
+                            key,
+                            headers=headers,
+                            on_delivery=partial(delivered, headers, next_seq(), ack),
+                        )
                         produced += 1
                     except BufferError:  # queue full: keep the order, go through the spool
                         self._begin_holding()
-                        self._held.extend(SpoolRecord(t, v, k, tuple(h), a)
-                                          for t, v, k, h, a in messages[i:])
+                        self._held.extend(SpoolRecord(t, v, k, tuple(h), a) for t, v, k, h, a in messages[i:])
                         break
                     except Exception as exc:
                         err = exc.args[0] if exc.args else None
@@ -524,8 +535,7 @@ class OnexKafkaSpanExporter(SpanExporter):
                         self._fatal = True
                         self._begin_holding()
                         self._warn.warning("produce", "onex-otel produce failed: %s", exc)
-                        self._held.extend(SpoolRecord(t, v, k, tuple(h), a)
-                                          for t, v, k, h, a in messages[i:])
+                        self._held.extend(SpoolRecord(t, v, k, tuple(h), a) for t, v, k, h, a in messages[i:])
                         break
                 self._count("produced", produced)
             if to_spool:
@@ -535,8 +545,12 @@ class OnexKafkaSpanExporter(SpanExporter):
 
     def _reject(self, err: Any, ack: Callable[[str], None] | None = None) -> None:
         self._drop(DROP_REJECTED)
-        self._warn.warning("rejected", "onex-otel dropped an event Kafka refuses for good: %s "
-                                       "(counted in onex.export.dropped{reason=rejected})", err)
+        self._warn.warning(
+            "rejected",
+            "onex-otel dropped an event Kafka refuses for good: %s "
+            "(counted in onex.export.dropped{reason=rejected})",
+            err,
+        )
         if ack is not None:
             ack(DROP_REJECTED)
 
@@ -567,13 +581,25 @@ class OnexKafkaSpanExporter(SpanExporter):
             with contextlib.suppress(OSError):
                 self.spool.sync()
 
-    def _delivered(self, headers: list[tuple[str, bytes]], seq: int,
-                   ack: Callable[[str], None] | None, err: Any, msg: Any) -> None:
+    def _delivered(
+        self,
+        headers: list[tuple[str, bytes]],
+        seq: int,
+        ack: Callable[[str], None] | None,
+        err: Any,
+        msg: Any,
+    ) -> None:
         """A message's delivery report (bound per message with its headers, produce order, ack)."""
         self._on_delivery(err, msg, headers, seq, ack)
 
-    def _on_delivery(self, err: Any, msg: Any, headers: list[tuple[str, bytes]],
-                     seq: int, ack: Callable[[str], None] | None = None) -> None:
+    def _on_delivery(
+        self,
+        err: Any,
+        msg: Any,
+        headers: list[tuple[str, bytes]],
+        seq: int,
+        ack: Callable[[str], None] | None = None,
+    ) -> None:
         if err is None:  # only with delivery.report.only.error overridden to false
             if ack is not None:
                 ack(OUTCOME_DELIVERED)
@@ -584,8 +610,11 @@ class OnexKafkaSpanExporter(SpanExporter):
             return
         self._count("failed")
         if not purged(err):  # a purge is ours (a switch to the spool, shutdown): reported there
-            self._warn.warning("delivery", "onex-otel could not deliver to Kafka (%s): spooling "
-                                           "events until the broker is back", err)
+            self._warn.warning(
+                "delivery",
+                "onex-otel could not deliver to Kafka (%s): spooling events until the broker is back",
+                err,
+            )
         # a delivery report carries no headers: they travel with the callback
         record = SpoolRecord(msg.topic(), msg.value(), msg.key(), tuple(headers), ack)
         with self._route_lock:
@@ -617,8 +646,9 @@ class OnexKafkaSpanExporter(SpanExporter):
                     records.extend(span_to_records(span, options, include_lifecycle=include))
                 except Exception as exc:
                     self._drop(DROP_UNSERIALIZABLE)
-                    self._warn.warning("mapping", "onex-otel could not map span %r: %s",
-                                       getattr(span, "name", "?"), exc)
+                    self._warn.warning(
+                        "mapping", "onex-otel could not map span %r: %s", getattr(span, "name", "?"), exc
+                    )
             self.publish(records)
         except Exception:
             self._warn.warning("export", "onex-otel export failed", exc_info=True)
@@ -644,8 +674,13 @@ class OnexKafkaSpanExporter(SpanExporter):
             except Exception:
                 remaining = -1
             with self._route_lock:  # failed messages of a switch to the spool are spooled
-                busy = (self._state.holding or bool(self._held)
-                        or bool(self._failed_buf) or self._fatal or producer is not self._producer)
+                busy = (
+                    self._state.holding
+                    or bool(self._held)
+                    or bool(self._failed_buf)
+                    or self._fatal
+                    or producer is not self._producer
+                )
             if remaining == 0 and not busy:
                 self._sync_spool()
                 return True
@@ -694,8 +729,12 @@ class OnexKafkaSpanExporter(SpanExporter):
                     self._wake.set()
                     thread = self._thread
                     # the I/O thread finishes the re-send in hand (within the deadline)
-                    while thread is not None and thread.is_alive() and not self._abort.is_set() \
-                            and time.monotonic() < deadline:
+                    while (
+                        thread is not None
+                        and thread.is_alive()
+                        and not self._abort.is_set()
+                        and time.monotonic() < deadline
+                    ):
                         thread.join(0.1)
                     self._deliver_until(producer, deadline)
                     # what Kafka did not take is purged and spooled: callbacks spool the failed
@@ -729,10 +768,13 @@ class OnexKafkaSpanExporter(SpanExporter):
         if spooled <= 0 or self.spool is None or not self.report_spooled_at_exit:
             return
         how = "interrupted" if self._abort.is_set() else "Kafka did not take them in time"
-        _log.warning("onex-otel: %d event(s) spooled at exit (%s) to %s; not lost: the next "
-                     "process that publishes sends them", spooled, how, self.spool.path)
-
-
+        _log.warning(
+            "onex-otel: %d event(s) spooled at exit (%s) to %s; not lost: the next "
+            "process that publishes sends them",
+            spooled,
+            how,
+            self.spool.path,
+        )
 
 
 def _ack_all(records: Sequence[SpoolRecord], outcome: str) -> None:

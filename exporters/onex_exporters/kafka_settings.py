@@ -33,9 +33,12 @@ def permanent(err: Any) -> bool:
     from confluent_kafka import KafkaError
 
     codes = {
-        KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE,
-        KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD,
-        KafkaError.TOPIC_EXCEPTION, KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.INVALID_MSG_SIZE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.TOPIC_EXCEPTION,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
         KafkaError._INVALID_ARG,
     }
     try:
@@ -82,7 +85,6 @@ def producer_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-
 class LibrdkafkaLogger:
     """librdkafka's log lines, routed to Python logging at DEBUG.
 
@@ -91,4 +93,3 @@ class LibrdkafkaLogger:
 
     def log(self, level: int, msg: str, *args: Any) -> None:
         _log.debug("librdkafka: " + msg, *args)
-

@@ -37,8 +37,9 @@ from onex_otel.conventions import (
 # ----------------------------------------------------------------------------------------------
 # actions
 # ----------------------------------------------------------------------------------------------
-def _with_sizes(details: dict[str, Any], attrs: Mapping[str, Any],
-                pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+def _with_sizes(
+    details: dict[str, Any], attrs: Mapping[str, Any], pairs: Iterable[tuple[str, str]]
+) -> dict[str, Any]:
     for key, field in pairs:
         size = attrs.get(key + ORIGINAL_SIZE_SUFFIX)
         if size is not None:
@@ -56,7 +57,7 @@ def _tool_call(b: _Builder) -> None:
     if not tool:
         name = span.name or ""
         prefix = OP_EXECUTE_TOOL + " "
-        tool = name[len(prefix):] if name.startswith(prefix) else name
+        tool = name[len(prefix) :] if name.startswith(prefix) else name
     details: dict[str, Any] = {
         "tool_call_id": _text(attrs.get(GEN_AI_TOOL_CALL_ID)),
         "tool_type": _text(attrs.get(GEN_AI_TOOL_TYPE)),
@@ -71,10 +72,18 @@ def _tool_call(b: _Builder) -> None:
             "type": _text(attrs.get(ERROR_TYPE) or exc.get(EXCEPTION_TYPE)),
             "message": _text(exc.get(EXCEPTION_MESSAGE) or span.status.description),
         }
-    _with_sizes(details, attrs, ((GEN_AI_TOOL_CALL_ARGUMENTS, "parameters"),
-                                 (GEN_AI_TOOL_CALL_RESULT, "result")))
-    b.action(facts.event_id(end, "action"), end, facts.started_event_id, ActionType.TOOL_CALL,
-             _required(tool, "tool name"), details, _ms(start, end))
+    _with_sizes(
+        details, attrs, ((GEN_AI_TOOL_CALL_ARGUMENTS, "parameters"), (GEN_AI_TOOL_CALL_RESULT, "result"))
+    )
+    b.action(
+        facts.event_id(end, "action"),
+        end,
+        facts.started_event_id,
+        ActionType.TOOL_CALL,
+        _required(tool, "tool name"),
+        details,
+        _ms(start, end),
+    )
 
 
 def _decision_span(b: _Builder) -> None:
@@ -89,12 +98,22 @@ def _decision_span(b: _Builder) -> None:
     }
     if _is_error(span):
         exc = _exception_event(span)
-        details["error"] = {"type": _text(attrs.get(ERROR_TYPE) or exc.get(EXCEPTION_TYPE)),
-                            "message": _text(exc.get(EXCEPTION_MESSAGE))}
-    _with_sizes(details, attrs, ((ATTR_DECISION_CONTEXT, "decision_context"),
-                                 (ATTR_DECISION_RESULT, "decision_result")))
+        details["error"] = {
+            "type": _text(attrs.get(ERROR_TYPE) or exc.get(EXCEPTION_TYPE)),
+            "message": _text(exc.get(EXCEPTION_MESSAGE)),
+        }
+    _with_sizes(
+        details,
+        attrs,
+        ((ATTR_DECISION_CONTEXT, "decision_context"), (ATTR_DECISION_RESULT, "decision_result")),
+    )
     name = attrs.get(ONEX_ACTION_NAME) or (span.name or "").removeprefix("decision ")
-    b.action(facts.event_id(end, "action"), end, facts.started_event_id, ActionType.DECISION,
-             _required(name, "decision name"), details, _ms(start, end))
-
-
+    b.action(
+        facts.event_id(end, "action"),
+        end,
+        facts.started_event_id,
+        ActionType.DECISION,
+        _required(name, "decision name"),
+        details,
+        _ms(start, end),
+    )

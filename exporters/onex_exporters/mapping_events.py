@@ -90,28 +90,46 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
         cause = _started_id(facts)
     duration = a.get(ATTR_EVENT_DURATION_MS)
     if name == EVENT_DECISION:
-        details = {"decision_context": _loads(a.get(ATTR_DECISION_CONTEXT)),
-                   "decision_result": _loads(a.get(ATTR_DECISION_RESULT))}
-        b.action(eid, ts, cause, ActionType.DECISION, _required(a.get(ATTR_NAME), "decision name"),
-                 details, duration)
+        details = {
+            "decision_context": _loads(a.get(ATTR_DECISION_CONTEXT)),
+            "decision_result": _loads(a.get(ATTR_DECISION_RESULT)),
+        }
+        b.action(
+            eid,
+            ts,
+            cause,
+            ActionType.DECISION,
+            _required(a.get(ATTR_NAME), "decision name"),
+            details,
+            duration,
+        )
     elif name == EVENT_ERROR:
         error_type = _required(a.get(ATTR_ERROR_TYPE), "error type")
-        details = {"error_type": error_type,
-                   "error_message": _text(a.get(ATTR_ERROR_MESSAGE)),
-                   "error_context": _object(a.get(ATTR_ERROR_CONTEXT)),
-                   "severity": _text(a.get(ATTR_SEVERITY)) or SEVERITY_ERROR}
+        details = {
+            "error_type": error_type,
+            "error_message": _text(a.get(ATTR_ERROR_MESSAGE)),
+            "error_context": _object(a.get(ATTR_ERROR_CONTEXT)),
+            "severity": _text(a.get(ATTR_SEVERITY)) or SEVERITY_ERROR,
+        }
         b.action(eid, ts, cause, ActionType.ERROR, error_type, details, duration)
     elif name == EVENT_SUCCESS:
-        b.action(eid, ts, cause, ActionType.SUCCESS, _required(a.get(ATTR_NAME), "success name"),
-                 _object(a.get(ATTR_DETAILS)), duration)
+        b.action(
+            eid,
+            ts,
+            cause,
+            ActionType.SUCCESS,
+            _required(a.get(ATTR_NAME), "success name"),
+            _object(a.get(ATTR_DETAILS)),
+            duration,
+        )
     elif name == EVENT_ROUTING_DECISION:
         payload = {
             "selected_agent": _required(a.get(ATTR_SELECTED_AGENT), "selected_agent"),
-            "confidence_score": _number(a.get(ATTR_CONFIDENCE_SCORE), "confidence_score",
-                                        lo=SCORE_MIN, hi=SCORE_MAX),
+            "confidence_score": _number(
+                a.get(ATTR_CONFIDENCE_SCORE), "confidence_score", lo=SCORE_MIN, hi=SCORE_MAX
+            ),
             "routing_strategy": _required(a.get(ATTR_ROUTING_STRATEGY), "routing_strategy"),
-            "routing_time_ms": _number(a.get(ATTR_ROUTING_TIME_MS), "routing_time_ms", lo=0,
-                                       integer=True),
+            "routing_time_ms": _number(a.get(ATTR_ROUTING_TIME_MS), "routing_time_ms", lo=0, integer=True),
             "user_request": _text(a.get(ATTR_ROUTING_USER_REQUEST)),
             "alternatives": _array(a.get(ATTR_ALTERNATIVES)),
             "reasoning": _text(a.get(ATTR_REASONING)),
@@ -124,14 +142,20 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
     elif name == EVENT_ROUTER_METRICS:
         payload = {
             "query_text": _required(a.get(ATTR_QUERY_TEXT), "query_text"),
-            "routing_duration_ms": _number(a.get(ATTR_ROUTING_DURATION_MS),
-                                           "routing_duration_ms", lo=0,
-                                           hi=ROUTING_DURATION_MS_LIMIT, hi_open=True, integer=True),
+            "routing_duration_ms": _number(
+                a.get(ATTR_ROUTING_DURATION_MS),
+                "routing_duration_ms",
+                lo=0,
+                hi=ROUTING_DURATION_MS_LIMIT,
+                hi_open=True,
+                integer=True,
+            ),
             "cache_hit": _bool(a.get(ATTR_CACHE_HIT), False),
             "trigger_match_strategy": _text(a.get(ATTR_TRIGGER_MATCH_STRATEGY)),
             "confidence_components": _object(a.get(ATTR_CONFIDENCE_COMPONENTS)),
-            "candidates_evaluated": _number(a.get(ATTR_CANDIDATES_EVALUATED),
-                                            "candidates_evaluated", lo=0, integer=True),
+            "candidates_evaluated": _number(
+                a.get(ATTR_CANDIDATES_EVALUATED), "candidates_evaluated", lo=0, integer=True
+            ),
             "timestamp": rfc3339_ns(ts),
         }
         if payload["routing_duration_ms"] is None or payload["candidates_evaluated"] is None:
@@ -142,11 +166,13 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             "source_agent": _required(a.get(ATTR_SOURCE_AGENT), "source_agent"),
             "target_agent": _required(a.get(ATTR_TARGET_AGENT), "target_agent"),
             "transformation_reason": _text(a.get(ATTR_TRANSFORMATION_REASON)),
-            "confidence_score": _number(a.get(ATTR_TRANSFORMATION_CONFIDENCE),
-                                        "confidence_score", lo=SCORE_MIN, hi=SCORE_MAX),
-            "transformation_duration_ms": _number(a.get(ATTR_TRANSFORMATION_DURATION_MS),
-                                                  "transformation_duration_ms", lo=0,
-                                                  integer=True) or 0,
+            "confidence_score": _number(
+                a.get(ATTR_TRANSFORMATION_CONFIDENCE), "confidence_score", lo=SCORE_MIN, hi=SCORE_MAX
+            ),
+            "transformation_duration_ms": _number(
+                a.get(ATTR_TRANSFORMATION_DURATION_MS), "transformation_duration_ms", lo=0, integer=True
+            )
+            or 0,
             "success": _bool(a.get(ATTR_TRANSFORMATION_SUCCESS), True),
             "timestamp": rfc3339_ns(ts),
         }
@@ -159,8 +185,9 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             "detection_strategy": _text(a.get(ATTR_DETECTION_STRATEGY)),
             "candidates_evaluated": len(candidates),
             "candidates": candidates,
-            "best_confidence": _number(a.get(ATTR_DETECTION_CONFIDENCE), "best_confidence",
-                                       lo=SCORE_MIN, hi=SCORE_MAX),
+            "best_confidence": _number(
+                a.get(ATTR_DETECTION_CONFIDENCE), "best_confidence", lo=SCORE_MIN, hi=SCORE_MAX
+            ),
             "detection_duration_ms": None,
             "context": _object(a.get(ATTR_DETECTION_CONTEXT)),
             "timestamp": rfc3339_ns(ts),
@@ -170,7 +197,10 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
         stage, percent = a.get(ATTR_STAGE), a.get(ATTR_PERCENT)
         payload = _progress_payload(facts, stage, percent, a.get(ATTR_METADATA), ts)
         # the id progress_records gives the real-time report of the same call
-        b.add(EventType.EXECUTION_PROGRESS, facts.event_id(ts, "progress", stage, percent), ts,
-              _started_id(facts), payload)
-
-
+        b.add(
+            EventType.EXECUTION_PROGRESS,
+            facts.event_id(ts, "progress", stage, percent),
+            ts,
+            _started_id(facts),
+            payload,
+        )

@@ -80,15 +80,22 @@ def _started(b: _Builder) -> None:
     }
     b.add(EventType.EXECUTION_STARTED, started_id, start, None, payload)
     details = {
-        "decision_context": {"user_request": user_request, "session_id": session_id,
-                             "context": context},
-        "decision_result": {"agent_name": facts.agent_name,
-                            "correlation_id": facts.correlation_id,
-                            "execution_id": execution_id},
+        "decision_context": {"user_request": user_request, "session_id": session_id, "context": context},
+        "decision_result": {
+            "agent_name": facts.agent_name,
+            "correlation_id": facts.correlation_id,
+            "execution_id": execution_id,
+        },
     }
-    b.action(facts.event_id(start, "started.action"), start, started_id, ActionType.DECISION,
-             ACTION_EXECUTION_STARTED, details, None)
-
+    b.action(
+        facts.event_id(start, "started.action"),
+        start,
+        started_id,
+        ActionType.DECISION,
+        ACTION_EXECUTION_STARTED,
+        details,
+        None,
+    )
 
 
 def _ended(b: _Builder) -> None:
@@ -121,16 +128,27 @@ def _ended(b: _Builder) -> None:
             "metrics": metrics,
         }
         b.add(EventType.EXECUTION_COMPLETED, end_id, end, started_id, payload)
-        details = {"execution_duration_ms": duration, "quality_score": quality,
-                   "output_summary": summary, "metrics": metrics}
-        b.action(facts.event_id(end, "ended.action"), end, end_id, ActionType.SUCCESS,
-                 ACTION_EXECUTION_COMPLETED, details, duration)
+        details = {
+            "execution_duration_ms": duration,
+            "quality_score": quality,
+            "output_summary": summary,
+            "metrics": metrics,
+        }
+        b.action(
+            facts.event_id(end, "ended.action"),
+            end,
+            end_id,
+            ActionType.SUCCESS,
+            ACTION_EXECUTION_COMPLETED,
+            details,
+            duration,
+        )
         return
     exc = _exception_event(span)
-    error_type = _text(attrs.get(ONEX_ERROR_TYPE) or attrs.get(ERROR_TYPE)
-                       or exc.get(EXCEPTION_TYPE))
-    error_message = _text(attrs.get(ONEX_ERROR_MESSAGE) or exc.get(EXCEPTION_MESSAGE)
-                          or span.status.description) or ""
+    error_type = _text(attrs.get(ONEX_ERROR_TYPE) or attrs.get(ERROR_TYPE) or exc.get(EXCEPTION_TYPE))
+    error_message = (
+        _text(attrs.get(ONEX_ERROR_MESSAGE) or exc.get(EXCEPTION_MESSAGE) or span.status.description) or ""
+    )
     stack = _text(exc.get(EXCEPTION_STACKTRACE))
     partial = _loads(attrs.get(ONEX_PARTIAL_RESULTS))
     payload = {
@@ -149,17 +167,28 @@ def _ended(b: _Builder) -> None:
     details = {
         "error_type": error_type or "UnknownError",
         "error_message": error_message,
-        "error_context": {"status": str(status), "error_stack_trace": stack,
-                          "partial_results": partial, "execution_duration_ms": duration},
+        "error_context": {
+            "status": str(status),
+            "error_stack_trace": stack,
+            "partial_results": partial,
+            "execution_duration_ms": duration,
+        },
         "severity": SEVERITY_ERROR,
     }
-    b.action(facts.event_id(end, "ended.action"), end, end_id, ActionType.ERROR,
-             ACTION_EXECUTION_FAILED, details, duration)
+    b.action(
+        facts.event_id(end, "ended.action"),
+        end,
+        end_id,
+        ActionType.ERROR,
+        ACTION_EXECUTION_FAILED,
+        details,
+        duration,
+    )
 
 
-
-def _progress_payload(facts: _SpanFacts, stage: Any, percent: Any, metadata: Any,
-                      ts_ns: int) -> dict[str, Any]:
+def _progress_payload(
+    facts: _SpanFacts, stage: Any, percent: Any, metadata: Any, ts_ns: int
+) -> dict[str, Any]:
     return {
         "execution_id": _execution_id(facts),
         "agent_name": facts.agent_name,
@@ -168,5 +197,3 @@ def _progress_payload(facts: _SpanFacts, stage: Any, percent: Any, metadata: Any
         "metadata": _object(metadata),
         "reported_at": rfc3339_ns(ts_ns),
     }
-
-

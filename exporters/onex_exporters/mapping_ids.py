@@ -48,5 +48,3 @@ def seeded_event_id(seed: str, *what: object) -> str:
     clock each path saw (see :data:`~onex_otel.conventions.ONEX_EVENT_ID_SEED`).
     """
     return str(uuid.uuid5(CORRELATION_ID_NAMESPACE, "|".join((seed, *map(str, what)))))
-
-

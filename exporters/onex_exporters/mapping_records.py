@@ -48,8 +48,9 @@ __all__ = [
 ]
 
 
-def span_to_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS, *,
-                    include_lifecycle: bool = True) -> list[EventRecord]:
+def span_to_records(
+    span: Any, options: MappingOptions = DEFAULT_OPTIONS, *, include_lifecycle: bool = True
+) -> list[EventRecord]:
     """Map a finished span to its events (JSON-ready dicts), in a stable order.
 
     ``include_lifecycle=False`` leaves out what the lifecycle processor already published in
@@ -98,16 +99,26 @@ def ended_records(span: Any, options: MappingOptions = DEFAULT_OPTIONS) -> list[
     return b.records
 
 
-def progress_records(span: Any, stage: str, percent: float, metadata: Mapping[str, Any] | None,
-                     timestamp: datetime, options: MappingOptions = DEFAULT_OPTIONS
-                     ) -> list[EventRecord]:
+def progress_records(
+    span: Any,
+    stage: str,
+    percent: float,
+    metadata: Mapping[str, Any] | None,
+    timestamp: datetime,
+    options: MappingOptions = DEFAULT_OPTIONS,
+) -> list[EventRecord]:
     """The progress event of a ``progress(stage, percent, metadata)`` call on an execution."""
     facts = _SpanFacts(normalize(span))
     b = _Builder(facts, options)
     ts = unix_ns(timestamp)
     payload = _progress_payload(facts, stage, percent, dict(metadata or {}), ts)
-    b.add(EventType.EXECUTION_PROGRESS, facts.event_id(ts, "progress", stage, percent), ts,
-          _started_id(facts), payload)
+    b.add(
+        EventType.EXECUTION_PROGRESS,
+        facts.event_id(ts, "progress", stage, percent),
+        ts,
+        _started_id(facts),
+        payload,
+    )
     return b.records
 
 
@@ -116,13 +127,13 @@ def to_envelopes(records: Sequence[EventRecord]) -> list[OnexEnvelopeV1]:
     return [OnexEnvelopeV1.model_validate(r.envelope) for r in records]
 
 
-def span_to_envelopes(span: Any, options: MappingOptions = DEFAULT_OPTIONS, *,
-                      include_lifecycle: bool = True) -> list[OnexEnvelopeV1]:
+def span_to_envelopes(
+    span: Any, options: MappingOptions = DEFAULT_OPTIONS, *, include_lifecycle: bool = True
+) -> list[OnexEnvelopeV1]:
     """Map a finished span to validated envelopes (see :func:`span_to_records`)."""
     return to_envelopes(span_to_records(span, options, include_lifecycle=include_lifecycle))
 
 
-def started_envelopes(span: Any, options: MappingOptions = DEFAULT_OPTIONS
-                      ) -> list[OnexEnvelopeV1]:
+def started_envelopes(span: Any, options: MappingOptions = DEFAULT_OPTIONS) -> list[OnexEnvelopeV1]:
     """Validated envelopes of an execution's start (see :func:`started_records`)."""
     return to_envelopes(started_records(span, options))

@@ -101,7 +101,7 @@ class _SpanFacts:
         if not agent and attrs.get(GEN_AI_OPERATION_NAME) == OP_INVOKE_AGENT:
             prefix = OP_INVOKE_AGENT + " "
             name = span.name or ""
-            agent = name[len(prefix):] if name.startswith(prefix) else None
+            agent = name[len(prefix) :] if name.startswith(prefix) else None
         self.agent_name: str = str(agent) if agent else UNKNOWN_AGENT
         self.started_event_id = canonical_uuid(attrs.get(ONEX_STARTED_EVENT_ID))
         seed = attrs.get(ONEX_EVENT_ID_SEED)
@@ -160,8 +160,15 @@ class _Builder:
         self.options = options
         self.records: list[EventRecord] = []
 
-    def add(self, event_type: EventType, event_id: str, ts_ns: int, causation_id: str | None,
-            payload: dict[str, Any], correlation_id: str | None = None) -> str:
+    def add(
+        self,
+        event_type: EventType,
+        event_id: str,
+        ts_ns: int,
+        causation_id: str | None,
+        payload: dict[str, Any],
+        correlation_id: str | None = None,
+    ) -> str:
         cid = correlation_id or self.facts.correlation_id
         payload["correlation_id"] = cid
         envelope = {
@@ -176,13 +183,19 @@ class _Builder:
             "schema_ref": SCHEMA_REFS[event_type],
             "payload": payload,
         }
-        self.records.append(
-            EventRecord(event_type, envelope, self.facts.traceparent, self.facts.tracestate)
-        )
+        self.records.append(EventRecord(event_type, envelope, self.facts.traceparent, self.facts.tracestate))
         return event_id
 
-    def action(self, event_id: str, ts_ns: int, causation_id: str | None, action_type: ActionType,
-               action_name: str, details: dict[str, Any], duration_ms: int | None) -> str:
+    def action(
+        self,
+        event_id: str,
+        ts_ns: int,
+        causation_id: str | None,
+        action_type: ActionType,
+        action_name: str,
+        details: dict[str, Any],
+        duration_ms: int | None,
+    ) -> str:
         attrs = self.facts.attrs
         payload = {
             "agent_name": self.facts.agent_name,
@@ -197,7 +210,6 @@ class _Builder:
             "timestamp": rfc3339_ns(ts_ns),
         }
         return self.add(EventType.AGENT_ACTION, event_id, ts_ns, causation_id, payload)
-
 
 
 def _events(span: Any) -> Sequence[Any]:
@@ -215,10 +227,8 @@ def _exception_event(span: Any) -> Mapping[str, Any]:
     return {}
 
 
-
 def _is_error(span: Any) -> bool:
     return bool(span.status is not None and span.status.status_code == StatusCode.ERROR)
-
 
 
 #: Attribute keys any span that maps to something carries (onex's contract, a stamp of the span
@@ -227,10 +237,24 @@ def _is_error(span: Any) -> bool:
 #: The SDK's span classes, whose fields :func:`maps_to_nothing` reads directly.
 _SDK_SPANS = frozenset({ReadableSpan, SdkSpan})
 _OPERATION, _ROLE, _ACTION_TYPE, _TRACELOOP_KIND, _OI_KIND = (
-    GEN_AI_OPERATION_NAME, ONEX_SPAN_ROLE, ONEX_ACTION_TYPE, TRACELOOP_SPAN_KIND, OI_SPAN_KIND)
-_MAPPED_EVENTS = frozenset({EVENT_DECISION, EVENT_ERROR, EVENT_SUCCESS, EVENT_ROUTING_DECISION,
-                            EVENT_ROUTER_METRICS, EVENT_TRANSFORMATION, EVENT_DETECTION_FAILURE,
-                            EVENT_PROGRESS})
+    GEN_AI_OPERATION_NAME,
+    ONEX_SPAN_ROLE,
+    ONEX_ACTION_TYPE,
+    TRACELOOP_SPAN_KIND,
+    OI_SPAN_KIND,
+)
+_MAPPED_EVENTS = frozenset(
+    {
+        EVENT_DECISION,
+        EVENT_ERROR,
+        EVENT_SUCCESS,
+        EVENT_ROUTING_DECISION,
+        EVENT_ROUTER_METRICS,
+        EVENT_TRANSFORMATION,
+        EVENT_DETECTION_FAILURE,
+        EVENT_PROGRESS,
+    }
+)
 
 
 def maps_to_nothing(span: Any) -> bool:
@@ -271,9 +295,20 @@ def spans_to_map(spans: Iterable[Any]) -> list[Any]:
             except Exception:  # not a span: the mapping says why (and the exporter counts it)
                 keep(span)
                 continue
-        if (attrs and (_OPERATION in attrs or _ROLE in attrs or _ACTION_TYPE in attrs
-                       or _TRACELOOP_KIND in attrs or _OI_KIND in attrs)) \
-                or (name and name.startswith(CC_PREFIX)) or scope in CC_TRACES_SCOPES:
+        if (
+            (
+                attrs
+                and (
+                    _OPERATION in attrs
+                    or _ROLE in attrs
+                    or _ACTION_TYPE in attrs
+                    or _TRACELOOP_KIND in attrs
+                    or _OI_KIND in attrs
+                )
+            )
+            or (name and name.startswith(CC_PREFIX))
+            or scope in CC_TRACES_SCOPES
+        ):
             keep(span)
             continue
         if events:
@@ -290,5 +325,3 @@ def spans_to_map(spans: Iterable[Any]) -> list[Any]:
         if event.name in _MAPPED_EVENTS:
             return False
     return True
-
-

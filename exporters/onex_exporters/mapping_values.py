@@ -56,8 +56,15 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _number(value: Any, what: str, *, lo: float | None = None, hi: float | None = None,
-            hi_open: bool = False, integer: bool = False) -> Any:
+def _number(
+    value: Any,
+    what: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    hi_open: bool = False,
+    integer: bool = False,
+) -> Any:
     if value is None:
         return None
     try:
@@ -92,5 +99,3 @@ def _ms(start_ns: int | None, end_ns: int | None) -> int | None:
     if start_ns is None or end_ns is None:
         return None
     return max(0, (end_ns - start_ns) // 1_000_000)
-
-

@@ -68,19 +68,31 @@ __all__ = [
     "unwrap",
 ]
 
-_ONEX_OP = {d.ROLE_EXECUTION: OP_INVOKE_AGENT, d.ROLE_PENDING: OP_INVOKE_AGENT,
-            d.ROLE_TOOL_CALL: OP_EXECUTE_TOOL}
+_ONEX_OP = {
+    d.ROLE_EXECUTION: OP_INVOKE_AGENT,
+    d.ROLE_PENDING: OP_INVOKE_AGENT,
+    d.ROLE_TOOL_CALL: OP_EXECUTE_TOOL,
+}
 _DIALECT_OP = {d.AGENT: OP_INVOKE_AGENT, d.TOOL: OP_EXECUTE_TOOL}
 #: keys of the foreign content the view replaces (so that no raw copy reaches the mapping)
-_CONTENT_KEYS = frozenset((*d.TOOL_ARGUMENTS_KEYS, *d.TOOL_RESULT_KEYS, *d.INPUT_KEYS,
-                           *d.OUTPUT_KEYS))
+_CONTENT_KEYS = frozenset((*d.TOOL_ARGUMENTS_KEYS, *d.TOOL_RESULT_KEYS, *d.INPUT_KEYS, *d.OUTPUT_KEYS))
 
 
 class SpanView:
     """A span's neutral view: the original span with translated attributes."""
 
-    __slots__ = ("attributes", "context", "end_time", "events", "instrumentation_scope", "kind",
-                 "name", "parent", "start_time", "status")
+    __slots__ = (
+        "attributes",
+        "context",
+        "end_time",
+        "events",
+        "instrumentation_scope",
+        "kind",
+        "name",
+        "parent",
+        "start_time",
+        "status",
+    )
 
     def __init__(self, span: Any, attributes: dict[str, Any]) -> None:
         """Wrap ``span`` with ``attributes`` in place of its own."""
@@ -153,16 +165,18 @@ def normalize(span: Any) -> Any:
 
 
 def _neutral_base(attrs: Mapping[str, Any], op: str | None) -> dict[str, Any]:
-    out = {k: v for k, v in attrs.items() if k not in _CONTENT_KEYS
-           and not k.startswith(d.OI_INPUT_MESSAGES_PREFIX)}
+    out = {
+        k: v
+        for k, v in attrs.items()
+        if k not in _CONTENT_KEYS and not k.startswith(d.OI_INPUT_MESSAGES_PREFIX)
+    }
     out.pop(GEN_AI_OPERATION_NAME, None)
     if op is not None:
         out[GEN_AI_OPERATION_NAME] = op
     return out
 
 
-def _execution(span: Any, attrs: Mapping[str, Any], out: dict[str, Any],
-               pol: _payload.Policy) -> None:
+def _execution(span: Any, attrs: Mapping[str, Any], out: dict[str, Any], pol: _payload.Policy) -> None:
     if not out.get(ONEX_AGENT_NAME):
         name = d.first(attrs, d.AGENT_NAME_KEYS) or agent_name_from_span_name(span.name or "")
         out[ONEX_AGENT_NAME] = out[GEN_AI_AGENT_NAME] = str(name)
@@ -192,7 +206,7 @@ def _tool(span: Any, attrs: Mapping[str, Any], out: dict[str, Any], pol: _payloa
     if not name:
         span_name = span.name or ""
         prefix = OP_EXECUTE_TOOL + " "
-        name = span_name[len(prefix):] if span_name.startswith(prefix) else span_name
+        name = span_name[len(prefix) :] if span_name.startswith(prefix) else span_name
     out[GEN_AI_TOOL_NAME] = str(name)
     call_id = attrs.get(ONEX_TOOL_CALL_ID) or d.first(attrs, d.TOOL_CALL_ID_KEYS)
     args_raw = d.first(attrs, d.TOOL_ARGUMENTS_KEYS)

@@ -29,9 +29,7 @@ def record_for(envelope: Mapping[str, Any]) -> EventRecord:
     """
     trace_id = uuid.UUID(str(envelope["correlation_id"])).hex
     span_id = os.urandom(8).hex()
-    return EventRecord(
-        EventType(envelope["event_type"]), dict(envelope), f"00-{trace_id}-{span_id}-01", None
-    )
+    return EventRecord(EventType(envelope["event_type"]), dict(envelope), f"00-{trace_id}-{span_id}-01", None)
 
 
 def publish_envelope_dicts(
@@ -44,9 +42,7 @@ def publish_envelope_dicts(
     :class:`PublishError` when events were dropped.
     """
     settings = settings or load_settings()
-    exporter = OnexKafkaSpanExporter(
-        settings, attach_lifecycle=False, shutdown_timeout_s=max(0.1, timeout)
-    )
+    exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False, shutdown_timeout_s=max(0.1, timeout))
     exporter.report_spooled_at_exit = False  # the caller reports "spooled" itself
     try:
         exporter.publish([record_for(e) for e in events])
@@ -55,9 +51,7 @@ def publish_envelope_dicts(
     stats = exporter.stats()
     dropped = sum(int(v) for v in stats["dropped"].values())
     if dropped:
-        raise PublishError(
-            f"{dropped} event(s) dropped ({', '.join(sorted(stats['dropped']))}); see the log"
-        )
+        raise PublishError(f"{dropped} event(s) dropped ({', '.join(sorted(stats['dropped']))}); see the log")
     return "spooled" if stats["spooled"] else "delivered"
 
 

@@ -25,4 +25,3 @@ class RateLimitedLog:
             _log.warning(msg, *args, exc_info=exc_info)
         else:
             _log.debug(msg, *args, exc_info=exc_info)
-

@@ -76,8 +76,7 @@ class OnexLifecycleProcessor(SpanProcessor):
                     self._open.popitem(last=False)
             self._publish(started_records, span)
         except Exception:
-            self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_start failed",
-                                        exc_info=True)
+            self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_start failed", exc_info=True)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Publish completed or failed (+ action); started too if it was not seen at start."""
@@ -90,8 +89,7 @@ class OnexLifecycleProcessor(SpanProcessor):
                 self._publish(started_records, span)
             self._publish(ended_records, span)
         except Exception:
-            self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_end failed",
-                                        exc_info=True)
+            self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_end failed", exc_info=True)
 
     def on_started(self, span: Any) -> None:
         """Publish started for a running span recognized as an execution after its start."""
@@ -106,8 +104,7 @@ class OnexLifecycleProcessor(SpanProcessor):
                     self._open.popitem(last=False)
             self._publish(started_records, span)
         except Exception:
-            self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_started failed",
-                                        exc_info=True)
+            self.exporter._warn.warning("lifecycle", "onex-otel lifecycle on_started failed", exc_info=True)
 
     def on_progress(self, report: execution_listeners.ProgressReport) -> None:
         """Publish a progress event (called by :func:`onex_otel.execution_listeners.notify_progress`)."""
@@ -115,8 +112,9 @@ class OnexLifecycleProcessor(SpanProcessor):
         if not is_execution_span(span):
             return
         try:
-            records = progress_records(span, report.stage, report.percent, report.metadata,
-                                       report.timestamp, self.exporter.options)
+            records = progress_records(
+                span, report.stage, report.percent, report.metadata, report.timestamp, self.exporter.options
+            )
         except Exception as exc:
             self.exporter._drop(DROP_UNSERIALIZABLE)
             _log.debug("onex-otel progress event not mapped: %s", exc)

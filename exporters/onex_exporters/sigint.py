@@ -18,8 +18,10 @@ def sigint_sets(event: threading.Event) -> Any:
     raise a traceback out of an atexit handler (:meth:`OnexKafkaSpanExporter.shutdown` raises
     ``KeyboardInterrupt`` itself, after spooling, when the process is not exiting).
     """
-    if threading.current_thread() is not threading.main_thread() \
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
         yield
         return
 

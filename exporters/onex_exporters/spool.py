@@ -77,8 +77,7 @@ class SpoolRecord:
 
     def encode(self) -> bytes:
         """The framed on-disk form of this record."""
-        body: dict[str, Any] = {"t": self.topic, "h": [[k, v.decode("latin-1")]
-                                                       for k, v in self.headers]}
+        body: dict[str, Any] = {"t": self.topic, "h": [[k, v.decode("latin-1")] for k, v in self.headers]}
         if self.key is not None:
             body["k"] = self.key.decode("latin-1")
         try:
@@ -131,8 +130,13 @@ class ReadBatch:
 class Spool:
     """A durable spool directory; thread-safe and safe to share between processes."""
 
-    def __init__(self, path: str | os.PathLike[str], max_bytes: int = 256 * 1024 * 1024,
-                 fsync: str = "batch", segment_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        max_bytes: int = 256 * 1024 * 1024,
+        fsync: str = "batch",
+        segment_bytes: int | None = None,
+    ) -> None:
         """Open (creating it if needed) the spool at ``path``."""
         if fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync policy must be one of {', '.join(FSYNC_POLICIES)}")
@@ -264,7 +268,8 @@ class Spool:
             _log.warning(
                 "onex-otel spool %s is full (%d bytes): dropping the oldest events "
                 "(counted in onex.export.dropped{reason=spool_full}; this is reported once)",
-                self.path, self.max_bytes,
+                self.path,
+                self.max_bytes,
             )
 
     def _drop_oldest(self, segments: list[_Segment], cursor: dict[str, int], excess: int) -> int:
@@ -295,8 +300,7 @@ class Spool:
                     if len(header) < _HEADER.size:
                         return
                     magic, length, _crc = _HEADER.unpack(header)
-                    if magic != _MAGIC or length > _MAX_RECORD or pos + _HEADER.size + length \
-                            > seg.size:
+                    if magic != _MAGIC or length > _MAX_RECORD or pos + _HEADER.size + length > seg.size:
                         return
                     pos += _HEADER.size + length
                     f.seek(pos)
@@ -318,8 +322,7 @@ class Spool:
                 with open(self.path / seg.name, "rb") as f:
                     f.seek(seg.offset)
                     pos = seg.offset
-                    while pos < seg.size and len(batch.records) < max_records \
-                            and total < max_bytes:
+                    while pos < seg.size and len(batch.records) < max_records and total < max_bytes:
                         record, end = self._read_one(f, pos, seg.size)
                         if record is None:
                             self._damaged(seg, pos)
@@ -356,7 +359,9 @@ class Spool:
         _log.warning(
             "onex-otel spool segment %s is damaged at byte %d: its last %d bytes are skipped "
             "(counted in onex.export.dropped{reason=spool_corrupt}); the rest of the spool flows",
-            self.path / seg.name, pos, seg.size - pos,
+            self.path / seg.name,
+            pos,
+            seg.size - pos,
         )
 
     def commit(self, positions: Sequence[tuple[str, int]]) -> None:

@@ -43,8 +43,7 @@ class SpoolResender:
     def halted(self) -> bool:
         """Whether a re-send in hand must give up now (shutdown out of time, or aborted)."""
         ex = self.exporter
-        return ex._abort.is_set() or (ex._stop.is_set()
-                                         and time.monotonic() >= ex._stop_deadline)
+        return ex._abort.is_set() or (ex._stop.is_set() and time.monotonic() >= ex._stop_deadline)
 
     def broker_reachable(self) -> bool:
         ex = self.exporter
@@ -73,8 +72,12 @@ class SpoolResender:
             return
         if not self.broker_reachable():
             self.backoff.failed()
-            ex._warn.warning("drain", "onex-otel: Kafka unreachable, %d+ events wait in the "
-                                        "spool %s", len(batch.records), spool.path)
+            ex._warn.warning(
+                "drain",
+                "onex-otel: Kafka unreachable, %d+ events wait in the spool %s",
+                len(batch.records),
+                spool.path,
+            )
             return
         failed: set[int] = set()
         rejected: set[int] = set()
@@ -87,6 +90,7 @@ class SpoolResender:
                         return
                     failed.add(index)
                     ex._warn.warning("resend", "onex-otel spool re-send failed: %s", err)
+
             return callback
 
         producer = ex._producer
@@ -96,8 +100,13 @@ class SpoolResender:
             if pos in self.ok:
                 continue
             try:
-                producer.produce(record.topic, record.value, record.key,
-                                 headers=list(record.headers), on_delivery=on_delivery(i))
+                producer.produce(
+                    record.topic,
+                    record.value,
+                    record.key,
+                    headers=list(record.headers),
+                    on_delivery=on_delivery(i),
+                )
                 sent.append(i)
             except BufferError:
                 break
@@ -123,8 +132,14 @@ class SpoolResender:
             except Exception:  # a fatal producer error
                 ex._fatal = True
         self.inflight = 0
-        _log.debug("onex-otel spool re-send: %d read, %d sent, %d failed, complete=%s, "
-                   "fatal=%s", len(batch.records), len(sent), len(failed), complete, ex._fatal)
+        _log.debug(
+            "onex-otel spool re-send: %d read, %d sent, %d failed, complete=%s, fatal=%s",
+            len(batch.records),
+            len(sent),
+            len(failed),
+            complete,
+            ex._fatal,
+        )
         ok = 0
         for i in rejected:  # never deliverable: acknowledged as dropped, so the spool flows
             ex._reject("refused for good")
@@ -164,8 +179,9 @@ class SpoolResender:
         ex = self.exporter
         spool = ex.spool
         thread = ex._thread
-        if spool is None or not ex._state.direct or ex._fatal \
-                or (thread is not None and thread.is_alive()):  # one re-sender at a time
+        if (
+            spool is None or not ex._state.direct or ex._fatal or (thread is not None and thread.is_alive())
+        ):  # one re-sender at a time
             return
         while not self.halted() and deadline - time.monotonic() > 0.2:
             try:

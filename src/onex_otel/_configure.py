@@ -38,8 +38,16 @@ from onex_otel._idgen import install_id_generator
 from onex_otel._internal import degraded, internal_error
 from onex_otel.config import Settings, load_settings, parse_list
 
-__all__ = ["EXPORTER_ENTRY_POINT_GROUP", "KAFKA_ENTRY_POINT", "KAFKA_ENTRY_POINT_GROUP",
-           "configure", "install_core", "install_exporter", "install_kafka", "sdk_provider"]
+__all__ = [
+    "EXPORTER_ENTRY_POINT_GROUP",
+    "KAFKA_ENTRY_POINT",
+    "KAFKA_ENTRY_POINT_GROUP",
+    "configure",
+    "install_core",
+    "install_exporter",
+    "install_kafka",
+    "sdk_provider",
+]
 
 _log = logging.getLogger("onex_otel")
 
@@ -52,7 +60,8 @@ KAFKA_ENTRY_POINT = "onex_kafka"
 _OTLP_ENTRY_POINTS = {"grpc": "otlp_proto_grpc", "http/protobuf": "otlp_proto_http"}
 #: ``OTEL_TRACES_EXPORTER`` names of OTLP and their protocol (``otlp``: the configured one).
 _OTLP_NAMES: dict[str, str | None] = {
-    "otlp": None, **{name: protocol for protocol, name in _OTLP_ENTRY_POINTS.items()}
+    "otlp": None,
+    **{name: protocol for protocol, name in _OTLP_ENTRY_POINTS.items()},
 }
 _NONE = "none"
 #: Attributes under which wrapping providers keep the provider they delegate to (logfire's
@@ -152,11 +161,14 @@ def install_core(provider: Any) -> bool:
     target = sdk_provider(provider)
     if target is None:
         kind = type(provider)
-        degraded("provider.unsupported", "onex-otel: the TracerProvider in use, %s, is not an "
-                 "OpenTelemetry SDK TracerProvider and wraps none; onex-otel adds nothing to it: "
-                 "trace ids are NOT correlation ids and onex-otel exports nothing (give "
-                 "configure(tracer_provider=...) an SDK TracerProvider)",
-                 f"{kind.__module__}.{kind.__qualname__}")
+        degraded(
+            "provider.unsupported",
+            "onex-otel: the TracerProvider in use, %s, is not an "
+            "OpenTelemetry SDK TracerProvider and wraps none; onex-otel adds nothing to it: "
+            "trace ids are NOT correlation ids and onex-otel exports nothing (give "
+            "configure(tracer_provider=...) an SDK TracerProvider)",
+            f"{kind.__module__}.{kind.__qualname__}",
+        )
         return False
     if not _mark(target, "core"):
         return True
@@ -173,9 +185,7 @@ def _add_first(provider: Any, processor: Any) -> None:
     """Add ``processor`` in front of the provider's processors (fallback: at the end)."""
     multi = getattr(provider, "_active_span_processor", None)
     lock = getattr(multi, "_lock", None)
-    if multi is not None and lock is not None and isinstance(
-        getattr(multi, "_span_processors", None), tuple
-    ):
+    if multi is not None and lock is not None and isinstance(getattr(multi, "_span_processors", None), tuple):
         with lock:
             multi._span_processors = (processor, *multi._span_processors)
         return
@@ -243,16 +253,25 @@ def install_exporter(provider: Any, name: str, settings: Settings) -> bool:
         return True
     entry = _entry_point(name)
     if entry is None:
-        degraded(f"exporter.missing:{name}", "onex-otel: OTEL_TRACES_EXPORTER names %r but no "
-                 "installed package offers an exporter of that name (entry point group %s); "
-                 "spans are not sent there", name, EXPORTER_ENTRY_POINT_GROUP)
+        degraded(
+            f"exporter.missing:{name}",
+            "onex-otel: OTEL_TRACES_EXPORTER names %r but no "
+            "installed package offers an exporter of that name (entry point group %s); "
+            "spans are not sent there",
+            name,
+            EXPORTER_ENTRY_POINT_GROUP,
+        )
         return False
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
     exporter_class = entry.load()
     if not (isinstance(exporter_class, type) and issubclass(exporter_class, SpanExporter)):
-        degraded(f"exporter.invalid:{name}", "onex-otel: the %r exporter entry point (%s) is not "
-                 "a SpanExporter; spans are not sent there", name, entry.value)
+        degraded(
+            f"exporter.invalid:{name}",
+            "onex-otel: the %r exporter entry point (%s) is not a SpanExporter; spans are not sent there",
+            name,
+            entry.value,
+        )
         return False
     if _mark(provider, f"exporter:{name}"):
         provider.add_span_processor(BatchSpanProcessor(exporter_class()))
@@ -271,9 +290,13 @@ def install_kafka(provider: Any, settings: Settings) -> bool:
     """
     entry = _entry_point(KAFKA_ENTRY_POINT)
     if entry is None:
-        _warn_once("kafka.missing", "Kafka publishing is enabled but the %r exporter is not "
-                   "installed (entry point %s); spans are not published to Kafka",
-                   KAFKA_ENTRY_POINT, KAFKA_ENTRY_POINT_GROUP)
+        _warn_once(
+            "kafka.missing",
+            "Kafka publishing is enabled but the %r exporter is not "
+            "installed (entry point %s); spans are not published to Kafka",
+            KAFKA_ENTRY_POINT,
+            KAFKA_ENTRY_POINT_GROUP,
+        )
         return False
     if not _mark(provider, "kafka"):
         return True
@@ -293,8 +316,12 @@ def install_kafka(provider: Any, settings: Settings) -> bool:
 
         provider.add_span_processor(BatchSpanProcessor(target(settings=settings)))
         return True
-    _warn_once("kafka.hook", "the %r entry point offers neither install(provider, settings) nor "
-               "lifecycle_processor; spans are not published to Kafka", KAFKA_ENTRY_POINT)
+    _warn_once(
+        "kafka.hook",
+        "the %r entry point offers neither install(provider, settings) nor "
+        "lifecycle_processor; spans are not published to Kafka",
+        KAFKA_ENTRY_POINT,
+    )
     return False
 
 
@@ -342,10 +369,12 @@ def _exports_somewhere(provider: Any) -> bool:
     return any(not isinstance(p, ExecutionAttributesProcessor) for p in processors)
 
 
-_NOWHERE = ("onex-otel: no span exporter is configured, spans go nowhere. To send them somewhere "
-            "set OTEL_EXPORTER_OTLP_ENDPOINT (OTLP: a Collector, Jaeger), "
-            "OTEL_TRACES_EXPORTER=console (print them) or KAFKA_BOOTSTRAP_SERVERS (events on "
-            "Kafka); OTEL_TRACES_EXPORTER=none silences this message")
+_NOWHERE = (
+    "onex-otel: no span exporter is configured, spans go nowhere. To send them somewhere "
+    "set OTEL_EXPORTER_OTLP_ENDPOINT (OTLP: a Collector, Jaeger), "
+    "OTEL_TRACES_EXPORTER=console (print them) or KAFKA_BOOTSTRAP_SERVERS (events on "
+    "Kafka); OTEL_TRACES_EXPORTER=none silences this message"
+)
 
 
 def _flush_at_exit() -> None:
@@ -401,9 +430,14 @@ def configure(
             return settings
         target = sdk_provider(provider)
         if not _marked(target, _MANAGED):
-            explicit = tuple(name for name, given in (
-                ("otlp", otlp_endpoint), (KAFKA_ENTRY_POINT, options.get("kafka_bootstrap_servers"))
-            ) if given)
+            explicit = tuple(
+                name
+                for name, given in (
+                    ("otlp", otlp_endpoint),
+                    (KAFKA_ENTRY_POINT, options.get("kafka_bootstrap_servers")),
+                )
+                if given
+            )
             names = _exporter_names(settings, explicit)
             for name in names:
                 try:

@@ -143,9 +143,7 @@ def _flag(fn: str, field: str, value: object) -> bool:
 def _array(fn: str, field: str, value: object) -> Sequence[Any]:
     if value is None:
         return []
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(
-        value, (Sequence, set, frozenset)
-    ):
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (Sequence, set, frozenset)):
         raise ValueError(f"{fn}: {field} must be a list, got {type(value).__name__}")
     return list(value)
 
@@ -256,7 +254,9 @@ def record_error(
         raise ValueError(f"{fn}: severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
     try:
         attrs: dict[str, Any] = {
-            ATTR_ERROR_TYPE: error_type, ATTR_ERROR_MESSAGE: error_message, ATTR_SEVERITY: severity,
+            ATTR_ERROR_TYPE: error_type,
+            ATTR_ERROR_MESSAGE: error_message,
+            ATTR_SEVERITY: severity,
         }
         _json(attrs, ATTR_ERROR_CONTEXT, {} if context is None else context)
         metrics = instruments()
@@ -344,9 +344,7 @@ def transformation(
         ATTR_TRANSFORMATION_SUCCESS: _flag(fn, "success", success),
     }
     if confidence_score is not None:
-        attrs[ATTR_TRANSFORMATION_CONFIDENCE] = _confidence(
-            fn, "confidence_score", confidence_score
-        )
+        attrs[ATTR_TRANSFORMATION_CONFIDENCE] = _confidence(fn, "confidence_score", confidence_score)
     if _opt_text(fn, "reason", reason) is not None:
         attrs[ATTR_TRANSFORMATION_REASON] = reason
     _emit(EVENT_TRANSFORMATION, attrs, correlation_id)
@@ -402,15 +400,12 @@ def detection_failure(
     request = _text(fn, "user_request", user_request)
     attrs: dict[str, Any] = {
         ATTR_DETECTION_FAILURE_REASON: _text(fn, "failure_reason", failure_reason),
-        ATTR_DETECTION_CANDIDATES_EVALUATED: _count(
-            fn, "candidates_evaluated", candidates_evaluated
-        ),
+        ATTR_DETECTION_CANDIDATES_EVALUATED: _count(fn, "candidates_evaluated", candidates_evaluated),
     }
     if best_confidence is not None:
         attrs[ATTR_DETECTION_CONFIDENCE] = _confidence(fn, "best_confidence", best_confidence)
     if detection_duration_ms is not None:
-        attrs[ATTR_DETECTION_DURATION_MS] = _millis(fn, "detection_duration_ms",
-                                                    detection_duration_ms)
+        attrs[ATTR_DETECTION_DURATION_MS] = _millis(fn, "detection_duration_ms", detection_duration_ms)
     strategy = _opt_text(fn, "detection_strategy", detection_strategy)
     cands = _array(fn, "candidates", candidates)
     ctx = _object(fn, "context", context)

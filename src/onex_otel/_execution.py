@@ -152,9 +152,7 @@ class Execution(Invocation):
         """The execution's span (a non-recording span when no SDK is configured)."""
         return self._span or _trace_api.INVALID_SPAN
 
-    def progress(
-        self, stage: str, percent: float, metadata: Mapping[str, Any] | None = None
-    ) -> None:
+    def progress(self, stage: str, percent: float, metadata: Mapping[str, Any] | None = None) -> None:
         """Report progress: ``stage`` reached, ``percent`` (0..100) done.
 
         Raises ``ValueError`` for an empty stage or a percent outside 0..100, before recording.
@@ -179,8 +177,7 @@ class Execution(Invocation):
             # progress event gets the same id whether it is mapped from either
             now_us = time.time_ns() // 1000
             span.add_event(EVENT_PROGRESS, attrs, timestamp=now_us * 1000)
-            at = datetime.fromtimestamp(now_us // 1_000_000, UTC).replace(
-                microsecond=now_us % 1_000_000)
+            at = datetime.fromtimestamp(now_us // 1_000_000, UTC).replace(microsecond=now_us % 1_000_000)
             notify_progress(ProgressReport(span, stage, value, meta, at))
         except Exception:
             internal_error("execution.progress")
@@ -208,9 +205,7 @@ class Execution(Invocation):
         except Exception:
             internal_error("execution.complete")
 
-    def fail(
-        self, error_message: str, error_type: str | None = None, partial_results: Any = None
-    ) -> None:
+    def fail(self, error_message: str, error_type: str | None = None, partial_results: Any = None) -> None:
         """Mark the execution failed without raising (status is set when the block exits)."""
         try:
             self._failed = True
@@ -308,8 +303,9 @@ class Execution(Invocation):
             attrs[ONEX_WORKING_DIRECTORY] = os.getcwd()
         token = _context.set_pending(0 if parent.is_valid else self._uuid.int)
         try:
-            span = tracer.start_span(agent_span_name(self.agent_name), kind=SpanKind.INTERNAL,
-                                     attributes=attrs)
+            span = tracer.start_span(
+                agent_span_name(self.agent_name), kind=SpanKind.INTERNAL, attributes=attrs
+            )
         finally:
             _context.reset_pending(token)
         self._span = span
@@ -331,7 +327,8 @@ class Execution(Invocation):
                 self._count(metrics, self.agent_name, ActionType.SUCCESS, None)
             else:
                 error_type = (
-                    error_type_name(exc) if exc is not None
+                    error_type_name(exc)
+                    if exc is not None
                     else str(self._end_attrs.get(ONEX_ERROR_TYPE, "UnknownError"))
                 )
                 self._count(metrics, self.agent_name, ActionType.ERROR, None, error_type)
@@ -416,9 +413,15 @@ def traced_agent_execution(
                 "use `with agent_execution(...)` inside it"
             )
         name = agent_name or str(getattr(fn, "__name__", "agent"))
-        wanted = {k: v for k, v in (("user_request", user_request_arg),
-                                    ("correlation_id", correlation_id_arg),
-                                    ("session_id", session_id_arg)) if v}
+        wanted = {
+            k: v
+            for k, v in (
+                ("user_request", user_request_arg),
+                ("correlation_id", correlation_id_arg),
+                ("session_id", session_id_arg),
+            )
+            if v
+        }
         signature = inspect.signature(fn) if wanted else None
         for param in wanted.values():
             if signature is not None and param not in signature.parameters:

@@ -16,20 +16,18 @@ from typing import Any
 from onex_otel import dialects as d
 from onex_otel.conventions import OP_INVOKE_AGENT
 
-__all__ = ["agent_name_from_span_name", "first_user_text", "first_user_text_of", "output_text",
-           "unwrap"]
+__all__ = ["agent_name_from_span_name", "first_user_text", "first_user_text_of", "output_text", "unwrap"]
 
 
 def agent_name_from_span_name(name: str) -> str:
     """An agent name from a span name (``invoke_agent x``, OpenLLMetry's ``x.workflow``)."""
     prefix = OP_INVOKE_AGENT + " "
     if name.startswith(prefix):
-        return name[len(prefix):]
+        return name[len(prefix) :]
     for suffix in d.TRACELOOP_NAME_SUFFIXES:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
-
 
 
 # ------------------------------------------------------------------------------------------------
@@ -83,8 +81,7 @@ def _literal(text: str) -> Any:
 _QUOTES = ("'", '"')
 _TRIPLE_QUOTES = ("'" * 3, '"' * 3)
 _PY_NAMES = {"True": "true", "False": "false", "None": "null"}
-_PY_OPS = {"{": "{", "}": "}", "[": "[", "]": "]", "(": "[", ")": "]", ":": ":", ",": ",",
-           "-": "-"}
+_PY_OPS = {"{": "{", "}": "}", "[": "[", "]": "]", "(": "[", ")": "]", ":": ":", ",": ",", "-": "-"}
 
 
 def _message_fields(value: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -93,8 +90,7 @@ def _message_fields(value: Mapping[str, Any]) -> Mapping[str, Any] | None:
         kwargs: Mapping[str, Any] = value["kwargs"]
         return kwargs
     data = value.get("data")
-    if isinstance(data, Mapping) and isinstance(value.get("type"), str) and \
-            d.MESSAGE_CONTENT_KEY in data:
+    if isinstance(data, Mapping) and isinstance(value.get("type"), str) and d.MESSAGE_CONTENT_KEY in data:
         return data
     return None
 
@@ -176,8 +172,11 @@ def _parts_text(parts: Any) -> str | None:
     if isinstance(parts, str):
         return parts
     if isinstance(parts, Sequence):
-        texts = [str(p.get("content") or p.get("text") or "") for p in parts
-                 if isinstance(p, Mapping) and p.get("type") in ("text", "output_text", None)]
+        texts = [
+            str(p.get("content") or p.get("text") or "")
+            for p in parts
+            if isinstance(p, Mapping) and p.get("type") in ("text", "output_text", None)
+        ]
         joined = "".join(texts)
         return joined or None
     return None

@@ -85,8 +85,7 @@ class _Frame:
 class _Node:
     """One open span being followed."""
 
-    __slots__ = ("early", "frame", "framework", "inner", "name", "owner", "parent", "role", "scope",
-                 "span")
+    __slots__ = ("early", "frame", "framework", "inner", "name", "owner", "parent", "role", "scope", "span")
 
     def __init__(self, span: Any, parent: _Node | None, scope: str, framework: bool) -> None:
         self.span = span
@@ -159,7 +158,7 @@ def _tool_name(attrs: Mapping[str, Any], span_name: str) -> str:
     if name:
         return str(name)
     prefix = OP_EXECUTE_TOOL + " "
-    return span_name[len(prefix):] if span_name.startswith(prefix) else span_name
+    return span_name[len(prefix) :] if span_name.startswith(prefix) else span_name
 
 
 class FrameworkRuns:
@@ -218,8 +217,12 @@ class FrameworkRuns:
         if not framework and pnode is None:
             return
         node = _Node(span, pnode, scope, framework)
-        if pnode is not None and pnode.role is None and pnode.scope in d.CONTEXTLESS_SCOPES and \
-                _in_tool_run(parent_context):
+        if (
+            pnode is not None
+            and pnode.role is None
+            and pnode.scope in d.CONTEXTLESS_SCOPES
+            and _in_tool_run(parent_context)
+        ):
             pnode.role = d.TOOL  # known from the tool run that made it current, before its end
         with self._lock:
             nodes[span.context.span_id] = node
@@ -247,8 +250,11 @@ class FrameworkRuns:
         span = node.span
         run_id = d.first(attrs, d.RUN_ID_KEYS)
         execution_id = canonical_uuid(run_id) or str(uuid.uuid4())
-        name = d.first(attrs, d.AGENT_NAME_KEYS) or d.first(attrs, (d.TRACELOOP_ENTITY_NAME,)) \
+        name = (
+            d.first(attrs, d.AGENT_NAME_KEYS)
+            or d.first(attrs, (d.TRACELOOP_ENTITY_NAME,))
             or agent_name_from_span_name(node.name)
+        )
         stamp = {
             ONEX_CORRELATION_ID: str(uuid.UUID(int=span.context.trace_id)),
             ONEX_AGENT_NAME: str(name),
@@ -353,8 +359,9 @@ class FrameworkRuns:
             frame.request = frame.request or first_user_text_of(attrs)
             if frame.request is not None and frame.stamp and frame.span.is_recording():
                 self._publish(frame)
-        output = output_text(d.first(attrs, (d.GEN_AI_OUTPUT_MESSAGES, d.OI_OUTPUT_VALUE))) \
-            or _flattened_output(attrs)
+        output = output_text(
+            d.first(attrs, (d.GEN_AI_OUTPUT_MESSAGES, d.OI_OUTPUT_VALUE))
+        ) or _flattened_output(attrs)
         if output:
             frame.output = output
         for name, call_id in _requested_calls(attrs):
@@ -381,9 +388,11 @@ class FrameworkRuns:
         name = _tool_name(attrs, node.name)
         parent = node.parent
         parent_role = _current_role(parent) if parent is not None else None
-        if parent is not None and parent.inner is None and (
-            parent_role == d.TOOL or (parent.framework and parent_role is None
-                                      and parent.name == name)):
+        if (
+            parent is not None
+            and parent.inner is None
+            and (parent_role == d.TOOL or (parent.framework and parent_role is None and parent.name == name))
+        ):
             parent.inner = _tool_facts(attrs)
             _amend(span, {ONEX_SPAN_ROLE: d.ROLE_MERGED})
             return
@@ -419,7 +428,7 @@ def _framework_call_id(attrs: Mapping[str, Any]) -> str | None:
     found = d.first(attrs, d.TOOL_CALL_ID_KEYS)
     if found is not None:
         return str(found)
-    for key in (d.TOOL_ARGUMENTS_KEYS + d.TOOL_RESULT_KEYS):
+    for key in d.TOOL_ARGUMENTS_KEYS + d.TOOL_RESULT_KEYS:
         if key in attrs:
             _, call_id = unwrap(attrs[key])
             if call_id:
@@ -430,8 +439,10 @@ def _framework_call_id(attrs: Mapping[str, Any]) -> str | None:
 def _tool_facts(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """What an inner tool span (onex's own, usually) knew: arguments, result, call id."""
     out: dict[str, Any] = {}
-    for src, dst in ((GEN_AI_TOOL_CALL_ARGUMENTS, ONEX_TOOL_ARGUMENTS),
-                     (GEN_AI_TOOL_CALL_RESULT, ONEX_TOOL_RESULT)):
+    for src, dst in (
+        (GEN_AI_TOOL_CALL_ARGUMENTS, ONEX_TOOL_ARGUMENTS),
+        (GEN_AI_TOOL_CALL_RESULT, ONEX_TOOL_RESULT),
+    ):
         if src in attrs:
             out[dst] = attrs[src]
             size = attrs.get(src + ORIGINAL_SIZE_SUFFIX)
@@ -456,8 +467,12 @@ def _requested_calls(attrs: Mapping[str, Any]) -> list[tuple[str, str]]:
             for message in messages:
                 parts = message.get("parts") if isinstance(message, Mapping) else None
                 for part in parts if isinstance(parts, list) else ():
-                    if isinstance(part, Mapping) and part.get("type") == "tool_call" and \
-                            part.get("id") and part.get("name"):
+                    if (
+                        isinstance(part, Mapping)
+                        and part.get("type") == "tool_call"
+                        and part.get("id")
+                        and part.get("name")
+                    ):
                         out.append((str(part["name"]), str(part["id"])))
     prefix = _OUTPUT_MESSAGES_PREFIX
     for key, value in attrs.items():
@@ -470,6 +485,9 @@ def _requested_calls(attrs: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _flattened_output(attrs: Mapping[str, Any]) -> str | None:
     """The text of OpenInference's flattened ``llm.output_messages.<i>.message.content``."""
-    texts = [str(v) for k, v in attrs.items()
-             if k.startswith(_OUTPUT_MESSAGES_PREFIX) and k.endswith(d.OI_MESSAGE_CONTENT_SUFFIX)]
+    texts = [
+        str(v)
+        for k, v in attrs.items()
+        if k.startswith(_OUTPUT_MESSAGES_PREFIX) and k.endswith(d.OI_MESSAGE_CONTENT_SUFFIX)
+    ]
     return texts[-1] if texts else None

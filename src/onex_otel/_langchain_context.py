@@ -63,8 +63,7 @@ def _install() -> None:
         def __init__(self) -> None:
             self._tokens: dict[UUID, object] = {}
 
-        def on_tool_start(self, serialized: Any, input_str: str, *, run_id: UUID,
-                          **kwargs: Any) -> None:
+        def on_tool_start(self, serialized: Any, input_str: str, *, run_id: UUID, **kwargs: Any) -> None:
             if not _openinference_active():
                 return
             span = _RunSpan(run_id, _trace_api.get_current_span())
@@ -81,8 +80,7 @@ def _install() -> None:
             if token is not None:
                 _context_api.detach(token)  # type: ignore[arg-type]
 
-    handler_var: ContextVar[Any] = ContextVar("onex_otel_langchain_tool_span",
-                                              default=ToolSpanCurrent())  # noqa: B039 - every context
+    handler_var: ContextVar[Any] = ContextVar("onex_otel_langchain_tool_span", default=ToolSpanCurrent())  # noqa: B039 - every context
     register_configure_hook(handler_var, True)
 
 
@@ -119,8 +117,9 @@ def _openinference_active() -> bool:
     except ImportError:
         return False
     instrumentor = LangChainInstrumentor()
-    return bool(instrumentor.is_instrumented_by_opentelemetry and
-                getattr(instrumentor, "_tracer", None) is not None)
+    return bool(
+        instrumentor.is_instrumented_by_opentelemetry and getattr(instrumentor, "_tracer", None) is not None
+    )
 
 
 def _openinference_span(run_id: UUID) -> Any:

@@ -63,9 +63,9 @@ class _Tally:
             items = list(self._counts.items())
         keys = self._keys
         return [
-            Observation(count, {
-                k: v for k, v in zip(keys, values, strict=True) if v or k == METRIC_ATTR_AGENT
-            })
+            Observation(
+                count, {k: v for k, v in zip(keys, values, strict=True) if v or k == METRIC_ATTR_AGENT}
+            )
             for values, count in items
         ]
 
@@ -80,15 +80,21 @@ class Instruments:
         self.errors = _Tally((METRIC_ATTR_AGENT, METRIC_ATTR_ERROR_TYPE))
         self.executions = _Tally((METRIC_ATTR_AGENT, METRIC_ATTR_STATUS))
         meter.create_observable_counter(
-            METRIC_ACTIONS, callbacks=[self.actions.observe], unit="{action}",
+            METRIC_ACTIONS,
+            callbacks=[self.actions.observe],
+            unit="{action}",
             description="Agent actions (tool calls, decisions, errors, successes).",
         )
         meter.create_observable_counter(
-            METRIC_ACTION_ERRORS, callbacks=[self.errors.observe], unit="{error}",
+            METRIC_ACTION_ERRORS,
+            callbacks=[self.errors.observe],
+            unit="{error}",
             description="Agent action errors by error type.",
         )
         meter.create_observable_counter(
-            METRIC_EXECUTIONS, callbacks=[self.executions.observe], unit="{execution}",
+            METRIC_EXECUTIONS,
+            callbacks=[self.executions.observe],
+            unit="{execution}",
             description="Ended agent executions by status.",
         )
         self.action_duration = meter.create_histogram(
@@ -98,8 +104,9 @@ class Instruments:
             METRIC_INTERNAL_ERRORS, unit="{error}", description="Contained onex-otel failures."
         )
 
-    def action(self, agent: str | None, action_type: str, tool: str | None,
-               duration_ms: float | None) -> None:
+    def action(
+        self, agent: str | None, action_type: str, tool: str | None, duration_ms: float | None
+    ) -> None:
         """Count one action (and record its duration when timed)."""
         kind = str(action_type)
         self.actions.add((agent or "", kind, tool or ""))

@@ -224,12 +224,12 @@ def _convert_other(obj: Any, conv: _Conversion, depth: int) -> Any:
 
 def _starved(conv: _Conversion, value: Any) -> bool:
     """Whether ``value`` is a container met after the budget is spent (then not converted)."""
-    return conv.budget <= 0 <= conv.width and not isinstance(value, (str, int, float)) \
-        and value is not None
+    return conv.budget <= 0 <= conv.width and not isinstance(value, (str, int, float)) and value is not None
 
 
-def _mapping(items: Iterable[tuple[Any, Any]], conv: _Conversion, depth: int,
-             total: int | None = None) -> dict[str, Any]:
+def _mapping(
+    items: Iterable[tuple[Any, Any]], conv: _Conversion, depth: int, total: int | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     pol = conv.pol
     before = conv.budget
@@ -239,8 +239,7 @@ def _mapping(items: Iterable[tuple[Any, Any]], conv: _Conversion, depth: int,
         if i >= conv.items or (bounded and conv.budget <= conv.floor):
             out[TRUNCATION_MARKER] = "more items"
             break
-        skey = (conv.text(key) if bounded else key) if type(key) is str \
-            else _key_text(key, conv, depth)
+        skey = (conv.text(key) if bounded else key) if type(key) is str else _key_text(key, conv, depth)
         if pol.is_secret(skey):
             out[skey] = REDACTED_MARKER
         elif _starved(conv, val):
@@ -260,8 +259,7 @@ def _key_text(key: Any, conv: _Conversion, depth: int) -> str:
     return converted if isinstance(converted, str) else _encode_text(converted)
 
 
-def _sequence(items: Iterable[Any], conv: _Conversion, depth: int,
-              total: int | None = None) -> list[Any]:
+def _sequence(items: Iterable[Any], conv: _Conversion, depth: int, total: int | None = None) -> list[Any]:
     out: list[Any] = []
     before = conv.budget
     bounded = conv.width >= 0
@@ -277,8 +275,7 @@ def _sequence(items: Iterable[Any], conv: _Conversion, depth: int,
     return out
 
 
-def _count_dropped(conv: _Conversion, before: int, kept: int, total: int | None,
-                   stopped_at: int) -> None:
+def _count_dropped(conv: _Conversion, before: int, kept: int, total: int | None, stopped_at: int) -> None:
     """Estimate the bytes of the items left out: their count times the kept items' mean size."""
     if total is None or total <= stopped_at or conv.width < 0:
         return
@@ -395,8 +392,7 @@ def foreign_json(value: Any, pol: Policy | None = None) -> tuple[str | None, int
     return encode(value, pol)
 
 
-def foreign_text(text: str | None, pol: Policy | None = None,
-                 max_chars: int | None = None) -> str | None:
+def foreign_text(text: str | None, pol: Policy | None = None, max_chars: int | None = None) -> str | None:
     """Free text another library recorded (a user request, an output summary), under the policy.
 
     ``None`` when capture is off; cut to ``max_chars`` and to the size bound otherwise.

@@ -17,5 +17,14 @@ from onex_otel._fast_json import set_json as _set_json
 from onex_otel._invocation import ActionInvocation
 from onex_otel._tool_call import ToolCall, tool_call
 
-__all__ = ["ActionInvocation", "ActionSpec", "ToolCall", "_json_text", "_set_json", "new_call_id",
-           "tool_call", "traced_decision", "traced_tool_call"]
+__all__ = [
+    "ActionInvocation",
+    "ActionSpec",
+    "ToolCall",
+    "_json_text",
+    "_set_json",
+    "new_call_id",
+    "tool_call",
+    "traced_decision",
+    "traced_tool_call",
+]

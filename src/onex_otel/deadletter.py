@@ -33,8 +33,7 @@ def dead_letter_headers(
         (c.DLQ_HEADER_PARTITION, str(partition).encode()),
         (c.DLQ_HEADER_OFFSET, str(offset).encode()),
         (c.DLQ_HEADER_ERROR_CLASS, error_class.encode()),
-        (c.DLQ_HEADER_ERROR_MESSAGE,
-         message.encode("utf-8", "replace")[:MAX_ERROR_MESSAGE_BYTES]),
+        (c.DLQ_HEADER_ERROR_MESSAGE, message.encode("utf-8", "replace")[:MAX_ERROR_MESSAGE_BYTES]),
         (c.DLQ_HEADER_STAGE, stage.encode()),
     ]
     return headers

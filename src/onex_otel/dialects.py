@@ -154,10 +154,20 @@ TOOL_CALL_ID_KEYS: Final = (GEN_AI_TOOL_CALL_ID, OI_TOOL_CALL_ID)
 TOOL_ARGUMENTS_KEYS: Final = (GEN_AI_TOOL_CALL_ARGUMENTS, OI_INPUT_VALUE, TRACELOOP_ENTITY_INPUT)
 TOOL_RESULT_KEYS: Final = (GEN_AI_TOOL_CALL_RESULT, OI_OUTPUT_VALUE, TRACELOOP_ENTITY_OUTPUT)
 #: The run's input: the first user message found in one of these is the user request.
-INPUT_KEYS: Final = (GEN_AI_INPUT_MESSAGES, PYDANTIC_AI_ALL_MESSAGES, OI_INPUT_VALUE,
-                     TRACELOOP_ENTITY_INPUT, GEN_AI_TASK_INPUT)
-OUTPUT_KEYS: Final = (PYDANTIC_AI_FINAL_RESULT, GEN_AI_OUTPUT_MESSAGES, OI_OUTPUT_VALUE,
-                      TRACELOOP_ENTITY_OUTPUT, GEN_AI_TASK_OUTPUT)
+INPUT_KEYS: Final = (
+    GEN_AI_INPUT_MESSAGES,
+    PYDANTIC_AI_ALL_MESSAGES,
+    OI_INPUT_VALUE,
+    TRACELOOP_ENTITY_INPUT,
+    GEN_AI_TASK_INPUT,
+)
+OUTPUT_KEYS: Final = (
+    PYDANTIC_AI_FINAL_RESULT,
+    GEN_AI_OUTPUT_MESSAGES,
+    OI_OUTPUT_VALUE,
+    TRACELOOP_ENTITY_OUTPUT,
+    GEN_AI_TASK_OUTPUT,
+)
 
 # ------------------------------------------------------------------------------------------------
 # Wrapper shapes around the real values
@@ -236,8 +246,7 @@ ROLE_NONE: Final = "none"  # a framework span that maps to nothing (values of ON
 
 #: Instrumentation scopes: log events, spans (and an older spelling reported for spans).
 CC_LOGS_SCOPE: Final = "com.anthropic.claude_code.events"
-CC_TRACES_SCOPES: Final = frozenset({"com.anthropic.claude_code.tracing",
-                                     "com.anthropic.claude_code.traces"})
+CC_TRACES_SCOPES: Final = frozenset({"com.anthropic.claude_code.tracing", "com.anthropic.claude_code.traces"})
 #: The resource attribute naming the producer, and its values for Claude Code (terminal, desktop).
 CC_RESOURCE_SERVICE_NAME: Final = "service.name"
 CC_SERVICE_NAMES: Final = frozenset({"claude-code", "claude-code-desktop"})
@@ -328,12 +337,18 @@ CC_STATUS_CODE: Final = "status_code"
 CC_ATTEMPT: Final = "attempt"
 CC_QUERY_SOURCE: Final = "query_source"
 #: Numeric facts of a model request copied into the execution's metrics (progress metadata).
-CC_REQUEST_METRIC_KEYS: Final = ("input_tokens", "output_tokens", "cache_read_tokens",
-                                 "cache_creation_tokens", "cost_usd", "cost_usd_micros",
-                                 "duration_ms", "ttft_ms")
+CC_REQUEST_METRIC_KEYS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "cost_usd",
+    "cost_usd_micros",
+    "duration_ms",
+    "ttft_ms",
+)
 #: Text facts of a model request kept beside them.
-CC_REQUEST_TEXT_KEYS: Final = (CC_MODEL, CC_REQUEST_ID, CC_QUERY_SOURCE, "speed", "effort",
-                               "agent.name")
+CC_REQUEST_TEXT_KEYS: Final = (CC_MODEL, CC_REQUEST_ID, CC_QUERY_SOURCE, "speed", "effort", "agent.name")
 #: Facts of a subagent_completed event kept in the prompt execution's progress.
 CC_SUBAGENT_METRIC_KEYS: Final = ("total_tokens", "total_tool_uses", "duration_ms")
 CC_SUBAGENT_TEXT_KEYS: Final = ("agent_type", "model", "final_model", "is_built_in", "is_async")

@@ -152,12 +152,12 @@ def _publisher() -> Callable[..., str]:
 
     found = sorted(entry_points(group=PUBLISHER_GROUP), key=lambda entry: entry.name)
     if not found:
-        raise EmitError(f"publishing needs the Kafka extra (pip install 'onex-otel[kafka]'): "
-                        f"no publisher in the entry-point group {PUBLISHER_GROUP!r}")
+        raise EmitError(
+            f"publishing needs the Kafka extra (pip install 'onex-otel[kafka]'): "
+            f"no publisher in the entry-point group {PUBLISHER_GROUP!r}"
+        )
     try:
         publish: Callable[..., str] = found[0].load()
     except ImportError as exc:
-        raise EmitError(
-            f"publishing needs the Kafka extra (pip install 'onex-otel[kafka]'): {exc}"
-        ) from None
+        raise EmitError(f"publishing needs the Kafka extra (pip install 'onex-otel[kafka]'): {exc}") from None
     return publish

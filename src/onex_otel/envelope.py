@@ -83,8 +83,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-
-
 #: A timestamp: validated to timezone-aware UTC (a naive one is taken as UTC), written to JSON as
 #: RFC 3339 with a ``Z`` suffix. Only the datetime fields carry a Python validator, so the rest of
 #: a payload is validated by pydantic-core alone.

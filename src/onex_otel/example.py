@@ -123,8 +123,7 @@ def run(correlation_id: str | None = None) -> str:
                 hits = search("slow query patterns", attempt)
                 break
             except TimeoutError as exc:
-                record_error("TimeoutError", str(exc), context={"attempt": attempt},
-                             severity="warning")
+                record_error("TimeoutError", str(exc), context={"attempt": attempt}, severity="warning")
         else:  # pragma: no cover - the second attempt succeeds
             hits = []
         record_decision(

@@ -24,8 +24,14 @@ from typing import Any, Protocol
 
 from opentelemetry.trace import Span
 
-__all__ = ["LifecycleListener", "ProgressReport", "add_listener", "notify_progress",
-           "notify_started", "remove_listener"]
+__all__ = [
+    "LifecycleListener",
+    "ProgressReport",
+    "add_listener",
+    "notify_progress",
+    "notify_started",
+    "remove_listener",
+]
 
 _log = logging.getLogger(__name__)
 

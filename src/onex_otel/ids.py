@@ -111,8 +111,13 @@ def uuid7_value(ms: int, rand_a: int, rand_b: int) -> int:
     48 bits of Unix milliseconds ``ms``, the version 7, 12 bits of ``rand_a``, the variant
     ``10``, 62 bits of ``rand_b`` (higher bits of both are ignored).
     """
-    return (((ms & 0xFFFF_FFFF_FFFF) << 80) | (0x7 << 76) | ((rand_a & 0xFFF) << 64)
-            | (0b10 << 62) | (rand_b & 0x3FFF_FFFF_FFFF_FFFF))
+    return (
+        ((ms & 0xFFFF_FFFF_FFFF) << 80)
+        | (0x7 << 76)
+        | ((rand_a & 0xFFF) << 64)
+        | (0b10 << 62)
+        | (rand_b & 0x3FFF_FFFF_FFFF_FFFF)
+    )
 
 
 def uuid7_text(ts_ns: int, rand: int) -> str:

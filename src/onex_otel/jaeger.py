@@ -69,21 +69,23 @@ def from_otlp(request: Any) -> list[SpanRecord]:
         resource = _attrs(rs.resource.attributes)
         for ss in rs.scope_spans:
             for s in ss.spans:
-                out.append(SpanRecord(
-                    trace_id=s.trace_id.hex(),
-                    span_id=s.span_id.hex(),
-                    parent_span_id=s.parent_span_id.hex(),
-                    name=s.name,
-                    start_ns=s.start_time_unix_nano,
-                    end_ns=s.end_time_unix_nano,
-                    kind=s.kind,
-                    attributes=_attrs(s.attributes),
-                    events=[(e.time_unix_nano, e.name, _attrs(e.attributes)) for e in s.events],
-                    error=s.status.code == _STATUS_ERROR,
-                    status_message=s.status.message,
-                    scope=ss.scope.name,
-                    resource=resource,
-                ))
+                out.append(
+                    SpanRecord(
+                        trace_id=s.trace_id.hex(),
+                        span_id=s.span_id.hex(),
+                        parent_span_id=s.parent_span_id.hex(),
+                        name=s.name,
+                        start_ns=s.start_time_unix_nano,
+                        end_ns=s.end_time_unix_nano,
+                        kind=s.kind,
+                        attributes=_attrs(s.attributes),
+                        events=[(e.time_unix_nano, e.name, _attrs(e.attributes)) for e in s.events],
+                        error=s.status.code == _STATUS_ERROR,
+                        status_message=s.status.message,
+                        scope=ss.scope.name,
+                        resource=resource,
+                    )
+                )
     return out
 
 
@@ -99,8 +101,7 @@ def _tag(key: str, value: Any) -> dict[str, Any]:
     return {"key": key, "type": "string", "value": json.dumps(value, default=str)}
 
 
-def to_jaeger(spans: Sequence[SpanRecord], trace_ids: Iterable[str] | None = None
-              ) -> dict[str, Any]:
+def to_jaeger(spans: Sequence[SpanRecord], trace_ids: Iterable[str] | None = None) -> dict[str, Any]:
     """Jaeger's upload document of ``spans``: one trace per trace id (only ``trace_ids``, if given)."""
     wanted = set(trace_ids) if trace_ids is not None else None
     traces: dict[str, list[SpanRecord]] = {}
@@ -123,28 +124,35 @@ def to_jaeger(spans: Sequence[SpanRecord], trace_ids: Iterable[str] | None = Non
                 tags.append(_tag("otel.status_code", "ERROR"))
                 if span.status_message:
                     tags.append(_tag("otel.status_description", span.status_message))
-            out.append({
-                "traceID": trace_id,
-                "spanID": span.span_id,
-                "operationName": span.name,
-                "references": [{"refType": "CHILD_OF", "traceID": trace_id,
-                                "spanID": span.parent_span_id}] if span.parent_span_id else [],
-                "startTime": span.start_ns // 1000,
-                "duration": max(0, span.end_ns - span.start_ns) // 1000,
-                "tags": tags,
-                "logs": [{"timestamp": ts // 1000,
-                          "fields": [_tag("event", name), *(_tag(k, v) for k, v in a.items())]}
-                         for ts, name, a in span.events],
-                "processID": pid,
-                "warnings": None,
-            })
-        data.append({"traceID": trace_id, "spans": out, "processes": processes,
-                     "warnings": None})
+            out.append(
+                {
+                    "traceID": trace_id,
+                    "spanID": span.span_id,
+                    "operationName": span.name,
+                    "references": [
+                        {"refType": "CHILD_OF", "traceID": trace_id, "spanID": span.parent_span_id}
+                    ]
+                    if span.parent_span_id
+                    else [],
+                    "startTime": span.start_ns // 1000,
+                    "duration": max(0, span.end_ns - span.start_ns) // 1000,
+                    "tags": tags,
+                    "logs": [
+                        {
+                            "timestamp": ts // 1000,
+                            "fields": [_tag("event", name), *(_tag(k, v) for k, v in a.items())],
+                        }
+                        for ts, name, a in span.events
+                    ],
+                    "processID": pid,
+                    "warnings": None,
+                }
+            )
+        data.append({"traceID": trace_id, "spans": out, "processes": processes, "warnings": None})
     return {"data": data}
 
 
-def _process(resource: Mapping[str, Any], processes: dict[str, dict[str, Any]],
-             ids: dict[str, str]) -> str:
+def _process(resource: Mapping[str, Any], processes: dict[str, dict[str, Any]], ids: dict[str, str]) -> str:
     key = json.dumps(resource, sort_keys=True, default=str)
     pid = ids.get(key)
     if pid is None:

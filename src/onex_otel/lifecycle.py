@@ -11,5 +11,11 @@ from onex_otel.execution_listeners import (
     remove_listener,
 )
 
-__all__ = ["LifecycleListener", "ProgressReport", "add_listener", "notify_progress",
-           "notify_started", "remove_listener"]
+__all__ = [
+    "LifecycleListener",
+    "ProgressReport",
+    "add_listener",
+    "notify_progress",
+    "notify_started",
+    "remove_listener",
+]

@@ -87,9 +87,7 @@ def check_routing_duration(value: int) -> int:
     checked = check_non_negative("routing_duration_ms", value)
     assert checked is not None
     if checked >= ROUTING_DURATION_MS_LIMIT:
-        raise RecordError(
-            f"routing_duration_ms must be below {ROUTING_DURATION_MS_LIMIT}, got {checked}"
-        )
+        raise RecordError(f"routing_duration_ms must be below {ROUTING_DURATION_MS_LIMIT}, got {checked}")
     return checked
 
 
@@ -257,9 +255,7 @@ def transformation(
         "target_agent": check_text("to agent", target_agent),
         "transformation_reason": transformation_reason,
         "confidence_score": check_confidence("confidence", confidence_score, required=False),
-        "transformation_duration_ms": check_non_negative(
-            "duration_ms", transformation_duration_ms
-        ),
+        "transformation_duration_ms": check_non_negative("duration_ms", transformation_duration_ms),
         "success": bool(success),
         "timestamp": _now(),
     }
@@ -291,5 +287,3 @@ def router_performance(
     }
     payload.update(extra)
     return payload
-
-

@@ -81,25 +81,42 @@ def build_timeline(correlation_id: str, rows: Mapping[str, Sequence[Row]]) -> No
         return None
     children: list[Node] = []
     for r in rows.get(TABLE_ROUTING_DECISIONS, ()):
-        children.append(Node(
-            "routing", f"route -> {r['selected_agent']}", r.get("created_at"),
-            _num(r.get("routing_time_ms")), "ok",
-            {"confidence": _num(r.get("confidence_score")), "strategy": r.get("routing_strategy"),
-             "reasoning": r.get("reasoning")},
-        ))
+        children.append(
+            Node(
+                "routing",
+                f"route -> {r['selected_agent']}",
+                r.get("created_at"),
+                _num(r.get("routing_time_ms")),
+                "ok",
+                {
+                    "confidence": _num(r.get("confidence_score")),
+                    "strategy": r.get("routing_strategy"),
+                    "reasoning": r.get("reasoning"),
+                },
+            )
+        )
     for r in rows.get(TABLE_ROUTER_PERFORMANCE, ()):
-        children.append(Node(
-            "performance", "router metrics", r.get("created_at"),
-            _num(r.get("routing_duration_ms")), "ok",
-            {"cache_hit": r.get("cache_hit"), "candidates": r.get("candidates_evaluated")},
-        ))
+        children.append(
+            Node(
+                "performance",
+                "router metrics",
+                r.get("created_at"),
+                _num(r.get("routing_duration_ms")),
+                "ok",
+                {"cache_hit": r.get("cache_hit"), "candidates": r.get("candidates_evaluated")},
+            )
+        )
     for r in rows.get(TABLE_TRANSFORMATION_EVENTS, ()):
-        children.append(Node(
-            "transformation", f"{r['source_agent']} -> {r['target_agent']}", r.get("created_at"),
-            _num(r.get("transformation_duration_ms")), "ok" if r.get("success") else "error",
-            {"confidence": _num(r.get("confidence_score")),
-             "reason": r.get("transformation_reason")},
-        ))
+        children.append(
+            Node(
+                "transformation",
+                f"{r['source_agent']} -> {r['target_agent']}",
+                r.get("created_at"),
+                _num(r.get("transformation_duration_ms")),
+                "ok" if r.get("success") else "error",
+                {"confidence": _num(r.get("confidence_score")), "reason": r.get("transformation_reason")},
+            )
+        )
     actions = rows.get(TABLE_AGENT_ACTIONS, ())
     executions = sorted(
         rows.get(TABLE_EXECUTION_LOGS, ()), key=lambda r: r.get("started_at") or r["created_at"]
@@ -110,10 +127,16 @@ def build_timeline(correlation_id: str, rows: Mapping[str, Sequence[Row]]) -> No
         attrs = {"execution_id": r.get("execution_id"), "quality_score": _num(r.get("quality_score"))}
         if r.get("error_message"):
             attrs["error"] = f"{r.get('error_type') or 'Error'}: {r['error_message']}"
-        exec_nodes.append(Node(
-            "execution", str(r["agent_name"]), r.get("started_at"), _num(r.get("duration_ms")),
-            status, attrs,
-        ))
+        exec_nodes.append(
+            Node(
+                "execution",
+                str(r["agent_name"]),
+                r.get("started_at"),
+                _num(r.get("duration_ms")),
+                status,
+                attrs,
+            )
+        )
     for r in actions:
         details = r.get("action_details") or {}
         duration = _num(r.get("duration_ms"))
@@ -128,8 +151,12 @@ def build_timeline(correlation_id: str, rows: Mapping[str, Sequence[Row]]) -> No
         if failure:
             attrs["error"] = failure
         node = Node(
-            "action", f"{r['action_type']} {r['action_name']}", start,
-            duration, "error" if failure or r["action_type"] == "error" else "ok", attrs,
+            "action",
+            f"{r['action_type']} {r['action_name']}",
+            start,
+            duration,
+            "error" if failure or r["action_type"] == "error" else "ok",
+            attrs,
         )
         owner = _owning_execution(exec_nodes, r)
         (owner.children if owner else children).append(node)
@@ -139,8 +166,10 @@ def build_timeline(correlation_id: str, rows: Mapping[str, Sequence[Row]]) -> No
     starts = [n.start for n in children if n.start]
     ends = [n.start.timestamp() * 1000 + (n.duration_ms or 0) for n in children if n.start]
     total = (max(ends) - min(s.timestamp() * 1000 for s in starts)) if starts else None
-    worst = "error" if any(n.status == "error" for n in exec_nodes) else (
-        "in_progress" if any(n.status == "in_progress" for n in exec_nodes) else "ok"
+    worst = (
+        "error"
+        if any(n.status == "error" for n in exec_nodes)
+        else ("in_progress" if any(n.status == "in_progress" for n in exec_nodes) else "ok")
     )
     return Node("run", correlation_id, min(starts) if starts else None, total, worst, {}, children)
 
@@ -189,8 +218,10 @@ def render_text(root: Node) -> str:
         extra = ""
         if "error" in node.attributes:
             extra = f"  {node.attributes['error']}"
-        lines.append(f"{offset}{prefix}{branch}{node.kind:<14} {node.name}  [{dur}, "
-                     f"{_MARK.get(node.status, node.status)}]{extra}")
+        lines.append(
+            f"{offset}{prefix}{branch}{node.kind:<14} {node.name}  [{dur}, "
+            f"{_MARK.get(node.status, node.status)}]{extra}"
+        )
         child_prefix = prefix if top else prefix + ("   " if last else "│  ")
         for i, child in enumerate(node.children):
             walk(child, child_prefix, i == len(node.children) - 1, False)
@@ -230,31 +261,35 @@ def to_jaeger(root: Node, service_name: str = "onex-otel") -> dict[str, Any]:
             if value is None:
                 continue
             tags.append({"key": key, "type": "string", "value": str(_jsonable(value))})
-        spans.append({
-            "traceID": trace_id,
-            "spanID": sid,
-            "operationName": node.name if node.kind == "run" else f"{node.kind} {node.name}",
-            "references": (
-                [{"refType": "CHILD_OF", "traceID": trace_id, "spanID": parent}] if parent else []
-            ),
-            "startTime": start_us,
-            "duration": int((node.duration_ms or 0) * 1000),
-            "tags": tags,
-            "logs": [],
-            "processID": "p1",
-            "warnings": None,
-        })
+        spans.append(
+            {
+                "traceID": trace_id,
+                "spanID": sid,
+                "operationName": node.name if node.kind == "run" else f"{node.kind} {node.name}",
+                "references": (
+                    [{"refType": "CHILD_OF", "traceID": trace_id, "spanID": parent}] if parent else []
+                ),
+                "startTime": start_us,
+                "duration": int((node.duration_ms or 0) * 1000),
+                "tags": tags,
+                "logs": [],
+                "processID": "p1",
+                "warnings": None,
+            }
+        )
         for i, child in enumerate(node.children):
             walk(child, sid, f"{index}.{i}")
 
     walk(root, None, "0")
     return {
-        "data": [{
-            "traceID": trace_id,
-            "spans": spans,
-            "processes": {"p1": {"serviceName": service_name, "tags": []}},
-            "warnings": None,
-        }]
+        "data": [
+            {
+                "traceID": trace_id,
+                "spans": spans,
+                "processes": {"p1": {"serviceName": service_name, "tags": []}},
+                "warnings": None,
+            }
+        ]
     }
 
 
@@ -282,4 +317,3 @@ def fetch_rows(conn: Any, correlation_id: str) -> dict[str, list[dict[str, Any]]
             cur.execute(sql, {"cid": correlation_id})
             out[table] = list(cur.fetchall())
     return out
-

@@ -54,8 +54,7 @@ def running_bridge(settings: Settings, **overrides: Any) -> Iterator[Bridge]:
     assert not errors, errors
 
 
-def produce_values(broker: Broker, topic: str, values: Sequence[bytes],
-                   key: bytes | None = None) -> None:
+def produce_values(broker: Broker, topic: str, values: Sequence[bytes], key: bytes | None = None) -> None:
     """Write message values as the Collector's Kafka exporter does (no key by default)."""
     producer = Producer(broker.producer_config(**{"linger.ms": 5}))
     failures: list[Any] = []
@@ -74,8 +73,9 @@ def event_ids(messages: Sequence[Any]) -> list[str]:
     return [str(json.loads(m.value())["event_id"]) for m in messages]
 
 
-def read_exactly(broker: Broker, topics: Sequence[str], count: int, timeout: float = 20.0,
-                 settle: float = 1.0) -> list[Any]:
+def read_exactly(
+    broker: Broker, topics: Sequence[str], count: int, timeout: float = 20.0, settle: float = 1.0
+) -> list[Any]:
     """Every message of ``topics`` from the beginning: waits for ``count`` (bounded by ``timeout``),
     then ``settle`` seconds more so that one too many shows. Partitions are assigned, not
     subscribed: no group join to wait for."""
@@ -86,8 +86,12 @@ def read_exactly(broker: Broker, topics: Sequence[str], count: int, timeout: flo
     consumer = Consumer(broker.consumer_config(f"read-{uuid.uuid4().hex[:8]}"))
     try:
         meta = consumer.list_topics(timeout=10)
-        parts = [TopicPartition(t, p, OFFSET_BEGINNING) for t in topics
-                 if t in meta.topics for p in meta.topics[t].partitions]
+        parts = [
+            TopicPartition(t, p, OFFSET_BEGINNING)
+            for t in topics
+            if t in meta.topics
+            for p in meta.topics[t].partitions
+        ]
         consumer.assign(parts)
         out: list[Any] = []
         deadline = time.monotonic() + timeout

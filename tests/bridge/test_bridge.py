@@ -49,12 +49,12 @@ def executions(count: int) -> list[list[ReadableSpan]]:
 
 
 @pytest.mark.parametrize("encoding", ["otlp_proto", "otlp_json"])
-def test_garbage_goes_to_the_dlq_and_the_rest_flows(broker: Broker, tmp_path: Path,
-                                                     encoding: str) -> None:
+def test_garbage_goes_to_the_dlq_and_the_rest_flows(broker: Broker, tmp_path: Path, encoding: str) -> None:
     settings = bridge_settings(broker, tmp_path, bridge_encoding=encoding)
     spans_topic = settings.bridge_spans_topic
-    broker.create_topics(spans_topic, settings.bridge_logs_topic, settings.bridge_dlq_topic,
-                         *topics(settings))
+    broker.create_topics(
+        spans_topic, settings.bridge_logs_topic, settings.bridge_dlq_topic, *topics(settings)
+    )
     runs = executions(4)
     encode = proto_value if encoding == "otlp_proto" else json_value
     garbage = b"\x00\x01 this is no export request \xff"
@@ -63,8 +63,9 @@ def test_garbage_goes_to_the_dlq_and_the_rest_flows(broker: Broker, tmp_path: Pa
     want = sorted(r.event_id for run in runs for s in run for r in span_to_records(s))
 
     with running_bridge(settings) as bridge:
-        server = StatusServer(bridge.metrics.health, bridge.metrics.snapshot,
-                              bridge.metrics.prometheus, port=0).start()
+        server = StatusServer(
+            bridge.metrics.health, bridge.metrics.snapshot, bridge.metrics.prometheus, port=0
+        ).start()
         try:
             out = read_exactly(broker, topics(settings), len(want))
             wait_until(lambda: bridge.metrics.snapshot()["dlq_messages"] == 1, 20, "the DLQ")
@@ -92,20 +93,22 @@ def test_garbage_goes_to_the_dlq_and_the_rest_flows(broker: Broker, tmp_path: Pa
     assert headers[c.DLQ_HEADER_ERROR_MESSAGE].startswith(b"not ")
 
 
-def test_a_span_no_event_can_hold_is_dead_lettered_with_the_map_stage(broker: Broker,
-                                                                        tmp_path: Path) -> None:
+def test_a_span_no_event_can_hold_is_dead_lettered_with_the_map_stage(broker: Broker, tmp_path: Path) -> None:
     settings = bridge_settings(broker, tmp_path)
-    broker.create_topics(settings.bridge_spans_topic, settings.bridge_dlq_topic,
-                         *topics(settings))
+    broker.create_topics(settings.bridge_spans_topic, settings.bridge_dlq_topic, *topics(settings))
     factory = SpanFactory()
     with factory.execution() as root:
-        root.add_event(c.EVENT_ROUTING_DECISION, {c.ATTR_SELECTED_AGENT: "a",
-                                                  c.ATTR_CONFIDENCE_SCORE: 1.7,
-                                                  c.ATTR_ROUTING_STRATEGY: "s",
-                                                  c.ATTR_ROUTING_TIME_MS: 3})
+        root.add_event(
+            c.EVENT_ROUTING_DECISION,
+            {
+                c.ATTR_SELECTED_AGENT: "a",
+                c.ATTR_CONFIDENCE_SCORE: 1.7,
+                c.ATTR_ROUTING_STRATEGY: "s",
+                c.ATTR_ROUTING_TIME_MS: 3,
+            },
+        )
     good = executions(1)[0]
-    produce_values(broker, settings.bridge_spans_topic,
-                   [proto_value(factory.finished()), proto_value(good)])
+    produce_values(broker, settings.bridge_spans_topic, [proto_value(factory.finished()), proto_value(good)])
     want = sorted(r.event_id for s in good for r in span_to_records(s))
     with running_bridge(settings):
         (dead,) = read_exactly(broker, [settings.bridge_dlq_topic], 1)
@@ -118,8 +121,7 @@ def test_a_span_no_event_can_hold_is_dead_lettered_with_the_map_stage(broker: Br
 
 
 @pytest.fixture
-def in_process(broker: Broker, tmp_path: Path
-               ) -> Iterator[tuple[TracerProvider, Any, InMemorySpanExporter]]:
+def in_process(broker: Broker, tmp_path: Path) -> Iterator[tuple[TracerProvider, Any, InMemorySpanExporter]]:
     """onex-otel configured as an agent would: the lifecycle processor and the Kafka exporter on
     the provider, plus an in-memory copy of every finished span (what an OTLP exporter sends)."""
     reset_tracing()
@@ -139,8 +141,7 @@ def in_process(broker: Broker, tmp_path: Path
 
 def agent_work() -> None:
     """The public API as an agent uses it, plus a framework's GenAI agent span of its own."""
-    with onex_otel.agent_execution("agent-researcher", user_request="find patterns",
-                                   session_id="s-1") as run:
+    with onex_otel.agent_execution("agent-researcher", user_request="find patterns", session_id="s-1") as run:
         run.progress("routing", 25, {"k": 1})
         with onex_otel.tool_call("Read", {"file_path": "a.py"}) as call:
             call.set_result({"lines": 10})
@@ -154,15 +155,21 @@ def agent_work() -> None:
         pass
     tracer = trace.get_tracer("some.framework")
     agent = {c.GEN_AI_OPERATION_NAME: c.OP_INVOKE_AGENT, c.GEN_AI_AGENT_NAME: "helper"}
-    tool = {c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL, c.GEN_AI_TOOL_NAME: "search",
-            c.GEN_AI_TOOL_CALL_ID: "call-1"}
-    with (tracer.start_as_current_span("invoke_agent helper", attributes=agent),
-          tracer.start_as_current_span("execute_tool search", attributes=tool)):
+    tool = {
+        c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL,
+        c.GEN_AI_TOOL_NAME: "search",
+        c.GEN_AI_TOOL_CALL_ID: "call-1",
+    }
+    with (
+        tracer.start_as_current_span("invoke_agent helper", attributes=agent),
+        tracer.start_as_current_span("execute_tool search", attributes=tool),
+    ):
         pass
 
 
 def test_one_event_one_id_whichever_path(
-    broker: Broker, tmp_path: Path,
+    broker: Broker,
+    tmp_path: Path,
     in_process: tuple[TracerProvider, Any, InMemorySpanExporter],
 ) -> None:
     provider, exporter, memory = in_process
@@ -173,14 +180,17 @@ def test_one_event_one_id_whichever_path(
     direct = read_exactly(broker, topics(exporter.settings), 12, settle=2.0)
     # ... and the same spans through the Collector's Kafka exporter and the bridge
     settings = bridge_settings(broker, tmp_path / "bridge-spool")
-    broker.create_topics(settings.bridge_spans_topic, settings.bridge_dlq_topic,
-                         *topics(settings))
+    broker.create_topics(settings.bridge_spans_topic, settings.bridge_dlq_topic, *topics(settings))
     produce_values(broker, settings.bridge_spans_topic, [proto_value(spans)])
     with running_bridge(settings):
         bridged = read_exactly(broker, topics(settings), len(direct), settle=2.0)
-    kinds = {c.EventType.EXECUTION_STARTED.value, c.EventType.EXECUTION_PROGRESS.value,
-             c.EventType.EXECUTION_COMPLETED.value, c.EventType.EXECUTION_FAILED.value,
-             c.EventType.AGENT_ACTION.value}
+    kinds = {
+        c.EventType.EXECUTION_STARTED.value,
+        c.EventType.EXECUTION_PROGRESS.value,
+        c.EventType.EXECUTION_COMPLETED.value,
+        c.EventType.EXECUTION_FAILED.value,
+        c.EventType.AGENT_ACTION.value,
+    }
     seen = {json.loads(m.value())["event_type"] for m in direct}
     assert kinds <= seen, seen
     assert len(direct) >= 12
@@ -205,18 +215,29 @@ def test_two_bridges_in_a_group_share_the_partitions(broker: Broker, tmp_path: P
     runs = executions(12)
     want = sorted(r.event_id for run in runs for s in run for r in span_to_records(s))
     with running_bridge(settings) as one, running_bridge(settings) as two:
-        wait_until(lambda: len(one.assignment) == len(two.assignment) == 1, 30,
-                   "both bridges holding one partition")
-        assert one.assignment | two.assignment == {(settings.bridge_spans_topic, 0),
-                                                   (settings.bridge_spans_topic, 1)}
+        wait_until(
+            lambda: len(one.assignment) == len(two.assignment) == 1, 30, "both bridges holding one partition"
+        )
+        assert one.assignment | two.assignment == {
+            (settings.bridge_spans_topic, 0),
+            (settings.bridge_spans_topic, 1),
+        }
         for i, run in enumerate(runs):  # keyed by trace id, as partition_traces_by_id does
-            produce_values(broker, settings.bridge_spans_topic, [proto_value(run)],
-                           key=f"{run[0].context.trace_id:032x}{i}".encode())
+            produce_values(
+                broker,
+                settings.bridge_spans_topic,
+                [proto_value(run)],
+                key=f"{run[0].context.trace_id:032x}{i}".encode(),
+            )
         out = read_exactly(broker, topics(settings), len(want), timeout=30)
-        wait_until(lambda: one.metrics.snapshot()["messages_consumed"]
-                   + two.metrics.snapshot()["messages_consumed"] == len(runs), 20)
-        shares = (one.metrics.snapshot()["messages_consumed"],
-                  two.metrics.snapshot()["messages_consumed"])
+        wait_until(
+            lambda: (
+                one.metrics.snapshot()["messages_consumed"] + two.metrics.snapshot()["messages_consumed"]
+                == len(runs)
+            ),
+            20,
+        )
+        shares = (one.metrics.snapshot()["messages_consumed"], two.metrics.snapshot()["messages_consumed"])
     assert sorted(event_ids(out)) == want
     assert all(shares), shares
 
@@ -233,7 +254,9 @@ def committed(broker: Broker, group: str, topic: str) -> int:
 
 
 def test_onex_kafka_away_events_wait_in_the_spool_and_offsets_follow_them(
-    broker: Broker, own_broker: Broker, tmp_path: Path,
+    broker: Broker,
+    own_broker: Broker,
+    tmp_path: Path,
 ) -> None:
     # the OTLP topic on one cluster, the onex topics on another, which goes away
     settings = bridge_settings(own_broker, tmp_path / "spool", kafka_delivery_timeout_ms=1500)
@@ -244,8 +267,9 @@ def test_onex_kafka_away_events_wait_in_the_spool_and_offsets_follow_them(
     want = sorted(r.event_id for run in runs for s in run for r in span_to_records(s))
     produce_values(broker, topic, [proto_value(run) for run in runs])
     with running_bridge(settings, bootstrap_servers=broker.bootstrap) as bridge:
-        wait_until(lambda: committed(broker, settings.bridge_group_id, topic) == 3, 60,
-                   "the offsets committed")
+        wait_until(
+            lambda: committed(broker, settings.bridge_group_id, topic) == 3, 60, "the offsets committed"
+        )
         # committed only once every event was settled: here, in the spool
         stats = bridge.exporter.stats()
         assert (stats["spooled"], stats["delivered"]) == (len(want), 0)
@@ -259,7 +283,8 @@ def test_onex_kafka_away_events_wait_in_the_spool_and_offsets_follow_them(
 
 
 def test_log_records_are_read_and_garbage_on_the_logs_topic_is_dead_lettered(
-    broker: Broker, tmp_path: Path,
+    broker: Broker,
+    tmp_path: Path,
 ) -> None:
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
@@ -281,15 +306,18 @@ def test_log_records_are_read_and_garbage_on_the_logs_topic_is_dead_lettered(
 
 
 def test_a_stop_while_events_cannot_be_delivered_is_bounded_and_commits_nothing(
-    broker: Broker, own_broker: Broker, tmp_path: Path,
+    broker: Broker,
+    own_broker: Broker,
+    tmp_path: Path,
 ) -> None:
     settings = bridge_settings(own_broker, tmp_path / "spool", kafka_delivery_timeout_ms=60_000)
     topic = settings.bridge_spans_topic
     broker.create_topics(topic, settings.bridge_dlq_topic)
     own_broker.stop()  # the onex topics' Kafka is away; the exporter keeps trying for a minute
     produce_values(broker, topic, [proto_value(run) for run in executions(2)])
-    bridge = Bridge(options_from_settings(settings, bootstrap_servers=broker.bootstrap,
-                                          shutdown_timeout_s=2.0), settings)
+    bridge = Bridge(
+        options_from_settings(settings, bootstrap_servers=broker.bootstrap, shutdown_timeout_s=2.0), settings
+    )
     thread = threading.Thread(target=bridge.run, daemon=True)
     thread.start()
     try:

@@ -28,13 +28,14 @@ from tests.services.postgres import Database
 
 
 def test_node_agent_to_receiver_to_bridge_to_collector_to_rows(
-    broker: Broker, database: Database, tmp_path: Path,
+    broker: Broker,
+    database: Database,
+    tmp_path: Path,
     procs: list[subprocess.Popen[bytes]],  # noqa: F811 - the fixture
 ) -> None:
     migrate(database.url)
     settings = bridge_settings(broker, tmp_path / "spool")
-    broker.create_topics(settings.bridge_spans_topic, settings.bridge_dlq_topic,
-                         *topics(settings))
+    broker.create_topics(settings.bridge_spans_topic, settings.bridge_dlq_topic, *topics(settings))
     trace_id = uuid.uuid4().hex
     correlation_id = str(uuid.UUID(trace_id))
     log = tmp_path / "bridge.log"
@@ -45,38 +46,59 @@ def test_node_agent_to_receiver_to_bridge_to_collector_to_rows(
     def bridge_log() -> str:
         return log.read_text(errors="replace")[-3000:]
 
-    wait_for(lambda: bridge.poll() is not None or metrics(port), timeout=60,
-             what="the bridge's /metrics (it serves once it is running)")
+    wait_for(
+        lambda: bridge.poll() is not None or metrics(port),
+        timeout=60,
+        what="the bridge's /metrics (it serves once it is running)",
+    )
     assert bridge.poll() is None, f"the bridge exited:\n{bridge_log()}"
 
-    collector = Collector(CollectorOptions(
-        bootstrap_servers=broker.bootstrap, conninfo=database.url,
-        group_id=f"collector-{settings.bridge_group_id}",
-        topic_types=default_topic_types(settings.topic_prefix),
-        dlq_topic=f"{settings.bridge_dlq_topic}.c", batch_timeout_ms=100))
+    collector = Collector(
+        CollectorOptions(
+            bootstrap_servers=broker.bootstrap,
+            conninfo=database.url,
+            group_id=f"collector-{settings.bridge_group_id}",
+            topic_types=default_topic_types(settings.topic_prefix),
+            dlq_topic=f"{settings.bridge_dlq_topic}.c",
+            batch_timeout_ms=100,
+        )
+    )
     with running(collector):
-        run_node_agent({"OTLP_TRACES_URL": f"http://127.0.0.1:{otlp_http}/v1/traces",
-                        "AGENT_TRACE_ID": trace_id})
+        run_node_agent(
+            {"OTLP_TRACES_URL": f"http://127.0.0.1:{otlp_http}/v1/traces", "AGENT_TRACE_ID": trace_id}
+        )
 
         def execution() -> list[tuple[Any, ...]]:
             if bridge.poll() is not None:
                 raise AssertionError(f"the bridge exited:\n{bridge_log()}")
-            rows = query(database, (
-                "SELECT agent_name, status, started_at, completed_at, duration_ms,"
-                " execution_id FROM agent_execution_logs WHERE correlation_id = %s"),
-                (correlation_id,))
-            actions = query(database, "SELECT count(*) FROM agent_actions"
-                            " WHERE correlation_id = %s", (correlation_id,))
+            rows = query(
+                database,
+                (
+                    "SELECT agent_name, status, started_at, completed_at, duration_ms,"
+                    " execution_id FROM agent_execution_logs WHERE correlation_id = %s"
+                ),
+                (correlation_id,),
+            )
+            actions = query(
+                database, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s", (correlation_id,)
+            )
             done = rows and rows[0][1] != "in_progress" and actions[0][0] >= 3
             return rows if done else []
 
         [(agent, status, started, completed, duration_ms, _)] = wait_for(
-            execution, timeout=90, interval=0.2,
-            what=f"the Node.js agent's execution {correlation_id} as rows (bridge log:"
-                 f" {log})")
-        actions = query(database, (
-            "SELECT action_type, action_name, action_details, agent_name FROM agent_actions"
-            " WHERE correlation_id = %s ORDER BY created_at, action_type"), (correlation_id,))
+            execution,
+            timeout=90,
+            interval=0.2,
+            what=f"the Node.js agent's execution {correlation_id} as rows (bridge log: {log})",
+        )
+        actions = query(
+            database,
+            (
+                "SELECT action_type, action_name, action_details, agent_name FROM agent_actions"
+                " WHERE correlation_id = %s ORDER BY created_at, action_type"
+            ),
+            (correlation_id,),
+        )
         progress = (metrics(port) or {}).get("messages_consumed")
     bridge.terminate()
     assert bridge.wait(40) == 0, bridge_log()

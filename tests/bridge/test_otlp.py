@@ -32,34 +32,47 @@ def shape(span: ReadableSpan) -> dict[str, Any]:
     ctx = span.context
     assert ctx is not None
     return {
-        "name": span.name, "trace_id": ctx.trace_id, "span_id": ctx.span_id,
+        "name": span.name,
+        "trace_id": ctx.trace_id,
+        "span_id": ctx.span_id,
         "trace_state": ctx.trace_state.to_header(),
         "parent": (span.parent.span_id, span.parent.is_remote) if span.parent else None,
-        "kind": span.kind, "attributes": dict(span.attributes or {}),
+        "kind": span.kind,
+        "attributes": dict(span.attributes or {}),
         "events": [(e.name, e.timestamp, dict(e.attributes or {})) for e in span.events],
-        "links": [(lk.context.trace_id, lk.context.span_id, dict(lk.attributes or {}))
-                  for lk in span.links],
+        "links": [(lk.context.trace_id, lk.context.span_id, dict(lk.attributes or {})) for lk in span.links],
         "status": (span.status.status_code, span.status.description),
         "times": (span.start_time, span.end_time),
         "resource": dict(span.resource.attributes),
         "scope": (span.instrumentation_scope.name, span.instrumentation_scope.version)
-        if span.instrumentation_scope else None,
+        if span.instrumentation_scope
+        else None,
     }
 
 
 def rich_spans() -> list[ReadableSpan]:
     memory = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "ts-agent",
-                                                        "deployment.count": 3}))
+    provider = TracerProvider(resource=Resource.create({"service.name": "ts-agent", "deployment.count": 3}))
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("some.library", "1.2.3")
     with tracer.start_as_current_span("invoke_agent planner", kind=SpanKind.SERVER) as root:
-        root.set_attributes({"s": "text", "i": 42, "f": 0.5, "b": True, "strs": ("a", "b"),
-                             "ints": (1, 2), "floats": (1.5,), "bools": (True, False),
-                             "big": 2**62})
+        root.set_attributes(
+            {
+                "s": "text",
+                "i": 42,
+                "f": 0.5,
+                "b": True,
+                "strs": ("a", "b"),
+                "ints": (1, 2),
+                "floats": (1.5,),
+                "bools": (True, False),
+                "big": 2**62,
+            }
+        )
         root.add_event("something", {"k": "v", "n": 7}, timestamp=1_700_000_000_123_456_789)
         with tracer.start_as_current_span(
-            "execute_tool search", kind=SpanKind.CLIENT,
+            "execute_tool search",
+            kind=SpanKind.CLIENT,
             links=[Link(root.get_span_context(), {"why": "follows"})],
         ) as child:
             child.set_status(Status(StatusCode.ERROR, "tool broke"))
@@ -89,39 +102,62 @@ def test_the_mapping_reads_decoded_spans_as_the_originals(encoding: str) -> None
     want = [r for s in spans for r in span_to_records(s)]
     got = [r for s in decoded for r in span_to_records(s)]
     assert len(want) > 20
-    assert [(r.event_type, r.envelope, r.traceparent, r.tracestate) for r in got] == \
-        [(r.event_type, r.envelope, r.traceparent, r.tracestate) for r in want]
+    assert [(r.event_type, r.envelope, r.traceparent, r.tracestate) for r in got] == [
+        (r.event_type, r.envelope, r.traceparent, r.tracestate) for r in want
+    ]
 
 
 def test_otlp_json_as_written_by_hand_per_the_specification() -> None:
     doc = {
-        "resourceSpans": [{
-            "resource": {"attributes": [{"key": "service.name",
-                                         "value": {"stringValue": "node-agent"}}]},
-            "scopeSpans": [{
-                "scope": {"name": "@opentelemetry/instrumentation", "version": "0.1"},
-                "spans": [{
-                    "traceId": "5b8efff798038103d269b633813fc60c",
-                    "spanId": "eee19b7ec3c1b174",
-                    "parentSpanId": "eee19b7ec3c1b173",
-                    "name": "execute_tool read_file",
-                    "startTimeUnixNano": "1544712660000000000",
-                    "endTimeUnixNano": "1544712661000000000",
-                    "kind": 3,
-                    "attributes": [
-                        {"key": "gen_ai.operation.name", "value": {"stringValue": "execute_tool"}},
-                        {"key": "retries", "value": {"intValue": "3"}},
-                        {"key": "ratio", "value": {"doubleValue": 0.25}},
-                        {"key": "tags", "value": {"arrayValue": {"values": [
-                            {"stringValue": "x"}, {"stringValue": "y"}]}}},
-                        {"key": "args", "value": {"kvlistValue": {"values": [
-                            {"key": "path", "value": {"stringValue": "/tmp/a"}}]}}},
-                    ],
-                    "status": {"code": 2, "message": "denied"},
-                    "someFutureField": {"ignored": True},
-                }],
-            }],
-        }],
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "node-agent"}}]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "@opentelemetry/instrumentation", "version": "0.1"},
+                        "spans": [
+                            {
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                                "spanId": "eee19b7ec3c1b174",
+                                "parentSpanId": "eee19b7ec3c1b173",
+                                "name": "execute_tool read_file",
+                                "startTimeUnixNano": "1544712660000000000",
+                                "endTimeUnixNano": "1544712661000000000",
+                                "kind": 3,
+                                "attributes": [
+                                    {
+                                        "key": "gen_ai.operation.name",
+                                        "value": {"stringValue": "execute_tool"},
+                                    },
+                                    {"key": "retries", "value": {"intValue": "3"}},
+                                    {"key": "ratio", "value": {"doubleValue": 0.25}},
+                                    {
+                                        "key": "tags",
+                                        "value": {
+                                            "arrayValue": {
+                                                "values": [{"stringValue": "x"}, {"stringValue": "y"}]
+                                            }
+                                        },
+                                    },
+                                    {
+                                        "key": "args",
+                                        "value": {
+                                            "kvlistValue": {
+                                                "values": [
+                                                    {"key": "path", "value": {"stringValue": "/tmp/a"}}
+                                                ]
+                                            }
+                                        },
+                                    },
+                                ],
+                                "status": {"code": 2, "message": "denied"},
+                                "someFutureField": {"ignored": True},
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
     }
     (span,) = spans_from_request(decode_traces(json.dumps(doc).encode(), "otlp_json"))
     assert span.context.trace_id == 0x5B8EFFF798038103D269B633813FC60C
@@ -130,8 +166,11 @@ def test_otlp_json_as_written_by_hand_per_the_specification() -> None:
     assert span.kind is SpanKind.CLIENT
     assert (span.start_time, span.end_time) == (1544712660000000000, 1544712661000000000)
     assert dict(span.attributes or {}) == {
-        "gen_ai.operation.name": "execute_tool", "retries": 3, "ratio": 0.25,
-        "tags": ("x", "y"), "args": '{"path":"/tmp/a"}',
+        "gen_ai.operation.name": "execute_tool",
+        "retries": 3,
+        "ratio": 0.25,
+        "tags": ("x", "y"),
+        "args": '{"path":"/tmp/a"}',
     }
     assert (span.status.status_code, span.status.description) == (StatusCode.ERROR, "denied")
     assert span.resource.attributes["service.name"] == "node-agent"
@@ -141,39 +180,116 @@ def test_otlp_json_as_written_by_hand_per_the_specification() -> None:
 
 def test_kvlist_and_bytes_values_become_text() -> None:
     request = ExportTraceServiceRequest()
-    span = request.resource_spans.add().scope_spans.add().spans.add(
-        name="s", trace_id=b"\x01" * 16, span_id=b"\x02" * 8)
-    span.attributes.append(KeyValue(key="kv", value=AnyValue(kvlist_value=KeyValueList(values=[
-        KeyValue(key="a", value=AnyValue(int_value=1)),
-        KeyValue(key="l", value=AnyValue(array_value=ArrayValue(values=[
-            AnyValue(bool_value=True)])))]))))
+    span = (
+        request.resource_spans.add()
+        .scope_spans.add()
+        .spans.add(name="s", trace_id=b"\x01" * 16, span_id=b"\x02" * 8)
+    )
+    span.attributes.append(
+        KeyValue(
+            key="kv",
+            value=AnyValue(
+                kvlist_value=KeyValueList(
+                    values=[
+                        KeyValue(key="a", value=AnyValue(int_value=1)),
+                        KeyValue(
+                            key="l",
+                            value=AnyValue(array_value=ArrayValue(values=[AnyValue(bool_value=True)])),
+                        ),
+                    ]
+                )
+            ),
+        )
+    )
     span.attributes.append(KeyValue(key="raw", value=AnyValue(bytes_value=b"\x00\xff")))
-    span.attributes.append(KeyValue(key="nested", value=AnyValue(array_value=ArrayValue(values=[
-        AnyValue(kvlist_value=KeyValueList(values=[
-            KeyValue(key="x", value=AnyValue(string_value="y"))]))]))))
+    span.attributes.append(
+        KeyValue(
+            key="nested",
+            value=AnyValue(
+                array_value=ArrayValue(
+                    values=[
+                        AnyValue(
+                            kvlist_value=KeyValueList(
+                                values=[KeyValue(key="x", value=AnyValue(string_value="y"))]
+                            )
+                        )
+                    ]
+                )
+            ),
+        )
+    )
     span.attributes.append(KeyValue(key="empty", value=AnyValue()))
     (decoded,) = spans_from_request(request)
-    assert dict(decoded.attributes or {}) == {"kv": '{"a":1,"l":[true]}', "raw": "AP8=",
-                                        "nested": ('{"x":"y"}',)}
+    assert dict(decoded.attributes or {}) == {
+        "kv": '{"a":1,"l":[true]}',
+        "raw": "AP8=",
+        "nested": ('{"x":"y"}',),
+    }
 
 
-@pytest.mark.parametrize(("encoding", "value", "reason"), [
-    ("otlp_proto", b"\xff\xfe garbage, not protobuf", "not an OTLP protobuf message"),
-    ("otlp_proto", b'{"resourceSpans": []}', "not an OTLP protobuf message"),
-    ("otlp_json", b"not json at all", "not JSON"),
-    ("otlp_json", b"[1, 2]", "must be an object"),
-    ("otlp_json", json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
-        {"traceId": "W47/95gDgQPSabYzgT/GDA==", "spanId": "eee19b7ec3c1b174"}]}]}]}).encode(),
-     "traceId is not hex"),
-    ("otlp_json", json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
-        {"traceId": "5b8e", "spanId": "eee19b7ec3c1b174"}]}]}]}).encode(), "16 bytes"),
-    ("otlp_json", json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
-        {"traceId": "5b8efff798038103d269b633813fc60c", "startTimeUnixNano": "soon"}]}]}]}).encode(),
-     "not OTLP/JSON"),
-    ("xml", b"<spans/>", "unknown encoding"),
-])
-def test_what_is_not_an_export_request_is_a_decode_error(encoding: str, value: bytes,
-                                                          reason: str) -> None:
+@pytest.mark.parametrize(
+    ("encoding", "value", "reason"),
+    [
+        ("otlp_proto", b"\xff\xfe garbage, not protobuf", "not an OTLP protobuf message"),
+        ("otlp_proto", b'{"resourceSpans": []}', "not an OTLP protobuf message"),
+        ("otlp_json", b"not json at all", "not JSON"),
+        ("otlp_json", b"[1, 2]", "must be an object"),
+        (
+            "otlp_json",
+            json.dumps(
+                {
+                    "resourceSpans": [
+                        {
+                            "scopeSpans": [
+                                {
+                                    "spans": [
+                                        {"traceId": "W47/95gDgQPSabYzgT/GDA==", "spanId": "eee19b7ec3c1b174"}
+                                    ]
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ).encode(),
+            "traceId is not hex",
+        ),
+        (
+            "otlp_json",
+            json.dumps(
+                {
+                    "resourceSpans": [
+                        {"scopeSpans": [{"spans": [{"traceId": "5b8e", "spanId": "eee19b7ec3c1b174"}]}]}
+                    ]
+                }
+            ).encode(),
+            "16 bytes",
+        ),
+        (
+            "otlp_json",
+            json.dumps(
+                {
+                    "resourceSpans": [
+                        {
+                            "scopeSpans": [
+                                {
+                                    "spans": [
+                                        {
+                                            "traceId": "5b8efff798038103d269b633813fc60c",
+                                            "startTimeUnixNano": "soon",
+                                        }
+                                    ]
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ).encode(),
+            "not OTLP/JSON",
+        ),
+        ("xml", b"<spans/>", "unknown encoding"),
+    ],
+)
+def test_what_is_not_an_export_request_is_a_decode_error(encoding: str, value: bytes, reason: str) -> None:
     with pytest.raises(DecodeError, match=reason):
         decode_traces(value, encoding)
 
@@ -181,7 +297,8 @@ def test_what_is_not_an_export_request_is_a_decode_error(encoding: str, value: b
 def test_spans_without_valid_ids_are_a_decode_error() -> None:
     request = ExportTraceServiceRequest()
     request.resource_spans.add().scope_spans.add().spans.add(
-        name="zero", trace_id=b"\x00" * 16, span_id=b"\x02" * 8)
+        name="zero", trace_id=b"\x00" * 16, span_id=b"\x02" * 8
+    )
     with pytest.raises(DecodeError, match="trace id is zero"):
         spans_from_request(request)
     value = request.SerializeToString()
@@ -205,9 +322,15 @@ def test_logs_from_the_official_encoder_decode_in_both_encodings() -> None:
     memory = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
     provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
     logger = provider.get_logger("com.anthropic.claude_code.events", "2.0.0")
-    logger.emit(LogRecord(timestamp=5, body="claude_code.tool_result", trace_id=0x1F,
-                          span_id=0x2F, attributes={"event.name": "tool_result",
-                                                    "tool_name": "Read", "duration_ms": 12}))
+    logger.emit(
+        LogRecord(
+            timestamp=5,
+            body="claude_code.tool_result",
+            trace_id=0x1F,
+            span_id=0x2F,
+            attributes={"event.name": "tool_result", "tool_name": "Read", "duration_ms": 12},
+        )
+    )
     records = memory.get_finished_logs()
     value = logs_proto_value(records)
     request = decode_logs(value, "otlp_proto")

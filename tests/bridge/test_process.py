@@ -45,8 +45,7 @@ TABLES = {
 }
 
 
-def start_bridge(settings: Settings, log: Path, port: int, *args: str
-                 ) -> subprocess.Popen[bytes]:
+def start_bridge(settings: Settings, log: Path, port: int, *args: str) -> subprocess.Popen[bytes]:
     """``onex-otel bridge [args]`` for the spans topic of ``settings``, configured by environment,
     its output appended to ``log``, ``/health`` and ``/metrics`` on ``port``."""
     env = {
@@ -62,8 +61,12 @@ def start_bridge(settings: Settings, log: Path, port: int, *args: str
         "ONEX_BRIDGE_PORT": str(port),
     }
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "onex_otel.cli", "bridge", *args],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "onex_otel.cli", "bridge", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 @pytest.fixture
@@ -86,7 +89,10 @@ def metrics(port: int) -> dict[str, Any] | None:
 
 
 def test_kill_9_mid_stream_then_restart_every_row_exactly_once(
-    broker: Broker, database: Database, tmp_path: Path, procs: list[subprocess.Popen[bytes]],
+    broker: Broker,
+    database: Database,
+    tmp_path: Path,
+    procs: list[subprocess.Popen[bytes]],
 ) -> None:
     migrate(database.url)
     settings = bridge_settings(broker, tmp_path / "spool")
@@ -107,16 +113,21 @@ def test_kill_9_mid_stream_then_restart_every_row_exactly_once(
 
     def write() -> None:
         for start in range(0, len(messages), 2):
-            produce_values(broker, settings.bridge_spans_topic, messages[start:start + 2])
+            produce_values(broker, settings.bridge_spans_topic, messages[start : start + 2])
             if stop_writing.wait(0.1):
                 return
 
     writer = threading.Thread(target=write, daemon=True)
-    collector = Collector(CollectorOptions(
-        bootstrap_servers=broker.bootstrap, conninfo=database.url,
-        group_id=f"collector-{settings.bridge_group_id}",
-        topic_types=default_topic_types(settings.topic_prefix),
-        dlq_topic=f"{settings.bridge_dlq_topic}.c", batch_timeout_ms=100))
+    collector = Collector(
+        CollectorOptions(
+            bootstrap_servers=broker.bootstrap,
+            conninfo=database.url,
+            group_id=f"collector-{settings.bridge_group_id}",
+            topic_types=default_topic_types(settings.topic_prefix),
+            dlq_topic=f"{settings.bridge_dlq_topic}.c",
+            batch_timeout_ms=100,
+        )
+    )
     log = tmp_path / "bridge.log"
     with running(collector):
         port = free_port()
@@ -124,9 +135,12 @@ def test_kill_9_mid_stream_then_restart_every_row_exactly_once(
         procs.append(first)
         writer.start()
         try:
-            consumed = wait_for(lambda: (metrics(port) or {}).get("messages_consumed", 0) >= 30
-                                and metrics(port), timeout=60, interval=0.02,
-                                what="the first bridge at work")
+            consumed = wait_for(
+                lambda: (metrics(port) or {}).get("messages_consumed", 0) >= 30 and metrics(port),
+                timeout=60,
+                interval=0.02,
+                what="the first bridge at work",
+            )
             first.send_signal(signal.SIGKILL)
             first.wait(10)
             assert writer.is_alive(), "every message was written before the kill"
@@ -142,13 +156,20 @@ def test_kill_9_mid_stream_then_restart_every_row_exactly_once(
         def rows() -> dict[str, int]:
             found: dict[str, int] = {}
             for table, column in set(TABLES.values()):
-                for (eid,) in query(database, f"SELECT {column}::text FROM {table} WHERE "
-                                    f"{column} = ANY(%s::uuid[])", (list(want),)):
+                for (eid,) in query(
+                    database,
+                    f"SELECT {column}::text FROM {table} WHERE {column} = ANY(%s::uuid[])",
+                    (list(want),),
+                ):
                     found[eid] = found.get(eid, 0) + 1
             return found
 
-        wait_for(lambda: len(rows()) == len(want), timeout=120, interval=0.5,
-                 what=f"all {len(want)} events as rows")
+        wait_for(
+            lambda: len(rows()) == len(want),
+            timeout=120,
+            interval=0.5,
+            what=f"all {len(want)} events as rows",
+        )
         assert (metrics(port) or {}).get("messages_consumed", 0) > 0  # the second one worked
         second.send_signal(signal.SIGTERM)
         assert second.wait(40) == 0, log.read_text()[-3000:]
@@ -158,6 +179,8 @@ def test_kill_9_mid_stream_then_restart_every_row_exactly_once(
     assert all(n == 1 for n in found.values())
     for eid, event_type in want.items():  # each in the table of its kind
         table, column = TABLES[event_type]
-        assert query(database, f"SELECT count(*) FROM {table} WHERE {column} = %s",
-                     (eid,)) == [(1,)], (eid, event_type)
+        assert query(database, f"SELECT count(*) FROM {table} WHERE {column} = %s", (eid,)) == [(1,)], (
+            eid,
+            event_type,
+        )
     assert re.search(rb"bridge: consumed \d+ message", log.read_bytes())

@@ -74,10 +74,14 @@ def receiver_settings(bootstrap: str, tmp_path: Path, **overrides: Any) -> Setti
 
 
 @contextlib.contextmanager
-def running_receiver(settings: Settings, *, grpc_on: bool = True, http_on: bool = True
-                     ) -> Iterator[OtlpReceiver]:
-    receiver = OtlpReceiver(settings, grpc_address="127.0.0.1:0" if grpc_on else None,
-                            http_address="127.0.0.1:0" if http_on else None)
+def running_receiver(
+    settings: Settings, *, grpc_on: bool = True, http_on: bool = True
+) -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver(
+        settings,
+        grpc_address="127.0.0.1:0" if grpc_on else None,
+        http_address="127.0.0.1:0" if http_on else None,
+    )
     receiver.start()
     try:
         yield receiver
@@ -85,8 +89,7 @@ def running_receiver(settings: Settings, *, grpc_on: bool = True, http_on: bool 
         receiver.stop(10)
 
 
-def consume(broker: Broker, topic: str, count: int, timeout: float = 30.0,
-            linger: float = 2.0) -> list[Any]:
+def consume(broker: Broker, topic: str, count: int, timeout: float = 30.0, linger: float = 2.0) -> list[Any]:
     """The messages of ``topic``: waits (bounded) for ``count``, then ``linger`` seconds more,
     so that a message written twice shows.
     """
@@ -108,8 +111,9 @@ def consume(broker: Broker, topic: str, count: int, timeout: float = 30.0,
     return messages
 
 
-def received_requests(broker: Broker, topic: str, count: int, cls: type[Any],
-                      timeout: float = 30.0) -> list[Any]:
+def received_requests(
+    broker: Broker, topic: str, count: int, cls: type[Any], timeout: float = 30.0
+) -> list[Any]:
     """The export requests on an otlp topic (what the bridge consumes), as ``cls``."""
     messages = consume(broker, topic, count, timeout)
     assert all(m.key() is None for m in messages)
@@ -121,11 +125,13 @@ def make_spans(count: int = 2, service: str = "receiver-test") -> list[ReadableS
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("receiver.tests", "1.0")
-    with tracer.start_as_current_span("invoke_agent planner",
-                                      attributes={"gen_ai.operation.name": "invoke_agent"}):
+    with tracer.start_as_current_span(
+        "invoke_agent planner", attributes={"gen_ai.operation.name": "invoke_agent"}
+    ):
         for i in range(count - 1):
-            with tracer.start_as_current_span(f"execute_tool t{i}", attributes={
-                    "gen_ai.tool.name": f"t{i}", "n": i, "tags": ("a", "b")}) as span:
+            with tracer.start_as_current_span(
+                f"execute_tool t{i}", attributes={"gen_ai.tool.name": f"t{i}", "n": i, "tags": ("a", "b")}
+            ) as span:
                 span.add_event("progress", {"pct": 50})
     provider.shutdown()
     return list(memory.get_finished_spans())
@@ -140,17 +146,30 @@ def make_logs(count: int = 2, in_span: bool = False) -> list[ReadableLogRecord]:
     tracer = TracerProvider().get_tracer("t")
     with tracer.start_as_current_span("interaction") if in_span else contextlib.nullcontext():
         for i in range(count):
-            logger.emit(LogRecord(body=f"claude_code.tool_result {i}",
-                                  severity_number=SeverityNumber.INFO,
-                                  attributes={"event.name": "tool_result", "tool_name": "Bash",
-                                              "duration_ms": 12 + i, "success": "true"}))
+            logger.emit(
+                LogRecord(
+                    body=f"claude_code.tool_result {i}",
+                    severity_number=SeverityNumber.INFO,
+                    attributes={
+                        "event.name": "tool_result",
+                        "tool_name": "Bash",
+                        "duration_ms": 12 + i,
+                        "success": "true",
+                    },
+                )
+            )
     provider.shutdown()
     return list(memory.get_finished_logs())
 
 
-def post(port: int, path: str, body: bytes, content_type: str | None = "application/x-protobuf",
-         method: str = "POST", headers: dict[str, str] | None = None
-         ) -> tuple[int, dict[str, str], bytes]:
+def post(
+    port: int,
+    path: str,
+    body: bytes,
+    content_type: str | None = "application/x-protobuf",
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         all_headers = dict(headers or {})
@@ -166,8 +185,10 @@ def post(port: int, path: str, body: bytes, content_type: str | None = "applicat
 def hex_ids(node: Any) -> Any:
     """OTLP/JSON as a client writes it: trace and span ids in hex, not base64."""
     if isinstance(node, dict):
-        return {k: (base64.b64decode(v).hex() if k in ("traceId", "spanId", "parentSpanId")
-                    else hex_ids(v)) for k, v in node.items()}
+        return {
+            k: (base64.b64decode(v).hex() if k in ("traceId", "spanId", "parentSpanId") else hex_ids(v))
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [hex_ids(v) for v in node]
     return node
@@ -211,17 +232,22 @@ def with_bad_ids(request: Any) -> None:
 
 # -- the official Python OTLP exporters --------------------------------------------------------
 def test_python_otlp_exporters_over_grpc_and_http_reach_the_otlp_topics(
-        broker: Broker, tmp_path: Path) -> None:
+    broker: Broker, tmp_path: Path
+) -> None:
     settings = receiver_settings(broker.bootstrap, tmp_path)
     with running_receiver(settings) as receiver:
         grpc_spans, http_spans = make_spans(3), make_spans(2)
         grpc_logs, http_logs = make_logs(2), make_logs(3)
         grpc_url = f"http://127.0.0.1:{receiver.grpc_port}"
         http_url = f"http://127.0.0.1:{receiver.http_port}"
-        trace_exporters = [GrpcSpans(endpoint=grpc_url, insecure=True),
-                           HttpSpans(endpoint=f"{http_url}/v1/traces")]
-        log_exporters = [GrpcLogs(endpoint=grpc_url, insecure=True),
-                         HttpLogs(endpoint=f"{http_url}/v1/logs", compression=None)]
+        trace_exporters = [
+            GrpcSpans(endpoint=grpc_url, insecure=True),
+            HttpSpans(endpoint=f"{http_url}/v1/traces"),
+        ]
+        log_exporters = [
+            GrpcLogs(endpoint=grpc_url, insecure=True),
+            HttpLogs(endpoint=f"{http_url}/v1/logs", compression=None),
+        ]
         try:
             assert trace_exporters[0].export(grpc_spans).name == "SUCCESS"
             assert trace_exporters[1].export(http_spans).name == "SUCCESS"
@@ -242,9 +268,11 @@ def test_python_otlp_exporters_over_grpc_and_http_reach_the_otlp_topics(
     logs = received_requests(broker, settings.bridge_logs_topic, 2, LogsRequest)
     # each message is the very export request the SDK's encoder makes of those spans / records
     assert sorted(r.SerializeToString(deterministic=True) for r in traces) == sorted(
-        encode_spans(s).SerializeToString(deterministic=True) for s in (grpc_spans, http_spans))
+        encode_spans(s).SerializeToString(deterministic=True) for s in (grpc_spans, http_spans)
+    )
     assert sorted(r.SerializeToString(deterministic=True) for r in logs) == sorted(
-        encode_logs(x).SerializeToString(deterministic=True) for x in (grpc_logs, http_logs))
+        encode_logs(x).SerializeToString(deterministic=True) for x in (grpc_logs, http_logs)
+    )
 
 
 def test_compressed_exporters(broker: Broker, tmp_path: Path) -> None:
@@ -256,8 +284,9 @@ def test_compressed_exporters(broker: Broker, tmp_path: Path) -> None:
         spans, grpc_spans, logs = make_spans(4), make_spans(3), make_logs(2)
         url = f"http://127.0.0.1:{receiver.http_port}"
         span_exporter = HttpSpans(endpoint=f"{url}/v1/traces", compression=Compression.Gzip)
-        grpc_exporter = GrpcSpans(endpoint=f"http://127.0.0.1:{receiver.grpc_port}",
-                                  insecure=True, compression=GrpcCompression.Gzip)
+        grpc_exporter = GrpcSpans(
+            endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True, compression=GrpcCompression.Gzip
+        )
         log_exporter = HttpLogs(endpoint=f"{url}/v1/logs", compression=Compression.Deflate)
         try:
             assert span_exporter.export(spans).name == "SUCCESS"
@@ -267,11 +296,11 @@ def test_compressed_exporters(broker: Broker, tmp_path: Path) -> None:
             span_exporter.shutdown()  # type: ignore[no-untyped-call]
             grpc_exporter.shutdown()
             log_exporter.shutdown()  # type: ignore[no-untyped-call]
-    assert sorted(r.SerializeToString(deterministic=True) for r in received_requests(
-        broker, settings.bridge_spans_topic, 2, TraceRequest)) == sorted(
-        encode_spans(s).SerializeToString(deterministic=True) for s in (spans, grpc_spans))
-    assert received_requests(broker, settings.bridge_logs_topic, 1, LogsRequest) \
-        == [encode_logs(logs)]
+    assert sorted(
+        r.SerializeToString(deterministic=True)
+        for r in received_requests(broker, settings.bridge_spans_topic, 2, TraceRequest)
+    ) == sorted(encode_spans(s).SerializeToString(deterministic=True) for s in (spans, grpc_spans))
+    assert received_requests(broker, settings.bridge_logs_topic, 1, LogsRequest) == [encode_logs(logs)]
 
 
 # -- every answer, with raw clients ------------------------------------------------------------
@@ -284,8 +313,9 @@ def test_http_answers(broker: Broker, tmp_path: Path) -> None:
         body = request.SerializeToString()
 
         # protobuf, gzip: 200, an empty ExportTraceServiceResponse in protobuf
-        code, headers, answer = post(port, "/v1/traces", gzip.compress(body),
-                                     headers={"Content-Encoding": "gzip"})
+        code, headers, answer = post(
+            port, "/v1/traces", gzip.compress(body), headers={"Content-Encoding": "gzip"}
+        )
         assert (code, headers["content-type"]) == (200, "application/x-protobuf")
         response = trace_service_pb2.ExportTraceServiceResponse.FromString(answer)
         assert not response.HasField("partial_success")
@@ -299,8 +329,9 @@ def test_http_answers(broker: Broker, tmp_path: Path) -> None:
         partial = TraceRequest()
         partial.CopyFrom(request)
         with_bad_ids(partial)
-        code, headers, answer = post(port, "/v1/traces", otlp_json(partial),
-                                     "application/json; charset=utf-8")
+        code, headers, answer = post(
+            port, "/v1/traces", otlp_json(partial), "application/json; charset=utf-8"
+        )
         assert code == 200
         body_json = json.loads(answer)
         assert body_json["partialSuccess"]["rejectedSpans"] == "1"
@@ -313,11 +344,12 @@ def test_http_answers(broker: Broker, tmp_path: Path) -> None:
         assert post(port, "/v1/traces", b"")[0] == 200
 
         # 400: a body that does not decode; the answer is a google.rpc.Status with a BadRequest
-        for payload, media in ((b"\xff\xfe not protobuf", "application/x-protobuf"),
-                               (b"{not json", "application/json"),
-                               (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": '
-                                b'"zz"}]}]}]}', "application/json"),
-                               (b"\x1f\x8b broken gzip", "application/x-protobuf")):
+        for payload, media in (
+            (b"\xff\xfe not protobuf", "application/x-protobuf"),
+            (b"{not json", "application/json"),
+            (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}', "application/json"),
+            (b"\x1f\x8b broken gzip", "application/x-protobuf"),
+        ):
             extra = {"Content-Encoding": "gzip"} if payload.startswith(b"\x1f\x8b") else None
             code, headers, answer = post(port, "/v1/traces", payload, media, headers=extra)
             assert (code, headers["content-type"]) == (400, media), payload
@@ -339,8 +371,9 @@ def test_http_answers(broker: Broker, tmp_path: Path) -> None:
         code, headers, answer = post(port, "/v1/traces", big)
         assert (code, headers.get("connection")) == (413, "close")
         assert "larger than" in status_pb2.Status.FromString(answer).message
-        code, _, _ = post(port, "/v1/logs", gzip.compress(big), "application/json",
-                          headers={"Content-Encoding": "gzip"})
+        code, _, _ = post(
+            port, "/v1/logs", gzip.compress(big), "application/json", headers={"Content-Encoding": "gzip"}
+        )
         assert code == 413
 
         # 404 / 405
@@ -369,22 +402,26 @@ def test_logs_chunked_and_json(broker: Broker, tmp_path: Path) -> None:
         in_span = encode_logs(make_logs(2, in_span=True))
         record = in_span.resource_logs[0].scope_logs[0].log_records[0]
         assert (len(record.trace_id), len(record.span_id)) == (16, 8)
-        code, headers, answer = post(receiver.http_port, "/v1/logs", otlp_json(in_span),
-                                     "application/json")
+        code, headers, answer = post(receiver.http_port, "/v1/logs", otlp_json(in_span), "application/json")
         assert (code, headers["content-type"], json.loads(answer)) == (200, "application/json", {})
         request = encode_logs(make_logs(2))
         body = request.SerializeToString()
         conn = http.client.HTTPConnection("127.0.0.1", receiver.http_port, timeout=30)
         try:
-            conn.request("POST", "/v1/logs", body=iter([body[:10], body[10:]]),
-                         headers={"Content-Type": "application/x-protobuf"},
-                         encode_chunked=True)
+            conn.request(
+                "POST",
+                "/v1/logs",
+                body=iter([body[:10], body[10:]]),
+                headers={"Content-Type": "application/x-protobuf"},
+                encode_chunked=True,
+            )
             assert conn.getresponse().status == 200
         finally:
             conn.close()
     got = received_requests(broker, settings.bridge_logs_topic, 2, LogsRequest)
     assert sorted(r.SerializeToString(deterministic=True) for r in got) == sorted(
-        r.SerializeToString(deterministic=True) for r in (in_span, request))
+        r.SerializeToString(deterministic=True) for r in (in_span, request)
+    )
 
 
 def test_grpc_answers(broker: Broker, tmp_path: Path) -> None:
@@ -413,14 +450,12 @@ def test_grpc_answers(broker: Broker, tmp_path: Path) -> None:
         assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "google.rpc.retryinfo-bin" not in dict(error.trailing_metadata() or ())
 
-        answer, error = raw_call(port, "/opentelemetry.proto.collector.metrics.v1."
-                                       "MetricsService/Export", b"")
+        answer, error = raw_call(port, "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", b"")
         assert error is not None and error.code() == grpc.StatusCode.UNIMPLEMENTED
     assert received_requests(broker, settings.bridge_logs_topic, 1, LogsRequest) == [logs]
 
 
-def test_large_requests_are_split_and_oversized_items_rejected(broker: Broker,
-                                                               tmp_path: Path) -> None:
+def test_large_requests_are_split_and_oversized_items_rejected(broker: Broker, tmp_path: Path) -> None:
     settings = receiver_settings(broker.bootstrap, tmp_path, otlp_max_message_bytes=4096)
     with running_receiver(settings, http_on=False) as receiver:
         assert receiver.grpc_port
@@ -442,26 +477,35 @@ def test_large_requests_are_split_and_oversized_items_rejected(broker: Broker,
     assert all(len(m.value()) <= 4096 for m in messages)
     got = [TraceRequest.FromString(m.value()) for m in messages]
     # every span but the oversized one, each once, with its resource and scope
-    sent = [(s.span_id, s.SerializeToString()) for s in
-            request.resource_spans[0].scope_spans[0].spans if s.name != huge.name]
-    received = [(s.span_id, s.SerializeToString()) for r in got for ss in r.resource_spans[0]
-                .scope_spans for s in ss.spans]
+    sent = [
+        (s.span_id, s.SerializeToString())
+        for s in request.resource_spans[0].scope_spans[0].spans
+        if s.name != huge.name
+    ]
+    received = [
+        (s.span_id, s.SerializeToString())
+        for r in got
+        for ss in r.resource_spans[0].scope_spans
+        for s in ss.spans
+    ]
     assert sorted(received) == sorted(sent)
     for r in got:
         assert r.resource_spans[0].resource == request.resource_spans[0].resource
-        assert r.resource_spans[0].scope_spans[0].scope == \
-            request.resource_spans[0].scope_spans[0].scope
+        assert r.resource_spans[0].scope_spans[0].scope == request.resource_spans[0].scope_spans[0].scope
 
 
-def test_a_request_kafka_refuses_for_good_is_rejected_not_retried(broker: Broker,
-                                                                  tmp_path: Path) -> None:
+def test_a_request_kafka_refuses_for_good_is_rejected_not_retried(broker: Broker, tmp_path: Path) -> None:
     """Kafka refuses the message for good (larger than the producer allows): the items are
     rejected in a partial success (a retry could not help), not answered OK as if stored.
     """
     # a request alone is let in even when it is larger than the pending cap
     settings = receiver_settings(broker.bootstrap, tmp_path, otlp_max_pending_bytes=1024)
-    receiver = OtlpReceiver(settings, grpc_address=None, http_address="127.0.0.1:0",
-                            producer_overrides={"message.max.bytes": 2000})
+    receiver = OtlpReceiver(
+        settings,
+        grpc_address=None,
+        http_address="127.0.0.1:0",
+        producer_overrides={"message.max.bytes": 2000},
+    )
     receiver.start()
     try:
         assert receiver.http_port
@@ -483,8 +527,9 @@ def test_a_request_kafka_refuses_for_good_is_rejected_not_retried(broker: Broker
     assert received_requests(broker, settings.bridge_spans_topic, 1, TraceRequest) == [small]
 
 
-def test_http_connections_are_bounded(broker: Broker, tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_http_connections_are_bounded(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import socket
 
     from onex_exporters.bridge import receiver as receiver_module
@@ -518,8 +563,9 @@ def test_exporter_send_acknowledges_each_message_once(broker: Broker, tmp_path: 
     with pytest.raises(ValueError, match="delivery reports of successes"):
         plain.send([SpoolRecord("t", b"v")])
     plain.shutdown()
-    exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False, producer_overrides={
-        "delivery.report.only.error": False})
+    exporter = OnexKafkaSpanExporter(
+        settings, attach_lifecycle=False, producer_overrides={"delivery.report.only.error": False}
+    )
     outcomes: list[tuple[int, str]] = []
     done = threading.Event()
 
@@ -528,6 +574,7 @@ def test_exporter_send_acknowledges_each_message_once(broker: Broker, tmp_path: 
             outcomes.append((i, outcome))
             if len(outcomes) == 3:
                 done.set()
+
         return ack
 
     topic = settings.bridge_spans_topic
@@ -535,19 +582,18 @@ def test_exporter_send_acknowledges_each_message_once(broker: Broker, tmp_path: 
     assert done.wait(20)
     exporter.shutdown()
     exporter.send([SpoolRecord(topic, b"late", None, (), ack_for(3))])
-    assert sorted(outcomes) == [(0, "delivered"), (1, "delivered"), (2, "delivered"),
-                                (3, "shutdown")]
+    assert sorted(outcomes) == [(0, "delivered"), (1, "delivered"), (2, "delivered"), (3, "shutdown")]
     assert sorted(m.value() for m in consume(broker, topic, 3)) == [b"m0", b"m1", b"m2"]
 
 
 # -- back-pressure, outage, spool --------------------------------------------------------------
-def test_back_pressure_then_spool_while_the_broker_is_away(own_broker: Broker,
-                                                           tmp_path: Path) -> None:
+def test_back_pressure_then_spool_while_the_broker_is_away(own_broker: Broker, tmp_path: Path) -> None:
     """Requests beyond ONEX_OTLP_MAX_PENDING_BYTES are refused (503 / UNAVAILABLE + retry
     delay) while one waits for Kafka; it then goes to the spool and is answered OK.
     """
-    settings = receiver_settings(own_broker.bootstrap, tmp_path, otlp_delivery_timeout_ms=2500,
-                                 otlp_max_pending_bytes=4096)
+    settings = receiver_settings(
+        own_broker.bootstrap, tmp_path, otlp_delivery_timeout_ms=2500, otlp_max_pending_bytes=4096
+    )
     with running_receiver(settings) as receiver:
         assert receiver.http_port and receiver.grpc_port
         first = encode_spans(make_spans(3))
@@ -556,8 +602,11 @@ def test_back_pressure_then_spool_while_the_broker_is_away(own_broker: Broker,
         waiting = encode_spans(make_spans(15))
         assert 2048 < waiting.ByteSize() < 4096
         outcome: list[int] = []
-        slow = threading.Thread(target=lambda: outcome.append(post(
-            receiver.http_port or 0, "/v1/traces", waiting.SerializeToString())[0]))
+        slow = threading.Thread(
+            target=lambda: outcome.append(
+                post(receiver.http_port or 0, "/v1/traces", waiting.SerializeToString())[0]
+            )
+        )
         slow.start()
         deadline = time.monotonic() + 10
         while receiver.metrics()["otlp_pending_bytes"] == 0 and time.monotonic() < deadline:
@@ -575,8 +624,11 @@ def test_back_pressure_then_spool_while_the_broker_is_away(own_broker: Broker,
         trailers = dict(error.trailing_metadata())
         retry = error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"])
         assert retry.retry_delay.seconds == 2
-        assert status_pb2.Status.FromString(trailers["grpc-status-details-bin"]).details[0] \
+        assert (
+            status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+            .details[0]
             .Unpack(error_details_pb2.RetryInfo())
+        )
 
         slow.join(20)
         assert outcome == [200]  # answered once it was in the spool
@@ -587,8 +639,7 @@ def test_back_pressure_then_spool_while_the_broker_is_away(own_broker: Broker,
 
         # the broker is still away: now requests go straight to the spool
         later = encode_logs(make_logs(2))
-        exporter = GrpcLogs(endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True,
-                            timeout=10)
+        exporter = GrpcLogs(endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True, timeout=10)
         try:
             started = time.monotonic()
             assert exporter.export(make_logs(1)).name == "SUCCESS"
@@ -601,21 +652,23 @@ def test_back_pressure_then_spool_while_the_broker_is_away(own_broker: Broker,
         deadline = time.monotonic() + 60
         while receiver.health()["kafka"] != "delivering" and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert receiver.health() == {"status": "healthy", "listening": receiver.health()[
-            "listening"], "kafka": "delivering", "pending_bytes": 0, "spool_bytes": 0}
+        assert receiver.health() == {
+            "status": "healthy",
+            "listening": receiver.health()["listening"],
+            "kafka": "delivering",
+            "pending_bytes": 0,
+            "spool_bytes": 0,
+        }
     # the memory-only broker lost `first`; what was accepted while it was away arrives once
-    assert received_requests(own_broker, settings.bridge_spans_topic, 1, TraceRequest) \
-        == [waiting]
+    assert received_requests(own_broker, settings.bridge_spans_topic, 1, TraceRequest) == [waiting]
     assert len(received_requests(own_broker, settings.bridge_logs_topic, 2, LogsRequest)) == 2
 
 
-def test_outage_with_the_sdk_exporters_nothing_lost_nothing_twice(own_broker: Broker,
-                                                                 tmp_path: Path) -> None:
+def test_outage_with_the_sdk_exporters_nothing_lost_nothing_twice(own_broker: Broker, tmp_path: Path) -> None:
     settings = receiver_settings(own_broker.bootstrap, tmp_path, otlp_delivery_timeout_ms=2000)
     batches = [make_spans(2, service=f"svc{i}") for i in range(6)]
     with running_receiver(settings) as receiver:
-        grpc_exporter = GrpcSpans(endpoint=f"http://127.0.0.1:{receiver.grpc_port}",
-                                  insecure=True)
+        grpc_exporter = GrpcSpans(endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True)
         http_exporter = HttpSpans(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/traces")
         try:
             assert grpc_exporter.export(batches[0]).name == "SUCCESS"  # warms the producer
@@ -634,19 +687,19 @@ def test_outage_with_the_sdk_exporters_nothing_lost_nothing_twice(own_broker: Br
             time.sleep(0.2)
         assert receiver.health()["spool_bytes"] == 0
     got = received_requests(own_broker, settings.bridge_spans_topic, 5, TraceRequest)
-    services = Counter(r.resource_spans[0].resource.attributes[0].value.string_value
-                       for r in got)
+    services = Counter(r.resource_spans[0].resource.attributes[0].value.string_value for r in got)
     assert sorted(r.SerializeToString(deterministic=True) for r in got) == sorted(
-        encode_spans(b).SerializeToString(deterministic=True) for b in batches[1:]), services
+        encode_spans(b).SerializeToString(deterministic=True) for b in batches[1:]
+    ), services
 
 
-def test_no_request_is_accepted_beyond_the_room_in_the_spool(own_broker: Broker,
-                                                            tmp_path: Path) -> None:
+def test_no_request_is_accepted_beyond_the_room_in_the_spool(own_broker: Broker, tmp_path: Path) -> None:
     """With Kafka away, requests are accepted while the spool has room for them, then refused
     (503 + Retry-After): the spool never has to drop one that was answered OK.
     """
-    settings = receiver_settings(own_broker.bootstrap, tmp_path, otlp_delivery_timeout_ms=1000,
-                                 spool_max_bytes=40_000)
+    settings = receiver_settings(
+        own_broker.bootstrap, tmp_path, otlp_delivery_timeout_ms=1000, spool_max_bytes=40_000
+    )
     own_broker.stop()
     requests = [encode_spans(make_spans(10, service=f"svc{i}")) for i in range(20)]
     accepted = []
@@ -654,8 +707,7 @@ def test_no_request_is_accepted_beyond_the_room_in_the_spool(own_broker: Broker,
         assert receiver.http_port
         codes = []
         for request in requests:
-            code, headers, _ = post(receiver.http_port, "/v1/traces",
-                                    request.SerializeToString())
+            code, headers, _ = post(receiver.http_port, "/v1/traces", request.SerializeToString())
             codes.append(code)
             if code == 200:
                 accepted.append(request)
@@ -671,7 +723,8 @@ def test_no_request_is_accepted_beyond_the_room_in_the_spool(own_broker: Broker,
             time.sleep(0.2)
     got = received_requests(own_broker, settings.bridge_spans_topic, len(accepted), TraceRequest)
     assert sorted(r.SerializeToString(deterministic=True) for r in got) == sorted(
-        r.SerializeToString(deterministic=True) for r in accepted)
+        r.SerializeToString(deterministic=True) for r in accepted
+    )
 
 
 def test_spooled_requests_survive_the_receiver(own_broker: Broker, tmp_path: Path) -> None:
@@ -686,13 +739,13 @@ def test_spooled_requests_survive_the_receiver(own_broker: Broker, tmp_path: Pat
         deadline = time.monotonic() + 60
         while receiver.health()["spool_bytes"] and time.monotonic() < deadline:
             time.sleep(0.2)
-    assert received_requests(own_broker, settings.bridge_logs_topic, 1, LogsRequest) \
-        == [request]
+    assert received_requests(own_broker, settings.bridge_logs_topic, 1, LogsRequest) == [request]
 
 
 # -- addresses and lifecycle -------------------------------------------------------------------
-def test_addresses_are_loopback_unless_given(broker: Broker, tmp_path: Path,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_addresses_are_loopback_unless_given(
+    broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     assert parse_address("4318", 4318) == ("127.0.0.1", 4318)
     assert parse_address(":4317", 4317) == ("127.0.0.1", 4317)
     assert parse_address("", 4317) == ("127.0.0.1", 4317)
@@ -711,7 +764,8 @@ def test_addresses_are_loopback_unless_given(broker: Broker, tmp_path: Path,
             assert receiver._http_server.server_address[0] == "127.0.0.1"
             assert receiver.health()["listening"] == {
                 "grpc": f"127.0.0.1:{receiver.grpc_port}",
-                "http": f"127.0.0.1:{receiver.http_port}"}
+                "http": f"127.0.0.1:{receiver.http_port}",
+            }
         finally:
             receiver.stop(5)
     assert not [r for r in caplog.records if "beyond loopback" in r.getMessage()]
@@ -719,8 +773,7 @@ def test_addresses_are_loopback_unless_given(broker: Broker, tmp_path: Path,
     with caplog.at_level(logging.INFO, "onex_exporters.bridge.receiver"):
         receiver.start()
         receiver.stop(5)
-    assert [r.levelno for r in caplog.records if "beyond loopback" in r.getMessage()] \
-        == [logging.WARNING]
+    assert [r.levelno for r in caplog.records if "beyond loopback" in r.getMessage()] == [logging.WARNING]
 
 
 def test_stop_releases_the_ports(broker: Broker, tmp_path: Path) -> None:
@@ -739,31 +792,44 @@ def run_node_agent(env: dict[str, str], timeout: float = 60.0) -> str:
     if node is None or npm is None:
         pytest.skip("node and npm are needed for the Node.js agent")
     if not (NODE_AGENT / "node_modules").is_dir():
-        subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_AGENT, check=True,
-                       timeout=300, capture_output=True)
-    done = subprocess.run([node, "agent.js"], cwd=NODE_AGENT, env={**os.environ, **env},
-                          timeout=timeout, capture_output=True, text=True)
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund"],
+            cwd=NODE_AGENT,
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )
+    done = subprocess.run(
+        [node, "agent.js"],
+        cwd=NODE_AGENT,
+        env={**os.environ, **env},
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def node_agent_requests(broker: Broker, settings: Settings, receiver: OtlpReceiver,
-                        correlation_id: str, expected: int = 1) -> list[Any]:
+def node_agent_requests(
+    broker: Broker, settings: Settings, receiver: OtlpReceiver, correlation_id: str, expected: int = 1
+) -> list[Any]:
     """Run the Node.js agent against ``receiver``; the export requests it left on the topic.
 
     The agent's trace id is ``correlation_id`` (32 hex digits): a test reading further down the
     pipeline (the bridge, PostgreSQL) finds the run by it.
     """
-    run_node_agent({
-        "OTLP_TRACES_URL": f"http://127.0.0.1:{receiver.http_port}/v1/traces",
-        "AGENT_TRACE_ID": correlation_id,
-    })
+    run_node_agent(
+        {
+            "OTLP_TRACES_URL": f"http://127.0.0.1:{receiver.http_port}/v1/traces",
+            "AGENT_TRACE_ID": correlation_id,
+        }
+    )
     return received_requests(broker, settings.bridge_spans_topic, expected, TraceRequest)
 
 
 def spans_of(requests: Sequence[Any]) -> dict[str, Any]:
-    return {s.name: s for r in requests for rs in r.resource_spans for ss in rs.scope_spans
-            for s in ss.spans}
+    return {s.name: s for r in requests for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans}
 
 
 def attributes(span: Any) -> dict[str, Any]:
@@ -784,19 +850,25 @@ def test_node_agent_genai_spans_reach_the_otlp_topic(broker: Broker, tmp_path: P
     agent, tool = spans["invoke_agent research-agent"], spans["execute_tool web_search"]
     assert agent.trace_id.hex() == tool.trace_id.hex() == correlation_id
     assert tool.parent_span_id == agent.span_id
-    assert attributes(agent) == {"gen_ai.operation.name": "invoke_agent",
-                                 "gen_ai.agent.name": "research-agent",
-                                 "gen_ai.provider.name": "openai",
-                                 "gen_ai.request.model": "gpt-4o",
-                                 "session.id": "node-session-1"}
+    assert attributes(agent) == {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": "research-agent",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "session.id": "node-session-1",
+    }
     tool_attributes = attributes(tool)
     assert {k: v for k, v in tool_attributes.items() if k != "gen_ai.tool.call.arguments"} == {
-        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "web_search",
-        "gen_ai.tool.call.id": "call_0001", "gen_ai.tool.type": "function"}
-    assert json.loads(tool_attributes["gen_ai.tool.call.arguments"]) == {"query": "otlp bridge",
-                                                                         "max_results": 3}
-    resource = {kv.key: kv.value.string_value for kv in requests[0].resource_spans[0].resource
-                .attributes}
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "web_search",
+        "gen_ai.tool.call.id": "call_0001",
+        "gen_ai.tool.type": "function",
+    }
+    assert json.loads(tool_attributes["gen_ai.tool.call.arguments"]) == {
+        "query": "otlp bridge",
+        "max_results": 3,
+    }
+    resource = {kv.key: kv.value.string_value for kv in requests[0].resource_spans[0].resource.attributes}
     assert resource == {"service.name": "node-research-agent"}
     scope = requests[0].resource_spans[0].scope_spans[0].scope
     assert (scope.name, scope.version) == ("node-research-agent", "1.0.0")

@@ -27,15 +27,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def action(corr: uuid.UUID, name: str) -> OnexEnvelopeV1:
-    return OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=corr, agent_name="bounds", action_type=ActionType.SUCCESS, action_name=name))
+    return OnexEnvelopeV1.create(
+        AgentActionPayload(
+            correlation_id=corr, agent_name="bounds", action_type=ActionType.SUCCESS, action_name=name
+        )
+    )
 
 
 def test_health_is_degraded_until_a_broker_answers(broker: Broker, migrated: Database) -> None:
     seen: list[str] = []
     opts = options(broker, migrated, bootstrap_servers=f"127.0.0.1:{free_port()}")
-    collector = Collector(opts, metrics=CollectorMetrics(), progress_every_s=0.2,
-                          progress=lambda m: seen.append(m.health()["status"]))
+    collector = Collector(
+        opts,
+        metrics=CollectorMetrics(),
+        progress_every_s=0.2,
+        progress=lambda m: seen.append(m.health()["status"]),
+    )
     with running(collector):
         wait_for(lambda: len(seen) >= 3, timeout=30, what="progress reports")
         health = collector.metrics.health()
@@ -44,14 +51,14 @@ def test_health_is_degraded_until_a_broker_answers(broker: Broker, migrated: Dat
     assert set(seen) == {"degraded"}
 
 
-def test_a_one_shot_run_gives_up_when_kafka_stays_away(own_broker: Broker,
-                                                       migrated: Database) -> None:
+def test_a_one_shot_run_gives_up_when_kafka_stays_away(own_broker: Broker, migrated: Database) -> None:
     own_broker.create_topics(*ALL_TOPICS, "onex.dlq.test")
     corr = uuid.uuid4()
     produce(own_broker, [action(corr, "before")])
     # idle stop far away: only the give-up can end this run
-    collector = Collector(options(own_broker, migrated, start="beginning",
-                                  stop_when_idle_s=600.0, connect_timeout_s=3.0))
+    collector = Collector(
+        options(own_broker, migrated, start="beginning", stop_when_idle_s=600.0, connect_timeout_s=3.0)
+    )
     errors: list[BaseException] = []
 
     def target() -> None:
@@ -63,8 +70,11 @@ def test_a_one_shot_run_gives_up_when_kafka_stays_away(own_broker: Broker,
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
-                               (corr,)), timeout=60, what="the row")
+        wait_for(
+            lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s", (corr,)),
+            timeout=60,
+            what="the row",
+        )
         own_broker.stop()
         thread.join(90)  # before: the run waited for ever
         assert not thread.is_alive()
@@ -94,8 +104,9 @@ except KeyboardInterrupt:
 
 
 @pytest.mark.parametrize("kafka", ["up", "unreachable"])
-def test_ctrl_c_stops_the_consumer_loop_cleanly(kafka: str, broker: Broker, topics: list[str],
-                                                migrated: Database, tmp_path: Path) -> None:
+def test_ctrl_c_stops_the_consumer_loop_cleanly(
+    kafka: str, broker: Broker, topics: list[str], migrated: Database, tmp_path: Path
+) -> None:
     """No traceback: with Kafka unreachable, librdkafka calls back into Python ~30 times a
     second, and a KeyboardInterrupt raised in such a callback used to surface from consume() as
     "SystemError: ... returned NULL without setting an exception"."""
@@ -103,10 +114,20 @@ def test_ctrl_c_stops_the_consumer_loop_cleanly(kafka: str, broker: Broker, topi
     bootstrap = broker.bootstrap if kafka == "up" else f"127.0.0.1:{free_port()}"
     with open(tmp_path / "stderr", "w+") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-c",
-             "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n" + CTRL_C,
-             bootstrap, migrated.url, uuid.uuid4().hex[:8]],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+            [
+                sys.executable,
+                "-c",
+                "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n" + CTRL_C,
+                bootstrap,
+                migrated.url,
+                uuid.uuid4().hex[:8],
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
         try:
             assert proc.stdout is not None
             assert proc.stdout.readline().strip() == "running"
@@ -124,20 +145,24 @@ def test_ctrl_c_stops_the_consumer_loop_cleanly(kafka: str, broker: Broker, topi
     assert proc.returncode == 0
 
 
-def test_health_stays_degraded_while_the_broker_is_down(own_broker: Broker,
-                                                        migrated: Database) -> None:
+def test_health_stays_degraded_while_the_broker_is_down(own_broker: Broker, migrated: Database) -> None:
     own_broker.create_topics(*ALL_TOPICS, "onex.dlq.test")
     corr = uuid.uuid4()
     seen: list[str] = []
-    collector = Collector(options(own_broker, migrated), progress_every_s=0.2,
-                          progress=lambda m: seen.append(m.health()["status"]))
+    collector = Collector(
+        options(own_broker, migrated),
+        progress_every_s=0.2,
+        progress=lambda m: seen.append(m.health()["status"]),
+    )
     with running(collector):
         produce(own_broker, [action(corr, "before")])
-        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
-                               (corr,)), timeout=60, what="the row")
+        wait_for(
+            lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s", (corr,)),
+            timeout=60,
+            what="the row",
+        )
         own_broker.stop()
-        wait_for(lambda: collector.metrics.health()["status"] == "degraded", timeout=60,
-                 what="degraded")
+        wait_for(lambda: collector.metrics.health()["status"] == "degraded", timeout=60, what="degraded")
         del seen[:]
         time.sleep(6.0)  # several lag probes and commit intervals while the broker is away
         assert seen and set(seen) == {"degraded"}
@@ -157,9 +182,17 @@ def test_a_one_shot_run_gives_up_when_the_database_stays_away(
     with TcpProxy(migrated.host, migrated.port) as proxy:
         proxy.cut()
         url = migrated.url.replace(f"port={migrated.port}", f"port={proxy.port}")
-        collector = Collector(options(broker, migrated, conninfo=url, start="beginning",
-                                      topic_types={topic: EventType.AGENT_ACTION},
-                                      stop_when_idle_s=600.0, connect_timeout_s=2.0))
+        collector = Collector(
+            options(
+                broker,
+                migrated,
+                conninfo=url,
+                start="beginning",
+                topic_types={topic: EventType.AGENT_ACTION},
+                stop_when_idle_s=600.0,
+                connect_timeout_s=2.0,
+            )
+        )
         errors: list[BaseException] = []
 
         def target() -> None:

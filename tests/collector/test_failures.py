@@ -28,8 +28,9 @@ pytestmark = pytest.mark.integration
 
 
 def action(corr: uuid.UUID, name: str, agent: str = "agent-x") -> OnexEnvelopeV1:
-    return OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=corr, agent_name=agent, action_type="tool_call", action_name=name))
+    return OnexEnvelopeV1.create(
+        AgentActionPayload(correlation_id=corr, agent_name=agent, action_type="tool_call", action_name=name)
+    )
 
 
 def test_poison_messages_go_to_the_dlq_and_the_rest_flows(
@@ -39,27 +40,47 @@ def test_poison_messages_go_to_the_dlq_and_the_rest_flows(
     dlq = f"onex.dlq.test-{corr.hex[:8]}"
     broker.create_topics(dlq)
     topic = c.EventType.AGENT_ACTION.value
-    invalid = json.loads(OnexEnvelopeV1.create(RoutingDecisionPayload(
-        correlation_id=corr, selected_agent="x", confidence_score=0.5, routing_strategy="s",
-        routing_time_ms=1)).to_json())
+    invalid = json.loads(
+        OnexEnvelopeV1.create(
+            RoutingDecisionPayload(
+                correlation_id=corr,
+                selected_agent="x",
+                confidence_score=0.5,
+                routing_strategy="s",
+                routing_time_ms=1,
+            )
+        ).to_json()
+    )
     invalid["payload"]["confidence_score"] = 7
     # Valid for the models, rejected by PostgreSQL: duration_ms overflows an INTEGER column.
-    rejected = OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=corr, agent_name="agent-x", action_type="tool_call",
-        action_name="rejected-by-db", duration_ms=2**40))
+    rejected = OnexEnvelopeV1.create(
+        AgentActionPayload(
+            correlation_id=corr,
+            agent_name="agent-x",
+            action_type="tool_call",
+            action_name="rejected-by-db",
+            duration_ms=2**40,
+        )
+    )
     goods = [action(corr, f"good-{i}") for i in range(4)]
     produce(broker, [goods[0]])
     produce(broker, [(topic, b"{not json")], headers=[("x-origin", b"test")], key=b"k1")
     produce(broker, [goods[1], (topic, json.dumps(invalid).encode())])  # type: ignore[list-item]
     produce(broker, [rejected, goods[2], goods[3]])
     with running(Collector(options(broker, migrated, dlq_topic=dlq, batch_size=50))) as col:
-        wait_for(lambda: query(migrated, "SELECT count(*) FROM agent_actions WHERE"
-                               " correlation_id = %s", (corr,))[0][0] == 4, what="good rows")
+        wait_for(
+            lambda: (
+                query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s", (corr,))[0][0]
+                == 4
+            ),
+            what="good rows",
+        )
         wait_for(lambda: col.metrics.snapshot()["dlq_messages"] >= 3, what="3 dead letters")
         dead = broker.consume([dlq], 3, timeout=30)
-    assert sorted(r[0] for r in query(migrated, "SELECT action_name FROM agent_actions WHERE"
-                                      " correlation_id = %s", (corr,))) == [
-        "good-0", "good-1", "good-2", "good-3"]
+    assert sorted(
+        r[0]
+        for r in query(migrated, "SELECT action_name FROM agent_actions WHERE correlation_id = %s", (corr,))
+    ) == ["good-0", "good-1", "good-2", "good-3"]
     by_stage: dict[str, Any] = {}
     for msg in dead:
         headers = dict(msg.headers())
@@ -98,20 +119,29 @@ def test_database_outage_pauses_retries_and_resumes(
         col = Collector(options(broker, migrated, conninfo=url, dlq_topic=dlq), metrics=metrics)
         with running(col), MetricsServer(metrics, port=0) as server:
             produce(broker, [action(corr, "before")])
-            wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE"
-                                   " correlation_id = %s", (corr,)), what="first row")
+            wait_for(
+                lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s", (corr,)),
+                what="first row",
+            )
             proxy.cut()
             produce(broker, [action(corr, f"during-{i}") for i in range(20)])
             wait_for(lambda: metrics.snapshot()["database_retries"] >= 3, what="retries")
             code, health = get(server.port, "/health")
             assert code == 503 and health["status"] == "degraded"
             assert "database" in health["reasons"]
-            assert query(migrated, "SELECT count(*) FROM agent_actions WHERE"
-                         " correlation_id = %s", (corr,)) == [(1,)]
+            assert query(
+                migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s", (corr,)
+            ) == [(1,)]
             proxy.restore()
-            wait_for(lambda: query(migrated, "SELECT count(*) FROM agent_actions WHERE"
-                                   " correlation_id = %s", (corr,))[0][0] == 21,
-                     what="every row after the outage")
+            wait_for(
+                lambda: (
+                    query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s", (corr,))[
+                        0
+                    ][0]
+                    == 21
+                ),
+                what="every row after the outage",
+            )
             wait_for(lambda: get(server.port, "/health")[0] == 200, what="healthy again")
         dead_count = metrics.snapshot()["dlq_messages"]  # earlier tests' poison messages only
     # An outage is not a poison message: nothing of this test went to the DLQ (poison messages
@@ -128,19 +158,22 @@ def test_a_batch_stuck_behind_a_lock_is_cancelled_retried_and_written(
     metrics = CollectorMetrics()
     # (Without the statement timeout only the lock timeout, a minute, would end the wait.)
     conninfo = make_conninfo(migrated.url, options="-c lock_timeout=60000")
-    col = Collector(options(broker, migrated, conninfo=conninfo, statement_timeout_ms=300),
-                    metrics=metrics)
+    col = Collector(options(broker, migrated, conninfo=conninfo, statement_timeout_ms=300), metrics=metrics)
     with running(col):
         with table_locked(migrated, "agent_actions"):
             produce(broker, [action(corr, "behind-a-lock")])
-            wait_for(lambda: metrics.snapshot()["database_retries"] >= 2, timeout=20,
-                     what="the stuck batch cancelled and retried")
+            wait_for(
+                lambda: metrics.snapshot()["database_retries"] >= 2,
+                timeout=20,
+                what="the stuck batch cancelled and retried",
+            )
             assert not metrics.database_ok
-        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
-                               (corr,)), what="the row once the lock is gone")
+        wait_for(
+            lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s", (corr,)),
+            what="the row once the lock is gone",
+        )
         wait_for(lambda: metrics.database_ok, what="the database counted as back")
-    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s",
-                 (corr,)) == [(1,)]
+    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s", (corr,)) == [(1,)]
 
 
 def get(port: int, path: str, accept: str | None = None) -> tuple[int, Any]:
@@ -157,9 +190,7 @@ def get(port: int, path: str, accept: str | None = None) -> tuple[int, Any]:
     return code, json.loads(body) if ctype.startswith("application/json") else body
 
 
-def test_health_and_metrics_endpoints(
-    broker: Broker, topics: list[str], migrated: Database
-) -> None:
+def test_health_and_metrics_endpoints(broker: Broker, topics: list[str], migrated: Database) -> None:
     corr = uuid.uuid4()
     metrics = CollectorMetrics()
     with MetricsServer(metrics, port=0) as server:
@@ -172,9 +203,17 @@ def test_health_and_metrics_endpoints(
             code, body = get(server.port, "/metrics")
         assert code == 200
         assert set(body) >= {
-            "uptime_seconds", "messages_consumed", "messages_inserted", "messages_failed",
-            "batches_processed", "avg_batch_processing_ms", "messages_per_second",
-            "last_commit_time", "consumer_lag", "dlq_messages"}
+            "uptime_seconds",
+            "messages_consumed",
+            "messages_inserted",
+            "messages_failed",
+            "batches_processed",
+            "avg_batch_processing_ms",
+            "messages_per_second",
+            "last_commit_time",
+            "consumer_lag",
+            "dlq_messages",
+        }
         # (the topics are shared: earlier tests' poison messages are consumed again here)
         assert body["messages_consumed"] >= 7 and body["messages_inserted"] >= 7
         assert body["messages_failed"] == body["dlq_messages"]
@@ -200,8 +239,10 @@ def test_kafka_outage_degrades_health_then_recovers(own_broker: Broker, migrated
     col = Collector(options(own_broker, migrated), metrics=metrics)
     with running(col), MetricsServer(metrics, port=0) as server:
         produce(own_broker, [action(corr, "before")])
-        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
-                               (corr,)), what="first row")
+        wait_for(
+            lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s", (corr,)),
+            what="first row",
+        )
         own_broker.stop()
         wait_for(lambda: get(server.port, "/health")[0] == 503, timeout=60, what="degraded")
         assert "kafka" in get(server.port, "/health")[1]["reasons"]
@@ -209,9 +250,15 @@ def test_kafka_outage_degrades_health_then_recovers(own_broker: Broker, migrated
         own_broker.create_topics(*ALL_TOPICS, "onex.dlq.test")
         wait_for(lambda: get(server.port, "/health")[0] == 200, timeout=60, what="healthy again")
         produce(own_broker, [action(corr, "after")])
-        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s"
-                               " AND action_name = 'after'", (corr,)), timeout=60,
-                 what="rows flow again")
+        wait_for(
+            lambda: query(
+                migrated,
+                "SELECT 1 FROM agent_actions WHERE correlation_id = %s AND action_name = 'after'",
+                (corr,),
+            ),
+            timeout=60,
+            what="rows flow again",
+        )
 
 
 def test_offsets_do_not_move_past_a_poison_message_the_dlq_did_not_confirm(
@@ -226,18 +273,25 @@ def test_offsets_do_not_move_past_a_poison_message_the_dlq_did_not_confirm(
     first = Collector(options(broker, migrated, group_id=group))  # its own DLQ topic
     with running(first):
         produce(broker, [action(corr, "warm-up")])
-        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
-                               (corr,)), what="warm-up row")
+        wait_for(
+            lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s", (corr,)),
+            what="warm-up row",
+        )
     produce(broker, [(c.EventType.AGENT_ACTION.value, marker)])
     produce(broker, [action(corr, "after-poison")])
     # Its dead-letter producer talks to a port where no broker listens.
-    broken = Collector(options(
-        broker, migrated, group_id=group, dlq_topic=good_dlq, shutdown_timeout_s=1.0,
-        producer_config={"bootstrap.servers": f"127.0.0.1:{free_port()}",
-                         "message.timeout.ms": 1000}))
+    broken = Collector(
+        options(
+            broker,
+            migrated,
+            group_id=group,
+            dlq_topic=good_dlq,
+            shutdown_timeout_s=1.0,
+            producer_config={"bootstrap.servers": f"127.0.0.1:{free_port()}", "message.timeout.ms": 1000},
+        )
+    )
     with running(broken):
-        wait_for(lambda: "dead-letter topic" in (broken.metrics.kafka_reason or ""),
-                 what="the DLQ failure")
+        wait_for(lambda: "dead-letter topic" in (broken.metrics.kafka_reason or ""), what="the DLQ failure")
         assert broken.metrics.snapshot()["dlq_messages"] == 0
     # Not confirmed on the DLQ, so not committed: a healthy collector of the same group sees it.
     healthy = Collector(options(broker, migrated, group_id=group, dlq_topic=good_dlq))
@@ -245,8 +299,7 @@ def test_offsets_do_not_move_past_a_poison_message_the_dlq_did_not_confirm(
         wait_for(lambda: healthy.metrics.snapshot()["dlq_messages"] >= 1, what="dead letter")
     dead = broker.consume([good_dlq], 1, timeout=30)
     assert [m.value() for m in dead] == [marker]
-    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s",
-                 (corr,)) == [(2,)]
+    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s", (corr,)) == [(2,)]
 
 
 class HeldWriter(Writer):
@@ -278,27 +331,46 @@ def test_offsets_wait_for_an_earlier_batch_still_being_written(
     group = f"in-order-{corr.hex[:8]}"
     broker.create_topics(topic)
 
-    decisions = [OnexEnvelopeV1.create(RoutingDecisionPayload(
-        correlation_id=corr, selected_agent=f"agent-{i}", confidence_score=0.5,
-        routing_strategy="s", routing_time_ms=i)) for i in range(10)]
+    decisions = [
+        OnexEnvelopeV1.create(
+            RoutingDecisionPayload(
+                correlation_id=corr,
+                selected_agent=f"agent-{i}",
+                confidence_score=0.5,
+                routing_strategy="s",
+                routing_time_ms=i,
+            )
+        )
+        for i in range(10)
+    ]
     produce(broker, [(topic, d.to_json()) for d in decisions])
     writer = HeldWriter(migrated.url)
-    collector = Collector(options(broker, migrated, group_id=group, batch_size=5, db_writers=2,
-                                  topic_types={topic: c.EventType.ROUTING_DECISION}),
-                          writer=writer)
+    collector = Collector(
+        options(
+            broker,
+            migrated,
+            group_id=group,
+            batch_size=5,
+            db_writers=2,
+            topic_types={topic: c.EventType.ROUTING_DECISION},
+        ),
+        writer=writer,
+    )
     count = "SELECT count(*) FROM agent_routing_decisions WHERE correlation_id = %s"
     with running(collector):
         assert writer.held.wait(30)
         # The second batch (the last five decisions) is written while the first is held ...
         wait_for(lambda: query(migrated, count, (corr,)) == [(5,)], what="the second batch")
-        assert query(migrated, "SELECT min(routing_time_ms) FROM agent_routing_decisions"
-                     " WHERE correlation_id = %s", (corr,)) == [(5,)]
+        assert query(
+            migrated,
+            "SELECT min(routing_time_ms) FROM agent_routing_decisions WHERE correlation_id = %s",
+            (corr,),
+        ) == [(5,)]
         # ... but the group's offset has not moved past the first batch.
         assert committed(broker, group, topic) < 0
         writer.release.set()
         wait_for(lambda: query(migrated, count, (corr,)) == [(10,)], what="both batches")
-        wait_for(lambda: committed(broker, group, topic) == 10,
-                 what="the offset past both batches")
+        wait_for(lambda: committed(broker, group, topic) == 10, what="the offset past both batches")
 
 
 def committed(broker: Broker, group: str, topic: str) -> int:
@@ -324,19 +396,24 @@ def test_stored_offsets_are_committed_every_interval_and_when_draining(
     group = f"commit-every-{corr.hex[:8]}"
     broker.create_topics(topic)
     produce(broker, [(topic, action(corr, f"a-{i}").to_json()) for i in range(10)])
-    collector = Collector(options(broker, migrated, group_id=group, batch_size=5,
-                                  commit_interval_ms=interval_ms,
-                                  topic_types={topic: c.EventType.AGENT_ACTION}))
+    collector = Collector(
+        options(
+            broker,
+            migrated,
+            group_id=group,
+            batch_size=5,
+            commit_interval_ms=interval_ms,
+            topic_types={topic: c.EventType.AGENT_ACTION},
+        )
+    )
     count = "SELECT count(*) FROM agent_actions WHERE correlation_id = %s"
     with running(collector):
-        wait_for(lambda: collector.metrics.snapshot()["batches_processed"] == 2,
-                 what="both batches")
+        wait_for(lambda: collector.metrics.snapshot()["batches_processed"] == 2, what="both batches")
         assert query(migrated, count, (corr,)) == [(10,)]
         if interval_ms > 10_000:
             assert committed(broker, group, topic) < 0  # stored, the interval not yet over
         else:
-            wait_for(lambda: committed(broker, group, topic) == 10,
-                     what="the periodic commit while running")
+            wait_for(lambda: committed(broker, group, topic) == 10, what="the periodic commit while running")
     assert committed(broker, group, topic) == 10
 
 
@@ -355,11 +432,15 @@ def test_an_unmigrated_database_is_reported_then_used_once_migrated(
         produce(broker, [(topic, action(corr, "before-migrate").to_json())])
         collector = Collector(options(broker, db, topic_types={topic: c.EventType.AGENT_ACTION}))
         with running(collector):
-            wait_for(lambda: "onex-otel db migrate" in (collector.metrics.database_reason or ""),
-                     what="the migrate hint")
+            wait_for(
+                lambda: "onex-otel db migrate" in (collector.metrics.database_reason or ""),
+                what="the migrate hint",
+            )
             assert collector.metrics.health()["status"] == "degraded"
             assert collector.metrics.snapshot()["dlq_messages"] == 0
             migrate(db.url)
-            wait_for(lambda: query(db, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
-                                   (corr,)), what="the row after migrating")
+            wait_for(
+                lambda: query(db, "SELECT 1 FROM agent_actions WHERE correlation_id = %s", (corr,)),
+                what="the row after migrating",
+            )
             wait_for(lambda: collector.metrics.health()["status"] == "healthy", what="healthy")

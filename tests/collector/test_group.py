@@ -59,8 +59,7 @@ class Stream:
     event in the last tenth, so the two are written before and after the faults.
     """
 
-    def __init__(self, broker: Broker, prefix: str, actions: int, executions: int,
-                 rate: float) -> None:
+    def __init__(self, broker: Broker, prefix: str, actions: int, executions: int, rate: float) -> None:
         self.prefix = prefix
         self.correlations = [uuid.uuid4() for _ in range(24)]  # spread over the partitions
         self.action_ids: list[uuid.UUID] = []
@@ -75,16 +74,35 @@ class Stream:
         for i in range(executions):
             corr, ex = self.correlations[i % len(self.correlations)], uuid.uuid4()
             self.executions[ex] = corr
-            started.append(OnexEnvelopeV1.create(ExecutionStartedPayload(
-                correlation_id=corr, execution_id=ex, agent_name="agent-g",
-                started_at=base + timedelta(milliseconds=i))))
-            completed.append(OnexEnvelopeV1.create(ExecutionCompletedPayload(
-                correlation_id=corr, execution_id=ex, agent_name="agent-g",
-                completed_at=base + timedelta(seconds=30, milliseconds=i))))
+            started.append(
+                OnexEnvelopeV1.create(
+                    ExecutionStartedPayload(
+                        correlation_id=corr,
+                        execution_id=ex,
+                        agent_name="agent-g",
+                        started_at=base + timedelta(milliseconds=i),
+                    )
+                )
+            )
+            completed.append(
+                OnexEnvelopeV1.create(
+                    ExecutionCompletedPayload(
+                        correlation_id=corr,
+                        execution_id=ex,
+                        agent_name="agent-g",
+                        completed_at=base + timedelta(seconds=30, milliseconds=i),
+                    )
+                )
+            )
         for i in range(actions):
-            env = OnexEnvelopeV1.create(AgentActionPayload(
-                correlation_id=self.correlations[i % len(self.correlations)],
-                agent_name="agent-g", action_type="tool_call", action_name=f"a{i}"))
+            env = OnexEnvelopeV1.create(
+                AgentActionPayload(
+                    correlation_id=self.correlations[i % len(self.correlations)],
+                    agent_name="agent-g",
+                    action_type="tool_call",
+                    action_name=f"a{i}",
+                )
+            )
             self.action_ids.append(env.event_id)
             self._plan.append(env)
         tenth = max(1, actions // 10)
@@ -111,8 +129,12 @@ class Stream:
                 ahead = begun + i / self._rate - time.monotonic()
                 if ahead > 0:
                     time.sleep(ahead)
-                producer.produce(f"{self.prefix}{env.event_type.value}", env.to_json(),
-                                 key=str(env.correlation_id).encode(), on_delivery=delivered)
+                producer.produce(
+                    f"{self.prefix}{env.event_type.value}",
+                    env.to_json(),
+                    key=str(env.correlation_id).encode(),
+                    on_delivery=delivered,
+                )
                 producer.poll(0)
                 self.sent = i + 1
             assert producer.flush(60) == 0
@@ -132,7 +154,10 @@ def _port(log: Path) -> int | None:
 
 @pytest.mark.parametrize("members", [2, 3])
 def test_collectors_killed_joining_and_leaving_mid_stream_write_every_event_once(
-    members: int, broker: Broker, migrated: Database, tmp_path: Path,
+    members: int,
+    broker: Broker,
+    migrated: Database,
+    tmp_path: Path,
     procs: list[subprocess.Popen[bytes]],  # noqa: F811
 ) -> None:
     prefix = f"grp{uuid.uuid4().hex[:6]}."
@@ -151,13 +176,21 @@ def test_collectors_killed_joining_and_leaving_mid_stream_write_every_event_once
     corrs = stream.correlations
 
     def landed() -> int:
-        return int(query(migrated, "SELECT count(*) FROM agent_actions"
-                         " WHERE correlation_id = ANY(%s)", (corrs,))[0][0])
+        return int(
+            query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = ANY(%s)", (corrs,))[0][
+                0
+            ]
+        )
 
     def lifecycle(kind: str) -> set[uuid.UUID]:
-        return {r[0] for r in query(migrated, "SELECT execution_id FROM agent_execution_events"
-                                    " WHERE execution_id = ANY(%s) AND kind = %s",
-                                    (list(stream.executions), kind))}
+        return {
+            r[0]
+            for r in query(
+                migrated,
+                "SELECT execution_id FROM agent_execution_events WHERE execution_id = ANY(%s) AND kind = %s",
+                (list(stream.executions), kind),
+            )
+        }
 
     stream.start()
     wait_for(lambda: landed() >= 900, timeout=90, interval=0.05, what="the first rows")
@@ -175,12 +208,15 @@ def test_collectors_killed_joining_and_leaving_mid_stream_write_every_event_once
     completed_before_leave = lifecycle("completed")
     stream.join()
     assert at_kill < len(stream.action_ids) and at_leave < len(stream.action_ids), (
-        "the stream was over before the faults; the test proved nothing")
+        "the stream was over before the faults; the test proved nothing"
+    )
 
-    wait_for(lambda: landed() >= len(stream.action_ids), timeout=120,
-             what=f"all {len(stream.action_ids)} actions")
-    ids = [r[0] for r in query(migrated, "SELECT id FROM agent_actions"
-                               " WHERE correlation_id = ANY(%s)", (corrs,))]
+    wait_for(
+        lambda: landed() >= len(stream.action_ids), timeout=120, what=f"all {len(stream.action_ids)} actions"
+    )
+    ids = [
+        r[0] for r in query(migrated, "SELECT id FROM agent_actions WHERE correlation_id = ANY(%s)", (corrs,))
+    ]
     twice = [i for i, n in collections.Counter(ids).items() if n > 1]
     assert not twice, f"{len(twice)} events written twice"
     assert set(ids) == set(stream.action_ids)
@@ -189,15 +225,29 @@ def test_collectors_killed_joining_and_leaving_mid_stream_write_every_event_once
     # begun by one of them and ended by the joiner (the only collector left by then).
     assert started_by_first - completed_before_leave, "no execution spans the faults"
     executions = list(stream.executions)
-    wait_for(lambda: query(migrated, "SELECT count(*) FROM agent_execution_logs WHERE"
-                           " execution_id = ANY(%s) AND status = 'success'",
-                           (executions,))[0][0] == len(executions),
-             timeout=60, what="every execution completed")
-    assert query(migrated, "SELECT count(*) FROM agent_execution_events"
-                 " WHERE execution_id = ANY(%s)", (executions,)) == [(2 * len(executions),)]
-    rows = query(migrated, "SELECT count(*) FROM agent_execution_logs"
-                 " WHERE execution_id = ANY(%s) AND started_at < completed_at"
-                 " AND duration_ms = 30000 AND agent_name = 'agent-g'", (executions,))
+    wait_for(
+        lambda: (
+            query(
+                migrated,
+                "SELECT count(*) FROM agent_execution_logs WHERE"
+                " execution_id = ANY(%s) AND status = 'success'",
+                (executions,),
+            )[0][0]
+            == len(executions)
+        ),
+        timeout=60,
+        what="every execution completed",
+    )
+    assert query(
+        migrated, "SELECT count(*) FROM agent_execution_events WHERE execution_id = ANY(%s)", (executions,)
+    ) == [(2 * len(executions),)]
+    rows = query(
+        migrated,
+        "SELECT count(*) FROM agent_execution_logs"
+        " WHERE execution_id = ANY(%s) AND started_at < completed_at"
+        " AND duration_ms = 30000 AND agent_name = 'agent-g'",
+        (executions,),
+    )
     assert rows == [(len(executions),)]
 
     # The collector that joined took partitions over and wrote its share.
@@ -211,7 +261,8 @@ def test_collectors_killed_joining_and_leaving_mid_stream_write_every_event_once
 
 
 def test_a_collector_whose_database_is_away_drops_its_unfinished_work_at_a_rebalance(
-    broker: Broker, migrated: Database,
+    broker: Broker,
+    migrated: Database,
 ) -> None:
     """Revoked partitions' unwritten messages are left to their new owner, not waited on."""
     from onex_collector.consumer import Collector
@@ -223,24 +274,47 @@ def test_a_collector_whose_database_is_away_drops_its_unfinished_work_at_a_rebal
     topics = default_topic_types(prefix)
     group = f"group-{prefix}"
     corrs = [uuid.uuid4() for _ in range(24)]
-    envs = [OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=corrs[i % len(corrs)], agent_name="agent-r", action_type="tool_call",
-        action_name=f"r{i}")) for i in range(600)]
+    envs = [
+        OnexEnvelopeV1.create(
+            AgentActionPayload(
+                correlation_id=corrs[i % len(corrs)],
+                agent_name="agent-r",
+                action_type="tool_call",
+                action_name=f"r{i}",
+            )
+        )
+        for i in range(600)
+    ]
 
     def landed() -> int:
-        return int(query(migrated, "SELECT count(*) FROM agent_actions"
-                         " WHERE correlation_id = ANY(%s)", (corrs,))[0][0])
+        return int(
+            query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = ANY(%s)", (corrs,))[0][
+                0
+            ]
+        )
 
     with TcpProxy(migrated.host, migrated.port) as proxy:
         away = migrated.url.replace(f"port={migrated.port}", f"port={proxy.port}")
         # A gathers one big batch (due in a minute) and its database goes away meanwhile.
-        holder = Collector(options(broker, migrated, conninfo=away, group_id=group,
-                                   topic_types=topics, batch_size=1_000_000,
-                                   batch_timeout_ms=60_000, shutdown_timeout_s=20.0))
+        holder = Collector(
+            options(
+                broker,
+                migrated,
+                conninfo=away,
+                group_id=group,
+                topic_types=topics,
+                batch_size=1_000_000,
+                batch_timeout_ms=60_000,
+                shutdown_timeout_s=20.0,
+            )
+        )
         with running(holder):
             produce(broker, [(f"{prefix}{e.event_type.value}", e.to_json()) for e in envs])
-            wait_for(lambda: holder.metrics.snapshot()["messages_pending"] >= len(envs),
-                     timeout=60, what="every message read and held")
+            wait_for(
+                lambda: holder.metrics.snapshot()["messages_pending"] >= len(envs),
+                timeout=60,
+                what="every message read and held",
+            )
             proxy.cut()
             joiner = Collector(options(broker, migrated, group_id=group, topic_types=topics))
             with running(joiner):
@@ -249,9 +323,13 @@ def test_a_collector_whose_database_is_away_drops_its_unfinished_work_at_a_rebal
                 assert holder.metrics.snapshot()["messages_revoked"] >= len(envs)
                 proxy.restore()
             # The joiner left: the holder reads the rest again; its drain writes it.
-            wait_for(lambda: landed() + holder.metrics.snapshot()["messages_pending"]
-                     >= len(envs), timeout=60, what="the rest read again")
+            wait_for(
+                lambda: landed() + holder.metrics.snapshot()["messages_pending"] >= len(envs),
+                timeout=60,
+                what="the rest read again",
+            )
     assert landed() == len(envs)
-    ids = [r[0] for r in query(migrated, "SELECT id FROM agent_actions"
-                               " WHERE correlation_id = ANY(%s)", (corrs,))]
+    ids = [
+        r[0] for r in query(migrated, "SELECT id FROM agent_actions WHERE correlation_id = ANY(%s)", (corrs,))
+    ]
     assert sorted(ids) == sorted(e.event_id for e in envs)

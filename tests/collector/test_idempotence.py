@@ -35,27 +35,55 @@ LOG_COLUMNS = (
 def lifecycle(corr: uuid.UUID, execution: uuid.UUID) -> list[OnexEnvelopeV1]:
     """started, progress 25 %, progress 75 %, completed (in time order)."""
     return [
-        OnexEnvelopeV1.create(ExecutionStartedPayload(
-            correlation_id=corr, execution_id=execution, agent_name="agent-router-service",
-            user_request="route me", started_at=T0, project_name="p")),
-        OnexEnvelopeV1.create(ExecutionProgressPayload(
-            correlation_id=corr, execution_id=execution, agent_name="agent-router-service",
-            stage="routing_analysis", percent=25, metadata={"max_recommendations": 5},
-            reported_at=T0 + timedelta(milliseconds=10))),
-        OnexEnvelopeV1.create(ExecutionProgressPayload(
-            correlation_id=corr, execution_id=execution, agent_name="agent-router-service",
-            stage="routing_completed", percent=75, metadata={"routing_time_ms": 8},
-            reported_at=T0 + timedelta(milliseconds=20))),
-        OnexEnvelopeV1.create(ExecutionCompletedPayload(
-            correlation_id=corr, execution_id=execution, agent_name="agent-router-service",
-            completed_at=T0 + timedelta(milliseconds=30), quality_score=0.8,
-            metrics={"selected_agent": "agent-x"})),
+        OnexEnvelopeV1.create(
+            ExecutionStartedPayload(
+                correlation_id=corr,
+                execution_id=execution,
+                agent_name="agent-router-service",
+                user_request="route me",
+                started_at=T0,
+                project_name="p",
+            )
+        ),
+        OnexEnvelopeV1.create(
+            ExecutionProgressPayload(
+                correlation_id=corr,
+                execution_id=execution,
+                agent_name="agent-router-service",
+                stage="routing_analysis",
+                percent=25,
+                metadata={"max_recommendations": 5},
+                reported_at=T0 + timedelta(milliseconds=10),
+            )
+        ),
+        OnexEnvelopeV1.create(
+            ExecutionProgressPayload(
+                correlation_id=corr,
+                execution_id=execution,
+                agent_name="agent-router-service",
+                stage="routing_completed",
+                percent=75,
+                metadata={"routing_time_ms": 8},
+                reported_at=T0 + timedelta(milliseconds=20),
+            )
+        ),
+        OnexEnvelopeV1.create(
+            ExecutionCompletedPayload(
+                correlation_id=corr,
+                execution_id=execution,
+                agent_name="agent-router-service",
+                completed_at=T0 + timedelta(milliseconds=30),
+                quality_score=0.8,
+                metrics={"selected_agent": "agent-x"},
+            )
+        ),
     ]
 
 
 def normalised(db: Database, execution: uuid.UUID) -> tuple[Any, ...]:
-    (row,) = query(db, f"SELECT {LOG_COLUMNS} FROM agent_execution_logs WHERE execution_id = %s",
-                   (execution,))
+    (row,) = query(
+        db, f"SELECT {LOG_COLUMNS} FROM agent_execution_logs WHERE execution_id = %s", (execution,)
+    )
     metadata = dict(row[10])
     metadata.pop("started_event_id", None)
     metadata["progress"] = [
@@ -82,19 +110,35 @@ def test_every_arrival_order_and_redelivery_gives_the_same_row(migrated: Databas
     assert len(results) == 24 and all(r == results[0] for r in results)
     row = results[0]
     assert row == (
-        None, "agent-router-service", "route me", "success", T0, T0 + timedelta(milliseconds=30),
-        30, 0.8, None, None,
+        None,
+        "agent-router-service",
+        "route me",
+        "success",
+        T0,
+        T0 + timedelta(milliseconds=30),
+        30,
+        0.8,
+        None,
+        None,
         {
             "metrics": {"selected_agent": "agent-x"},
             "progress": [
-                {"stage": "routing_analysis", "percent": 25.0,
-                 "metadata": {"max_recommendations": 5},
-                 "reported_at": "2025-11-06T12:00:00.010000Z"},
-                {"stage": "routing_completed", "percent": 75.0, "metadata": {"routing_time_ms": 8},
-                 "reported_at": "2025-11-06T12:00:00.020000Z"},
+                {
+                    "stage": "routing_analysis",
+                    "percent": 25.0,
+                    "metadata": {"max_recommendations": 5},
+                    "reported_at": "2025-11-06T12:00:00.010000Z",
+                },
+                {
+                    "stage": "routing_completed",
+                    "percent": 75.0,
+                    "metadata": {"routing_time_ms": 8},
+                    "reported_at": "2025-11-06T12:00:00.020000Z",
+                },
             ],
         },
-        None, "p",
+        None,
+        "p",
     )
 
 
@@ -104,8 +148,7 @@ def test_partial_lifecycles(migrated: Database) -> None:
     envs = lifecycle(corr, execution)
     writer.write(decoded([envs[2]]))  # only a progress so far: an in-progress row
     row = normalised(migrated, execution)
-    assert (row[3], row[4], row[5], row[6]) == ("in_progress", T0 + timedelta(milliseconds=20),
-                                                 None, None)
+    assert (row[3], row[4], row[5], row[6]) == ("in_progress", T0 + timedelta(milliseconds=20), None, None)
     writer.write(decoded([envs[3]]))  # completed without started: start time provisional
     row = normalised(migrated, execution)
     assert (row[3], row[5], row[6]) == ("success", T0 + timedelta(milliseconds=30), None)
@@ -115,32 +158,64 @@ def test_partial_lifecycles(migrated: Database) -> None:
     writer.close()
 
 
-def test_duplicates_through_kafka_add_nothing(
-    broker: Broker, topics: list[str], migrated: Database
-) -> None:
+def test_duplicates_through_kafka_add_nothing(broker: Broker, topics: list[str], migrated: Database) -> None:
     corr, execution = uuid.uuid4(), uuid.uuid4()
     envs = lifecycle(corr, execution)
-    actions = [OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=corr, agent_name="a", action_type="tool_call", action_name=f"t{i}",
-        timestamp=T0)) for i in range(5)]
+    actions = [
+        OnexEnvelopeV1.create(
+            AgentActionPayload(
+                correlation_id=corr,
+                agent_name="a",
+                action_type="tool_call",
+                action_name=f"t{i}",
+                timestamp=T0,
+            )
+        )
+        for i in range(5)
+    ]
     # Out of order, every event twice, spread over batches of 3.
-    sent = [envs[3], actions[0], envs[1], *actions, envs[0], envs[2], envs[3], envs[1], envs[0],
-            envs[2], *actions]
+    sent = [
+        envs[3],
+        actions[0],
+        envs[1],
+        *actions,
+        envs[0],
+        envs[2],
+        envs[3],
+        envs[1],
+        envs[0],
+        envs[2],
+        *actions,
+    ]
     # Sentinels after them on each topic used: once they are written, so is everything before
     # (one partition per topic, batches committed in order).
     sentinel_corr, sentinel_exe = uuid.uuid4(), uuid.uuid4()
-    sentinels = [*lifecycle(sentinel_corr, sentinel_exe), OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=sentinel_corr, agent_name="a", action_type="success", action_name="end"))]
+    sentinels = [
+        *lifecycle(sentinel_corr, sentinel_exe),
+        OnexEnvelopeV1.create(
+            AgentActionPayload(
+                correlation_id=sentinel_corr, agent_name="a", action_type="success", action_name="end"
+            )
+        ),
+    ]
     produce(broker, [*sent, *sentinels])
     with running(Collector(options(broker, migrated, batch_size=3))):
-        wait_for(lambda: query(migrated, "SELECT count(*) FROM agent_execution_events WHERE"
-                               " execution_id = %s", (sentinel_exe,))[0][0] == 4
-                 and query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s",
-                           (sentinel_corr,)), what="the sentinels")
-    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s",
-                 (corr,)) == [(5,)]
-    assert query(migrated, "SELECT count(*) FROM agent_execution_events WHERE execution_id = %s",
-                 (execution,)) == [(4,)]
+        wait_for(
+            lambda: (
+                query(
+                    migrated,
+                    "SELECT count(*) FROM agent_execution_events WHERE execution_id = %s",
+                    (sentinel_exe,),
+                )[0][0]
+                == 4
+                and query(migrated, "SELECT 1 FROM agent_actions WHERE correlation_id = %s", (sentinel_corr,))
+            ),
+            what="the sentinels",
+        )
+    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s", (corr,)) == [(5,)]
+    assert query(
+        migrated, "SELECT count(*) FROM agent_execution_events WHERE execution_id = %s", (execution,)
+    ) == [(4,)]
     row = normalised(migrated, execution)
     assert row[3] == "success" and row[6] == 30
     assert [p["stage"] for p in row[10]["progress"]] == ["routing_analysis", "routing_completed"]

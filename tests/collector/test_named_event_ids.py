@@ -34,18 +34,34 @@ T2 = T1 + timedelta(days=1, seconds=3)  # another clock, another day partition
 
 def action(event_id: uuid.UUID, at: datetime, name: str = "Bash") -> Decoded:
     """A tool_call action with the given (name-based) event id and time."""
-    env = json.loads(OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=uuid.uuid4(), agent_name="claude-code", action_type=ActionType.TOOL_CALL,
-        action_name=name, duration_ms=5)).to_json())
+    env = json.loads(
+        OnexEnvelopeV1.create(
+            AgentActionPayload(
+                correlation_id=uuid.uuid4(),
+                agent_name="claude-code",
+                action_type=ActionType.TOOL_CALL,
+                action_name=name,
+                duration_ms=5,
+            )
+        ).to_json()
+    )
     env["event_id"] = str(event_id)
     env["payload"]["timestamp"] = at.isoformat()
     return decode_message(env["event_type"], json.dumps(env).encode())
 
 
 def started(event_id: uuid.UUID, execution_id: uuid.UUID, at: datetime) -> Decoded:
-    env = json.loads(OnexEnvelopeV1.create(ExecutionStartedPayload(
-        correlation_id=uuid.uuid4(), execution_id=execution_id, agent_name="claude-code",
-        user_request="fix it", started_at=at)).to_json())
+    env = json.loads(
+        OnexEnvelopeV1.create(
+            ExecutionStartedPayload(
+                correlation_id=uuid.uuid4(),
+                execution_id=execution_id,
+                agent_name="claude-code",
+                user_request="fix it",
+                started_at=at,
+            )
+        ).to_json()
+    )
     env["event_id"] = str(event_id)
     return decode_message(env["event_type"], json.dumps(env).encode())
 
@@ -55,13 +71,13 @@ def named() -> uuid.UUID:
 
 
 def rows_of(db: Database, event_id: uuid.UUID) -> list[tuple[Any, ...]]:
-    return query(db, "SELECT action_name, created_at FROM agent_actions WHERE id = %s",
-                 (event_id,))
+    return query(db, "SELECT action_name, created_at FROM agent_actions WHERE id = %s", (event_id,))
 
 
 def ingest(conn: psycopg.Connection[Any], events: list[Decoded]) -> int:
-    row = conn.execute("SELECT rows_inserted FROM onex_ingest(%s::jsonb)",
-                       (batch_document(events),)).fetchone()
+    row = conn.execute(
+        "SELECT rows_inserted FROM onex_ingest(%s::jsonb)", (batch_document(events),)
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -84,35 +100,46 @@ def test_an_execution_started_twice_with_two_times_is_one_event_and_one_log_row(
     with psycopg.connect(migrated.url, autocommit=True) as conn:
         assert ingest(conn, [started(eid, execution, T2)]) == 1
         assert ingest(conn, [started(eid, execution, T1)]) == 0
-    assert query(migrated, "SELECT occurred_at FROM agent_execution_events WHERE event_id = %s",
-                 (eid,)) == [(T2,)]
-    assert query(migrated, "SELECT started_at FROM agent_execution_logs WHERE execution_id = %s",
-                 (execution,)) == [(T2,)]
+    assert query(migrated, "SELECT occurred_at FROM agent_execution_events WHERE event_id = %s", (eid,)) == [
+        (T2,)
+    ]
+    assert query(
+        migrated, "SELECT started_at FROM agent_execution_logs WHERE execution_id = %s", (execution,)
+    ) == [(T2,)]
 
 
 def test_uuid7_ids_are_not_claimed(migrated: Database) -> None:
     """The common path does not touch the id table (its ids carry their time)."""
-    events = [decode_message(e.event_type.value, e.to_json()) for e in (
-        OnexEnvelopeV1.create(AgentActionPayload(
-            correlation_id=uuid.uuid4(), agent_name="a", action_type=ActionType.TOOL_CALL,
-            action_name="x")) for _ in range(3))]
+    events = [
+        decode_message(e.event_type.value, e.to_json())
+        for e in (
+            OnexEnvelopeV1.create(
+                AgentActionPayload(
+                    correlation_id=uuid.uuid4(),
+                    agent_name="a",
+                    action_type=ActionType.TOOL_CALL,
+                    action_name="x",
+                )
+            )
+            for _ in range(3)
+        )
+    ]
     with psycopg.connect(migrated.url, autocommit=True) as conn:
         assert ingest(conn, events) == 3
     ids = [e.event_id for e in events]
     assert {i.version for i in ids} == {7}
-    assert query(migrated, "SELECT count(*) FROM onex_named_event_ids WHERE id = ANY(%s)",
-                 (ids,)) == [(0,)]
+    assert query(migrated, "SELECT count(*) FROM onex_named_event_ids WHERE id = ANY(%s)", (ids,)) == [(0,)]
 
 
 @pytest.mark.parametrize("first_commits", [True, False], ids=["commit", "rollback"])
 def test_two_concurrent_transactions_with_one_named_id_land_one_row(
-    migrated: Database, first_commits: bool,
+    migrated: Database,
+    first_commits: bool,
 ) -> None:
     """The second transaction waits on the id until the first ends (bounded by a lock timeout)."""
     eid = named()
     second: dict[str, Any] = {}
-    with psycopg.connect(migrated.url) as first, \
-            psycopg.connect(migrated.url, autocommit=True) as other:
+    with psycopg.connect(migrated.url) as first, psycopg.connect(migrated.url, autocommit=True) as other:
         other.execute("SET lock_timeout = '20s'")
         assert ingest(first, [action(eid, T1, "first")]) == 1  # not committed yet
 
@@ -124,8 +151,10 @@ def test_two_concurrent_transactions_with_one_named_id_land_one_row(
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
-        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'" \
-                  " AND query LIKE '%%onex_ingest%%'"
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE '%%onex_ingest%%'"
+        )
         with psycopg.connect(migrated.url, autocommit=True) as probe:
             for _ in range(200):  # up to 10 s for the second one to block on the id
                 row = probe.execute(waiting).fetchone()
@@ -160,8 +189,9 @@ def test_the_row_by_row_path_claims_named_ids_too(migrated: Database) -> None:
     writer = Writer(migrated.url)
     try:
         writer.write([action(eid, T1, "span")])
-        result = writer.write([action(eid, T2, "log"), refused, action(fresh_id, T2, "new"),
-                               action(fresh_id, T1, "again")])
+        result = writer.write(
+            [action(eid, T2, "log"), refused, action(fresh_id, T2, "new"), action(fresh_id, T1, "again")]
+        )
     finally:
         writer.close()
     assert [r.index for r in result.rejected] == [1]
@@ -176,8 +206,9 @@ def test_retention_forgets_the_ids_of_the_rows_it_deletes(migrated: Database) ->
     with psycopg.connect(migrated.url, autocommit=True) as conn:
         ingest(conn, [action(old, now - timedelta(days=400)), action(kept, now)])
         conn.execute("SELECT onex_drop_partitions(interval '300 days')")
-    assert query(migrated, "SELECT id FROM onex_named_event_ids WHERE id = ANY(%s)",
-                 ([old, kept],)) == [(kept,)]
+    assert query(migrated, "SELECT id FROM onex_named_event_ids WHERE id = ANY(%s)", ([old, kept],)) == [
+        (kept,)
+    ]
     assert rows_of(migrated, old) == []
 
 

@@ -36,8 +36,14 @@ from tests.services.postgres import Database, fresh_database
 
 pytestmark = pytest.mark.integration
 
-TABLES = ["agent_actions", "agent_routing_decisions", "agent_transformation_events",
-          "router_performance_metrics", "agent_detection_failures", "agent_execution_events"]
+TABLES = [
+    "agent_actions",
+    "agent_routing_decisions",
+    "agent_transformation_events",
+    "router_performance_metrics",
+    "agent_detection_failures",
+    "agent_execution_events",
+]
 NOW = datetime.now(UTC).replace(microsecond=0)
 CORR = uuid.uuid4()
 
@@ -56,18 +62,32 @@ def day_name(table: str, when: datetime) -> str:
 
 
 def action(when: datetime, name: str, debug: bool = True) -> OnexEnvelopeV1:
-    return OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=CORR, agent_name="agent-p", action_type="tool_call", action_name=name,
-        debug_mode=debug, duration_ms=5, timestamp=when))
+    return OnexEnvelopeV1.create(
+        AgentActionPayload(
+            correlation_id=CORR,
+            agent_name="agent-p",
+            action_type="tool_call",
+            action_name=name,
+            debug_mode=debug,
+            duration_ms=5,
+            timestamp=when,
+        )
+    )
 
 
 def lifecycle(started: datetime, ended: datetime) -> list[OnexEnvelopeV1]:
     ex = uuid.uuid4()
     return [
-        OnexEnvelopeV1.create(ExecutionStartedPayload(
-            correlation_id=CORR, execution_id=ex, agent_name="agent-p", started_at=started)),
-        OnexEnvelopeV1.create(ExecutionCompletedPayload(
-            correlation_id=CORR, execution_id=ex, agent_name="agent-p", completed_at=ended)),
+        OnexEnvelopeV1.create(
+            ExecutionStartedPayload(
+                correlation_id=CORR, execution_id=ex, agent_name="agent-p", started_at=started
+            )
+        ),
+        OnexEnvelopeV1.create(
+            ExecutionCompletedPayload(
+                correlation_id=CORR, execution_id=ex, agent_name="agent-p", completed_at=ended
+            )
+        ),
     ]
 
 
@@ -86,18 +106,41 @@ def populated() -> list[OnexEnvelopeV1]:
     envs = [action(ago(d), f"a{d}") for d in (40, 3, 2, 0, -1)]
     envs += lifecycle(ago(3), ago(2)) + lifecycle(ago(0.01), NOW)
     envs += [
-        OnexEnvelopeV1.create(RoutingDecisionPayload(
-            correlation_id=CORR, selected_agent="agent-p", confidence_score=0.5,
-            routing_strategy="fuzzy", routing_time_ms=3, timestamp=ago(2))),
-        OnexEnvelopeV1.create(TransformationPayload(
-            correlation_id=CORR, source_agent="poly", target_agent="agent-p",
-            confidence_score=0.5, transformation_duration_ms=4, timestamp=ago(1))),
-        OnexEnvelopeV1.create(RouterPerformancePayload(
-            correlation_id=CORR, query_text="q", routing_duration_ms=3, cache_hit=True,
-            candidates_evaluated=2, timestamp=ago(1))),
-        OnexEnvelopeV1.create(DetectionFailurePayload(
-            correlation_id=CORR, user_request="?", failure_reason="no_match",
-            timestamp=ago(5))),
+        OnexEnvelopeV1.create(
+            RoutingDecisionPayload(
+                correlation_id=CORR,
+                selected_agent="agent-p",
+                confidence_score=0.5,
+                routing_strategy="fuzzy",
+                routing_time_ms=3,
+                timestamp=ago(2),
+            )
+        ),
+        OnexEnvelopeV1.create(
+            TransformationPayload(
+                correlation_id=CORR,
+                source_agent="poly",
+                target_agent="agent-p",
+                confidence_score=0.5,
+                transformation_duration_ms=4,
+                timestamp=ago(1),
+            )
+        ),
+        OnexEnvelopeV1.create(
+            RouterPerformancePayload(
+                correlation_id=CORR,
+                query_text="q",
+                routing_duration_ms=3,
+                cache_hit=True,
+                candidates_evaluated=2,
+                timestamp=ago(1),
+            )
+        ),
+        OnexEnvelopeV1.create(
+            DetectionFailurePayload(
+                correlation_id=CORR, user_request="?", failure_reason="no_match", timestamp=ago(5)
+            )
+        ),
     ]
     return envs
 
@@ -111,13 +154,13 @@ def snapshot(db: Database) -> dict[str, list[str]]:
 
 
 def index_names(db: Database, table: str) -> set[str]:
-    return {r[0] for r in query(db, "SELECT indexname FROM pg_indexes WHERE tablename = %s",
-                                (table,))}
+    return {r[0] for r in query(db, "SELECT indexname FROM pg_indexes WHERE tablename = %s", (table,))}
 
 
 def partition_of(db: Database, table: str, name: str) -> str:
-    return str(query(db, f"SELECT tableoid::regclass::text FROM {table}"
-                     " WHERE action_name = %s", (name,))[0][0])
+    return str(
+        query(db, f"SELECT tableoid::regclass::text FROM {table} WHERE action_name = %s", (name,))[0][0]
+    )
 
 
 @pytest.fixture
@@ -131,9 +174,12 @@ def test_migrating_a_populated_unpartitioned_database_keeps_every_row(fresh: Dat
     envs = populated()
     assert write(fresh, envs) > 0
     with psycopg.connect(fresh.url, autocommit=True) as conn:  # a row another tool wrote
-        conn.execute("INSERT INTO agent_routing_decisions (correlation_id, selected_agent,"
-                     " confidence_score, routing_strategy, routing_time_ms, created_at)"
-                     " VALUES (%s, 'x', 0.1, 's', 1, NULL)", (CORR,))
+        conn.execute(
+            "INSERT INTO agent_routing_decisions (correlation_id, selected_agent,"
+            " confidence_score, routing_strategy, routing_time_ms, created_at)"
+            " VALUES (%s, 'x', 0.1, 's', 1, NULL)",
+            (CORR,),
+        )
     before = snapshot(fresh)
     indexes = {t: index_names(fresh, t) for t in TABLES}
     assert query(fresh, "SELECT count(*) FROM pg_partitioned_table") == [(0,)]
@@ -144,11 +190,11 @@ def test_migrating_a_populated_unpartitioned_database_keeps_every_row(fresh: Dat
     after = snapshot(fresh)
     before["agent_routing_decisions"] = sorted(
         r.replace('"created_at": null', '"created_at": "-infinity"')
-        for r in before["agent_routing_decisions"])
+        for r in before["agent_routing_decisions"]
+    )
     assert after == before
     assert sum(len(v) for v in after.values()) >= len(envs) + 2
-    partitioned = {r[0] for r in query(
-        fresh, "SELECT partrelid::regclass::text FROM pg_partitioned_table")}
+    partitioned = {r[0] for r in query(fresh, "SELECT partrelid::regclass::text FROM pg_partitioned_table")}
     assert partitioned == set(TABLES)
     for table in TABLES:
         assert index_names(fresh, table) == indexes[table], table
@@ -160,23 +206,45 @@ def test_migrating_a_populated_unpartitioned_database_keeps_every_row(fresh: Dat
 
     # 0009 recorded the days of every execution's events.
     assert [m.version for m in migrate(fresh.url, target="0009")] == ["0009"]
-    assert query(fresh, "SELECT execution_id, first_day, last_day FROM agent_execution_event_days"
-                 " ORDER BY 1") == query(
-        fresh, "SELECT execution_id, onex_partition_day(min(occurred_at)),"
-        " onex_partition_day(max(occurred_at)) FROM agent_execution_events GROUP BY 1 ORDER BY 1")
+    assert query(
+        fresh, "SELECT execution_id, first_day, last_day FROM agent_execution_event_days ORDER BY 1"
+    ) == query(
+        fresh,
+        "SELECT execution_id, onex_partition_day(min(occurred_at)),"
+        " onex_partition_day(max(occurred_at)) FROM agent_execution_events GROUP BY 1 ORDER BY 1",
+    )
     assert len(query(fresh, "SELECT * FROM agent_execution_event_days")) == 2
 
     # Still idempotent on the new keys, and the log rebuild still follows new events (reading
     # the events written before the migration: the started one is 3 days old).
     assert write(fresh, envs) == 0
-    ex, started_at = query(fresh, "SELECT execution_id, started_at FROM agent_execution_logs"
-                           " ORDER BY started_at LIMIT 1")[0]
-    assert write(fresh, [OnexEnvelopeV1.create(ExecutionProgressPayload(
-        correlation_id=CORR, execution_id=ex, agent_name="agent-p", stage="s", percent=50,
-        reported_at=ago(2.5)))]) == 1
-    assert query(fresh, "SELECT jsonb_array_length(metadata->'progress'), started_at, status"
-                 " FROM agent_execution_logs WHERE execution_id = %s", (ex,)) == [
-        (1, started_at, "success")]
+    ex, started_at = query(
+        fresh, "SELECT execution_id, started_at FROM agent_execution_logs ORDER BY started_at LIMIT 1"
+    )[0]
+    assert (
+        write(
+            fresh,
+            [
+                OnexEnvelopeV1.create(
+                    ExecutionProgressPayload(
+                        correlation_id=CORR,
+                        execution_id=ex,
+                        agent_name="agent-p",
+                        stage="s",
+                        percent=50,
+                        reported_at=ago(2.5),
+                    )
+                )
+            ],
+        )
+        == 1
+    )
+    assert query(
+        fresh,
+        "SELECT jsonb_array_length(metadata->'progress'), started_at, status"
+        " FROM agent_execution_logs WHERE execution_id = %s",
+        (ex,),
+    ) == [(1, started_at, "success")]
 
 
 def test_partitions_created_ahead_take_over_rows_from_the_default_partition(
@@ -200,9 +268,18 @@ def test_retention_drops_whole_old_days_and_the_debug_cleanup_works_within_the_r
     fresh: Database,
 ) -> None:
     migrate(fresh.url)
-    write(fresh, [action(ago(40), "old"), action(ago(35), "old-in-default"),
-                  action(ago(10), "debug-10"), action(ago(10), "kept-10", debug=False),
-                  action(NOW, "now"), *lifecycle(ago(40), ago(39.9)), *lifecycle(ago(1), NOW)])
+    write(
+        fresh,
+        [
+            action(ago(40), "old"),
+            action(ago(35), "old-in-default"),
+            action(ago(10), "debug-10"),
+            action(ago(10), "kept-10", debug=False),
+            action(NOW, "now"),
+            *lifecycle(ago(40), ago(39.9)),
+            *lifecycle(ago(1), NOW),
+        ],
+    )
     with psycopg.connect(fresh.url, autocommit=True) as conn:  # the day 40 days ago only
         conn.execute("SELECT onex_create_partitions(interval '0', %s)", (ago(40),))
     assert partition_of(fresh, "agent_actions", "old") == day_name("agent_actions", ago(40))
@@ -217,7 +294,8 @@ def test_retention_drops_whole_old_days_and_the_debug_cleanup_works_within_the_r
     assert query(fresh, "SELECT count(*) FROM agent_execution_events") == [(2,)]
     assert query(fresh, "SELECT count(*) FROM agent_execution_logs") == [(1,)]
     assert query(fresh, "SELECT first_day, last_day FROM agent_execution_event_days") == [
-        (day(ago(1)), day(NOW))]  # the execution 40 days old is gone with its events
+        (day(ago(1)), day(NOW))
+    ]  # the execution 40 days old is gone with its events
     with pytest.raises(psycopg.errors.RaiseException):
         maintain(fresh.url, ahead_days=-1)
 
@@ -238,16 +316,18 @@ def test_maintainer_failure_is_counted_not_raised(fresh: Database) -> None:
 
 
 def test_the_collector_creates_partitions_ahead(
-    broker: Broker, fresh: Database, tmp_path: Path,
+    broker: Broker,
+    fresh: Database,
+    tmp_path: Path,
     procs: list[subprocess.Popen[bytes]],  # noqa: F811
 ) -> None:
     migrate(fresh.url)
     far = day_name("agent_actions", ago(-12))
     assert far not in partitions(fresh.url)["agent_actions"]
-    proc = start_collector(broker, fresh, "maint", tmp_path / "c.log",
-                           ONEX_PARTITIONS_AHEAD_DAYS="12")
+    proc = start_collector(broker, fresh, "maint", tmp_path / "c.log", ONEX_PARTITIONS_AHEAD_DAYS="12")
     procs.append(proc)
-    wait_for(lambda: far in partitions(fresh.url)["agent_actions"], timeout=30,
-             what="partitions 12 days ahead")
+    wait_for(
+        lambda: far in partitions(fresh.url)["agent_actions"], timeout=30, what="partitions 12 days ahead"
+    )
     proc.terminate()
     assert proc.wait(30) == 0

@@ -20,8 +20,11 @@ pytestmark = pytest.mark.integration
 
 
 def _started(agent: str, at: datetime, execution: uuid.UUID) -> OnexEnvelopeV1:
-    return OnexEnvelopeV1.create(ExecutionStartedPayload(
-        correlation_id=uuid.uuid4(), execution_id=execution, agent_name=agent, started_at=at))
+    return OnexEnvelopeV1.create(
+        ExecutionStartedPayload(
+            correlation_id=uuid.uuid4(), execution_id=execution, agent_name=agent, started_at=at
+        )
+    )
 
 
 def test_probe_counts_runs_in_progress_and_the_oldest_age() -> None:
@@ -31,9 +34,14 @@ def test_probe_counts_runs_in_progress_and_the_oldest_age() -> None:
         _started("a", now - timedelta(hours=2), uuid.uuid4()),  # stuck
         _started("a", now - timedelta(minutes=1), uuid.uuid4()),  # running
         _started("b", now - timedelta(hours=5), done),  # finished: not counted
-        OnexEnvelopeV1.create(ExecutionCompletedPayload(
-            correlation_id=uuid.uuid4(), execution_id=done, agent_name="b",
-            completed_at=now - timedelta(hours=4))),
+        OnexEnvelopeV1.create(
+            ExecutionCompletedPayload(
+                correlation_id=uuid.uuid4(),
+                execution_id=done,
+                agent_name="b",
+                completed_at=now - timedelta(hours=4),
+            )
+        ),
     ]
     with fresh_database("onex_probe") as db:
         metrics = CollectorMetrics()
@@ -75,8 +83,12 @@ def test_probe_thread_refreshes_and_stops_promptly() -> None:
                 assert time.monotonic() < deadline, "the probe never ran"
                 time.sleep(0.05)
             writer = Writer(db.url)
-            writer.write([decode_message(e.event_type.value, e.to_json())
-                          for e in [_started("a", datetime.now(UTC), uuid.uuid4())]])
+            writer.write(
+                [
+                    decode_message(e.event_type.value, e.to_json())
+                    for e in [_started("a", datetime.now(UTC), uuid.uuid4())]
+                ]
+            )
             writer.close()
             while metrics.snapshot()["executions_in_progress"] != 1:
                 assert time.monotonic() < deadline, "the probe did not refresh"

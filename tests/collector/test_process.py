@@ -49,7 +49,9 @@ def start_collector(
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "onex_otel.cli", "collect"],
-            env=environ, stdout=out, stderr=subprocess.STDOUT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -75,28 +77,45 @@ def produce_all(broker: Broker, envelopes: list[OnexEnvelopeV1]) -> dict[int, in
             last[p] = max(last.get(p, -1), o)
 
     for env in envelopes:
-        producer.produce(env.event_type.value, env.to_json(), key=str(env.correlation_id).encode(),
-                         on_delivery=delivered)
+        producer.produce(
+            env.event_type.value, env.to_json(), key=str(env.correlation_id).encode(), on_delivery=delivered
+        )
         producer.poll(0)
     assert producer.flush(60) == 0
     return last
 
 
 def workload(corr: uuid.UUID, actions: int, executions: int) -> list[OnexEnvelopeV1]:
-    envs = [OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=corr, agent_name="agent-k", action_type="tool_call",
-        action_name=f"a{i}")) for i in range(actions)]
+    envs = [
+        OnexEnvelopeV1.create(
+            AgentActionPayload(
+                correlation_id=corr, agent_name="agent-k", action_type="tool_call", action_name=f"a{i}"
+            )
+        )
+        for i in range(actions)
+    ]
     for i in range(executions):
         ex = uuid.uuid4()
-        envs.insert(i * 7, OnexEnvelopeV1.create(ExecutionStartedPayload(
-            correlation_id=corr, execution_id=ex, agent_name="agent-k")))
-        envs.insert(i * 7 + 3, OnexEnvelopeV1.create(ExecutionCompletedPayload(
-            correlation_id=corr, execution_id=ex, agent_name="agent-k")))
+        envs.insert(
+            i * 7,
+            OnexEnvelopeV1.create(
+                ExecutionStartedPayload(correlation_id=corr, execution_id=ex, agent_name="agent-k")
+            ),
+        )
+        envs.insert(
+            i * 7 + 3,
+            OnexEnvelopeV1.create(
+                ExecutionCompletedPayload(correlation_id=corr, execution_id=ex, agent_name="agent-k")
+            ),
+        )
     return envs
 
 
 def test_kill_9_mid_run_then_restart_loses_and_duplicates_nothing(
-    broker: Broker, topics: list[str], migrated: Database, tmp_path: Path,
+    broker: Broker,
+    topics: list[str],
+    migrated: Database,
+    tmp_path: Path,
     procs: list[subprocess.Popen[bytes]],
 ) -> None:
     corr = uuid.uuid4()
@@ -105,8 +124,9 @@ def test_kill_9_mid_run_then_restart_loses_and_duplicates_nothing(
     produce_all(broker, workload(corr, total, executions))
 
     def landed() -> int:
-        return int(query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s",
-                         (corr,))[0][0])
+        return int(
+            query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s", (corr,))[0][0]
+        )
 
     log = tmp_path / "collector.log"
     first = start_collector(broker, migrated, group, log, BATCH_SIZE="10")
@@ -120,27 +140,42 @@ def test_kill_9_mid_run_then_restart_loses_and_duplicates_nothing(
     second = start_collector(broker, migrated, group, log, BATCH_SIZE="10")
     procs.append(second)
     wait_for(lambda: landed() == total, timeout=90, what=f"all {total} rows after restart")
-    wait_for(lambda: query(migrated, "SELECT count(*) FROM agent_execution_logs WHERE"
-                           " correlation_id = %s AND status = 'success'", (corr,))[0][0]
-             == executions, timeout=30, what="every execution completed")
+    wait_for(
+        lambda: (
+            query(
+                migrated,
+                "SELECT count(*) FROM agent_execution_logs WHERE correlation_id = %s AND status = 'success'",
+                (corr,),
+            )[0][0]
+            == executions
+        ),
+        timeout=30,
+        what="every execution completed",
+    )
     second.send_signal(signal.SIGTERM)
     assert second.wait(30) == 0, log.read_text()[-2000:]
-    assert query(migrated, "SELECT count(*), count(DISTINCT action_name) FROM agent_actions"
-                 " WHERE correlation_id = %s", (corr,)) == [(total, total)]
-    assert query(migrated, "SELECT count(*) FROM agent_execution_events WHERE"
-                 " correlation_id = %s", (corr,)) == [(2 * executions,)]
+    assert query(
+        migrated,
+        "SELECT count(*), count(DISTINCT action_name) FROM agent_actions WHERE correlation_id = %s",
+        (corr,),
+    ) == [(total, total)]
+    assert query(
+        migrated, "SELECT count(*) FROM agent_execution_events WHERE correlation_id = %s", (corr,)
+    ) == [(2 * executions,)]
 
 
 def test_sigterm_finishes_the_batch_in_hand_commits_and_exits_0(
-    broker: Broker, topics: list[str], migrated: Database, tmp_path: Path,
+    broker: Broker,
+    topics: list[str],
+    migrated: Database,
+    tmp_path: Path,
     procs: list[subprocess.Popen[bytes]],
 ) -> None:
     corr = uuid.uuid4()
     group = f"sigterm-{corr.hex[:8]}"
     log = tmp_path / "collector.log"
     # A batch that only a drain can end: huge size, one-minute timeout.
-    proc = start_collector(broker, migrated, group, log, BATCH_SIZE="1000000",
-                           BATCH_TIMEOUT_MS="60000")
+    proc = start_collector(broker, migrated, group, log, BATCH_SIZE="1000000", BATCH_TIMEOUT_MS="60000")
     procs.append(proc)
     last = produce_all(broker, workload(corr, 30, 0))
 
@@ -153,17 +188,14 @@ def test_sigterm_finishes_the_batch_in_hand_commits_and_exits_0(
             consumer.close()
 
     port = wait_for(lambda: _http_port(log), timeout=30, what="collector up")
-    wait_for(lambda: _metrics(port)["messages_pending"] >= 30, timeout=30,
-             what="the messages read and held")
-    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s",
-                 (corr,)) == [(0,)]
+    wait_for(lambda: _metrics(port)["messages_pending"] >= 30, timeout=30, what="the messages read and held")
+    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s", (corr,)) == [(0,)]
     started = datetime.now(UTC)
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(40)
     assert code == 0, log.read_text()[-2000:]
     assert (datetime.now(UTC) - started).total_seconds() < 40
-    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s",
-                 (corr,)) == [(30,)]
+    assert query(migrated, "SELECT count(*) FROM agent_actions WHERE correlation_id = %s", (corr,)) == [(30,)]
     assert committed() >= last[0] + 1
 
 

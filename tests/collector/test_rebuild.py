@@ -51,7 +51,8 @@ def reference_rebuild() -> str:
     text = next(f for f in migration_files() if f.name == "0001_legacy_tables.sql").read_text()
     match = re.search(
         r"CREATE OR REPLACE FUNCTION onex_rebuild_execution_logs\(ids UUID\[\]\).*?\n\$\$;",
-        text, re.S,
+        text,
+        re.S,
     )
     assert match is not None
     return match.group(0).replace("onex_rebuild_execution_logs(", "rebuild_0001(", 1)
@@ -75,8 +76,7 @@ def days_conn() -> Iterator[psycopg.Connection[Any]]:
         migrate(db.url)
         with psycopg.connect(db.url, autocommit=True) as c:
             c.execute("SET TIME ZONE 'UTC'")
-            c.execute("SELECT onex_create_partitions(interval '7 days', %s)",
-                      (T0 - timedelta(days=1),))
+            c.execute("SELECT onex_create_partitions(interval '7 days', %s)", (T0 - timedelta(days=1),))
             c.execute(reference_rebuild())  # type: ignore[arg-type]
             yield c
 
@@ -86,8 +86,9 @@ TEXT = st.one_of(st.none(), st.sampled_from(["a", "b"]))
 
 
 #: Times over five days (each a day partition of ``days_conn``), ties still possible.
-DAYS = st.builds(lambda d, ms: T0 + timedelta(days=d, milliseconds=10 * ms),
-                 st.integers(0, 4), st.integers(0, 2))
+DAYS = st.builds(
+    lambda d, ms: T0 + timedelta(days=d, milliseconds=10 * ms), st.integers(0, 4), st.integers(0, 2)
+)
 
 
 @st.composite
@@ -97,42 +98,69 @@ def lifecycle(draw: st.DrawFn, times: st.SearchStrategy[datetime] = TIMES) -> li
     agent = st.sampled_from(["agent-a", "agent-b"])
     events: list[Any] = []
     for _ in range(draw(st.integers(0, 2))):
-        events.append(ExecutionStartedPayload(
-            correlation_id=corr, execution_id=ex, agent_name=draw(agent),
-            user_request=draw(TEXT), started_at=draw(times), project_name=draw(TEXT),
-            session_id=draw(st.one_of(st.none(), st.just(str(uuid.uuid4())))),
-            context=draw(st.sampled_from([{}, {"k": 1}]))))
+        events.append(
+            ExecutionStartedPayload(
+                correlation_id=corr,
+                execution_id=ex,
+                agent_name=draw(agent),
+                user_request=draw(TEXT),
+                started_at=draw(times),
+                project_name=draw(TEXT),
+                session_id=draw(st.one_of(st.none(), st.just(str(uuid.uuid4())))),
+                context=draw(st.sampled_from([{}, {"k": 1}])),
+            )
+        )
     for _ in range(draw(st.integers(0, 3))):
-        events.append(ExecutionProgressPayload(
-            correlation_id=corr, execution_id=ex, agent_name=draw(agent),
-            stage=draw(st.sampled_from(["x", "y"])), percent=draw(st.integers(0, 100)),
-            reported_at=draw(times)))
+        events.append(
+            ExecutionProgressPayload(
+                correlation_id=corr,
+                execution_id=ex,
+                agent_name=draw(agent),
+                stage=draw(st.sampled_from(["x", "y"])),
+                percent=draw(st.integers(0, 100)),
+                reported_at=draw(times),
+            )
+        )
     for _ in range(draw(st.integers(0, 2))):
-        events.append(ExecutionCompletedPayload(
-            correlation_id=corr, execution_id=ex, agent_name=draw(agent),
-            completed_at=draw(times), duration_ms=draw(st.one_of(st.none(), st.integers(0, 50))),
-            quality_score=draw(st.one_of(st.none(), st.just(0.5))),
-            metrics=draw(st.sampled_from([{}, {"m": 2}]))))
+        events.append(
+            ExecutionCompletedPayload(
+                correlation_id=corr,
+                execution_id=ex,
+                agent_name=draw(agent),
+                completed_at=draw(times),
+                duration_ms=draw(st.one_of(st.none(), st.integers(0, 50))),
+                quality_score=draw(st.one_of(st.none(), st.just(0.5))),
+                metrics=draw(st.sampled_from([{}, {"m": 2}])),
+            )
+        )
     for _ in range(draw(st.integers(0, 2))):
-        events.append(ExecutionFailedPayload(
-            correlation_id=corr, execution_id=ex, agent_name=draw(agent),
-            failed_at=draw(times), error_message=draw(st.sampled_from(["boom", ""])),
-            error_type=draw(TEXT)))
+        events.append(
+            ExecutionFailedPayload(
+                correlation_id=corr,
+                execution_id=ex,
+                agent_name=draw(agent),
+                failed_at=draw(times),
+                error_message=draw(st.sampled_from(["boom", ""])),
+                error_type=draw(TEXT),
+            )
+        )
     return events
 
 
 def rows(conn: psycopg.Connection[Any], ids: list[uuid.UUID]) -> list[tuple[Any, ...]]:
     return conn.execute(
-        f"SELECT {COLUMNS} FROM agent_execution_logs WHERE execution_id = ANY(%s)"
-        " ORDER BY execution_id", (ids,)).fetchall()
+        f"SELECT {COLUMNS} FROM agent_execution_logs WHERE execution_id = ANY(%s) ORDER BY execution_id",
+        (ids,),
+    ).fetchall()
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.lists(lifecycle().filter(bool), min_size=1, max_size=4))
-def test_the_rebuild_gives_what_0001_gave(
-    conn: psycopg.Connection[Any], lifecycles: list[list[Any]]
-) -> None:
+def test_the_rebuild_gives_what_0001_gave(conn: psycopg.Connection[Any], lifecycles: list[list[Any]]) -> None:
     envelopes = [OnexEnvelopeV1.create(p) for events in lifecycles for p in events]
     decoded = [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
     ids = sorted({d.execution_id for d in decoded if d.execution_id is not None})
@@ -144,8 +172,11 @@ def test_the_rebuild_gives_what_0001_gave(
     assert len(rebuilt) == len(ids)
 
 
-@settings(max_examples=100, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.lists(lifecycle(DAYS).filter(bool), min_size=1, max_size=3), st.data())
 def test_lifecycles_over_days_written_in_any_order_give_what_0001_gave(
     days_conn: psycopg.Connection[Any], lifecycles: list[list[Any]], data: st.DataObject
@@ -154,8 +185,7 @@ def test_lifecycles_over_days_written_in_any_order_give_what_0001_gave(
     the rows are compared with 0001's from every event written so far."""
     conn = days_conn
     envelopes = [OnexEnvelopeV1.create(p) for events in lifecycles for p in events]
-    decoded = data.draw(st.permutations(
-        [decode_message(e.event_type.value, e.to_json()) for e in envelopes]))
+    decoded = data.draw(st.permutations([decode_message(e.event_type.value, e.to_json()) for e in envelopes]))
     cuts = sorted(data.draw(st.lists(st.integers(1, len(decoded)), max_size=3)))
     for start, end in zip([0, *cuts], [*cuts, len(decoded)], strict=True):
         batch = decoded[start:end]
@@ -171,16 +201,32 @@ def test_lifecycles_over_days_written_in_any_order_give_what_0001_gave(
 
 
 def started(ex: uuid.UUID, at: datetime) -> Any:
-    return decode_message(*(lambda e: (e.event_type.value, e.to_json()))(
-        OnexEnvelopeV1.create(ExecutionStartedPayload(
-            correlation_id=ex, execution_id=ex, agent_name="agent-d", started_at=at))))
+    return decode_message(
+        *(lambda e: (e.event_type.value, e.to_json()))(
+            OnexEnvelopeV1.create(
+                ExecutionStartedPayload(
+                    correlation_id=ex, execution_id=ex, agent_name="agent-d", started_at=at
+                )
+            )
+        )
+    )
 
 
 def progress(ex: uuid.UUID, at: datetime) -> Any:
-    return decode_message(*(lambda e: (e.event_type.value, e.to_json()))(
-        OnexEnvelopeV1.create(ExecutionProgressPayload(
-            correlation_id=ex, execution_id=ex, agent_name="agent-d", stage="s", percent=1,
-            reported_at=at))))
+    return decode_message(
+        *(lambda e: (e.event_type.value, e.to_json()))(
+            OnexEnvelopeV1.create(
+                ExecutionProgressPayload(
+                    correlation_id=ex,
+                    execution_id=ex,
+                    agent_name="agent-d",
+                    stage="s",
+                    percent=1,
+                    reported_at=at,
+                )
+            )
+        )
+    )
 
 
 def rebuild_plans(conn: psycopg.Connection[Any], batch: list[Any]) -> list[str]:
@@ -212,16 +258,19 @@ def test_the_ingest_reads_only_the_partitions_of_its_executions_days() -> None:
         with psycopg.connect(db.url, autocommit=True) as c:
             c.execute("SELECT onex_create_partitions(interval '67 days', now() - interval '60 days')")
             new, old = uuid.uuid4(), uuid.uuid4()
-            c.execute("SELECT * FROM onex_ingest(%s::jsonb)",
-                      (batch_document([started(old, today - timedelta(days=3))]),))
+            c.execute(
+                "SELECT * FROM onex_ingest(%s::jsonb)",
+                (batch_document([started(old, today - timedelta(days=3))]),),
+            )
             plans = rebuild_plans(c, [started(new, today)])
             assert len(plans) == 1 and scanned(plans[0]) == {part(0)}
             plans = rebuild_plans(c, [progress(old, today - timedelta(days=1))])
             assert len(plans) == 1 and scanned(plans[0]) == {part(d) for d in (3, 2, 1)}
             assert c.execute(
                 "SELECT jsonb_array_length(metadata->'progress'), started_at FROM"
-                " agent_execution_logs WHERE execution_id = %s", (old,)).fetchall() == [
-                (1, today - timedelta(days=3))]
+                " agent_execution_logs WHERE execution_id = %s",
+                (old,),
+            ).fetchall() == [(1, today - timedelta(days=3))]
 
 
 def test_a_rebuild_by_ids_records_the_days_of_events_inserted_directly(
@@ -234,16 +283,21 @@ def test_a_rebuild_by_ids_records_the_days_of_events_inserted_directly(
     days_conn.execute(
         "INSERT INTO agent_execution_events"
         " (event_id, execution_id, correlation_id, kind, agent_name, occurred_at)"
-        " VALUES (gen_random_uuid(), %s, %s, 'started', 'agent-d', %s)", (ex, ex, T0))
+        " VALUES (gen_random_uuid(), %s, %s, 'started', 'agent-d', %s)",
+        (ex, ex, T0),
+    )
     days_conn.execute("SELECT onex_rebuild_execution_logs(%s::uuid[])", ([ex],))
     assert days_conn.execute(
-        "SELECT first_day, last_day FROM agent_execution_event_days WHERE execution_id = %s",
-        (ex,)).fetchall() == [(T0.replace(hour=0), T0.replace(hour=0))]
-    days_conn.execute("SELECT * FROM onex_ingest(%s::jsonb)",
-                      (batch_document([progress(ex, T0 + timedelta(days=3))]),))
+        "SELECT first_day, last_day FROM agent_execution_event_days WHERE execution_id = %s", (ex,)
+    ).fetchall() == [(T0.replace(hour=0), T0.replace(hour=0))]
+    days_conn.execute(
+        "SELECT * FROM onex_ingest(%s::jsonb)", (batch_document([progress(ex, T0 + timedelta(days=3))]),)
+    )
     assert days_conn.execute(
         "SELECT started_at, jsonb_array_length(metadata->'progress') FROM agent_execution_logs"
-        " WHERE execution_id = %s", (ex,)).fetchall() == [(T0, 1)]
+        " WHERE execution_id = %s",
+        (ex,),
+    ).fetchall() == [(T0, 1)]
 
 
 def test_the_bound_holds_across_a_daylight_saving_change_of_the_session(
@@ -255,12 +309,15 @@ def test_the_bound_holds_across_a_daylight_saving_change_of_the_session(
     late = datetime(2025, 3, 30, 23, 30, tzinfo=UTC)
     days_conn.execute("SET TIME ZONE 'Europe/Paris'")
     try:
-        days_conn.execute("SELECT * FROM onex_ingest(%s::jsonb)",
-                          (batch_document([started(ex, late)]),))
-        days_conn.execute("SELECT * FROM onex_ingest(%s::jsonb)",
-                          (batch_document([progress(ex, late - timedelta(days=1))]),))
+        days_conn.execute("SELECT * FROM onex_ingest(%s::jsonb)", (batch_document([started(ex, late)]),))
+        days_conn.execute(
+            "SELECT * FROM onex_ingest(%s::jsonb)",
+            (batch_document([progress(ex, late - timedelta(days=1))]),),
+        )
     finally:
         days_conn.execute("SET TIME ZONE 'UTC'")
     assert days_conn.execute(
         "SELECT started_at, jsonb_array_length(metadata->'progress') FROM agent_execution_logs"
-        " WHERE execution_id = %s", (ex,)).fetchall() == [(late, 1)]
+        " WHERE execution_id = %s",
+        (ex,),
+    ).fetchall() == [(late, 1)]

@@ -42,37 +42,101 @@ def at(ms: int) -> datetime:
 
 
 def events() -> list[OnexEnvelopeV1]:
-    def action(corr: uuid.UUID, agent: str, kind: str, name: str, ms: int, dur: int | None,
-               details: dict[str, Any] | None = None, debug: bool = True) -> OnexEnvelopeV1:
-        return OnexEnvelopeV1.create(AgentActionPayload(
-            correlation_id=corr, agent_name=agent, action_type=kind, action_name=name,
-            action_details=details or {}, duration_ms=dur, debug_mode=debug, timestamp=at(ms)))
+    def action(
+        corr: uuid.UUID,
+        agent: str,
+        kind: str,
+        name: str,
+        ms: int,
+        dur: int | None,
+        details: dict[str, Any] | None = None,
+        debug: bool = True,
+    ) -> OnexEnvelopeV1:
+        return OnexEnvelopeV1.create(
+            AgentActionPayload(
+                correlation_id=corr,
+                agent_name=agent,
+                action_type=kind,
+                action_name=name,
+                action_details=details or {},
+                duration_ms=dur,
+                debug_mode=debug,
+                timestamp=at(ms),
+            )
+        )
 
     return [
-        OnexEnvelopeV1.create(RoutingDecisionPayload(
-            correlation_id=CORR, selected_agent="agent-performance", confidence_score=0.92,
-            routing_strategy="enhanced_fuzzy_matching", routing_time_ms=45, timestamp=at(0))),
-        OnexEnvelopeV1.create(TransformationPayload(
-            correlation_id=CORR, source_agent="polymorphic-agent", target_agent="agent-performance",
-            confidence_score=0.92, transformation_duration_ms=85, timestamp=at(1))),
-        OnexEnvelopeV1.create(RouterPerformancePayload(
-            correlation_id=CORR, query_text="optimize", routing_duration_ms=45, cache_hit=False,
-            candidates_evaluated=5, timestamp=at(2))),
-        OnexEnvelopeV1.create(ExecutionStartedPayload(
-            correlation_id=CORR, execution_id=EXECUTION, agent_name="agent-performance",
-            user_request="optimize", started_at=at(3))),
+        OnexEnvelopeV1.create(
+            RoutingDecisionPayload(
+                correlation_id=CORR,
+                selected_agent="agent-performance",
+                confidence_score=0.92,
+                routing_strategy="enhanced_fuzzy_matching",
+                routing_time_ms=45,
+                timestamp=at(0),
+            )
+        ),
+        OnexEnvelopeV1.create(
+            TransformationPayload(
+                correlation_id=CORR,
+                source_agent="polymorphic-agent",
+                target_agent="agent-performance",
+                confidence_score=0.92,
+                transformation_duration_ms=85,
+                timestamp=at(1),
+            )
+        ),
+        OnexEnvelopeV1.create(
+            RouterPerformancePayload(
+                correlation_id=CORR,
+                query_text="optimize",
+                routing_duration_ms=45,
+                cache_hit=False,
+                candidates_evaluated=5,
+                timestamp=at(2),
+            )
+        ),
+        OnexEnvelopeV1.create(
+            ExecutionStartedPayload(
+                correlation_id=CORR,
+                execution_id=EXECUTION,
+                agent_name="agent-performance",
+                user_request="optimize",
+                started_at=at(3),
+            )
+        ),
         action(CORR, "agent-performance", "decision", "agent_execution_started", 3, None),
         action(CORR, "agent-performance", "tool_call", "Read", 4, 10),
         action(CORR, "agent-performance", "tool_call", "Read", 5, 30),
         action(CORR, "agent-performance", "tool_call", "Write", 6, 20),
-        action(CORR, "agent-performance", "error", "file_read_failed", 7, None,
-               {"error_message": "Module 'foo' not found"}),
-        action(OTHER, "agent-researcher", "error", "file_read_failed", 8, None,
-               {"error_message": "Module 'foo' not found"}),
+        action(
+            CORR,
+            "agent-performance",
+            "error",
+            "file_read_failed",
+            7,
+            None,
+            {"error_message": "Module 'foo' not found"},
+        ),
+        action(
+            OTHER,
+            "agent-researcher",
+            "error",
+            "file_read_failed",
+            8,
+            None,
+            {"error_message": "Module 'foo' not found"},
+        ),
         action(OTHER, "agent-researcher", "success", "task_completed", 9, 1234, debug=False),
-        OnexEnvelopeV1.create(ExecutionCompletedPayload(
-            correlation_id=CORR, execution_id=EXECUTION, agent_name="agent-performance",
-            completed_at=at(1003), quality_score=0.92)),
+        OnexEnvelopeV1.create(
+            ExecutionCompletedPayload(
+                correlation_id=CORR,
+                execution_id=EXECUTION,
+                agent_name="agent-performance",
+                completed_at=at(1003),
+                quality_score=0.92,
+            )
+        ),
     ]
 
 
@@ -100,21 +164,32 @@ def run(db: Database, text: str) -> list[tuple[Any, ...]]:
 
 # ---------------------------------------------------------------------------- seed 000
 def test_seed000_execution_started_actions(seeded: Database) -> None:
-    rows = run(seeded, "SELECT * FROM agent_actions WHERE action_type = 'decision' AND "
-               "action_name = 'agent_execution_started' ORDER BY created_at DESC LIMIT 5;")
-    assert [(r[1], r[2], r[4]) for r in rows] == [
-        (CORR, "agent-performance", "agent_execution_started")]
+    rows = run(
+        seeded,
+        "SELECT * FROM agent_actions WHERE action_type = 'decision' AND "
+        "action_name = 'agent_execution_started' ORDER BY created_at DESC LIMIT 5;",
+    )
+    assert [(r[1], r[2], r[4]) for r in rows] == [(CORR, "agent-performance", "agent_execution_started")]
 
 
 # ---------------------------------------------------------------------------- seed 001
 def test_seed001_recent_actions(seeded: Database) -> None:
-    rows = run(seeded, """
+    rows = run(
+        seeded,
+        """
 SELECT * FROM agent_actions
 ORDER BY created_at DESC
-LIMIT 20;""")
+LIMIT 20;""",
+    )
     assert [r[4] for r in rows] == [
-        "task_completed", "file_read_failed", "file_read_failed", "Write", "Read", "Read",
-        "agent_execution_started"]
+        "task_completed",
+        "file_read_failed",
+        "file_read_failed",
+        "Write",
+        "Read",
+        "Read",
+        "agent_execution_started",
+    ]
 
 
 def test_seed001_actions_by_correlation_id(seeded: Database) -> None:
@@ -139,7 +214,9 @@ ORDER BY created_at ASC;"""
 
 
 def test_seed001_tool_call_statistics(seeded: Database) -> None:
-    rows = run(seeded, """
+    rows = run(
+        seeded,
+        """
 SELECT
     action_name,
     COUNT(*) as call_count,
@@ -148,12 +225,15 @@ SELECT
 FROM agent_actions
 WHERE action_type = 'tool_call'
 GROUP BY action_name
-ORDER BY call_count DESC;""")
+ORDER BY call_count DESC;""",
+    )
     assert rows == [("Read", 2, Decimal("20"), 30), ("Write", 1, Decimal("20"), 20)]
 
 
 def test_seed001_error_analysis(seeded: Database) -> None:
-    rows = run(seeded, """
+    rows = run(
+        seeded,
+        """
 SELECT
     agent_name,
     action_name,
@@ -162,7 +242,8 @@ SELECT
 FROM agent_actions
 WHERE action_type = 'error'
 GROUP BY agent_name, action_name, error_message
-ORDER BY error_count DESC;""")
+ORDER BY error_count DESC;""",
+    )
     assert sorted(rows) == [
         ("agent-performance", "file_read_failed", "Module 'foo' not found", 1),
         ("agent-researcher", "file_read_failed", "Module 'foo' not found", 1),
@@ -170,7 +251,9 @@ ORDER BY error_count DESC;""")
 
 
 def test_seed001_agent_activity_summary(seeded: Database) -> None:
-    rows = run(seeded, """
+    rows = run(
+        seeded,
+        """
 SELECT
     agent_name,
     COUNT(*) as total_actions,
@@ -180,7 +263,8 @@ SELECT
     AVG(duration_ms) as avg_duration_ms
 FROM agent_actions
 GROUP BY agent_name
-ORDER BY total_actions DESC;""")
+ORDER BY total_actions DESC;""",
+    )
     assert rows == [
         ("agent-performance", 5, 3, 1, 1, Decimal("20")),
         ("agent-researcher", 2, 0, 0, 1, Decimal("1234")),
@@ -188,36 +272,50 @@ ORDER BY total_actions DESC;""")
 
 
 def test_seed001_recent_debug_traces_view(seeded: Database) -> None:
-    rows = run(seeded, """
+    rows = run(
+        seeded,
+        """
 SELECT * FROM recent_debug_traces
 ORDER BY trace_started DESC
-LIMIT 10;""")
+LIMIT 10;""",
+    )
     by_corr = {r[0]: r for r in rows}
     assert set(by_corr) == {CORR, OTHER}
     corr_row = by_corr[CORR]
     assert corr_row[1:10] == (["agent-performance"], 5, 3, 1, 1, 0, 60, at(3), at(7))
     assert [t["action_name"] for t in corr_row[10]] == [
-        "agent_execution_started", "Read", "Read", "Write", "file_read_failed"]
+        "agent_execution_started",
+        "Read",
+        "Read",
+        "Write",
+        "file_read_failed",
+    ]
     assert by_corr[OTHER][2] == 1  # the non-debug success is not a debug trace
     assert rows[0][0] == OTHER  # started later
 
 
 def test_seed001_monitoring_queries(seeded: Database) -> None:
-    rows = run(seeded, """
+    rows = run(
+        seeded,
+        """
 SELECT
     COUNT(*) as total_actions,
     MAX(created_at) as last_action,
     COUNT(DISTINCT correlation_id) as unique_executions
 FROM agent_actions
-WHERE created_at > NOW() - INTERVAL '1 hour';""")
+WHERE created_at > NOW() - INTERVAL '1 hour';""",
+    )
     assert rows == [(7, at(9), 2)]
-    rows = run(seeded, """
+    rows = run(
+        seeded,
+        """
 SELECT
     action_type,
     COUNT(*) as count
 FROM agent_actions
 WHERE created_at > NOW() - INTERVAL '24 hours'
-GROUP BY action_type;""")
+GROUP BY action_type;""",
+    )
     assert sorted(rows) == [("decision", 1), ("error", 2), ("success", 1), ("tool_call", 3)]
 
 
@@ -225,19 +323,36 @@ GROUP BY action_type;""")
 def test_seed001_cleanup_old_debug_logs(layout: str) -> None:
     with fresh_database("onex_cleanup") as db:
         migrate(db.url, target=LAYOUTS[layout])
-        old = OnexEnvelopeV1.create(AgentActionPayload(
-            correlation_id=CORR, agent_name="a", action_type="tool_call", action_name="old",
-            timestamp=datetime.now(UTC) - timedelta(days=31)))
-        old_kept = OnexEnvelopeV1.create(AgentActionPayload(
-            correlation_id=CORR, agent_name="a", action_type="tool_call", action_name="old-nodebug",
-            debug_mode=False, timestamp=datetime.now(UTC) - timedelta(days=31)))
-        new = OnexEnvelopeV1.create(AgentActionPayload(
-            correlation_id=CORR, agent_name="a", action_type="tool_call", action_name="new"))
-        Writer(db.url).write([decode_message(e.event_type.value, e.to_json())
-                              for e in (old, old_kept, new)])
+        old = OnexEnvelopeV1.create(
+            AgentActionPayload(
+                correlation_id=CORR,
+                agent_name="a",
+                action_type="tool_call",
+                action_name="old",
+                timestamp=datetime.now(UTC) - timedelta(days=31),
+            )
+        )
+        old_kept = OnexEnvelopeV1.create(
+            AgentActionPayload(
+                correlation_id=CORR,
+                agent_name="a",
+                action_type="tool_call",
+                action_name="old-nodebug",
+                debug_mode=False,
+                timestamp=datetime.now(UTC) - timedelta(days=31),
+            )
+        )
+        new = OnexEnvelopeV1.create(
+            AgentActionPayload(
+                correlation_id=CORR, agent_name="a", action_type="tool_call", action_name="new"
+            )
+        )
+        Writer(db.url).write([decode_message(e.event_type.value, e.to_json()) for e in (old, old_kept, new)])
         assert run(db, "SELECT cleanup_old_debug_logs()") == [(1,)]
         assert sorted(r[0] for r in run(db, "SELECT action_name FROM agent_actions")) == [
-            "new", "old-nodebug"]
+            "new",
+            "old-nodebug",
+        ]
         assert run(db, "SELECT cleanup_old_debug_logs(0)") == [(1,)]
 
 
@@ -256,12 +371,15 @@ FROM agent_execution_logs e
 JOIN agent_routing_decisions r ON e.correlation_id = r.correlation_id
 WHERE e.correlation_id = '<correlation_id>';"""
     rows = run(seeded, query.replace("<correlation_id>", str(CORR)))
-    assert rows == [(EXECUTION, "agent-performance", "success", 0.92, "agent-performance",
-                     Decimal("0.9200"), 45)]
+    assert rows == [
+        (EXECUTION, "agent-performance", "success", 0.92, "agent-performance", Decimal("0.9200"), 45)
+    ]
 
 
 def test_seed002_recent_execution_logs(seeded: Database) -> None:
-    rows = run(seeded, """
+    rows = run(
+        seeded,
+        """
 SELECT
     execution_id,
     correlation_id,
@@ -273,7 +391,8 @@ SELECT
     completed_at
 FROM agent_execution_logs
 ORDER BY started_at DESC
-LIMIT 10;""")
+LIMIT 10;""",
+    )
     assert rows == [(EXECUTION, CORR, "agent-performance", "success", 0.92, 1000, at(3), at(1003))]
 
 
@@ -372,30 +491,39 @@ def test_seed004_trace_reconstruction(seeded: Database) -> None:
 
 
 def test_seed004_monitoring_queries(seeded: Database) -> None:
-    rows = run(seeded, """
+    rows = run(
+        seeded,
+        """
 SELECT
     COUNT(*) as total_routes,
     AVG(confidence_score) as avg_confidence,
     AVG(routing_time_ms) as avg_routing_time_ms
 FROM agent_routing_decisions
-WHERE created_at > NOW() - INTERVAL '1 hour';""")
+WHERE created_at > NOW() - INTERVAL '1 hour';""",
+    )
     assert rows == [(1, Decimal("0.92"), Decimal("45"))]
-    rows = run(seeded, """
+    rows = run(
+        seeded,
+        """
 SELECT
     success,
     COUNT(*) as count,
     AVG(transformation_duration_ms) as avg_duration_ms
 FROM agent_transformation_events
 WHERE created_at > NOW() - INTERVAL '1 hour'
-GROUP BY success;""")
+GROUP BY success;""",
+    )
     assert rows == [(True, 1, Decimal("85"))]
-    rows = run(seeded, """
+    rows = run(
+        seeded,
+        """
 SELECT
     cache_hit,
     COUNT(*) as count,
     AVG(routing_duration_ms) as avg_duration_ms
 FROM router_performance_metrics
 WHERE created_at > NOW() - INTERVAL '1 hour'
-GROUP BY cache_hit;""")
+GROUP BY cache_hit;""",
+    )
     assert rows == [(False, 1, Decimal("45"))]
     assert run(seeded, "SELECT COUNT(*) FROM agent_routing_decisions") == [(1,)]

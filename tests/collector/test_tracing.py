@@ -24,10 +24,15 @@ def test_parse_traceparent() -> None:
     ctx = parse_traceparent("00-ad12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01")
     assert ctx is not None and ctx.is_remote and ctx.trace_flags.sampled
     assert ctx.trace_id == int("ad12146ab7d04a4786bf7ec298ce2c81", 16)
-    for bad in (None, "", "00-0-0-0", "00-" + "0" * 32 + "-00f067aa0ba902b7-01",
-                "ff-ad12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01",
-                "00-ad12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01-extra",
-                b"00-zz12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01"):
+    for bad in (
+        None,
+        "",
+        "00-0-0-0",
+        "00-" + "0" * 32 + "-00f067aa0ba902b7-01",
+        "ff-ad12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01",
+        "00-ad12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01-extra",
+        b"00-zz12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01",
+    ):
         assert parse_traceparent(bad) is None
 
 
@@ -36,11 +41,17 @@ def test_one_producer_per_trace_and_bounded() -> None:
     other_span = b"00-ad12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b8-01"
     same_trace_spelled_otherwise = b"00-AD12146AB7D04A4786BF7EC298CE2C81-00f067aa0ba902b9-01"
     other_trace = b"00-bd12146ab7d04a4786bf7ec298ce2c81-00f067aa0ba902b7-01"
-    contexts = producing_traces([
-        [("x", b""), ("traceparent", tp)], [("traceparent", tp)], None,
-        [("traceparent", other_span)], [("traceparent", same_trace_spelled_otherwise)],
-        [("traceparent", b"00-bad")], [("traceparent", other_trace)],
-    ])
+    contexts = producing_traces(
+        [
+            [("x", b""), ("traceparent", tp)],
+            [("traceparent", tp)],
+            None,
+            [("traceparent", other_span)],
+            [("traceparent", same_trace_spelled_otherwise)],
+            [("traceparent", b"00-bad")],
+            [("traceparent", other_trace)],
+        ]
+    )
     assert [(c.trace_id, c.span_id) for c in contexts] == [
         (0xAD12146AB7D04A4786BF7EC298CE2C81, 0x00F067AA0BA902B7),  # the first span of the trace
         (0xBD12146AB7D04A4786BF7EC298CE2C81, 0x00F067AA0BA902B7),
@@ -89,8 +100,11 @@ def test_headers_are_read_only_when_the_batch_span_records(traced: bool) -> None
         writer=_Writer(),  # type: ignore[arg-type]
         tracer_provider=provider if traced else NoOpTracerProvider(),
     )
-    env = OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=uuid.uuid4(), agent_name="a", action_type="tool_call", action_name="t"))
+    env = OnexEnvelopeV1.create(
+        AgentActionPayload(
+            correlation_id=uuid.uuid4(), agent_name="a", action_type="tool_call", action_name="t"
+        )
+    )
     _Message.header_reads = 0
     collector._submit([_Message(env.to_json()), _Message(env.to_json())])
     collector._inflight[0].span.end()
@@ -111,18 +125,24 @@ def test_batch_span_links_to_producers_with_psycopg_children(
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     corr = uuid.uuid4()
     span_id = 0x00F067AA0BA902B7
-    env = OnexEnvelopeV1.create(AgentActionPayload(
-        correlation_id=corr, agent_name="a", action_type="tool_call", action_name="traced"))
+    env = OnexEnvelopeV1.create(
+        AgentActionPayload(correlation_id=corr, agent_name="a", action_type="tool_call", action_name="traced")
+    )
     traceparent = f"00-{corr.hex}-{span_id:016x}-01".encode()
     produce(broker, [env], headers=[(c.HEADER_TRACEPARENT, traceparent)])
     collector = Collector(options(broker, migrated), tracer_provider=provider)
     with running(collector):
-        wait_for(lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE id = %s",
-                               (env.event_id,)), what="the row")
+        wait_for(
+            lambda: query(migrated, "SELECT 1 FROM agent_actions WHERE id = %s", (env.event_id,)),
+            what="the row",
+        )
     provider.force_flush()
     spans = exporter.get_finished_spans()
-    batches = [s for s in spans if s.name == c.SPAN_COLLECTOR_BATCH
-               and any(link.context.trace_id == corr.int for link in s.links)]
+    batches = [
+        s
+        for s in spans
+        if s.name == c.SPAN_COLLECTOR_BATCH and any(link.context.trace_id == corr.int for link in s.links)
+    ]
     assert len(batches) == 1
     (batch,) = batches
     assert batch.kind == SpanKind.CONSUMER
@@ -130,8 +150,7 @@ def test_batch_span_links_to_producers_with_psycopg_children(
     assert link.context.span_id == span_id
     assert batch.attributes is not None
     assert batch.attributes[c.ATTR_COLLECTOR_ROWS_INSERTED] >= 1  # type: ignore[operator]
-    children = [s for s in spans if s.parent is not None
-                and s.parent.span_id == batch.context.span_id]
+    children = [s for s in spans if s.parent is not None and s.parent.span_id == batch.context.span_id]
     assert children, "psycopg spans beneath the batch span"
     assert all(s.context.trace_id == batch.context.trace_id for s in children)
     statements = " ".join(str((s.attributes or {}).get("db.statement", s.name)) for s in children)

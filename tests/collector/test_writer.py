@@ -47,16 +47,31 @@ LOG_COLUMNS = (
 def batch() -> list[Decoded]:
     corr, execution = uuid.uuid4(), uuid.uuid4()
     envelopes = full_run(corr, execution)
-    envelopes.append(OnexEnvelopeV1.create(ExecutionFailedPayload(
-        correlation_id=corr, execution_id=uuid.uuid4(), agent_name="agent-ü ✓ \U0001f600",
-        status="cancelled", failed_at=T0, duration_ms=2_000_000_000, error_message="é\n\"q\"\t",
-        error_type=None, partial_results={"nested": [1, 2.5, None, {"k": "v"}], "big": 2**53},
-    )))
+    envelopes.append(
+        OnexEnvelopeV1.create(
+            ExecutionFailedPayload(
+                correlation_id=corr,
+                execution_id=uuid.uuid4(),
+                agent_name="agent-ü ✓ \U0001f600",
+                status="cancelled",
+                failed_at=T0,
+                duration_ms=2_000_000_000,
+                error_message='é\n"q"\t',
+                error_type=None,
+                partial_results={"nested": [1, 2.5, None, {"k": "v"}], "big": 2**53},
+            )
+        )
+    )
     decoded = [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
     legacy = {
-        "correlation_id": "legacy-" + corr.hex[:8], "agent_name": "polymorphic-agent",
-        "action_type": "decision", "action_name": "route", "action_details": {"x": [1, {}]},
-        "debug_mode": False, "duration_ms": 0, "timestamp": "2025-11-06T10:00:00.000001+02:00",
+        "correlation_id": "legacy-" + corr.hex[:8],
+        "agent_name": "polymorphic-agent",
+        "action_type": "decision",
+        "action_name": "route",
+        "action_details": {"x": [1, {}]},
+        "debug_mode": False,
+        "duration_ms": 0,
+        "timestamp": "2025-11-06T10:00:00.000001+02:00",
     }
     decoded.append(decode_message("agent-actions", json.dumps(legacy).encode()))
     return decoded
@@ -103,9 +118,13 @@ def test_both_paths_write_every_column_alike(two_databases: tuple[Database, Data
     write_row_by_row(slow, events)
     fast_rows, slow_rows = dump(fast), dump(slow)
     assert {t: len(r) for t, r in fast_rows.items()} == {
-        "agent_actions": 2, "agent_routing_decisions": 1, "agent_transformation_events": 1,
-        "router_performance_metrics": 1, "agent_detection_failures": 1,
-        "agent_execution_events": 4, "agent_execution_logs": 2,
+        "agent_actions": 2,
+        "agent_routing_decisions": 1,
+        "agent_transformation_events": 1,
+        "router_performance_metrics": 1,
+        "agent_detection_failures": 1,
+        "agent_execution_events": 4,
+        "agent_execution_logs": 2,
     }
     assert fast_rows == slow_rows
 
@@ -145,17 +164,37 @@ def test_concurrent_batches_of_one_execution_assemble_the_whole_log(migrated: Da
         for _ in range(per_round):
             corr, execution = uuid.uuid4(), uuid.uuid4()
             executions.append(execution)
-            started.append(OnexEnvelopeV1.create(ExecutionStartedPayload(
-                correlation_id=corr, execution_id=execution, agent_name="a",
-                user_request="both halves", started_at=T0)))
-            completed.append(OnexEnvelopeV1.create(ExecutionCompletedPayload(
-                correlation_id=corr, execution_id=execution, agent_name="a",
-                completed_at=T0 + timedelta(seconds=1), quality_score=0.5)))
+            started.append(
+                OnexEnvelopeV1.create(
+                    ExecutionStartedPayload(
+                        correlation_id=corr,
+                        execution_id=execution,
+                        agent_name="a",
+                        user_request="both halves",
+                        started_at=T0,
+                    )
+                )
+            )
+            completed.append(
+                OnexEnvelopeV1.create(
+                    ExecutionCompletedPayload(
+                        correlation_id=corr,
+                        execution_id=execution,
+                        agent_name="a",
+                        completed_at=T0 + timedelta(seconds=1),
+                        quality_score=0.5,
+                    )
+                )
+            )
         gate = threading.Barrier(2)
         errors: list[BaseException] = []
 
-        def write(writer: Writer, envelopes: list[OnexEnvelopeV1],
-                  gate: threading.Barrier, errors: list[BaseException]) -> None:
+        def write(
+            writer: Writer,
+            envelopes: list[OnexEnvelopeV1],
+            gate: threading.Barrier,
+            errors: list[BaseException],
+        ) -> None:
             events = [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
             gate.wait(10)
             try:
@@ -163,8 +202,10 @@ def test_concurrent_batches_of_one_execution_assemble_the_whole_log(migrated: Da
             except BaseException as exc:  # reported below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=write, args=(w, envs, gate, errors))
-                   for w, envs in zip(writers, (started, completed), strict=True)]
+        threads = [
+            threading.Thread(target=write, args=(w, envs, gate, errors))
+            for w, envs in zip(writers, (started, completed), strict=True)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -175,7 +216,9 @@ def test_concurrent_batches_of_one_execution_assemble_the_whole_log(migrated: Da
     with psycopg.connect(migrated.url) as conn:
         rows = conn.execute(
             "SELECT status, user_prompt, started_at, completed_at FROM agent_execution_logs"
-            " WHERE execution_id = ANY(%s)", (executions,)).fetchall()
+            " WHERE execution_id = ANY(%s)",
+            (executions,),
+        ).fetchall()
     assert len(rows) == rounds * per_round
     assert set(rows) == {("success", "both halves", T0, T0 + timedelta(seconds=1))}
 
@@ -188,16 +231,24 @@ def test_timestamps_land_as_instants_without_offset_meaning_utc() -> None:
     corr = uuid.uuid4()
 
     def action(name: str, timestamp: str, duration_ms: int = 1) -> Decoded:
-        env = json.loads(OnexEnvelopeV1.create(AgentActionPayload(
-            correlation_id=corr, agent_name="a", action_type="tool_call", action_name=name,
-            duration_ms=duration_ms)).to_json())
+        env = json.loads(
+            OnexEnvelopeV1.create(
+                AgentActionPayload(
+                    correlation_id=corr,
+                    agent_name="a",
+                    action_type="tool_call",
+                    action_name=name,
+                    duration_ms=duration_ms,
+                )
+            ).to_json()
+        )
         env["payload"]["timestamp"] = timestamp
         return decode_message(env["event_type"], json.dumps(env).encode())
 
     expected = {
-        "started": datetime(2025, 11, 6, 10, 0, tzinfo=UTC),    # fast path, start()
-        "written": datetime(2025, 11, 6, 4, 30, tzinfo=UTC),    # fast path, write()
-        "isolated": datetime(2025, 11, 6, 10, 0, tzinfo=UTC),   # row by row (a row rejected)
+        "started": datetime(2025, 11, 6, 10, 0, tzinfo=UTC),  # fast path, start()
+        "written": datetime(2025, 11, 6, 4, 30, tzinfo=UTC),  # fast path, write()
+        "isolated": datetime(2025, 11, 6, 10, 0, tzinfo=UTC),  # row by row (a row rejected)
     }
     with fresh_database("onex_time_zone") as db:
         migrate(db.url)
@@ -207,15 +258,19 @@ def test_timestamps_land_as_instants_without_offset_meaning_utc() -> None:
         try:
             writer.start([action("started", "2025-11-06T10:00:00")]).result()
             writer.write([action("written", "2025-11-06T10:00:00+05:30")])
-            result = writer.write([action("isolated", "2025-11-06T10:00:00"),
-                                   action("refused", "2025-11-06T10:00:00", 2**40)])
+            result = writer.write(
+                [action("isolated", "2025-11-06T10:00:00"), action("refused", "2025-11-06T10:00:00", 2**40)]
+            )
         finally:
             writer.close()
         assert [r.index for r in result.rejected] == [1]
         with psycopg.connect(db.url) as conn:
             assert conn.execute("SHOW timezone").fetchone() == ("America/New_York",)
-            rows: dict[str, Any] = dict(conn.execute(  # type: ignore[arg-type]
-                "SELECT action_name, created_at FROM agent_actions").fetchall())
+            rows: dict[str, Any] = dict(
+                conn.execute(  # type: ignore[arg-type]
+                    "SELECT action_name, created_at FROM agent_actions"
+                ).fetchall()
+            )
     assert rows == expected
 
 
@@ -236,12 +291,15 @@ def test_a_batch_with_some_events_already_written_adds_only_the_new_ones(
     assert first.rows_inserted == 3
     assert mixed.rows_inserted == len(events) - 3
     assert (again.rows_inserted, again.executions_updated) == (0, 0)
-    stored = query(migrated, "SELECT id::text FROM agent_actions UNION ALL"
-                   " SELECT event_id::text FROM agent_execution_events UNION ALL"
-                   " SELECT id::text FROM agent_routing_decisions UNION ALL"
-                   " SELECT id::text FROM agent_transformation_events UNION ALL"
-                   " SELECT id::text FROM router_performance_metrics UNION ALL"
-                   " SELECT id::text FROM agent_detection_failures")
+    stored = query(
+        migrated,
+        "SELECT id::text FROM agent_actions UNION ALL"
+        " SELECT event_id::text FROM agent_execution_events UNION ALL"
+        " SELECT id::text FROM agent_routing_decisions UNION ALL"
+        " SELECT id::text FROM agent_transformation_events UNION ALL"
+        " SELECT id::text FROM router_performance_metrics UNION ALL"
+        " SELECT id::text FROM agent_detection_failures",
+    )
     assert sorted(r[0] for r in stored if r[0] in ids) == sorted(ids)
 
 
@@ -252,8 +310,10 @@ def test_the_fresh_ingest_is_the_idempotent_one_without_on_conflict(migrated: Da
 
     idempotent, fresh = definition("onex_ingest_idempotent"), definition("onex_ingest_fresh")
     assert idempotent.count("ON CONFLICT") == 6 and "ON CONFLICT" not in fresh
-    for clause in ("ON CONFLICT (id, created_at) DO NOTHING",
-                   "ON CONFLICT (event_id, occurred_at) DO NOTHING"):
+    for clause in (
+        "ON CONFLICT (id, created_at) DO NOTHING",
+        "ON CONFLICT (event_id, occurred_at) DO NOTHING",
+    ):
         idempotent = idempotent.replace(clause, "")
     assert fresh == idempotent.replace("onex_ingest_idempotent(", "onex_ingest_fresh(")
 
@@ -268,9 +328,9 @@ def test_the_rebuild_finds_its_events_by_index_even_in_a_new_database() -> None:
                 "INSERT INTO agent_execution_events"
                 " (event_id, execution_id, correlation_id, kind, agent_name, occurred_at)"
                 " SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'started', 'a',"
-                " now() FROM generate_series(1, 300)")
-            ids = [r[0] for r in conn.execute(
-                "SELECT execution_id FROM agent_execution_events").fetchall()]
+                " now() FROM generate_series(1, 300)"
+            )
+            ids = [r[0] for r in conn.execute("SELECT execution_id FROM agent_execution_events").fetchall()]
             conn.execute("LOAD 'auto_explain'")
             conn.execute("SET auto_explain.log_min_duration = 0")
             conn.execute("SET auto_explain.log_nested_statements = on")
@@ -279,8 +339,7 @@ def test_the_rebuild_finds_its_events_by_index_even_in_a_new_database() -> None:
             conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
             for i in range(0, 300, 100):  # three batches of 100 executions, twice
                 for _ in range(2):
-                    conn.execute("SELECT onex_rebuild_execution_logs(%s::uuid[])",
-                                 (ids[i:i + 100],))
+                    conn.execute("SELECT onex_rebuild_execution_logs(%s::uuid[])", (ids[i : i + 100],))
     plans = [n for n in notices if "FROM agent_execution_events" in n]
     assert len(plans) == 6
     assert not [p for p in plans if "Seq Scan on agent_execution_events" in p]
@@ -297,16 +356,31 @@ def test_progress_updates_of_execution_logs_stay_on_their_pages(migrated: Databa
         envelopes = [OnexEnvelopeV1.create(p) for p in payloads]
         return [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
 
-    started = decoded([ExecutionStartedPayload(
-        correlation_id=corr, execution_id=e, agent_name="agent-x", user_request="u" * 40,
-        project_path="/p/" + "x" * 40) for e in executions])
-    progress = decoded([ExecutionProgressPayload(
-        correlation_id=corr, execution_id=e, agent_name="agent-x", stage="s", percent=50)
-        for e in executions])
+    started = decoded(
+        [
+            ExecutionStartedPayload(
+                correlation_id=corr,
+                execution_id=e,
+                agent_name="agent-x",
+                user_request="u" * 40,
+                project_path="/p/" + "x" * 40,
+            )
+            for e in executions
+        ]
+    )
+    progress = decoded(
+        [
+            ExecutionProgressPayload(
+                correlation_id=corr, execution_id=e, agent_name="agent-x", stage="s", percent=50
+            )
+            for e in executions
+        ]
+    )
     with psycopg.connect(migrated.url) as conn:
         for events in (started, progress):
             conn.execute("SELECT * FROM onex_ingest(%s::jsonb)", (batch_document(events),))
-        hot = conn.execute("SELECT pg_stat_get_xact_tuples_hot_updated("
-                           "'agent_execution_logs'::regclass)").fetchone()
+        hot = conn.execute(
+            "SELECT pg_stat_get_xact_tuples_hot_updated('agent_execution_logs'::regclass)"
+        ).fetchone()
         conn.rollback()
     assert hot is not None and hot[0] >= 30

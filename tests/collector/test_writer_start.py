@@ -30,18 +30,30 @@ pytestmark = pytest.mark.integration
 
 def actions(corr: uuid.UUID, *durations: int) -> list[Decoded]:
     envelopes = [
-        OnexEnvelopeV1.create(AgentActionPayload(
-            correlation_id=corr, agent_name="a", action_type="tool_call",
-            action_name=f"step-{i}", duration_ms=d))
+        OnexEnvelopeV1.create(
+            AgentActionPayload(
+                correlation_id=corr,
+                agent_name="a",
+                action_type="tool_call",
+                action_name=f"step-{i}",
+                duration_ms=d,
+            )
+        )
         for i, d in enumerate(durations)
     ]
     return [decode_message(e.event_type.value, e.to_json()) for e in envelopes]
 
 
 def decision(corr: uuid.UUID) -> list[Decoded]:
-    env = OnexEnvelopeV1.create(RoutingDecisionPayload(
-        correlation_id=corr, selected_agent="agent-x", confidence_score=0.5,
-        routing_strategy="s", routing_time_ms=1))
+    env = OnexEnvelopeV1.create(
+        RoutingDecisionPayload(
+            correlation_id=corr,
+            selected_agent="agent-x",
+            confidence_score=0.5,
+            routing_strategy="s",
+            routing_time_ms=1,
+        )
+    )
     return [decode_message(env.event_type.value, env.to_json())]
 
 
@@ -110,8 +122,11 @@ def test_a_rejected_row_in_a_started_batch_is_isolated(migrated: Database) -> No
         writer.close()
     assert [r.index for r in result.rejected] == [1]
     assert result.rows_inserted == 2
-    assert query(migrated, "SELECT duration_ms FROM agent_actions WHERE correlation_id = %s"
-                 " ORDER BY duration_ms", (corr,)) == [(5,), (7,)]
+    assert query(
+        migrated,
+        "SELECT duration_ms FROM agent_actions WHERE correlation_id = %s ORDER BY duration_ms",
+        (corr,),
+    ) == [(5,), (7,)]
 
 
 def test_a_connection_lost_in_flight_is_settled_by_writing_again(migrated: Database) -> None:
@@ -120,9 +135,14 @@ def test_a_connection_lost_in_flight_is_settled_by_writing_again(migrated: Datab
     try:
         with table_locked(migrated, "agent_actions") as locker:
             pending = writer.start(actions(corr, 1, 2))
-            waiting = wait_for(lambda: query(
-                migrated, "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND application_name = 'onex-otel-collector'"), what="the blocked batch")
+            waiting = wait_for(
+                lambda: query(
+                    migrated,
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND application_name = 'onex-otel-collector'",
+                ),
+                what="the blocked batch",
+            )
             locker.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
         result = pending.result()
     finally:
@@ -155,8 +175,7 @@ def test_a_batch_stuck_behind_a_lock_is_cancelled_and_counts_as_unavailable(
     corr = uuid.uuid4()
     # (A lock timeout far beyond the statement timeout: without the latter the test fails, on
     # the lock's message, instead of waiting for a lock it holds itself.)
-    writer = Writer(make_conninfo(migrated.url, options="-c lock_timeout=20000"),
-                    statement_timeout_ms=300)
+    writer = Writer(make_conninfo(migrated.url, options="-c lock_timeout=20000"), statement_timeout_ms=300)
     with table_locked(migrated, "agent_actions"):
         pending = writer.start(actions(corr, 1))  # pipelined, then written again by write()
         with pytest.raises(DatabaseUnavailable, match="statement timeout"):
@@ -181,15 +200,19 @@ def test_connections_keep_tcp_alive_and_time_statements_out(migrated: Database) 
     assert options[b"keepalives_idle"] == b"30" and options[b"tcp_user_timeout"] == b"60000"
     assert timeout == "1min"
     options, timeout = settings(
-        Writer(make_conninfo(migrated.url, keepalives_idle=7), statement_timeout_ms=0))
+        Writer(make_conninfo(migrated.url, keepalives_idle=7), statement_timeout_ms=0)
+    )
     assert options[b"keepalives_idle"] == b"7"  # the connection string's own setting kept
     assert options[b"keepalives_count"] == b"3"
     assert timeout == "0"
 
 
 def collector_backends(db: Database) -> int:
-    rows = query(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                 " AND application_name = 'onex-otel-collector'")
+    rows = query(
+        db,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND application_name = 'onex-otel-collector'",
+    )
     return int(rows[0][0])
 
 
@@ -201,10 +224,18 @@ def test_batches_queue_on_the_connections_in_order(migrated: Database) -> None:
     try:
         with table_locked(migrated, "agent_actions"):
             started = [writer.start(actions(corr, i, i + 100), writers=2) for i in range(4)]
-            wait_for(lambda: query(migrated, "SELECT count(*) FROM pg_stat_activity"
-                                   " WHERE wait_event_type = 'Lock'"
-                                   " AND application_name = 'onex-otel-collector'")[0][0] == 2,
-                     what="one batch waiting on each connection")
+            wait_for(
+                lambda: (
+                    query(
+                        migrated,
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock'"
+                        " AND application_name = 'onex-otel-collector'",
+                    )[0][0]
+                    == 2
+                ),
+                what="one batch waiting on each connection",
+            )
             assert collector_backends(migrated) == 2
             assert not any(p.done() for p in started)
         assert [p.result() for p in started] == [BatchResult(rows_inserted=2)] * 4
@@ -247,9 +278,14 @@ def test_every_batch_queued_on_a_lost_connection_is_written_once(migrated: Datab
         with table_locked(migrated, "agent_actions") as locker:
             first = writer.start(actions(corr, 1, 2), writers=1)
             second = writer.start(actions(corr, 3), writers=1)
-            waiting = wait_for(lambda: query(
-                migrated, "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND application_name = 'onex-otel-collector'"), what="the blocked batch")
+            waiting = wait_for(
+                lambda: query(
+                    migrated,
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND application_name = 'onex-otel-collector'",
+                ),
+                what="the blocked batch",
+            )
             locker.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
         assert first.result().rows_inserted == 2
         assert second.result().rows_inserted == 1

@@ -78,21 +78,28 @@ def spans(clean_env: None) -> Iterator[Spans]:
     _metrics.set_meter_provider(None)
 
 
-def run_python(code: str, env: dict[str, str] | None = None, launcher: tuple[str, ...] = ()
-               ) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str, env: dict[str, str] | None = None, launcher: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter whose environment has no tracing/Kafka settings.
 
     ``env``: variables to set; ``launcher``: put in front (``opentelemetry-instrument``).
     Not under pytest as far as onex-otel can tell (its internal errors are contained as in
     production). Fails the test unless the process exits with 0.
     """
-    environment = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("OTEL_", "KAFKA_", "TRACELOOP_", "LOGFIRE_"))}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAFKA_", "TRACELOOP_", "LOGFIRE_"))
+    }
     environment.pop("PYTEST_VERSION", None)
     environment.update(env or {})
-    done = subprocess.run([*launcher, sys.executable, "-c", textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=120, env=environment,
-                          check=False)
+    done = subprocess.run(
+        [*launcher, sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 

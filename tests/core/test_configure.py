@@ -120,7 +120,8 @@ def test_kafka_entry_point_install_hook_called(
     fresh: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real distribution on sys.path, found through importlib.metadata."""
-    (tmp_path / "fake_onex_kafka.py").write_text(textwrap.dedent("""
+    (tmp_path / "fake_onex_kafka.py").write_text(
+        textwrap.dedent("""
         calls = []
 
         class Exporter:
@@ -128,7 +129,8 @@ def test_kafka_entry_point_install_hook_called(
 
         def install(provider, settings):
             calls.append((provider, settings.kafka_bootstrap_servers))
-    """))
+    """)
+    )
     dist = tmp_path / "fake_onex_kafka-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-onex-kafka\nVersion: 1.0\n")
@@ -153,8 +155,14 @@ def _run(code: str, **env: str) -> str:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAFKA_"))}
     environment.pop("PYTEST_VERSION", None)
     environment.update(env)
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=60, env=environment, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -216,8 +224,13 @@ def test_no_sdk_everything_is_a_transparent_no_op() -> None:
         }))
     """)
     assert json.loads(out) == {
-        "cid_matches": True, "after": None, "total": 3, "err": "KeyError('k')", "sent": "x",
-        "async": 5, "span_valid": False,
+        "cid_matches": True,
+        "after": None,
+        "total": 3,
+        "err": "KeyError('k')",
+        "sent": "x",
+        "async": 5,
+        "span_valid": False,
     }
 
 
@@ -282,7 +295,7 @@ def test_otlp_export_reaches_a_real_grpc_receiver(fresh: None) -> None:
     finally:
         trace.get_tracer_provider().shutdown()  # type: ignore[attr-defined]
         server.stop(0)
-    (name, trace_id, attrs), = received
+    ((name, trace_id, attrs),) = received
     assert name == "invoke_agent otlp-agent"
     assert trace_id.hex() == uuid.UUID(CID).hex
     assert attrs["onex.correlation_id"] == CID
@@ -311,9 +324,7 @@ def test_id_generator_yields_pending_trace_id_and_delegates_otherwise() -> None:
             return True
 
     gen = OnexIdGenerator(Fixed())
-    assert (gen.generate_trace_id(), gen.generate_span_id(), gen.is_trace_id_random()) == (
-        11, 7, True
-    )
+    assert (gen.generate_trace_id(), gen.generate_span_id(), gen.is_trace_id_random()) == (11, 7, True)
     token = set_pending(uuid.UUID(CID).int)
     try:
         assert gen.generate_trace_id() == uuid.UUID(CID).int

@@ -73,8 +73,11 @@ def test_nothing_configured_says_so_once_on_stderr() -> None:
     assert done.stdout == "done\n"
     (line,) = done.stderr.splitlines()  # one line, once, although configure() ran twice
     assert NOWHERE in line
-    for variable in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER=console",
-                     "KAFKA_BOOTSTRAP_SERVERS"):
+    for variable in (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_TRACES_EXPORTER=console",
+        "KAFKA_BOOTSTRAP_SERVERS",
+    ):
         assert variable in line
 
 
@@ -94,7 +97,8 @@ def test_none_exports_nothing_and_says_nothing() -> None:
 
 def test_a_list_of_exporters_with_an_entry_point(tmp_path: Path) -> None:
     """``console,<entry point>``: both get every span; the entry point is a real distribution."""
-    (tmp_path / "onex_test_file_exporter.py").write_text(textwrap.dedent("""
+    (tmp_path / "onex_test_file_exporter.py").write_text(
+        textwrap.dedent("""
         import os
         from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -103,26 +107,37 @@ def test_a_list_of_exporters_with_an_entry_point(tmp_path: Path) -> None:
                 with open(os.environ["ONEX_TEST_SPAN_FILE"], "a") as f:
                     f.writelines(s.name + "\\n" for s in spans)
                 return SpanExportResult.SUCCESS
-    """))
+    """)
+    )
     dist = tmp_path / "onex_test_file_exporter-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: onex-test-file-exporter\nVersion: 1.0\n")
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: onex-test-file-exporter\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text(
-        "[opentelemetry_traces_exporter]\nonex_test_file = onex_test_file_exporter:FileExporter\n")
+        "[opentelemetry_traces_exporter]\nonex_test_file = onex_test_file_exporter:FileExporter\n"
+    )
     out = tmp_path / "spans.txt"
-    done = run_python(AGENT, {"OTEL_TRACES_EXPORTER": "console, onex_test_file",
-                              "PYTHONPATH": str(tmp_path), "ONEX_TEST_SPAN_FILE": str(out)})
+    done = run_python(
+        AGENT,
+        {
+            "OTEL_TRACES_EXPORTER": "console, onex_test_file",
+            "PYTHONPATH": str(tmp_path),
+            "ONEX_TEST_SPAN_FILE": str(out),
+        },
+    )
     assert done.stderr == ""
     assert sorted(out.read_text().splitlines()) == ["execute_tool t", "invoke_agent a"]
     assert len(_console_spans(done.stdout)) == 2
 
 
 def test_an_unknown_exporter_is_reported_once_and_counted() -> None:
-    done = run_python(AGENT + """
+    done = run_python(
+        AGENT
+        + """
     from onex_otel._internal import internal_error_counts
     print(internal_error_counts())
-    """, {"OTEL_TRACES_EXPORTER": "consol"})
+    """,
+        {"OTEL_TRACES_EXPORTER": "consol"},
+    )
     assert done.stdout.splitlines() == ["done", "{'exporter.missing:consol': 2}"]  # per call
     missing, nowhere = done.stderr.splitlines()
     assert "'consol'" in missing and "opentelemetry_traces_exporter" in missing
@@ -133,8 +148,11 @@ def test_configure_adds_no_exporter_under_opentelemetry_instrument() -> None:
     """The SDK's own provider, built by ``opentelemetry-instrument``: core installed, no 2nd export."""
     instrument = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
     assert instrument, "opentelemetry-instrument is installed with the instrument extra"
-    done = run_python(AGENT, {"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
-                              "OTEL_LOGS_EXPORTER": "none"}, launcher=(instrument,))
+    done = run_python(
+        AGENT,
+        {"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"},
+        launcher=(instrument,),
+    )
     assert NOWHERE not in done.stderr
     spans = _console_spans(done.stdout)
     assert sorted(s["name"] for s in spans) == ["execute_tool t", "invoke_agent a"]
@@ -142,9 +160,7 @@ def test_configure_adds_no_exporter_under_opentelemetry_instrument() -> None:
 
 
 @pytest.mark.parametrize("how", ["otlp_endpoint", "own_processor", "none"])
-def test_silent_when_spans_go_somewhere(
-    fresh: None, how: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_silent_when_spans_go_somewhere(fresh: None, how: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="onex_otel")
     provider = TracerProvider(shutdown_on_exit=False)
     if how == "own_processor":
@@ -171,17 +187,17 @@ def test_an_explicit_argument_adds_to_the_variable(
     provider = TracerProvider(shutdown_on_exit=False)
     onex_otel.configure(tracer_provider=provider, otlp_endpoint="http://127.0.0.1:1")
     onex_otel.configure(tracer_provider=provider, otlp_endpoint="http://127.0.0.1:1")
-    exporters = [type(p._batch_processor._exporter)
-                 for p in provider._active_span_processor._span_processors
-                 if isinstance(p, BatchSpanProcessor)]
+    exporters = [
+        type(p._batch_processor._exporter)
+        for p in provider._active_span_processor._span_processors
+        if isinstance(p, BatchSpanProcessor)
+    ]
     provider.shutdown()
     assert exporters == [ConsoleSpanExporter, OTLPSpanExporter]
     assert caplog.records == []
 
 
-def test_nothing_configured_logged_in_process(
-    fresh: None, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_nothing_configured_logged_in_process(fresh: None, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="onex_otel")
     provider = TracerProvider(shutdown_on_exit=False)
     onex_otel.configure(tracer_provider=provider)
@@ -233,9 +249,7 @@ class _OtlpHttpReceiver:
         self.thread.join(10)
 
 
-def test_otlp_protocol_from_the_traces_variable(
-    fresh: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_otlp_protocol_from_the_traces_variable(fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """``OTEL_TRACES_EXPORTER=otlp``: the traces protocol variable beats the general one."""
     receiver = _OtlpHttpReceiver()
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
@@ -256,13 +270,13 @@ def test_otlp_protocol_from_the_traces_variable(
 
 
 def test_otlp_protocol_variables() -> None:
-    both = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"}
+    both = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"}
     assert load_settings(both).otlp_protocol == "http/protobuf"
-    assert load_settings({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}).otlp_protocol == \
-        "http/protobuf"
+    assert load_settings({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}).otlp_protocol == "http/protobuf"
     with pytest.raises(ConfigError, match="OTEL_EXPORTER_OTLP_PROTOCOL='http/json'"):
         load_settings({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"})
     assert load_settings({"OTEL_TRACES_EXPORTER": "otlp, onex_kafka"}).traces_exporter == (
-        "otlp", "onex_kafka")
+        "otlp",
+        "onex_kafka",
+    )
     assert load_settings({"OTEL_TRACES_EXPORTER": ""}).traces_exporter is None

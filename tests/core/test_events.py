@@ -41,23 +41,32 @@ def test_decision_error_success_events_on_the_execution_span(spans: Spans) -> No
         record_error("FileNotFoundError", "missing.py", {"path": "/x", "token": "t"}, "warning")
         record_success("task_completed", {"tasks": 5}, duration_ms=1234.4)
     assert events_of(spans, "invoke_agent agent-router") == [
-        (c.EVENT_DECISION, {
-            c.ATTR_NAME: "select_agent",
-            c.ATTR_DECISION_CONTEXT: '{"candidates":["a","b"]}',
-            c.ATTR_DECISION_RESULT: '{"selected":"a"}',
-            c.ATTR_EVENT_DURATION_MS: 12,
-        }),
-        (c.EVENT_ERROR, {
-            c.ATTR_ERROR_TYPE: "FileNotFoundError",
-            c.ATTR_ERROR_MESSAGE: "missing.py",
-            c.ATTR_SEVERITY: "warning",
-            c.ATTR_ERROR_CONTEXT: '{"path":"/x","token":"[REDACTED]"}',
-        }),
-        (c.EVENT_SUCCESS, {
-            c.ATTR_NAME: "task_completed",
-            c.ATTR_DETAILS: '{"tasks":5}',
-            c.ATTR_EVENT_DURATION_MS: 1234,
-        }),
+        (
+            c.EVENT_DECISION,
+            {
+                c.ATTR_NAME: "select_agent",
+                c.ATTR_DECISION_CONTEXT: '{"candidates":["a","b"]}',
+                c.ATTR_DECISION_RESULT: '{"selected":"a"}',
+                c.ATTR_EVENT_DURATION_MS: 12,
+            },
+        ),
+        (
+            c.EVENT_ERROR,
+            {
+                c.ATTR_ERROR_TYPE: "FileNotFoundError",
+                c.ATTR_ERROR_MESSAGE: "missing.py",
+                c.ATTR_SEVERITY: "warning",
+                c.ATTR_ERROR_CONTEXT: '{"path":"/x","token":"[REDACTED]"}',
+            },
+        ),
+        (
+            c.EVENT_SUCCESS,
+            {
+                c.ATTR_NAME: "task_completed",
+                c.ATTR_DETAILS: '{"tasks":5}',
+                c.ATTR_EVENT_DURATION_MS: 1234,
+            },
+        ),
     ]
 
 
@@ -71,58 +80,88 @@ def test_event_without_current_span_makes_a_short_span(spans: Spans) -> None:
 def test_routing_sequence_shape(spans: Spans) -> None:
     with agent_execution("polymorphic-agent", correlation_id=CID):
         routing_decision(
-            "agent-performance", 0.92, "enhanced_fuzzy_matching", 45,
+            "agent-performance",
+            0.92,
+            "enhanced_fuzzy_matching",
+            45,
             user_request="optimize my database queries",
             alternatives=["agent-api", "agent-debug"],
             reasoning="High confidence match",
             context={"domain": "db"},
         )
-        transformation("polymorphic-agent", "agent-performance", duration_ms=85,
-                       reason="High confidence match", confidence_score=0.92)
-        router_metrics("optimize my database queries", 45, candidates_evaluated=5,
-                       trigger_match_strategy="enhanced_fuzzy_matching",
-                       confidence_components={"trigger": 0.9})
-        detection_failure("do the thing", "no agent matched", candidates=["agent-a"],
-                          best_confidence=0.3, detection_strategy="fuzzy",
-                          candidates_evaluated=4, detection_duration_ms=12,
-                          context={"hint": None})
+        transformation(
+            "polymorphic-agent",
+            "agent-performance",
+            duration_ms=85,
+            reason="High confidence match",
+            confidence_score=0.92,
+        )
+        router_metrics(
+            "optimize my database queries",
+            45,
+            candidates_evaluated=5,
+            trigger_match_strategy="enhanced_fuzzy_matching",
+            confidence_components={"trigger": 0.9},
+        )
+        detection_failure(
+            "do the thing",
+            "no agent matched",
+            candidates=["agent-a"],
+            best_confidence=0.3,
+            detection_strategy="fuzzy",
+            candidates_evaluated=4,
+            detection_duration_ms=12,
+            context={"hint": None},
+        )
     assert events_of(spans, "invoke_agent polymorphic-agent") == [
-        (c.EVENT_ROUTING_DECISION, {
-            c.ATTR_SELECTED_AGENT: "agent-performance",
-            c.ATTR_CONFIDENCE_SCORE: 0.92,
-            c.ATTR_ROUTING_STRATEGY: "enhanced_fuzzy_matching",
-            c.ATTR_ROUTING_TIME_MS: 45,
-            c.ATTR_ALTERNATIVES: '["agent-api","agent-debug"]',
-            c.ATTR_ROUTING_CONTEXT: '{"domain":"db"}',
-            c.ATTR_REASONING: "High confidence match",
-            c.ATTR_ROUTING_USER_REQUEST: "optimize my database queries",
-        }),
-        (c.EVENT_TRANSFORMATION, {
-            c.ATTR_SOURCE_AGENT: "polymorphic-agent",
-            c.ATTR_TARGET_AGENT: "agent-performance",
-            c.ATTR_TRANSFORMATION_DURATION_MS: 85,
-            c.ATTR_TRANSFORMATION_SUCCESS: True,
-            c.ATTR_TRANSFORMATION_CONFIDENCE: 0.92,
-            c.ATTR_TRANSFORMATION_REASON: "High confidence match",
-        }),
-        (c.EVENT_ROUTER_METRICS, {
-            c.ATTR_ROUTING_DURATION_MS: 45,
-            c.ATTR_CANDIDATES_EVALUATED: 5,
-            c.ATTR_CACHE_HIT: False,
-            c.ATTR_TRIGGER_MATCH_STRATEGY: "enhanced_fuzzy_matching",
-            c.ATTR_CONFIDENCE_COMPONENTS: '{"trigger":0.9}',
-            c.ATTR_QUERY_TEXT: "optimize my database queries",
-        }),
-        (c.EVENT_DETECTION_FAILURE, {
-            c.ATTR_DETECTION_FAILURE_REASON: "no agent matched",
-            c.ATTR_DETECTION_CANDIDATES_EVALUATED: 4,
-            c.ATTR_DETECTION_CONFIDENCE: 0.3,
-            c.ATTR_DETECTION_DURATION_MS: 12,
-            c.ATTR_DETECTION_STRATEGY: "fuzzy",
-            c.ATTR_DETECTION_CANDIDATES: '["agent-a"]',
-            c.ATTR_DETECTION_CONTEXT: '{"hint":null}',
-            c.ATTR_DETECTION_USER_REQUEST: "do the thing",
-        }),
+        (
+            c.EVENT_ROUTING_DECISION,
+            {
+                c.ATTR_SELECTED_AGENT: "agent-performance",
+                c.ATTR_CONFIDENCE_SCORE: 0.92,
+                c.ATTR_ROUTING_STRATEGY: "enhanced_fuzzy_matching",
+                c.ATTR_ROUTING_TIME_MS: 45,
+                c.ATTR_ALTERNATIVES: '["agent-api","agent-debug"]',
+                c.ATTR_ROUTING_CONTEXT: '{"domain":"db"}',
+                c.ATTR_REASONING: "High confidence match",
+                c.ATTR_ROUTING_USER_REQUEST: "optimize my database queries",
+            },
+        ),
+        (
+            c.EVENT_TRANSFORMATION,
+            {
+                c.ATTR_SOURCE_AGENT: "polymorphic-agent",
+                c.ATTR_TARGET_AGENT: "agent-performance",
+                c.ATTR_TRANSFORMATION_DURATION_MS: 85,
+                c.ATTR_TRANSFORMATION_SUCCESS: True,
+                c.ATTR_TRANSFORMATION_CONFIDENCE: 0.92,
+                c.ATTR_TRANSFORMATION_REASON: "High confidence match",
+            },
+        ),
+        (
+            c.EVENT_ROUTER_METRICS,
+            {
+                c.ATTR_ROUTING_DURATION_MS: 45,
+                c.ATTR_CANDIDATES_EVALUATED: 5,
+                c.ATTR_CACHE_HIT: False,
+                c.ATTR_TRIGGER_MATCH_STRATEGY: "enhanced_fuzzy_matching",
+                c.ATTR_CONFIDENCE_COMPONENTS: '{"trigger":0.9}',
+                c.ATTR_QUERY_TEXT: "optimize my database queries",
+            },
+        ),
+        (
+            c.EVENT_DETECTION_FAILURE,
+            {
+                c.ATTR_DETECTION_FAILURE_REASON: "no agent matched",
+                c.ATTR_DETECTION_CANDIDATES_EVALUATED: 4,
+                c.ATTR_DETECTION_CONFIDENCE: 0.3,
+                c.ATTR_DETECTION_DURATION_MS: 12,
+                c.ATTR_DETECTION_STRATEGY: "fuzzy",
+                c.ATTR_DETECTION_CANDIDATES: '["agent-a"]',
+                c.ATTR_DETECTION_CONTEXT: '{"hint":null}',
+                c.ATTR_DETECTION_USER_REQUEST: "do the thing",
+            },
+        ),
     ]
 
 
@@ -139,7 +178,8 @@ def test_router_event_before_execution_shares_its_trace(spans: Spans) -> None:
     legacy = spans.by_name(c.EVENT_TRANSFORMATION)
     mapped = uuid.uuid5(c.CORRELATION_ID_NAMESPACE, "abc-123")
     assert dict(legacy.attributes or {}) == {
-        c.ONEX_CORRELATION_ID: str(mapped), c.ONEX_CORRELATION_ID_ORIGINAL: "abc-123"
+        c.ONEX_CORRELATION_ID: str(mapped),
+        c.ONEX_CORRELATION_ID_ORIGINAL: "abc-123",
     }
     assert hexid(legacy.context.trace_id) == mapped.hex
 
@@ -173,32 +213,42 @@ BAD_CALLS: list[tuple[str, Callable[[], None], str]] = [
     ("empty agent", lambda: routing_decision("", 0.5, "s", 1), "selected_agent"),
     ("empty strategy", lambda: routing_decision("a", 0.5, " ", 1), "routing_strategy"),
     ("negative time", lambda: routing_decision("a", 0.5, "s", -1), "routing_time_ms"),
-    ("alternatives str", lambda: routing_decision("a", 0.5, "s", 1, alternatives="b"),  # type: ignore[arg-type]
-     "alternatives"),
-    ("context list", lambda: routing_decision("a", 0.5, "s", 1, context=[1]),  # type: ignore[arg-type]
-     "context"),
+    (
+        "alternatives str",
+        lambda: routing_decision("a", 0.5, "s", 1, alternatives="b"),  # type: ignore[arg-type]
+        "alternatives",
+    ),
+    (
+        "context list",
+        lambda: routing_decision("a", 0.5, "s", 1, context=[1]),  # type: ignore[arg-type]
+        "context",
+    ),
     ("empty source", lambda: transformation("", "b", duration_ms=1), "source_agent"),
     ("empty target", lambda: transformation("a", "", duration_ms=1), "target_agent"),
     ("negative duration", lambda: transformation("a", "b", duration_ms=-5), "duration_ms"),
-    ("transform confidence", lambda: transformation("a", "b", duration_ms=1, confidence_score=2),
-     "confidence_score"),
-    ("success not bool", lambda: transformation("a", "b", duration_ms=1, success="yes"),  # type: ignore[arg-type]
-     "success"),
-    ("router 1000ms", lambda: router_metrics("q", 1000, candidates_evaluated=1),
-     "routing_duration_ms"),
-    ("router negative", lambda: router_metrics("q", -1, candidates_evaluated=1),
-     "routing_duration_ms"),
+    (
+        "transform confidence",
+        lambda: transformation("a", "b", duration_ms=1, confidence_score=2),
+        "confidence_score",
+    ),
+    (
+        "success not bool",
+        lambda: transformation("a", "b", duration_ms=1, success="yes"),  # type: ignore[arg-type]
+        "success",
+    ),
+    ("router 1000ms", lambda: router_metrics("q", 1000, candidates_evaluated=1), "routing_duration_ms"),
+    ("router negative", lambda: router_metrics("q", -1, candidates_evaluated=1), "routing_duration_ms"),
     ("router empty query", lambda: router_metrics("", 1, candidates_evaluated=1), "query_text"),
-    ("router candidates", lambda: router_metrics("q", 1, candidates_evaluated=-1),
-     "candidates_evaluated"),
-    ("router cache_hit", lambda: router_metrics("q", 1, candidates_evaluated=1, cache_hit=1),  # type: ignore[arg-type]
-     "cache_hit"),
+    ("router candidates", lambda: router_metrics("q", 1, candidates_evaluated=-1), "candidates_evaluated"),
+    (
+        "router cache_hit",
+        lambda: router_metrics("q", 1, candidates_evaluated=1, cache_hit=1),  # type: ignore[arg-type]
+        "cache_hit",
+    ),
     ("detection request", lambda: detection_failure("", "r"), "user_request"),
     ("detection reason", lambda: detection_failure("u", ""), "failure_reason"),
-    ("detection confidence", lambda: detection_failure("u", "r", best_confidence=1.5),
-     "best_confidence"),
-    ("detection count", lambda: detection_failure("u", "r", candidates_evaluated=-2),
-     "candidates_evaluated"),
+    ("detection confidence", lambda: detection_failure("u", "r", best_confidence=1.5), "best_confidence"),
+    ("detection count", lambda: detection_failure("u", "r", candidates_evaluated=-2), "candidates_evaluated"),
     ("decision name", lambda: record_decision(""), "name"),
     ("decision duration", lambda: record_decision("d", duration_ms=-1), "duration_ms"),
     ("error severity", lambda: record_error("E", "m", severity="fatal"), "severity"),
@@ -228,7 +278,8 @@ def test_accepted_router_values_validate_as_envelope_payloads(spans: Spans, ms: 
         router_metrics("q", ms, candidates_evaluated=0)
     event = _attrs_of_last_event(spans)
     RouterPerformancePayload(
-        correlation_id=uuid.UUID(CID), query_text=event[c.ATTR_QUERY_TEXT],
+        correlation_id=uuid.UUID(CID),
+        query_text=event[c.ATTR_QUERY_TEXT],
         routing_duration_ms=event[c.ATTR_ROUTING_DURATION_MS],
         candidates_evaluated=event[c.ATTR_CANDIDATES_EVALUATED],
     )
@@ -240,12 +291,11 @@ def test_boundary_values_validate_as_envelope_payloads(spans: Spans) -> None:
         routing_decision("x", 1, "s", 0.4)
         transformation("a", "b", duration_ms=0, confidence_score=1.0, success=False)
         detection_failure("u", "r", best_confidence=0.0, detection_duration_ms=0)
-    events: list[dict[str, Any]] = [
-        dict(e.attributes or {}) for e in spans.by_name("invoke_agent a").events
-    ]
+    events: list[dict[str, Any]] = [dict(e.attributes or {}) for e in spans.by_name("invoke_agent a").events]
     for ev in events[:2]:
         RoutingDecisionPayload(
-            correlation_id=uuid.UUID(CID), selected_agent=ev[c.ATTR_SELECTED_AGENT],
+            correlation_id=uuid.UUID(CID),
+            selected_agent=ev[c.ATTR_SELECTED_AGENT],
             confidence_score=ev[c.ATTR_CONFIDENCE_SCORE],
             routing_strategy=ev[c.ATTR_ROUTING_STRATEGY],
             routing_time_ms=ev[c.ATTR_ROUTING_TIME_MS],
@@ -254,7 +304,8 @@ def test_boundary_values_validate_as_envelope_payloads(spans: Spans) -> None:
         )
     ev = events[2]
     TransformationPayload(
-        correlation_id=uuid.UUID(CID), source_agent=ev[c.ATTR_SOURCE_AGENT],
+        correlation_id=uuid.UUID(CID),
+        source_agent=ev[c.ATTR_SOURCE_AGENT],
         target_agent=ev[c.ATTR_TARGET_AGENT],
         transformation_duration_ms=ev[c.ATTR_TRANSFORMATION_DURATION_MS],
         confidence_score=ev[c.ATTR_TRANSFORMATION_CONFIDENCE],
@@ -262,7 +313,8 @@ def test_boundary_values_validate_as_envelope_payloads(spans: Spans) -> None:
     )
     ev = events[3]
     DetectionFailurePayload(
-        correlation_id=uuid.UUID(CID), user_request=ev[c.ATTR_DETECTION_USER_REQUEST],
+        correlation_id=uuid.UUID(CID),
+        user_request=ev[c.ATTR_DETECTION_USER_REQUEST],
         failure_reason=ev[c.ATTR_DETECTION_FAILURE_REASON],
         best_confidence=ev[c.ATTR_DETECTION_CONFIDENCE],
         detection_duration_ms=ev[c.ATTR_DETECTION_DURATION_MS],

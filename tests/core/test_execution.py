@@ -71,11 +71,14 @@ def test_execution_span_whole_shape(spans: Spans) -> None:
             "onex.execution.status": "success",
         },
         "events": [
-            ("onex.execution.progress", {
-                "onex.stage": "routing_analysis",
-                "onex.percent": 25.0,
-                "onex.metadata": '{"max_recommendations":3}',
-            }),
+            (
+                "onex.execution.progress",
+                {
+                    "onex.stage": "routing_analysis",
+                    "onex.percent": 25.0,
+                    "onex.metadata": '{"max_recommendations":3}',
+                },
+            ),
         ],
         "status": "UNSET",
     }
@@ -109,9 +112,7 @@ def test_uuid_object_accepted(spans: Spans) -> None:
 
 def test_inside_existing_span_is_child_and_inherits_trace(spans: Spans) -> None:
     tracer = spans.provider.get_tracer("outer")
-    with tracer.start_as_current_span("outer") as outer, agent_execution(
-        "a", correlation_id=CID
-    ) as run:
+    with tracer.start_as_current_span("outer") as outer, agent_execution("a", correlation_id=CID) as run:
         inner_cid = current_correlation_id()
     span = spans.by_name("invoke_agent a")
     assert span.parent is not None and span.parent.span_id == outer.get_span_context().span_id
@@ -141,20 +142,26 @@ def test_exception_marks_failed_and_reraises_same_object(spans: Spans) -> None:
     got = shape(span, VOLATILE)
     assert got["status"] == "ERROR"
     assert span.status.description == "RuntimeError: boom"
-    assert {k: got["attributes"][k] for k in (
-        "onex.execution.status", "onex.error_message", "onex.error_type", "error.type"
-    )} == {
+    assert {
+        k: got["attributes"][k]
+        for k in ("onex.execution.status", "onex.error_message", "onex.error_type", "error.type")
+    } == {
         "onex.execution.status": "failed",
         "onex.error_message": "boom",
         "onex.error_type": "RuntimeError",
         "error.type": "RuntimeError",
     }
-    assert got["events"] == [("exception", {
-        "exception.type": "RuntimeError",
-        "exception.message": "boom",
-        "exception.stacktrace": "<any>",
-        "exception.escaped": "True",
-    })]
+    assert got["events"] == [
+        (
+            "exception",
+            {
+                "exception.type": "RuntimeError",
+                "exception.message": "boom",
+                "exception.stacktrace": "<any>",
+                "exception.escaped": "True",
+            },
+        )
+    ]
     stack = str(span.events[0].attributes["exception.stacktrace"])  # type: ignore[index]
     assert "raise error" in stack
 
@@ -241,7 +248,9 @@ def test_progress_notifies_lifecycle_listeners(spans: Spans) -> None:
     assert len(reports) == 1
     report = reports[0]
     assert (report.stage, report.percent, dict(report.metadata)) == (
-        "half", 50.0, {"k": "v", "password": "[REDACTED]"}
+        "half",
+        50.0,
+        {"k": "v", "password": "[REDACTED]"},
     )
     assert report.span.get_span_context().span_id == spans.by_name("invoke_agent a").context.span_id
 
@@ -270,9 +279,7 @@ def test_progress_metadata_is_bounded_before_it_is_recorded(spans: Spans) -> Non
     assert len(json.dumps(dict(report.metadata))) <= limit
 
 
-def test_user_request_not_recorded_when_capture_off(
-    spans: Spans, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_user_request_not_recorded_when_capture_off(spans: Spans, monkeypatch: pytest.MonkeyPatch) -> None:
     import onex_otel
 
     monkeypatch.setenv("ONEX_CAPTURE_CONTENT", "false")
@@ -284,8 +291,10 @@ def test_user_request_not_recorded_when_capture_off(
 
 def test_other_instrumentations_spans_carry_execution_attributes(spans: Spans) -> None:
     other = spans.provider.get_tracer("psycopg-like")
-    with agent_execution("a", correlation_id=CID, session_id="s") as run, \
-            other.start_as_current_span("SELECT"):
+    with (
+        agent_execution("a", correlation_id=CID, session_id="s") as run,
+        other.start_as_current_span("SELECT"),
+    ):
         pass
     with other.start_as_current_span("after"):
         pass
@@ -378,8 +387,9 @@ async def test_concurrent_tasks_never_see_each_others_ids(spans: Spans) -> None:
 
 
 def test_decorator_sync_with_argument_mapping(spans: Spans) -> None:
-    @traced_agent_execution(agent_name="agent-x", user_request_arg="request",
-                            correlation_id_arg="cid", session_id_arg="session")
+    @traced_agent_execution(
+        agent_name="agent-x", user_request_arg="request", correlation_id_arg="cid", session_id_arg="session"
+    )
     def run(request: str, cid: str, session: str | None = None) -> str | None:
         return current_correlation_id()
 
@@ -387,7 +397,9 @@ def test_decorator_sync_with_argument_mapping(spans: Spans) -> None:
     assert run("do it", CID, session="s1") == CID
     attrs = spans.by_name("invoke_agent agent-x").attributes or {}
     assert (attrs["onex.user_request"], attrs["onex.correlation_id"], attrs["onex.session_id"]) == (
-        "do it", CID, "s1"
+        "do it",
+        CID,
+        "s1",
     )
 
 
@@ -417,6 +429,7 @@ async def test_decorator_async_failure(spans: Spans) -> None:
 
 def test_decorator_rejects_unknown_parameter_name() -> None:
     with pytest.raises(TypeError, match="no parameter"):
+
         @traced_agent_execution(user_request_arg="nope")
         def run(request: str) -> None:
             pass
@@ -432,6 +445,7 @@ def test_entering_twice_is_an_error(spans: Spans) -> None:
 
 def test_decorator_refuses_generators() -> None:
     with pytest.raises(TypeError, match="generator"):
+
         @traced_agent_execution
         def gen() -> Any:
             yield 1

@@ -65,8 +65,9 @@ QUIET: dict[str, str] = {"LOGFIRE_SEND_TO_LOGFIRE": "false"}
 
 
 def _run(setup: str, framework_span: str, flush: str = "") -> dict[str, Any]:
-    code = setup + RUN.replace("FRAMEWORK_SPAN", framework_span).replace(
-        "FLUSH", flush or "pass").replace("EXPORTER", "exporter")
+    code = setup + RUN.replace("FRAMEWORK_SPAN", framework_span).replace("FLUSH", flush or "pass").replace(
+        "EXPORTER", "exporter"
+    )
     done = run_python(code, QUIET)
     assert "not an OpenTelemetry SDK TracerProvider" not in done.stderr
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -82,18 +83,18 @@ def _assert_one_trace(result: dict[str, Any], *names: str) -> None:
     assert result["errors"] == {}
 
 
-@pytest.mark.parametrize("configure", ["onex_otel.configure()", "pass"],
-                         ids=["configure", "no-configure"])
+@pytest.mark.parametrize("configure", ["onex_otel.configure()", "pass"], ids=["configure", "no-configure"])
 def test_logfire_proxy_provider(configure: str) -> None:
     """logfire's global provider is a proxy; the core goes onto the SDK provider inside it."""
-    result = _run(LOGFIRE.replace("CONFIGURE", configure),
-                  'with logfire.span("framework"): pass')
+    result = _run(LOGFIRE.replace("CONFIGURE", configure), 'with logfire.span("framework"): pass')
     _assert_one_trace(result, "invoke_agent a", "framework", "library", "execute_tool t")
 
 
 def test_pydantic_ai_under_logfire() -> None:
     """The case as reported: logfire + pydantic-ai (its own local TestModel), then configure()."""
-    setup = LOGFIRE.replace("CONFIGURE", """
+    setup = LOGFIRE.replace(
+        "CONFIGURE",
+        """
     from pydantic_ai import Agent
     from pydantic_ai.models.test import TestModel
 
@@ -104,10 +105,19 @@ def test_pydantic_ai_under_logfire() -> None:
     @agent.tool_plain
     def add(a: int, b: int) -> int:
         return a + b
-    """)
+    """,
+    )
     result = _run(setup, 'agent.run_sync("add 1 and 2")')
-    _assert_one_trace(result, "invoke_agent a", "invoke_agent helper", "chat test", "chat test",
-                      "execute_tool add", "library", "execute_tool t")
+    _assert_one_trace(
+        result,
+        "invoke_agent a",
+        "invoke_agent helper",
+        "chat test",
+        "chat test",
+        "execute_tool add",
+        "library",
+        "execute_tool t",
+    )
 
 
 # --- a provider that neither is nor wraps an SDK provider ------------------------------------

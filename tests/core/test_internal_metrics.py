@@ -23,9 +23,7 @@ def _explode(*args: Any, **kwargs: Any) -> Any:
     raise Boom("instrumentation bug")
 
 
-def test_internal_error_reraised_under_pytest(
-    spans: Spans, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_internal_error_reraised_under_pytest(spans: Spans, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_invocation, "new_call_id", _explode)
 
     @traced_tool_call
@@ -145,8 +143,7 @@ def test_metrics_actions_durations_errors(spans: Spans) -> None:
         (("agent_name", "agent-a"), ("error_type", "Timeout")): 1,
     }
     durations = {tuple(sorted(a.items())): v for a, v in points["onex.agent.action.duration"]}
-    count, total = durations[(("action_type", "tool_call"), ("agent_name", "agent-a"),
-                              ("tool_name", "Read"))]
+    count, total = durations[(("action_type", "tool_call"), ("agent_name", "agent-a"), ("tool_name", "Read"))]
     assert count == 3 and total >= 0
 
 
@@ -169,5 +166,9 @@ def test_metrics_executions_by_status(spans: Spans) -> None:
     finally:
         provider.shutdown()
     executions = {(a["agent_name"], a["status"]): v for a, v in points["onex.agent.executions"]}
-    assert executions == {("agent-a", "success"): 2, ("agent-a", "failed"): 1,
-                          ("agent-b", "failed"): 1, ("agent-b", "cancelled"): 1}
+    assert executions == {
+        ("agent-a", "success"): 2,
+        ("agent-a", "failed"): 1,
+        ("agent-b", "failed"): 1,
+        ("agent-b", "cancelled"): 1,
+    }

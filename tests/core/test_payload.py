@@ -52,7 +52,10 @@ class BrokenEverything:
 
 
 json_leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=40),
 )
 odd_leaf = st.one_of(
@@ -93,8 +96,9 @@ def test_any_value_encodes_to_valid_json_within_limit(value: Any, limit: int) ->
 @given(
     value=values,
     path=st.lists(st.text(alphabet="abcxyz", min_size=1, max_size=5), min_size=0, max_size=4),
-    key=st.sampled_from(["password", "API_KEY", "Authorization", "x-auth-token", "client_secret",
-                         "my_private_key", "Cookie"]),
+    key=st.sampled_from(
+        ["password", "API_KEY", "Authorization", "x-auth-token", "client_secret", "my_private_key", "Cookie"]
+    ),
 )
 def test_secret_keys_redacted_at_any_depth(value: Any, path: list[str], key: str) -> None:
     secret = "s3cr3t-" + uuid.uuid4().hex
@@ -121,21 +125,24 @@ def test_truncate_text_bounds_bytes(text: str, limit: int) -> None:
 def test_known_types_encode_meaningfully() -> None:
     cycle: list[Any] = [1]
     cycle.append(cycle)
-    text, original = encode({
-        "point": Point(1, {"token": "t"}),
-        "model": Model(name="m", when=dt.datetime(2025, 1, 2, tzinfo=dt.UTC)),
-        "set": {3, 1, 2},
-        "bytes": b"hi",
-        "binary": b"\xff\x00",
-        "uuid": uuid.UUID(int=1),
-        "decimal": decimal.Decimal("1.5"),
-        "enum": Color.RED,
-        "cycle": cycle,
-        "broken": BrokenRepr(),
-        "nan": float("nan"),
-        "exc": KeyError("k"),
-        7: "int key",
-    }, Policy())
+    text, original = encode(
+        {
+            "point": Point(1, {"token": "t"}),
+            "model": Model(name="m", when=dt.datetime(2025, 1, 2, tzinfo=dt.UTC)),
+            "set": {3, 1, 2},
+            "bytes": b"hi",
+            "binary": b"\xff\x00",
+            "uuid": uuid.UUID(int=1),
+            "decimal": decimal.Decimal("1.5"),
+            "enum": Color.RED,
+            "cycle": cycle,
+            "broken": BrokenRepr(),
+            "nan": float("nan"),
+            "exc": KeyError("k"),
+            7: "int key",
+        },
+        Policy(),
+    )
     assert original is None
     assert json.loads(text) == {
         "point": {"x": 1, "y": {"token": REDACTED_MARKER}},

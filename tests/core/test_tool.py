@@ -117,12 +117,17 @@ def test_exception_passes_through_unchanged(spans: Spans) -> None:
     assert got["attributes"] == tool_attrs(
         "read", **{"gen_ai.tool.call.arguments": "{}", "error.type": "FileNotFoundError"}
     )
-    assert got["events"] == [("exception", {
-        "exception.type": "FileNotFoundError",
-        "exception.message": "missing.py",
-        "exception.stacktrace": "<any>",
-        "exception.escaped": "True",
-    })]
+    assert got["events"] == [
+        (
+            "exception",
+            {
+                "exception.type": "FileNotFoundError",
+                "exception.message": "missing.py",
+                "exception.stacktrace": "<any>",
+                "exception.escaped": "True",
+            },
+        )
+    ]
 
 
 async def test_async_tool(spans: Spans) -> None:
@@ -135,9 +140,7 @@ async def test_async_tool(spans: Spans) -> None:
     async with agent_execution("a"):
         assert await fetch("x") == "X"
     attrs = spans.by_name("execute_tool fetch").attributes or {}
-    assert (attrs["gen_ai.tool.call.arguments"], attrs["gen_ai.tool.call.result"]) == (
-        '{"url":"x"}', '"X"'
-    )
+    assert (attrs["gen_ai.tool.call.arguments"], attrs["gen_ai.tool.call.result"]) == ('{"url":"x"}', '"X"')
     assert inspect.iscoroutinefunction(fetch)
 
 
@@ -339,19 +342,23 @@ def test_methods(spans: Spans) -> None:
 def test_tool_call_context_manager(spans: Spans) -> None:
     with agent_execution("a"), tool_call("Read", {"file_path": "/x.py", "password": "p"}) as action:
         action.set_result({"line_count": 100})
-    assert shape(spans.by_name("execute_tool Read"), (
-        "gen_ai.tool.call.id", "onex.execution_id", "onex.started_event_id", "onex.correlation_id"
-    )) == {
+    assert shape(
+        spans.by_name("execute_tool Read"),
+        ("gen_ai.tool.call.id", "onex.execution_id", "onex.started_event_id", "onex.correlation_id"),
+    ) == {
         "name": "execute_tool Read",
         "kind": "INTERNAL",
-        "attributes": tool_attrs("Read", **{
-            "gen_ai.tool.call.arguments": '{"file_path":"/x.py","password":"[REDACTED]"}',
-            "gen_ai.tool.call.result": '{"line_count":100}',
-            "onex.correlation_id": "<any>",
-            "onex.agent_name": "a",
-            "onex.execution_id": "<any>",
-            "onex.started_event_id": "<any>",
-        }),
+        "attributes": tool_attrs(
+            "Read",
+            **{
+                "gen_ai.tool.call.arguments": '{"file_path":"/x.py","password":"[REDACTED]"}',
+                "gen_ai.tool.call.result": '{"line_count":100}',
+                "onex.correlation_id": "<any>",
+                "onex.agent_name": "a",
+                "onex.execution_id": "<any>",
+                "onex.started_event_id": "<any>",
+            },
+        ),
         "events": [],
         "status": "UNSET",
     }
@@ -392,9 +399,7 @@ def test_traced_decision_span(spans: Spans) -> None:
     }
 
 
-def test_capture_off_records_no_arguments_or_results(
-    spans: Spans, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_capture_off_records_no_arguments_or_results(spans: Spans, monkeypatch: pytest.MonkeyPatch) -> None:
     import onex_otel
 
     monkeypatch.setenv("ONEX_CAPTURE_CONTENT", "false")
@@ -460,8 +465,7 @@ def test_scalar_results_encode_as_json(spans: Spans) -> None:
 
     for i in range(len(values)):
         give(i)
-    got = [json.loads(str((s.attributes or {})["gen_ai.tool.call.result"]))
-           for s in spans.finished()]
+    got = [json.loads(str((s.attributes or {})["gen_ai.tool.call.result"])) for s in spans.finished()]
     assert got == [1, -2.5, True, None, 'quote " and \\ and \u00e9', "inf", 10**30]
 
 
@@ -500,8 +504,9 @@ _FLAT = st.one_of(st.text(max_size=40), st.integers(), st.booleans(), st.none())
 
 
 @given(
-    names=st.lists(st.sampled_from(["a", "b", "password", "q\u00e9", "c", "api_token"]),
-                   unique=True, max_size=5),
+    names=st.lists(
+        st.sampled_from(["a", "b", "password", "q\u00e9", "c", "api_token"]), unique=True, max_size=5
+    ),
     values=st.lists(st.one_of(_FLAT, st.floats(), st.lists(_FLAT, max_size=2)), max_size=6),
     max_bytes=st.sampled_from([64, 100, 8192]),
     skip_first=st.booleans(),
@@ -515,22 +520,23 @@ def test_quick_argument_json_is_the_general_paths_text(
 
     namespace: dict[str, Any] = {}
     exec(f"def f({', '.join(names)}): pass", namespace)  # parameters named as drawn
-    spec = ActionSpec("t", action_type=ActionType.TOOL_CALL, func=namespace["f"],
-                      skip_first=skip_first)
+    spec = ActionSpec("t", action_type=ActionType.TOOL_CALL, func=namespace["f"], skip_first=skip_first)
     pol = _payload.Policy(True, max_bytes, ("password", "token"))
     args = tuple(values)
     quick = spec.arguments_json(args, pol)
     text, original = _json_text(spec.arguments(args, {}, pol), pol, True)
     assert quick is None or (quick == text and original is None)
-    recorded = args[spec.skip:]
-    if all(type(v) in (str, int, bool, type(None)) for v in recorded) and \
-            len(recorded) <= len(spec.named) and \
-            not any(pol.is_secret(n) for n in spec.named) and len(text) * 4 <= max_bytes:
+    recorded = args[spec.skip :]
+    if (
+        all(type(v) in (str, int, bool, type(None)) for v in recorded)
+        and len(recorded) <= len(spec.named)
+        and not any(pol.is_secret(n) for n in spec.named)
+        and len(text) * 4 <= max_bytes
+    ):
         assert quick == text  # the quick way is taken whenever it applies
 
 
-@pytest.mark.parametrize("limits", [{}, {"max_span_attributes": 3},
-                                    {"max_span_attribute_length": 3}])
+@pytest.mark.parametrize("limits", [{}, {"max_span_attributes": 3}, {"max_span_attribute_length": 3}])
 def test_result_attribute_is_put_as_set_attribute_would(limits: dict[str, int]) -> None:
     """The hot path's direct insert gives what ``set_attribute`` gives, limits included."""
     from opentelemetry.sdk.trace import SpanLimits, TracerProvider

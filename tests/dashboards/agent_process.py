@@ -33,16 +33,25 @@ def main(argv: list[str]) -> int:
     from onex_otel._internal import internal_error
 
     provider = TracerProvider()
-    onex_otel.configure("dashboard-agents", tracer_provider=provider,
-                        kafka_bootstrap_servers=bootstrap, topic_prefix=prefix,
-                        spool_dir=spool_dir)
+    onex_otel.configure(
+        "dashboard-agents",
+        tracer_provider=provider,
+        kafka_bootstrap_servers=bootstrap,
+        topic_prefix=prefix,
+        spool_dir=spool_dir,
+    )
 
-    with onex_otel.agent_execution("agent-alpha", user_request="summarise the report",
-                                   correlation_id=alpha) as run:
-        onex_otel.routing_decision("agent-alpha", 0.9, "fuzzy_match", 12,
-                                   user_request="summarise the report")
-        onex_otel.router_metrics("summarise the report", 12, candidates_evaluated=4,
-                                 cache_hit=False, trigger_match_strategy="fuzzy_match")
+    with onex_otel.agent_execution(
+        "agent-alpha", user_request="summarise the report", correlation_id=alpha
+    ) as run:
+        onex_otel.routing_decision("agent-alpha", 0.9, "fuzzy_match", 12, user_request="summarise the report")
+        onex_otel.router_metrics(
+            "summarise the report",
+            12,
+            candidates_evaluated=4,
+            cache_hit=False,
+            trigger_match_strategy="fuzzy_match",
+        )
         with onex_otel.tool_call("read_file", {"path": "report.md"}):
             pass
         try:
@@ -54,26 +63,31 @@ def main(argv: list[str]) -> int:
         run.complete(quality_score=0.75)
 
     try:
-        with onex_otel.agent_execution("agent-beta", user_request="fix the bug",
-                                       correlation_id=beta):
+        with onex_otel.agent_execution("agent-beta", user_request="fix the bug", correlation_id=beta):
             onex_otel.routing_decision("agent-beta", 0.6, "keyword", 30)
-            onex_otel.router_metrics("fix the bug", 30, candidates_evaluated=2, cache_hit=True,
-                                     trigger_match_strategy="keyword")
-            onex_otel.transformation("polymorphic-agent", "agent-beta", duration_ms=40,
-                                     reason="specialist", confidence_score=0.6)
+            onex_otel.router_metrics(
+                "fix the bug", 30, candidates_evaluated=2, cache_hit=True, trigger_match_strategy="keyword"
+            )
+            onex_otel.transformation(
+                "polymorphic-agent", "agent-beta", duration_ms=40, reason="specialist", confidence_score=0.6
+            )
             with onex_otel.tool_call("read_file", {"path": "bug.py"}):
                 pass
             raise ValueError(EXECUTION_ERROR)
     except ValueError:
         pass
 
-    onex_otel.detection_failure("do something vague", "no_confident_match",
-                                best_confidence=0.3, detection_strategy="fuzzy_match",
-                                candidates_evaluated=5, correlation_id=detection)
+    onex_otel.detection_failure(
+        "do something vague",
+        "no_confident_match",
+        best_confidence=0.3,
+        detection_strategy="fuzzy_match",
+        candidates_evaluated=5,
+        correlation_id=detection,
+    )
 
     # A run still going when the metrics are read: its started event is published at once.
-    onex_otel.agent_execution("agent-beta", user_request="long task",
-                              correlation_id=in_flight).__enter__()
+    onex_otel.agent_execution("agent-beta", user_request="long task", correlation_id=in_flight).__enter__()
 
     # A contained internal failure (onex_internal_errors_total).
     try:
@@ -90,10 +104,16 @@ def main(argv: list[str]) -> int:
     from tests.exporters.spans import SpanFactory
 
     small = OnexKafkaSpanExporter(
-        load_settings({}, kafka_bootstrap_servers=bootstrap, topic_prefix="drop." + prefix,
-                      spool_dir=spool_dir + "-drop"),
-        attach_lifecycle=False, producer_overrides={"message.max.bytes": 1000},
-        meter_provider=MeterProvider(metric_readers=[PrometheusMetricReader(registry=drops)]))
+        load_settings(
+            {},
+            kafka_bootstrap_servers=bootstrap,
+            topic_prefix="drop." + prefix,
+            spool_dir=spool_dir + "-drop",
+        ),
+        attach_lifecycle=False,
+        producer_overrides={"message.max.bytes": 1000},
+        meter_provider=MeterProvider(metric_readers=[PrometheusMetricReader(registry=drops)]),
+    )
     factory = SpanFactory()
     with factory.execution("agent-alpha", user_request="x" * 4000):
         pass

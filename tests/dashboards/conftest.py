@@ -96,46 +96,88 @@ def _synthetic(now: datetime, ids: dict[str, uuid.UUID]) -> list[OnexEnvelopeV1]
     out: list[OnexEnvelopeV1] = []
     base = now - timedelta(minutes=50)
     for i, (ms, quality, tool_ms) in enumerate(
-            zip(GAMMA_DURATIONS, GAMMA_QUALITY, GAMMA_TOOL_MS, strict=True)):
+        zip(GAMMA_DURATIONS, GAMMA_QUALITY, GAMMA_TOOL_MS, strict=True)
+    ):
         cid, eid = uuid.uuid4(), uuid.uuid4()
         ids[f"gamma{i}"] = cid
         start = base + timedelta(minutes=5 * i)
         out += [
-            OnexEnvelopeV1.create(ExecutionStartedPayload(
-                correlation_id=cid, execution_id=eid, agent_name="agent-gamma",
-                user_request=f"task {i}", started_at=start)),
-            OnexEnvelopeV1.create(AgentActionPayload(
-                correlation_id=cid, agent_name="agent-gamma", action_type=ActionType.TOOL_CALL,
-                action_name="write_file", duration_ms=tool_ms,
-                action_details={"error": None}, timestamp=start + timedelta(milliseconds=10))),
-            OnexEnvelopeV1.create(ExecutionCompletedPayload(
-                correlation_id=cid, execution_id=eid, agent_name="agent-gamma",
-                completed_at=start + timedelta(milliseconds=ms), duration_ms=ms,
-                quality_score=quality)),
+            OnexEnvelopeV1.create(
+                ExecutionStartedPayload(
+                    correlation_id=cid,
+                    execution_id=eid,
+                    agent_name="agent-gamma",
+                    user_request=f"task {i}",
+                    started_at=start,
+                )
+            ),
+            OnexEnvelopeV1.create(
+                AgentActionPayload(
+                    correlation_id=cid,
+                    agent_name="agent-gamma",
+                    action_type=ActionType.TOOL_CALL,
+                    action_name="write_file",
+                    duration_ms=tool_ms,
+                    action_details={"error": None},
+                    timestamp=start + timedelta(milliseconds=10),
+                )
+            ),
+            OnexEnvelopeV1.create(
+                ExecutionCompletedPayload(
+                    correlation_id=cid,
+                    execution_id=eid,
+                    agent_name="agent-gamma",
+                    completed_at=start + timedelta(milliseconds=ms),
+                    duration_ms=ms,
+                    quality_score=quality,
+                )
+            ),
         ]
     cid, eid = uuid.uuid4(), uuid.uuid4()
     ids["gamma_failed"] = cid
     start = now - timedelta(minutes=20)
     out += [
-        OnexEnvelopeV1.create(ExecutionStartedPayload(
-            correlation_id=cid, execution_id=eid, agent_name="agent-gamma", started_at=start)),
-        OnexEnvelopeV1.create(ExecutionFailedPayload(
-            correlation_id=cid, execution_id=eid, agent_name="agent-gamma",
-            failed_at=start + timedelta(milliseconds=GAMMA_FAILED_MS),
-            duration_ms=GAMMA_FAILED_MS, error_message="upstream timed out",
-            error_type="TimeoutError")),
+        OnexEnvelopeV1.create(
+            ExecutionStartedPayload(
+                correlation_id=cid, execution_id=eid, agent_name="agent-gamma", started_at=start
+            )
+        ),
+        OnexEnvelopeV1.create(
+            ExecutionFailedPayload(
+                correlation_id=cid,
+                execution_id=eid,
+                agent_name="agent-gamma",
+                failed_at=start + timedelta(milliseconds=GAMMA_FAILED_MS),
+                duration_ms=GAMMA_FAILED_MS,
+                error_message="upstream timed out",
+                error_type="TimeoutError",
+            )
+        ),
     ]
     cid, eid = uuid.uuid4(), uuid.uuid4()
     ids["gamma_stuck"] = cid
     ids["gamma_stuck_execution"] = eid
     start = now - STUCK_AGE
     out += [
-        OnexEnvelopeV1.create(ExecutionStartedPayload(
-            correlation_id=cid, execution_id=eid, agent_name="agent-gamma",
-            user_request="never ends", started_at=start)),
-        OnexEnvelopeV1.create(ExecutionProgressPayload(
-            correlation_id=cid, execution_id=eid, agent_name="agent-gamma", stage="fetching",
-            percent=10, reported_at=start + timedelta(minutes=1))),
+        OnexEnvelopeV1.create(
+            ExecutionStartedPayload(
+                correlation_id=cid,
+                execution_id=eid,
+                agent_name="agent-gamma",
+                user_request="never ends",
+                started_at=start,
+            )
+        ),
+        OnexEnvelopeV1.create(
+            ExecutionProgressPayload(
+                correlation_id=cid,
+                execution_id=eid,
+                agent_name="agent-gamma",
+                stage="fetching",
+                percent=10,
+                reported_at=start + timedelta(minutes=1),
+            )
+        ),
     ]
     return out
 
@@ -144,9 +186,12 @@ def _produce(bootstrap: str, prefix: str, envelopes: list[OnexEnvelopeV1]) -> No
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     errors: list[Any] = []
     for env in envelopes:
-        producer.produce(prefix + env.event_type.value, env.to_json(),
-                         key=str(env.correlation_id).encode(),
-                         on_delivery=lambda err, _m: errors.append(err) if err else None)
+        producer.produce(
+            prefix + env.event_type.value,
+            env.to_json(),
+            key=str(env.correlation_id).encode(),
+            on_delivery=lambda err, _m: errors.append(err) if err else None,
+        )
     assert producer.flush(30) == 0, "synthetic events not delivered within 30 s"
     assert not errors, errors
 
@@ -167,13 +212,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ids = {name: uuid.uuid4() for name in ("alpha", "beta", "detection", "in_flight")}
 
         agent = subprocess.run(
-            [sys.executable, "-m", "tests.dashboards.agent_process", broker.bootstrap, prefix,
-             str(tmp / "spool"), *(str(ids[k]) for k in ("alpha", "beta", "detection",
-                                                          "in_flight"))],
-            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+            [
+                sys.executable,
+                "-m",
+                "tests.dashboards.agent_process",
+                broker.bootstrap,
+                prefix,
+                str(tmp / "spool"),
+                *(str(ids[k]) for k in ("alpha", "beta", "detection", "in_flight")),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
             # not "under pytest" (PYTEST_*): its contained internal error must stay contained
-            env={k: v for k, v in os.environ.items()
-                 if not k.startswith(("OTEL_", "KAFKA_", "PYTEST_"))},
+            env={k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "KAFKA_", "PYTEST_"))},
         )
         assert agent.returncode == 0, agent.stderr
         _produce(broker.bootstrap, prefix, _synthetic(now, ids))
@@ -181,21 +235,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         port = free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "POSTGRES_"))},
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "DATABASE_URL": db.url,
-            "KAFKA_GROUP_ID": f"dash-{uuid.uuid4().hex[:8]}", "ONEX_TOPIC_PREFIX": prefix,
-            "ONEX_DLQ_TOPIC": prefix + "dlq", "ONEX_COLLECTOR_HOST": "127.0.0.1",
-            "ONEX_COLLECTOR_PORT": str(port), "BATCH_TIMEOUT_MS": "200",
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+            "DATABASE_URL": db.url,
+            "KAFKA_GROUP_ID": f"dash-{uuid.uuid4().hex[:8]}",
+            "ONEX_TOPIC_PREFIX": prefix,
+            "ONEX_DLQ_TOPIC": prefix + "dlq",
+            "ONEX_COLLECTOR_HOST": "127.0.0.1",
+            "ONEX_COLLECTOR_PORT": str(port),
+            "BATCH_TIMEOUT_MS": "200",
         }
         with open(tmp / "collector.log", "wb") as log:
-            collector = subprocess.Popen([sys.executable, "-m", "onex_otel.cli", "collect"],
-                                         env=env, stdout=log, stderr=subprocess.STDOUT)
+            collector = subprocess.Popen(
+                [sys.executable, "-m", "onex_otel.cli", "collect"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             base = f"http://127.0.0.1:{port}/metrics"
             with psycopg.connect(db.url, autocommit=True) as conn:
+
                 def written() -> bool:
                     logs = conn.execute("SELECT count(*) FROM agent_execution_logs").fetchone()
-                    fails = conn.execute(
-                        "SELECT count(*) FROM agent_detection_failures").fetchone()
+                    fails = conn.execute("SELECT count(*) FROM agent_detection_failures").fetchone()
                     return logs == (9,) and fails == (1,)
 
                 _wait(written, 90, "the collector to write every run")

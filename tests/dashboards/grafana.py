@@ -30,11 +30,24 @@ ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 
 #: Variables Grafana defines itself (data links, time range), never declared by a dashboard.
-BUILTIN_VARIABLES = frozenset({
-    "__value", "__data", "__field", "__series", "__from", "__to", "__interval",
-    "__interval_ms", "__rate_interval", "__range", "__dashboard", "__user", "__org",
-    "__url_time_range",
-})
+BUILTIN_VARIABLES = frozenset(
+    {
+        "__value",
+        "__data",
+        "__field",
+        "__series",
+        "__from",
+        "__to",
+        "__interval",
+        "__interval_ms",
+        "__rate_interval",
+        "__range",
+        "__dashboard",
+        "__user",
+        "__org",
+        "__url_time_range",
+    }
+)
 
 #: The SQL macros the dashboards use (and :func:`expand` expands).
 MACROS = frozenset({"__timeFilter", "__timeGroupAlias"})
@@ -100,8 +113,9 @@ def _rfc3339(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def expand(sql: str, *, time_from: datetime, time_to: datetime,
-           variables: Mapping[str, Sequence[str]]) -> str:
+def expand(
+    sql: str, *, time_from: datetime, time_to: datetime, variables: Mapping[str, Sequence[str]]
+) -> str:
     """The SQL Grafana would send for ``sql`` over [time_from, time_to] with these values."""
     between = f"BETWEEN '{_rfc3339(time_from)}' AND '{_rfc3339(time_to)}'"
     out = _TIME_FILTER.sub(lambda m: f"{m.group(1)} {between}", sql)
@@ -137,9 +151,11 @@ def expand(sql: str, *, time_from: datetime, time_to: datetime,
     return _PLAIN.sub(raw, out)
 
 
-def variable_values(dashboard: Mapping[str, Any], run: Callable[[str], list[tuple[Any, ...]]],
-                    overrides: Mapping[str, Sequence[str]] | None = None
-                    ) -> dict[str, list[str]]:
+def variable_values(
+    dashboard: Mapping[str, Any],
+    run: Callable[[str], list[tuple[Any, ...]]],
+    overrides: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, list[str]]:
     """The values of every template variable at its default ("All": its query's values)."""
     values: dict[str, list[str]] = {}
     for var in dashboard.get("templating", {}).get("list", []):
@@ -150,6 +166,5 @@ def variable_values(dashboard: Mapping[str, Any], run: Callable[[str], list[tupl
             values[name] = [str(r[0]) for r in run(var["query"])]
         else:
             current = var["current"]["value"]
-            values[name] = [str(v) for v in current] if isinstance(current, list) else [
-                str(current)]
+            values[name] = [str(v) for v in current] if isinstance(current, list) else [str(current)]
     return values

@@ -38,8 +38,10 @@ _MATCHER = re.compile(r"(\w+)\s*(?:=~|!~|!=|=)")
 
 def promtool() -> str:
     path = shutil.which("promtool")
-    assert path, ("promtool is missing: install Debian's prometheus package "
-                  "(apt-get install prometheus), as .ci/run does")
+    assert path, (
+        "promtool is missing: install Debian's prometheus package "
+        "(apt-get install prometheus), as .ci/run does"
+    )
     return path
 
 
@@ -83,15 +85,22 @@ def slug(heading: str) -> str:
 
 # ----------------------------------------------------------------------------------------------
 def test_promtool_check_rules() -> None:
-    result = subprocess.run([promtool(), "check", "rules", str(RULES)], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(alerts())} rules found" in result.stdout
 
 
 def test_promtool_test_rules() -> None:
-    result = subprocess.run([promtool(), "test", "rules", RULE_TESTS.name], cwd=RULE_TESTS.parent,
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [promtool(), "test", "rules", RULE_TESTS.name],
+        cwd=RULE_TESTS.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
@@ -109,8 +118,9 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
 
 
 def test_every_alert_has_a_summary_and_a_runbook_section() -> None:
-    anchors = {slug(line.lstrip("#").strip()) for line in RUNBOOK.read_text().splitlines()
-               if line.startswith("### ")}
+    anchors = {
+        slug(line.lstrip("#").strip()) for line in RUNBOOK.read_text().splitlines() if line.startswith("### ")
+    }
     for rule in alerts():
         assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
         assert rule["annotations"]["summary"], rule["alert"]
@@ -121,10 +131,14 @@ def test_every_alert_has_a_summary_and_a_runbook_section() -> None:
 
 
 def test_selector_parser_sees_names_and_labels() -> None:
-    expr = ('sum by (agent_name) (rate(onex_agent_executions_total{status="failed", '
-            'agent_name=~"${agent:regex}"}[5m])) / up{job="x"} + onex_export_pending')
+    expr = (
+        'sum by (agent_name) (rate(onex_agent_executions_total{status="failed", '
+        'agent_name=~"${agent:regex}"}[5m])) / up{job="x"} + onex_export_pending'
+    )
     assert list(selectors(expr)) == [
-        ("onex_agent_executions_total", {"status", "agent_name"}), ("up", {"job"})]
+        ("onex_agent_executions_total", {"status", "agent_name"}),
+        ("up", {"job"}),
+    ]
     assert "onex_export_pending" in expr  # bare names are found by name, below
 
 
@@ -148,15 +162,20 @@ def test_metric_and_label_names_are_the_exported_ones(stack: Stack) -> None:
 
 @pytest.mark.integration
 def test_execution_counter_and_in_progress_gauges_report_the_runs(stack: Stack) -> None:
-    agent = {(s.name, tuple(sorted(s.labels.items()))): s.value
-             for f in text_string_to_metric_families(stack.agent_metrics) for s in f.samples}
-    executions = {dict(labels)["agent_name"] + ":" + dict(labels)["status"]: value
-                  for (name, labels), value in agent.items()
-                  if name == "onex_agent_executions_total"}
+    agent = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(stack.agent_metrics)
+        for s in f.samples
+    }
+    executions = {
+        dict(labels)["agent_name"] + ":" + dict(labels)["status"]: value
+        for (name, labels), value in agent.items()
+        if name == "onex_agent_executions_total"
+    }
     assert executions == {"agent-alpha:success": 1.0, "agent-beta:failed": 1.0}
-    collector = {s.name: s.value
-                 for f in text_string_to_metric_families(stack.collector_metrics)
-                 for s in f.samples}
+    collector = {
+        s.name: s.value for f in text_string_to_metric_families(stack.collector_metrics) for s in f.samples
+    }
     assert collector["onex_collector_executions_in_progress"] == 2.0
     oldest = collector["onex_collector_oldest_in_progress_seconds"]
     assert STUCK_AGE.total_seconds() - 60 < oldest < STUCK_AGE.total_seconds() + 600
@@ -165,12 +184,14 @@ def test_execution_counter_and_in_progress_gauges_report_the_runs(stack: Stack) 
 
 def test_dashboard_promql_parses(tmp_path: Path) -> None:
     """Every Prometheus panel query is valid PromQL (checked by promtool as recording rules)."""
-    rules = [{"record": f"onex_dashboard_check:{i}",
-              "expr": re.sub(r"\$\{\w+:regex\}", ".*", expr)}
-             for i, (_, expr) in enumerate(promql())]
+    rules = [
+        {"record": f"onex_dashboard_check:{i}", "expr": re.sub(r"\$\{\w+:regex\}", ".*", expr)}
+        for i, (_, expr) in enumerate(promql())
+    ]
     path = tmp_path / "dashboards.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
-    result = subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout

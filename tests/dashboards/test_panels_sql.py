@@ -51,12 +51,17 @@ def num(value: Any) -> float:
     return float(value)
 
 
-def run_panel(stack: Stack, target: grafana.Target,
-              overrides: dict[str, list[str]] | None = None) -> tuple[list[str], Rows]:
+def run_panel(
+    stack: Stack, target: grafana.Target, overrides: dict[str, list[str]] | None = None
+) -> tuple[list[str], Rows]:
     dashboard = grafana.load_dashboards()[target.dashboard]
     values = grafana.variable_values(dashboard, stack.run, overrides)
-    sql = grafana.expand(target.target["rawSql"], time_from=stack.now - timedelta(hours=6),
-                         time_to=stack.now + timedelta(minutes=5), variables=values)
+    sql = grafana.expand(
+        target.target["rawSql"],
+        time_from=stack.now - timedelta(hours=6),
+        time_to=stack.now + timedelta(minutes=5),
+        variables=values,
+    )
     names, rows = stack.columns(sql)
     return names, [dict(zip(names, row, strict=True)) for row in rows]
 
@@ -129,8 +134,7 @@ def recent_runs(s: Stack, rows: Rows) -> None:
     assert all(r["trace_id"] == hexid(r["correlation_id"]) for r in rows)
     by_cid = {r["correlation_id"]: r for r in rows}
     alpha = by_cid[str(s.ids["alpha"])]
-    assert (alpha["agent"], alpha["status"], alpha["quality_score"]) == (
-        "agent-alpha", "success", 0.75)
+    assert (alpha["agent"], alpha["status"], alpha["quality_score"]) == ("agent-alpha", "success", 0.75)
     beta = by_cid[str(s.ids["beta"])]
     assert (beta["status"], beta["error_type"]) == ("failed", "ValueError")
     assert by_cid[str(s.ids["in_flight"])]["status"] == "in_progress"
@@ -178,8 +182,7 @@ def slowest_tools(s: Stack, rows: Rows) -> None:
 
 
 def most_failing_tools(s: Stack, rows: Rows) -> None:
-    assert [(r["tool"], r["failures"], r["last_error"]) for r in rows] == [
-        ("web_search", 1, TOOL_ERROR)]
+    assert [(r["tool"], r["failures"], r["last_error"]) for r in rows] == [("web_search", 1, TOOL_ERROR)]
 
 
 def error_actions(s: Stack, rows: Rows) -> None:
@@ -201,8 +204,7 @@ def routing_confidence(s: Stack, rows: Rows) -> None:
 
 
 def strategy_mix(s: Stack, rows: Rows) -> None:
-    assert {(r["strategy"], r["decisions"]) for r in rows} == {("fuzzy_match", 1),
-                                                              ("keyword", 1)}
+    assert {(r["strategy"], r["decisions"]) for r in rows} == {("fuzzy_match", 1), ("keyword", 1)}
 
 
 def cache_hit_rate(s: Stack, rows: Rows) -> None:
@@ -218,13 +220,17 @@ def routing_latency(s: Stack, rows: Rows) -> None:
 
 
 def selected_agents(s: Stack, rows: Rows) -> None:
-    assert {(r["agent"], r["decisions"], r["mean_confidence"], r["mean_routing_ms"])
-            for r in rows} == {("agent-alpha", 1, 0.9, 12.0), ("agent-beta", 1, 0.6, 30.0)}
+    assert {(r["agent"], r["decisions"], r["mean_confidence"], r["mean_routing_ms"]) for r in rows} == {
+        ("agent-alpha", 1, 0.9, 12.0),
+        ("agent-beta", 1, 0.6, 30.0),
+    }
 
 
 def transformations(s: Stack, rows: Rows) -> None:
-    assert [(r["source_agent"], r["target_agent"], r["transformations"], r["success_rate"],
-             r["mean_ms"]) for r in rows] == [("polymorphic-agent", "agent-beta", 1, 1.0, 40.0)]
+    assert [
+        (r["source_agent"], r["target_agent"], r["transformations"], r["success_rate"], r["mean_ms"])
+        for r in rows
+    ] == [("polymorphic-agent", "agent-beta", 1, 1.0, 40.0)]
 
 
 def detection_failures(s: Stack, rows: Rows) -> None:
@@ -232,8 +238,9 @@ def detection_failures(s: Stack, rows: Rows) -> None:
 
 
 def detection_reasons(s: Stack, rows: Rows) -> None:
-    assert [(r["failure_reason"], r["strategy"], r["failures"], r["best_confidence"])
-            for r in rows] == [("no_confident_match", "fuzzy_match", 1, 0.3)]
+    assert [(r["failure_reason"], r["strategy"], r["failures"], r["best_confidence"]) for r in rows] == [
+        ("no_confident_match", "fuzzy_match", 1, 0.3)
+    ]
 
 
 EXPECTED: dict[tuple[str, str], Callable[[Stack, Rows], None]] = {
@@ -301,8 +308,7 @@ def test_drill_down_finds_a_run_by_correlation_id(stack: Stack) -> None:
 def test_variables_narrow_the_panels(stack: Stack) -> None:
     (target,) = [t for t in SQL_TARGETS if t.panel_title == "Tool error rate by agent and tool"]
     _, rows = run_panel(stack, target, {"agent": ["agent-alpha"], "tool": ["web_search"]})
-    assert [(r["agent"], r["tool"], r["failures"]) for r in rows] == [
-        ("agent-alpha", "web_search", 1)]
+    assert [(r["agent"], r["tool"], r["failures"]) for r in rows] == [("agent-alpha", "web_search", 1)]
     (target,) = [t for t in SQL_TARGETS if t.panel_title == "Runs"]
     _, rows = run_panel(stack, target, {"agent": ["agent-gamma"]})
     assert rows == [{"runs": 6}]

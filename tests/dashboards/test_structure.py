@@ -50,20 +50,23 @@ def _strings(value: Any) -> list[str]:
 
 
 def _referenced(texts: list[str]) -> set[str]:
-    return {next(g for g in m.groups() if g)
-            for t in texts for m in grafana.VARIABLE_REF.finditer(t)}
+    return {next(g for g in m.groups() if g) for t in texts for m in grafana.VARIABLE_REF.finditer(t)}
 
 
 def test_the_json_is_what_the_generator_writes() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "deploy" / "grafana" / "generate.py"),
-                             "--check"], capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "grafana" / "generate.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_the_four_dashboards_with_unique_uids_and_titles() -> None:
     dashboards = grafana.load_dashboards()
-    assert set(dashboards) == {"agent-executions.json", "agent-actions.json", "router.json",
-                               "pipeline.json"}
+    assert set(dashboards) == {"agent-executions.json", "agent-actions.json", "router.json", "pipeline.json"}
     uids = [d["uid"] for d in dashboards.values()]
     titles = [d["title"] for d in dashboards.values()]
     assert len(set(uids)) == len(uids) and len(set(titles)) == len(titles)
@@ -135,8 +138,10 @@ def test_agent_tool_and_time_variables() -> None:
 def test_recent_runs_link_to_jaeger() -> None:
     executions = grafana.load_dashboards()["agent-executions.json"]
     (recent,) = [p for p in executions["panels"] if p["title"] == "Recent runs"]
-    links = {o["matcher"]["options"]: o["properties"][0]["value"][0]["url"]
-             for o in recent["fieldConfig"]["overrides"]}
+    links = {
+        o["matcher"]["options"]: o["properties"][0]["value"][0]["url"]
+        for o in recent["fieldConfig"]["overrides"]
+    }
     assert links["trace_id"] == "${jaeger_url}/trace/${__value.raw}"
     # the correlation id opens the run's actions (the drill-down variable of the actions board)
     actions = grafana.load_dashboards()["agent-actions.json"]
@@ -149,8 +154,7 @@ def test_recent_runs_link_to_jaeger() -> None:
 def test_grafana_provisioning_matches_the_compose_mounts() -> None:
     compose = _yaml(COMPOSE)["services"]
     grafana_svc, prometheus_svc = compose["grafana"], compose["prometheus"]
-    mounts = {v.split(":")[1]: (COMPOSE.parent / v.split(":")[0]).resolve()
-              for v in grafana_svc["volumes"]}
+    mounts = {v.split(":")[1]: (COMPOSE.parent / v.split(":")[0]).resolve() for v in grafana_svc["volumes"]}
     assert mounts["/etc/grafana/provisioning"] == PROVISIONING
     (provider,) = _yaml(PROVISIONING / "dashboards" / "onex-otel.yaml")["providers"]
     assert provider["folder"] == "onex-otel"
@@ -159,8 +163,7 @@ def test_grafana_provisioning_matches_the_compose_mounts() -> None:
     folder, _, file = home.rpartition("/")
     assert folder == provider["options"]["path"] and (grafana.DASHBOARDS / file).is_file()
     # the data sources point at the compose services
-    sources = {ds["uid"]: ds for ds in _yaml(PROVISIONING / "datasources" / "onex-otel.yaml")[
-        "datasources"]}
+    sources = {ds["uid"]: ds for ds in _yaml(PROVISIONING / "datasources" / "onex-otel.yaml")["datasources"]}
     pg = compose["postgres"]["environment"]
     assert sources["onex-postgres"]["url"] == "postgres:5432"
     assert sources["onex-postgres"]["jsonData"]["database"] == pg["POSTGRES_DB"]
@@ -172,11 +175,11 @@ def test_grafana_provisioning_matches_the_compose_mounts() -> None:
 def test_prometheus_config_matches_the_compose_mounts() -> None:
     compose = _yaml(COMPOSE)["services"]
     prometheus_svc = compose["prometheus"]
-    mounts = {v.split(":")[1]: (COMPOSE.parent / v.split(":")[0]).resolve()
-              for v in prometheus_svc["volumes"]}
+    mounts = {
+        v.split(":")[1]: (COMPOSE.parent / v.split(":")[0]).resolve() for v in prometheus_svc["volumes"]
+    }
     config = _yaml(ROOT / "deploy" / "prometheus" / "prometheus.yml")
-    assert mounts["/etc/prometheus/prometheus.yml"] == ROOT / "deploy" / "prometheus" / (
-        "prometheus.yml")
+    assert mounts["/etc/prometheus/prometheus.yml"] == ROOT / "deploy" / "prometheus" / ("prometheus.yml")
     (rules_glob,) = config["rule_files"]
     rules_dir, _, pattern = rules_glob.rpartition("/")
     assert list(mounts[rules_dir].glob(pattern)), "no rule file where prometheus.yml looks"

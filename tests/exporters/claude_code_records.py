@@ -37,14 +37,17 @@ FAILED = "omninode.agent.execution.failed.v1"
 PROGRESS = "omninode.agent.execution.progress.v1"
 
 
-def logs_request(events: Sequence[tuple[str, int, Mapping[str, Any]]], *,
-                 trace_id: int | None = TRACE, span_id: int = 0xEEE19B7EC3C1B174,
-                 service: str = "claude-code",
-                 scope: str = "com.anthropic.claude_code.events") -> ExportLogsServiceRequest:
+def logs_request(
+    events: Sequence[tuple[str, int, Mapping[str, Any]]],
+    *,
+    trace_id: int | None = TRACE,
+    span_id: int = 0xEEE19B7EC3C1B174,
+    service: str = "claude-code",
+    scope: str = "com.anthropic.claude_code.events",
+) -> ExportLogsServiceRequest:
     """Claude Code's log events ``(event name, time ns, attributes)`` as an OTLP request."""
     exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
-    provider = LoggerProvider(resource=Resource({"service.name": service,
-                                                 "service.version": "2.1.230"}))
+    provider = LoggerProvider(resource=Resource({"service.name": service, "service.version": "2.1.230"}))
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     logger = provider.get_logger(scope, "2.1.230")
     context = None
@@ -52,25 +55,49 @@ def logs_request(events: Sequence[tuple[str, int, Mapping[str, Any]]], *,
         ctx = SpanContext(trace_id, span_id, False, TraceFlags(1))
         context = trace.set_span_in_context(NonRecordingSpan(ctx))
     for seq, (name, ts, attrs) in enumerate(events):
-        standard = {"session.id": SESSION, "prompt.id": PROMPT, "event.name": name,
-                    "event.sequence": seq, "user.id": "9d4b"}
-        logger.emit(LogRecord(timestamp=ts, observed_timestamp=ts, context=context,
-                              body=f"claude_code.{name}", attributes={**standard, **attrs}))
+        standard = {
+            "session.id": SESSION,
+            "prompt.id": PROMPT,
+            "event.name": name,
+            "event.sequence": seq,
+            "user.id": "9d4b",
+        }
+        logger.emit(
+            LogRecord(
+                timestamp=ts,
+                observed_timestamp=ts,
+                context=context,
+                body=f"claude_code.{name}",
+                attributes={**standard, **attrs},
+            )
+        )
     provider.shutdown()
     return encode_logs(exporter.get_finished_logs())
 
 
-def user_prompt(ts: int = T0, prompt: str = "fix the failing test", **extra: Any
-                ) -> tuple[str, int, dict[str, Any]]:
+def user_prompt(
+    ts: int = T0, prompt: str = "fix the failing test", **extra: Any
+) -> tuple[str, int, dict[str, Any]]:
     return ("user_prompt", ts, {"prompt": prompt, "prompt_length": str(len(prompt)), **extra})
 
 
-def tool_result(ts: int, tool_use_id: str, tool: str = "Bash", success: Any = "true",
-                duration: Any = "214", **extra: Any) -> tuple[str, int, dict[str, Any]]:
-    return ("tool_result", ts, {"tool_name": tool, "tool_use_id": tool_use_id,
-                                "success": success, "duration_ms": duration,
-                                "decision_type": "accept", "decision_source": "config",
-                                "tool_input_size_bytes": "71", **extra})
+def tool_result(
+    ts: int, tool_use_id: str, tool: str = "Bash", success: Any = "true", duration: Any = "214", **extra: Any
+) -> tuple[str, int, dict[str, Any]]:
+    return (
+        "tool_result",
+        ts,
+        {
+            "tool_name": tool,
+            "tool_use_id": tool_use_id,
+            "success": success,
+            "duration_ms": duration,
+            "decision_type": "accept",
+            "decision_source": "config",
+            "tool_input_size_bytes": "71",
+            **extra,
+        },
+    )
 
 
 def by_type(records: Sequence[EventRecord], event_type: str) -> list[dict[str, Any]]:
@@ -95,21 +122,40 @@ class ClaudeSpans:
         return list(self.exporter.get_finished_spans())
 
 
-def interaction_with_tool(spans: ClaudeSpans, tool_use_id: str, tool: str = "Bash", *,
-                          trace_id: int = TRACE, **extra: Any) -> tuple[int, int]:
+def interaction_with_tool(
+    spans: ClaudeSpans, tool_use_id: str, tool: str = "Bash", *, trace_id: int = TRACE, **extra: Any
+) -> tuple[int, int]:
     """An interaction span with one tool span under it; returns the tool span's start and end."""
-    ctx = trace.set_span_in_context(NonRecordingSpan(SpanContext(
-        trace_id, 0x1111111111111111, False, TraceFlags(1))))
-    interaction = spans.tracer.start_span("claude_code.interaction", context=ctx,
-                                          start_time=T0 - 2 * MS, attributes={
-        "span.type": "interaction", "session.id": SESSION, "user_prompt": "fix the failing test",
-        "user_prompt_length": 20, "interaction.sequence": 1})
+    ctx = trace.set_span_in_context(
+        NonRecordingSpan(SpanContext(trace_id, 0x1111111111111111, False, TraceFlags(1)))
+    )
+    interaction = spans.tracer.start_span(
+        "claude_code.interaction",
+        context=ctx,
+        start_time=T0 - 2 * MS,
+        attributes={
+            "span.type": "interaction",
+            "session.id": SESSION,
+            "user_prompt": "fix the failing test",
+            "user_prompt_length": 20,
+            "interaction.sequence": 1,
+        },
+    )
     tool_span = spans.tracer.start_span(
-        "claude_code.tool", context=trace.set_span_in_context(interaction),
-        start_time=T0 + 100 * MS, attributes={
-            "span.type": "tool", "session.id": SESSION, "tool_name": tool,
-            "tool_use_id": tool_use_id, "gen_ai.tool.call.id": tool_use_id, "duration_ms": 215,
-            "full_command": "pytest -q tests/", **extra})
+        "claude_code.tool",
+        context=trace.set_span_in_context(interaction),
+        start_time=T0 + 100 * MS,
+        attributes={
+            "span.type": "tool",
+            "session.id": SESSION,
+            "tool_name": tool,
+            "tool_use_id": tool_use_id,
+            "gen_ai.tool.call.id": tool_use_id,
+            "duration_ms": 215,
+            "full_command": "pytest -q tests/",
+            **extra,
+        },
+    )
     tool_span.end(end_time=T0 + 315 * MS)
     interaction.end(end_time=T0 + 900 * MS)
     return T0 + 100 * MS, T0 + 315 * MS

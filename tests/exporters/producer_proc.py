@@ -30,8 +30,7 @@ from tests.exporters.spans import SpanFactory
 def main() -> int:
     mode, bootstrap, spool_dir, prefix = sys.argv[1:5]
     count = int(sys.argv[5]) if len(sys.argv) > 5 else 3
-    settings = settings_for(bootstrap, spool_dir, topic_prefix=prefix,
-                            kafka_delivery_timeout_ms=1500)
+    settings = settings_for(bootstrap, spool_dir, topic_prefix=prefix, kafka_delivery_timeout_ms=1500)
     exporter = RecordingExporter(settings, attach_lifecycle=False, shutdown_timeout_s=3.0)
     provider = TracerProvider()
     factory = SpanFactory(provider)
@@ -72,8 +71,9 @@ def main() -> int:
         # the parent still works after the fork
         run_executions(factory, 1)
         provider.shutdown()
-        print(json.dumps({"parent_status": os.waitstatus_to_exitcode(status),
-                          "parent_stats": exporter.stats()}))
+        print(
+            json.dumps({"parent_status": os.waitstatus_to_exitcode(status), "parent_stats": exporter.stats()})
+        )
         return 0
     raise SystemExit(f"unknown mode {mode}")
 

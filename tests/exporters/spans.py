@@ -87,7 +87,9 @@ class SpanFactory:
             attrs[c.ONEX_CORRELATION_ID_ORIGINAL] = original
         attrs.update(extra or {})
         with self.tracer.start_as_current_span(
-            c.agent_span_name(agent), attributes=attrs, record_exception=True,
+            c.agent_span_name(agent),
+            attributes=attrs,
+            record_exception=True,
             set_status_on_exception=True,
         ) as span:
             try:
@@ -107,13 +109,19 @@ class SpanFactory:
     def execution_attrs(span: trace.Span) -> dict[str, Any]:
         """The execution attributes the core copies onto every span inside an execution."""
         attrs = span.attributes  # type: ignore[attr-defined]
-        keys = (c.ONEX_CORRELATION_ID, c.ONEX_SESSION_ID, c.ONEX_AGENT_NAME, c.ONEX_EXECUTION_ID,
-                c.ONEX_STARTED_EVENT_ID)
+        keys = (
+            c.ONEX_CORRELATION_ID,
+            c.ONEX_SESSION_ID,
+            c.ONEX_AGENT_NAME,
+            c.ONEX_EXECUTION_ID,
+            c.ONEX_STARTED_EVENT_ID,
+        )
         return {k: attrs[k] for k in keys if k in attrs}
 
     @contextmanager
-    def tool(self, parent: trace.Span, name: str = "Read", args: Any = None,
-             result: Any = None) -> Iterator[trace.Span]:
+    def tool(
+        self, parent: trace.Span, name: str = "Read", args: Any = None, result: Any = None
+    ) -> Iterator[trace.Span]:
         attrs = {
             c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL,
             c.GEN_AI_TOOL_NAME: name,
@@ -131,8 +139,7 @@ class SpanFactory:
                 span.set_attribute(c.GEN_AI_TOOL_CALL_RESULT, json.dumps(result))
 
     @contextmanager
-    def decision(self, parent: trace.Span, name: str, context: Any,
-                 result: Any) -> Iterator[trace.Span]:
+    def decision(self, parent: trace.Span, name: str, context: Any, result: Any) -> Iterator[trace.Span]:
         attrs = {
             c.GEN_AI_OPERATION_NAME: c.OP_DECISION,
             c.ONEX_ACTION_TYPE: "decision",
@@ -140,56 +147,95 @@ class SpanFactory:
             c.ATTR_DECISION_CONTEXT: json.dumps(context),
             **self.execution_attrs(parent),
         }
-        with self.tracer.start_as_current_span(c.decision_span_name(name),
-                                               attributes=attrs) as span:
+        with self.tracer.start_as_current_span(c.decision_span_name(name), attributes=attrs) as span:
             yield span
             span.set_attribute(c.ATTR_DECISION_RESULT, json.dumps(result))
 
 
 def progress(span: trace.Span, stage: str, percent: float, metadata: dict[str, Any]) -> None:
-    span.add_event(c.EVENT_PROGRESS, {c.ATTR_STAGE: stage, c.ATTR_PERCENT: float(percent),
-                                      c.ATTR_METADATA: json.dumps(metadata)})
+    span.add_event(
+        c.EVENT_PROGRESS,
+        {c.ATTR_STAGE: stage, c.ATTR_PERCENT: float(percent), c.ATTR_METADATA: json.dumps(metadata)},
+    )
 
 
 def record_all_events(span: trace.Span) -> None:
     """Record one span event of every kind the contract names."""
-    span.add_event(c.EVENT_DECISION, {c.ATTR_NAME: "select_strategy",
-                                      c.ATTR_DECISION_CONTEXT:
-                                          json.dumps({"candidates": ["a", "b"]}),
-                                      c.ATTR_DECISION_RESULT: json.dumps({"selected": "a"}),
-                                      c.ATTR_EVENT_DURATION_MS: 5})
-    span.add_event(c.EVENT_ERROR, {c.ATTR_ERROR_TYPE: "ImportError",
-                                   c.ATTR_ERROR_MESSAGE: "Module 'foo' not found",
-                                   c.ATTR_ERROR_CONTEXT: json.dumps({"file": "x.py", "line": 15}),
-                                   c.ATTR_SEVERITY: "warning"})
-    span.add_event(c.EVENT_SUCCESS, {c.ATTR_NAME: "task_completed",
-                                     c.ATTR_DETAILS: json.dumps({"files_processed": 5}),
-                                     c.ATTR_EVENT_DURATION_MS: 1234})
-    span.add_event(c.EVENT_ROUTING_DECISION, {
-        c.ATTR_SELECTED_AGENT: "agent-performance", c.ATTR_CONFIDENCE_SCORE: 0.92,
-        c.ATTR_ALTERNATIVES: json.dumps(["agent-api", "agent-debug"]),
-        c.ATTR_REASONING: "High confidence match",
-        c.ATTR_ROUTING_STRATEGY: "enhanced_fuzzy_matching",
-        c.ATTR_ROUTING_TIME_MS: 45, c.ATTR_ROUTING_USER_REQUEST: "optimize my database queries",
-        c.ATTR_ROUTING_CONTEXT: json.dumps({"domain": "db"})})
-    span.add_event(c.EVENT_TRANSFORMATION, {
-        c.ATTR_SOURCE_AGENT: "polymorphic-agent", c.ATTR_TARGET_AGENT: "agent-performance",
-        c.ATTR_TRANSFORMATION_REASON: "match", c.ATTR_TRANSFORMATION_CONFIDENCE: 0.92,
-        c.ATTR_TRANSFORMATION_DURATION_MS: 85, c.ATTR_TRANSFORMATION_SUCCESS: True})
-    span.add_event(c.EVENT_ROUTER_METRICS, {
-        c.ATTR_QUERY_TEXT: "optimize my database queries", c.ATTR_ROUTING_DURATION_MS: 45,
-        c.ATTR_CACHE_HIT: False, c.ATTR_TRIGGER_MATCH_STRATEGY: "enhanced_fuzzy_matching",
-        c.ATTR_CONFIDENCE_COMPONENTS: json.dumps({"trigger": 0.5, "context": 0.42}),
-        c.ATTR_CANDIDATES_EVALUATED: 5})
-    span.add_event(c.EVENT_DETECTION_FAILURE, {
-        c.ATTR_DETECTION_USER_REQUEST: "do the thing", c.ATTR_DETECTION_FAILURE_REASON: "no match",
-        c.ATTR_DETECTION_CANDIDATES: json.dumps(["agent-a", "agent-b"]),
-        c.ATTR_DETECTION_CONFIDENCE: 0.3, c.ATTR_DETECTION_STRATEGY: "fuzzy",
-        c.ATTR_DETECTION_CONTEXT: json.dumps({"hint": "none"})})
+    span.add_event(
+        c.EVENT_DECISION,
+        {
+            c.ATTR_NAME: "select_strategy",
+            c.ATTR_DECISION_CONTEXT: json.dumps({"candidates": ["a", "b"]}),
+            c.ATTR_DECISION_RESULT: json.dumps({"selected": "a"}),
+            c.ATTR_EVENT_DURATION_MS: 5,
+        },
+    )
+    span.add_event(
+        c.EVENT_ERROR,
+        {
+            c.ATTR_ERROR_TYPE: "ImportError",
+            c.ATTR_ERROR_MESSAGE: "Module 'foo' not found",
+            c.ATTR_ERROR_CONTEXT: json.dumps({"file": "x.py", "line": 15}),
+            c.ATTR_SEVERITY: "warning",
+        },
+    )
+    span.add_event(
+        c.EVENT_SUCCESS,
+        {
+            c.ATTR_NAME: "task_completed",
+            c.ATTR_DETAILS: json.dumps({"files_processed": 5}),
+            c.ATTR_EVENT_DURATION_MS: 1234,
+        },
+    )
+    span.add_event(
+        c.EVENT_ROUTING_DECISION,
+        {
+            c.ATTR_SELECTED_AGENT: "agent-performance",
+            c.ATTR_CONFIDENCE_SCORE: 0.92,
+            c.ATTR_ALTERNATIVES: json.dumps(["agent-api", "agent-debug"]),
+            c.ATTR_REASONING: "High confidence match",
+            c.ATTR_ROUTING_STRATEGY: "enhanced_fuzzy_matching",
+            c.ATTR_ROUTING_TIME_MS: 45,
+            c.ATTR_ROUTING_USER_REQUEST: "optimize my database queries",
+            c.ATTR_ROUTING_CONTEXT: json.dumps({"domain": "db"}),
+        },
+    )
+    span.add_event(
+        c.EVENT_TRANSFORMATION,
+        {
+            c.ATTR_SOURCE_AGENT: "polymorphic-agent",
+            c.ATTR_TARGET_AGENT: "agent-performance",
+            c.ATTR_TRANSFORMATION_REASON: "match",
+            c.ATTR_TRANSFORMATION_CONFIDENCE: 0.92,
+            c.ATTR_TRANSFORMATION_DURATION_MS: 85,
+            c.ATTR_TRANSFORMATION_SUCCESS: True,
+        },
+    )
+    span.add_event(
+        c.EVENT_ROUTER_METRICS,
+        {
+            c.ATTR_QUERY_TEXT: "optimize my database queries",
+            c.ATTR_ROUTING_DURATION_MS: 45,
+            c.ATTR_CACHE_HIT: False,
+            c.ATTR_TRIGGER_MATCH_STRATEGY: "enhanced_fuzzy_matching",
+            c.ATTR_CONFIDENCE_COMPONENTS: json.dumps({"trigger": 0.5, "context": 0.42}),
+            c.ATTR_CANDIDATES_EVALUATED: 5,
+        },
+    )
+    span.add_event(
+        c.EVENT_DETECTION_FAILURE,
+        {
+            c.ATTR_DETECTION_USER_REQUEST: "do the thing",
+            c.ATTR_DETECTION_FAILURE_REASON: "no match",
+            c.ATTR_DETECTION_CANDIDATES: json.dumps(["agent-a", "agent-b"]),
+            c.ATTR_DETECTION_CONFIDENCE: 0.3,
+            c.ATTR_DETECTION_STRATEGY: "fuzzy",
+            c.ATTR_DETECTION_CONTEXT: json.dumps({"hint": "none"}),
+        },
+    )
 
 
-def run_full_execution(factory: SpanFactory, cid: uuid.UUID | None = None,
-                       fail: bool = False) -> uuid.UUID:
+def run_full_execution(factory: SpanFactory, cid: uuid.UUID | None = None, fail: bool = False) -> uuid.UUID:
     """One execution with progress, a tool call, a timed decision and every span event."""
     cid = cid or uuid.uuid4()
     try:

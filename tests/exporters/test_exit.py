@@ -40,12 +40,15 @@ except KeyboardInterrupt:
 
 
 def agent_env(tmp_path: Path, delivery_timeout_ms: int) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT),
-           # nothing listens there: every connection is refused
-           "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
-           "ONEX_KAFKA_DELIVERY_TIMEOUT_MS": str(delivery_timeout_ms),
-           "ONEX_SPOOL_DIR": str(tmp_path / "spool"),
-           "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        # nothing listens there: every connection is refused
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "ONEX_KAFKA_DELIVERY_TIMEOUT_MS": str(delivery_timeout_ms),
+        "ONEX_SPOOL_DIR": str(tmp_path / "spool"),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+    }
     # no exporter list: KAFKA_BOOTSTRAP_SERVERS alone turns the Kafka exporter on
     env.pop("OTEL_TRACES_EXPORTER", None)
     env.pop("KAFKA_BROKERS", None)
@@ -59,9 +62,15 @@ def spooled_segments(tmp_path: Path) -> list[Path]:
 @pytest.mark.integration
 def test_exit_with_kafka_unreachable_is_bounded_by_the_delivery_timeout(tmp_path: Path) -> None:
     timeout_s = 12.0
-    done = subprocess.run([sys.executable, "-c", AGENT], cwd=ROOT,
-                          env=agent_env(tmp_path, int(timeout_s * 1000)), capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", AGENT],
+        cwd=ROOT,
+        env=agent_env(tmp_path, int(timeout_s * 1000)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     ended = time.time()
     assert done.returncode == 0, done.stderr[-3000:]
     exiting = float(done.stdout.split("exiting ")[1].split()[0])
@@ -75,9 +84,14 @@ def test_exit_with_kafka_unreachable_is_bounded_by_the_delivery_timeout(tmp_path
 
 @pytest.mark.integration
 def test_a_second_ctrl_c_ends_the_exit_at_once_and_says_what_was_spooled(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", AGENT, "wait"], cwd=ROOT,
-                            env=agent_env(tmp_path, 120_000), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", AGENT, "wait"],
+        cwd=ROOT,
+        env=agent_env(tmp_path, 120_000),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith("exiting")
@@ -110,8 +124,9 @@ def test_ctrl_c_during_an_explicit_shutdown_spools_then_raises(tmp_path: Path) -
 
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals reach the main thread only")
-    settings = settings_for(f"127.0.0.1:{free_port()}", str(tmp_path / "spool"),
-                            kafka_delivery_timeout_ms=120_000)
+    settings = settings_for(
+        f"127.0.0.1:{free_port()}", str(tmp_path / "spool"), kafka_delivery_timeout_ms=120_000
+    )
     exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
     factory = SpanFactory()
     run_executions(factory, 1)

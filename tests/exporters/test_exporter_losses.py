@@ -38,8 +38,9 @@ def metric_points(reader: InMemoryMetricReader) -> dict[tuple[str, tuple[Any, ..
 
 def test_full_producer_queue_goes_to_the_spool_in_order(tmp_path: Path) -> None:
     settings = settings_for(NOWHERE, str(tmp_path / "spool"), kafka_delivery_timeout_ms=600_000)
-    exporter = RecordingExporter(settings, attach_lifecycle=False,
-                                 producer_overrides={"queue.buffering.max.messages": 5})
+    exporter = RecordingExporter(
+        settings, attach_lifecycle=False, producer_overrides={"queue.buffering.max.messages": 5}
+    )
     factory = SpanFactory()
     run_executions(factory, 2)
     assert exporter.export(factory.finished()).name == "SUCCESS"
@@ -50,18 +51,18 @@ def test_full_producer_queue_goes_to_the_spool_in_order(tmp_path: Path) -> None:
     assert stats["spooled"] == stats["events"] == len(exporter.published)
     assert stats["dropped"] == {} and stats["delivered"] == 0
     spooled = Spool(tmp_path / "spool").read(max_records=10_000).records
-    assert [json.loads(r.value)["event_id"] for r in spooled] == [
-        r.event_id for r in exporter.published]
+    assert [json.loads(r.value)["event_id"] for r in spooled] == [r.event_id for r in exporter.published]
     exporter.shutdown(timeout_millis=100)
 
 
 def test_full_spool_drops_oldest_counts_and_reports_once(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    settings = settings_for(NOWHERE, str(tmp_path), kafka_delivery_timeout_ms=300,
-                            spool_max_bytes=20_000)
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(NOWHERE, str(tmp_path), kafka_delivery_timeout_ms=300, spool_max_bytes=20_000)
     reader = InMemoryMetricReader()
-    exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False,
-                                     meter_provider=MeterProvider(metric_readers=[reader]))
+    exporter = OnexKafkaSpanExporter(
+        settings, attach_lifecycle=False, meter_provider=MeterProvider(metric_readers=[reader])
+    )
     factory = SpanFactory()
     run_executions(factory, 6)
 
@@ -100,19 +101,26 @@ def test_unwritable_spool_is_counted_not_raised(tmp_path: Path) -> None:
     assert exporter.export(factory.finished()).name == "SUCCESS"
     # librdkafka's queue empties before the I/O thread has handled the delivery reports, so
     # wait for the drops themselves to be counted.
-    wait_until(lambda: exporter.stats()["in_flight"] == 0
-               and exporter.stats()["dropped"].get("spool_error") == exporter.stats()["events"],
-               30, "the drops")
+    wait_until(
+        lambda: (
+            exporter.stats()["in_flight"] == 0
+            and exporter.stats()["dropped"].get("spool_error") == exporter.stats()["events"]
+        ),
+        30,
+        "the drops",
+    )
     stats = exporter.stats()
     assert stats["dropped"] == {"spool_error": stats["events"]}
     exporter.shutdown(timeout_millis=100)
 
 
 def test_messages_kafka_refuses_for_good_are_dropped_and_counted_not_retried(
-        broker: Broker, tmp_path: Path) -> None:
+    broker: Broker, tmp_path: Path
+) -> None:
     settings = settings_for(broker.bootstrap, str(tmp_path))
-    exporter = RecordingExporter(settings, attach_lifecycle=False,
-                                 producer_overrides={"message.max.bytes": 1000})
+    exporter = RecordingExporter(
+        settings, attach_lifecycle=False, producer_overrides={"message.max.bytes": 1000}
+    )
     factory = SpanFactory()
     run_executions(factory, 1)
     assert exporter.export(factory.finished()).name == "SUCCESS"

@@ -29,8 +29,9 @@ from tests.exporters.spans import SpanFactory
 from tests.services.kafka import Broker
 
 
-def pipeline(broker: Broker, tmp_path: Path, **overrides: object
-             ) -> tuple[SpanFactory, RecordingExporter, TracerProvider]:
+def pipeline(
+    broker: Broker, tmp_path: Path, **overrides: object
+) -> tuple[SpanFactory, RecordingExporter, TracerProvider]:
     settings = settings_for(broker.bootstrap, str(tmp_path / "spool"), **overrides)
     exporter = RecordingExporter(settings, attach_lifecycle=False)
     provider = TracerProvider()
@@ -86,16 +87,14 @@ def test_started_is_published_while_the_execution_runs(broker: Broker, tmp_path:
         assert exporter.force_flush(10_000)
         started_topic = f"{exporter.settings.topic_prefix}{EventType.EXECUTION_STARTED.value}"
         (msg,) = broker.consume([started_topic], 1, timeout=30)
-        (_, env), = decode([msg])
+        ((_, env),) = decode([msg])
         assert env.correlation_id == cid
         assert exporter.stats()["spans_seen"] == 0  # nothing exported yet: it was real time
     provider.shutdown()
 
 
-def test_install_uses_the_environment_and_disabled_publishing(broker: Broker,
-                                                               tmp_path: Path) -> None:
-    off = load_settings({"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-                         "KAFKA_ENABLE_LOGGING": "false"})
+def test_install_uses_the_environment_and_disabled_publishing(broker: Broker, tmp_path: Path) -> None:
+    off = load_settings({"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "KAFKA_ENABLE_LOGGING": "false"})
     assert install(TracerProvider(), off) is None
     assert install(TracerProvider(), load_settings({})) is None
     provider = TracerProvider()
@@ -114,8 +113,7 @@ def test_install_uses_the_environment_and_disabled_publishing(broker: Broker,
 
 
 def test_export_never_raises_and_shutdown_is_idempotent(broker: Broker, tmp_path: Path) -> None:
-    exporter = OnexKafkaSpanExporter(settings_for(broker.bootstrap, str(tmp_path)),
-                                     attach_lifecycle=False)
+    exporter = OnexKafkaSpanExporter(settings_for(broker.bootstrap, str(tmp_path)), attach_lifecycle=False)
     f = SpanFactory()
     with f.tracer.start_as_current_span("s") as span:
         span.add_event(c.EVENT_ROUTING_DECISION, {c.ATTR_CONFIDENCE_SCORE: 7.0})

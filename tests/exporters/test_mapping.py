@@ -112,10 +112,16 @@ def test_started_payload_whole_value() -> None:
         "action_type": "decision",
         "action_name": "agent_execution_started",
         "action_details": {
-            "decision_context": {"user_request": "Research Python async patterns",
-                                 "session_id": "session-789", "context": {"domain": "api"}},
-            "decision_result": {"agent_name": "agent-researcher", "correlation_id": str(cid),
-                                "execution_id": attrs[c.ONEX_EXECUTION_ID]},
+            "decision_context": {
+                "user_request": "Research Python async patterns",
+                "session_id": "session-789",
+                "context": {"domain": "api"},
+            },
+            "decision_result": {
+                "agent_name": "agent-researcher",
+                "correlation_id": str(cid),
+                "execution_id": attrs[c.ONEX_EXECUTION_ID],
+            },
         },
         "debug_mode": True,
         "duration_ms": None,
@@ -134,11 +140,26 @@ def test_completed_payload_and_success_action() -> None:
     duration = (root.end_time - root.start_time) // 1_000_000  # type: ignore[operator]
     p = completed.envelope["payload"]
     assert completed.envelope["causation_id"] == root.attributes[c.ONEX_STARTED_EVENT_ID]  # type: ignore[index]
-    assert {k: p[k] for k in ("status", "duration_ms", "quality_score", "output_summary",
-                              "metrics", "session_id", "agent_name")} == {
-        "status": "success", "duration_ms": duration, "quality_score": 0.92,
-        "output_summary": "Found 5 async patterns", "metrics": {"files_analyzed": 10},
-        "session_id": "session-789", "agent_name": "agent-researcher"}
+    assert {
+        k: p[k]
+        for k in (
+            "status",
+            "duration_ms",
+            "quality_score",
+            "output_summary",
+            "metrics",
+            "session_id",
+            "agent_name",
+        )
+    } == {
+        "status": "success",
+        "duration_ms": duration,
+        "quality_score": 0.92,
+        "output_summary": "Found 5 async patterns",
+        "metrics": {"files_analyzed": 10},
+        "session_id": "session-789",
+        "agent_name": "agent-researcher",
+    }
     assert p["execution_id"] == root.attributes[c.ONEX_EXECUTION_ID]  # type: ignore[index]
     s = success.envelope
     assert s["causation_id"] == completed.envelope["event_id"]
@@ -146,8 +167,11 @@ def test_completed_payload_and_success_action() -> None:
     assert s["payload"]["action_name"] == "agent_execution_completed"
     assert s["payload"]["duration_ms"] == duration
     assert s["payload"]["action_details"] == {
-        "execution_duration_ms": duration, "quality_score": 0.92,
-        "output_summary": "Found 5 async patterns", "metrics": {"files_analyzed": 10}}
+        "execution_duration_ms": duration,
+        "quality_score": 0.92,
+        "output_summary": "Found 5 async patterns",
+        "metrics": {"files_analyzed": 10},
+    }
     check_equivalent([completed, success])
 
 
@@ -198,10 +222,13 @@ def test_tool_call_span() -> None:
     assert p["duration_ms"] == (tool.end_time - tool.start_time) // 1_000_000  # type: ignore[operator]
     assert p["action_details"] == {
         "tool_call_id": tool.attributes[c.GEN_AI_TOOL_CALL_ID],  # type: ignore[index]
-        "tool_type": "function", "parameters": {"file_path": "a.py"},
-        "result": {"line_count": 100}, "success": True, "error": None}
-    assert record.traceparent == (
-        f"00-{tool.context.trace_id:032x}-{tool.context.span_id:016x}-01")
+        "tool_type": "function",
+        "parameters": {"file_path": "a.py"},
+        "result": {"line_count": 100},
+        "success": True,
+        "error": None,
+    }
+    assert record.traceparent == (f"00-{tool.context.trace_id:032x}-{tool.context.span_id:016x}-01")
     check_equivalent([record])
 
 
@@ -236,8 +263,7 @@ def test_timed_decision_span() -> None:
     (record,) = span_to_records(span, OPTIONS)
     p = record.envelope["payload"]
     assert (p["action_type"], p["action_name"]) == ("decision", "select_agent")
-    assert p["action_details"] == {"decision_context": {"c": [1]},
-                                   "decision_result": {"selected": "a"}}
+    assert p["action_details"] == {"decision_context": {"c": [1]}, "decision_result": {"selected": "a"}}
     check_equivalent([record])
 
 
@@ -254,39 +280,65 @@ def test_span_events_payloads() -> None:
     assert all(r.envelope["causation_id"] == started_id for r in records)
     actions = [e["payload"] for e in got[EventType.AGENT_ACTION.value]]
     assert [(a["action_type"], a["action_name"], a["duration_ms"]) for a in actions] == [
-        ("decision", "select_strategy", 5), ("error", "ImportError", None),
-        ("success", "task_completed", 1234)]
-    assert actions[0]["action_details"] == {"decision_context": {"candidates": ["a", "b"]},
-                                            "decision_result": {"selected": "a"}}
-    assert actions[1]["action_details"] == {"error_type": "ImportError",
-                                            "error_message": "Module 'foo' not found",
-                                            "error_context": {"file": "x.py", "line": 15},
-                                            "severity": "warning"}
+        ("decision", "select_strategy", 5),
+        ("error", "ImportError", None),
+        ("success", "task_completed", 1234),
+    ]
+    assert actions[0]["action_details"] == {
+        "decision_context": {"candidates": ["a", "b"]},
+        "decision_result": {"selected": "a"},
+    }
+    assert actions[1]["action_details"] == {
+        "error_type": "ImportError",
+        "error_message": "Module 'foo' not found",
+        "error_context": {"file": "x.py", "line": 15},
+        "severity": "warning",
+    }
     assert actions[2]["action_details"] == {"files_processed": 5}
 
     def strip(p: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in p.items() if k != "timestamp"}
 
     assert strip(got[EventType.ROUTING_DECISION.value][0]["payload"]) == {
-        "correlation_id": str(cid), "selected_agent": "agent-performance",
-        "confidence_score": 0.92, "routing_strategy": "enhanced_fuzzy_matching",
-        "routing_time_ms": 45, "user_request": "optimize my database queries",
-        "alternatives": ["agent-api", "agent-debug"], "reasoning": "High confidence match",
-        "context": {"domain": "db"}}
+        "correlation_id": str(cid),
+        "selected_agent": "agent-performance",
+        "confidence_score": 0.92,
+        "routing_strategy": "enhanced_fuzzy_matching",
+        "routing_time_ms": 45,
+        "user_request": "optimize my database queries",
+        "alternatives": ["agent-api", "agent-debug"],
+        "reasoning": "High confidence match",
+        "context": {"domain": "db"},
+    }
     assert strip(got[EventType.TRANSFORMATION.value][0]["payload"]) == {
-        "correlation_id": str(cid), "source_agent": "polymorphic-agent",
-        "target_agent": "agent-performance", "transformation_reason": "match",
-        "confidence_score": 0.92, "transformation_duration_ms": 85, "success": True}
+        "correlation_id": str(cid),
+        "source_agent": "polymorphic-agent",
+        "target_agent": "agent-performance",
+        "transformation_reason": "match",
+        "confidence_score": 0.92,
+        "transformation_duration_ms": 85,
+        "success": True,
+    }
     assert strip(got[EventType.ROUTER_PERFORMANCE.value][0]["payload"]) == {
-        "correlation_id": str(cid), "query_text": "optimize my database queries",
-        "routing_duration_ms": 45, "cache_hit": False,
+        "correlation_id": str(cid),
+        "query_text": "optimize my database queries",
+        "routing_duration_ms": 45,
+        "cache_hit": False,
         "trigger_match_strategy": "enhanced_fuzzy_matching",
-        "confidence_components": {"trigger": 0.5, "context": 0.42}, "candidates_evaluated": 5}
+        "confidence_components": {"trigger": 0.5, "context": 0.42},
+        "candidates_evaluated": 5,
+    }
     assert strip(got[EventType.DETECTION_FAILURE.value][0]["payload"]) == {
-        "correlation_id": str(cid), "user_request": "do the thing", "failure_reason": "no match",
-        "detection_strategy": "fuzzy", "candidates_evaluated": 2,
-        "candidates": ["agent-a", "agent-b"], "best_confidence": 0.3,
-        "detection_duration_ms": None, "context": {"hint": "none"}}
+        "correlation_id": str(cid),
+        "user_request": "do the thing",
+        "failure_reason": "no match",
+        "detection_strategy": "fuzzy",
+        "candidates_evaluated": 2,
+        "candidates": ["agent-a", "agent-b"],
+        "best_confidence": 0.3,
+        "detection_duration_ms": None,
+        "context": {"hint": "none"},
+    }
 
 
 def test_lifecycle_events_left_out_when_published_in_real_time() -> None:
@@ -294,14 +346,17 @@ def test_lifecycle_events_left_out_when_published_in_real_time() -> None:
     run_full_execution(f)
     with_lifecycle = {r.event_id for r in all_records(f)}
     without = all_records(f, include_lifecycle=False)
-    lifecycle_types = {EventType.EXECUTION_STARTED, EventType.EXECUTION_PROGRESS,
-                       EventType.EXECUTION_COMPLETED}
+    lifecycle_types = {
+        EventType.EXECUTION_STARTED,
+        EventType.EXECUTION_PROGRESS,
+        EventType.EXECUTION_COMPLETED,
+    }
     assert not {r.event_type for r in without} & lifecycle_types
     root = next(s for s in f.finished() if s.name.startswith("invoke_agent"))
     lifecycle_ids = {r.event_id for r in started_records(root) + ended_records(root)}
     assert {r.event_id for r in without} | lifecycle_ids | {
-        r.event_id for r in all_records(f)
-        if r.event_type is EventType.EXECUTION_PROGRESS} == with_lifecycle
+        r.event_id for r in all_records(f) if r.event_type is EventType.EXECUTION_PROGRESS
+    } == with_lifecycle
 
 
 def test_progress_from_report_and_from_span_event() -> None:
@@ -331,14 +386,20 @@ def test_mapping_is_deterministic() -> None:
 
 def test_other_libraries_genai_spans_map_the_same_way() -> None:
     f = SpanFactory()
-    with f.tracer.start_as_current_span(
-        "invoke_agent weather-bot",
-        attributes={c.GEN_AI_OPERATION_NAME: "invoke_agent", c.GEN_AI_AGENT_ID: "asst_123"},
-    ) as agent, f.tracer.start_as_current_span(
-        "execute_tool get_weather",
-        attributes={c.GEN_AI_OPERATION_NAME: "execute_tool", c.GEN_AI_TOOL_NAME: "get_weather",
-                    c.GEN_AI_TOOL_CALL_ARGUMENTS: '{"city": "Paris"}'},
-    ) as tool:
+    with (
+        f.tracer.start_as_current_span(
+            "invoke_agent weather-bot",
+            attributes={c.GEN_AI_OPERATION_NAME: "invoke_agent", c.GEN_AI_AGENT_ID: "asst_123"},
+        ) as agent,
+        f.tracer.start_as_current_span(
+            "execute_tool get_weather",
+            attributes={
+                c.GEN_AI_OPERATION_NAME: "execute_tool",
+                c.GEN_AI_TOOL_NAME: "get_weather",
+                c.GEN_AI_TOOL_CALL_ARGUMENTS: '{"city": "Paris"}',
+            },
+        ) as tool,
+    ):
         tool.set_status(Status(StatusCode.ERROR, "service down"))
     trace_cid = str(uuid.UUID(int=agent.get_span_context().trace_id))
     records = all_records(f)
@@ -348,23 +409,25 @@ def test_other_libraries_genai_spans_map_the_same_way() -> None:
     started = got[EventType.EXECUTION_STARTED.value][0]
     assert started["payload"]["agent_name"] == "weather-bot"
     assert uuid.UUID(started["payload"]["execution_id"])  # derived, stable
-    failed = got[EventType.EXECUTION_FAILED.value] if EventType.EXECUTION_FAILED.value in got \
+    failed = (
+        got[EventType.EXECUTION_FAILED.value]
+        if EventType.EXECUTION_FAILED.value in got
         else got[EventType.EXECUTION_COMPLETED.value]
+    )
     assert failed[0]["payload"]["agent_name"] == "weather-bot"
     action = got[EventType.AGENT_ACTION.value]
     tool_action = next(a for a in action if a["payload"]["action_type"] == "tool_call")
     assert tool_action["payload"]["action_name"] == "get_weather"
     assert tool_action["payload"]["agent_name"] == c.UNKNOWN_AGENT
     assert tool_action["payload"]["action_details"]["parameters"] == {"city": "Paris"}
-    assert tool_action["payload"]["action_details"]["error"] == {"type": None,
-                                                                 "message": "service down"}
+    assert tool_action["payload"]["action_details"]["error"] == {"type": None, "message": "service down"}
 
 
 def test_gen_ai_agent_name_attribute_wins_over_span_name() -> None:
     f = SpanFactory()
     with f.tracer.start_as_current_span(
-        "agent run", attributes={c.GEN_AI_OPERATION_NAME: "invoke_agent",
-                                 c.GEN_AI_AGENT_NAME: "support"}):
+        "agent run", attributes={c.GEN_AI_OPERATION_NAME: "invoke_agent", c.GEN_AI_AGENT_NAME: "support"}
+    ):
         pass
     started, _ = started_records(f.finished()[0])
     assert started.envelope["payload"]["agent_name"] == "support"
@@ -380,27 +443,51 @@ def test_plain_spans_without_events_map_to_nothing() -> None:
 @pytest.mark.parametrize(
     ("event", "attrs", "match"),
     [
-        (c.EVENT_ROUTING_DECISION, {c.ATTR_SELECTED_AGENT: "a", c.ATTR_CONFIDENCE_SCORE: 1.5,
-                                    c.ATTR_ROUTING_STRATEGY: "s", c.ATTR_ROUTING_TIME_MS: 1},
-         "confidence_score"),
-        (c.EVENT_ROUTING_DECISION, {c.ATTR_SELECTED_AGENT: "a", c.ATTR_ROUTING_STRATEGY: "s"},
-         "needs confidence_score"),
-        (c.EVENT_ROUTER_METRICS, {c.ATTR_QUERY_TEXT: "q", c.ATTR_ROUTING_DURATION_MS: 1000,
-                                  c.ATTR_CANDIDATES_EVALUATED: 1}, "routing_duration_ms"),
-        (c.EVENT_ROUTER_METRICS, {c.ATTR_QUERY_TEXT: "q", c.ATTR_ROUTING_DURATION_MS: 5,
-                                  c.ATTR_CANDIDATES_EVALUATED: -1}, "candidates_evaluated"),
-        (c.EVENT_TRANSFORMATION, {c.ATTR_SOURCE_AGENT: "a", c.ATTR_TARGET_AGENT: "b",
-                                  c.ATTR_TRANSFORMATION_DURATION_MS: -3}, "duration"),
+        (
+            c.EVENT_ROUTING_DECISION,
+            {
+                c.ATTR_SELECTED_AGENT: "a",
+                c.ATTR_CONFIDENCE_SCORE: 1.5,
+                c.ATTR_ROUTING_STRATEGY: "s",
+                c.ATTR_ROUTING_TIME_MS: 1,
+            },
+            "confidence_score",
+        ),
+        (
+            c.EVENT_ROUTING_DECISION,
+            {c.ATTR_SELECTED_AGENT: "a", c.ATTR_ROUTING_STRATEGY: "s"},
+            "needs confidence_score",
+        ),
+        (
+            c.EVENT_ROUTER_METRICS,
+            {c.ATTR_QUERY_TEXT: "q", c.ATTR_ROUTING_DURATION_MS: 1000, c.ATTR_CANDIDATES_EVALUATED: 1},
+            "routing_duration_ms",
+        ),
+        (
+            c.EVENT_ROUTER_METRICS,
+            {c.ATTR_QUERY_TEXT: "q", c.ATTR_ROUTING_DURATION_MS: 5, c.ATTR_CANDIDATES_EVALUATED: -1},
+            "candidates_evaluated",
+        ),
+        (
+            c.EVENT_TRANSFORMATION,
+            {c.ATTR_SOURCE_AGENT: "a", c.ATTR_TARGET_AGENT: "b", c.ATTR_TRANSFORMATION_DURATION_MS: -3},
+            "duration",
+        ),
         (c.EVENT_DECISION, {c.ATTR_EVENT_DURATION_MS: 3}, "decision name"),
         (c.EVENT_ERROR, {c.ATTR_ERROR_MESSAGE: "m"}, "error type"),
-        (c.EVENT_DETECTION_FAILURE, {c.ATTR_DETECTION_USER_REQUEST: "r",
-                                     c.ATTR_DETECTION_FAILURE_REASON: "x",
-                                     c.ATTR_DETECTION_CONFIDENCE: "high"}, "not a number"),
+        (
+            c.EVENT_DETECTION_FAILURE,
+            {
+                c.ATTR_DETECTION_USER_REQUEST: "r",
+                c.ATTR_DETECTION_FAILURE_REASON: "x",
+                c.ATTR_DETECTION_CONFIDENCE: "high",
+            },
+            "not a number",
+        ),
         (c.EVENT_SUCCESS, {c.ATTR_NAME: "ok", c.ATTR_EVENT_DURATION_MS: -1}, "duration_ms"),
     ],
 )
-def test_values_no_valid_event_can_hold_are_errors(event: str, attrs: dict[str, Any],
-                                                   match: str) -> None:
+def test_values_no_valid_event_can_hold_are_errors(event: str, attrs: dict[str, Any], match: str) -> None:
     f = SpanFactory()
     with f.tracer.start_as_current_span("s") as span:
         span.add_event(event, attrs)
@@ -438,8 +525,7 @@ def test_validated_envelopes_api() -> None:
     assert envelopes[-2].event_type is EventType.EXECUTION_COMPLETED
 
 
-def _foreign_span(scope: str, name: str, attributes: dict[str, Any],
-                  events: tuple[str, ...] = ()) -> Any:
+def _foreign_span(scope: str, name: str, attributes: dict[str, Any], events: tuple[str, ...] = ()) -> Any:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -457,10 +543,17 @@ def _foreign_span(scope: str, name: str, attributes: dict[str, Any],
 def test_spans_of_other_instrumentations_are_decided_before_any_mapping_work() -> None:
     from onex_exporters.mapping import maps_to_nothing
 
-    db = _foreign_span("opentelemetry.instrumentation.psycopg", "SELECT",
-                       {"db.system": "postgresql", "db.statement": "SELECT 1"})
-    http = _foreign_span("opentelemetry.instrumentation.httpx", "GET",
-                         {"http.method": "GET"}, events=("http.response.started",))
+    db = _foreign_span(
+        "opentelemetry.instrumentation.psycopg",
+        "SELECT",
+        {"db.system": "postgresql", "db.statement": "SELECT 1"},
+    )
+    http = _foreign_span(
+        "opentelemetry.instrumentation.httpx",
+        "GET",
+        {"http.method": "GET"},
+        events=("http.response.started",),
+    )
     assert maps_to_nothing(db) and maps_to_nothing(http)
     assert span_to_records(db) == [] and span_to_records(http) == []
     # anything the mapping reads makes the span go through it

@@ -32,14 +32,12 @@ from tests.services.kafka import Broker
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def check_exactly_once_in_order(broker: Broker, prefix: str,
-                                expected: list[tuple[str, str, str]]) -> None:
+def check_exactly_once_in_order(broker: Broker, prefix: str, expected: list[tuple[str, str, str]]) -> None:
     """Every expected event is read exactly once, in production order per topic+correlation."""
     names = [f"{prefix}{t}" for t in {e[0] for e in expected}]
     messages = broker.consume(names, len(expected), timeout=60)
     decoded = decode(messages)
-    got = [(env.event_type.value, str(env.correlation_id), str(env.event_id))
-           for _, env in decoded]
+    got = [(env.event_type.value, str(env.correlation_id), str(env.event_id)) for _, env in decoded]
     counts = collections.Counter(e[2] for e in got)
     assert [eid for eid, n in counts.items() if n > 1] == []
     assert sorted(counts) == sorted(e[2] for e in expected)
@@ -47,10 +45,8 @@ def check_exactly_once_in_order(broker: Broker, prefix: str,
     assert order_by_key(got) == order_by_key(expected)
 
 
-def test_broker_outage_spools_and_resends_exactly_once(own_broker: Broker,
-                                                       tmp_path: Path) -> None:
-    settings = settings_for(own_broker.bootstrap, str(tmp_path / "spool"),
-                            kafka_delivery_timeout_ms=1500)
+def test_broker_outage_spools_and_resends_exactly_once(own_broker: Broker, tmp_path: Path) -> None:
+    settings = settings_for(own_broker.bootstrap, str(tmp_path / "spool"), kafka_delivery_timeout_ms=1500)
     exporter = RecordingExporter(settings, attach_lifecycle=False)
     provider = TracerProvider()
     factory = SpanFactory(provider)
@@ -73,8 +69,11 @@ def test_broker_outage_spools_and_resends_exactly_once(own_broker: Broker,
 
         logging.getLogger(__name__).debug("starting the broker")
         own_broker.start()
-        wait_until(lambda: exporter.stats()["spool_bytes"] == 0
-                   and exporter.stats()["in_flight"] == 0, 90, "the spool to drain")
+        wait_until(
+            lambda: exporter.stats()["spool_bytes"] == 0 and exporter.stats()["in_flight"] == 0,
+            90,
+            "the spool to drain",
+        )
         # the broker is back: new events flow directly again, after the spooled ones
         run_executions(factory, 1)
         provider.force_flush()
@@ -94,15 +93,22 @@ def test_broker_outage_spools_and_resends_exactly_once(own_broker: Broker,
 def run_proc(*args: str, timeout: float = 120) -> list[Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    done = subprocess.run([sys.executable, "-m", "tests.exporters.producer_proc", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.exporters.producer_proc", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith(("[", "{"))]
 
 
 def test_process_exits_while_broker_is_down_and_a_new_process_resends(
-        own_broker: Broker, tmp_path: Path) -> None:
+    own_broker: Broker, tmp_path: Path
+) -> None:
     spool = str(tmp_path / "spool")
     prefix = f"p{uuid.uuid4().hex[:8]}."
     own_broker.stop()
@@ -120,8 +126,9 @@ def test_process_exits_while_broker_is_down_and_a_new_process_resends(
     assert not list((tmp_path / "spool").glob("seg-*.log"))
 
 
-def read_all(broker: Broker, topics: list[str], at_least: int, quiet_s: float = 3.0,
-             timeout: float = 60.0) -> list[Any]:
+def read_all(
+    broker: Broker, topics: list[str], at_least: int, quiet_s: float = 3.0, timeout: float = 60.0
+) -> list[Any]:
     """Every message on ``topics``: at least ``at_least``, then until none came for ``quiet_s``."""
     from confluent_kafka import Consumer
 
@@ -144,8 +151,7 @@ def read_all(broker: Broker, topics: list[str], at_least: int, quiet_s: float = 
 
 
 @pytest.mark.integration
-def test_short_lived_processes_deliver_the_spool_once(own_broker: Broker,
-                                                      tmp_path: Path) -> None:
+def test_short_lived_processes_deliver_the_spool_once(own_broker: Broker, tmp_path: Path) -> None:
     """Each spooled event reaches Kafka once, however short the processes that re-send it."""
     spool = str(tmp_path / "spool")
     prefix = f"s{uuid.uuid4().hex[:8]}."
@@ -159,8 +165,9 @@ def test_short_lived_processes_deliver_the_spool_once(own_broker: Broker,
         lines = run_proc("short", own_broker.bootstrap, spool, prefix)
         expected += [tuple(x) for x in lines if isinstance(x, list)]
     names = sorted({f"{prefix}{e[0]}" for e in expected})
-    got = collections.Counter(str(env.event_id)
-                              for _, env in decode(read_all(own_broker, names, len(expected))))
+    got = collections.Counter(
+        str(env.event_id) for _, env in decode(read_all(own_broker, names, len(expected)))
+    )
     assert {eid: n for eid, n in got.items() if n != 1} == {}
     assert sorted(got) == sorted(str(e[2]) for e in expected)
     assert not list((tmp_path / "spool").glob("seg-*.log"))

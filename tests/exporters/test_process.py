@@ -27,9 +27,22 @@ def test_forked_child_gets_a_working_producer(broker: Broker, tmp_path: Path) ->
     prefix = f"f{uuid.uuid4().hex[:8]}."
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "tests.exporters.producer_proc", "fork", broker.bootstrap,
-         str(tmp_path / "spool"), prefix],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "-m",
+            "tests.exporters.producer_proc",
+            "fork",
+            broker.bootstrap,
+            str(tmp_path / "spool"),
+            prefix,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
     child = next(x for x in lines if "child" in x)
@@ -44,7 +57,8 @@ def test_forked_child_gets_a_working_producer(broker: Broker, tmp_path: Path) ->
 
 
 def test_own_kafka_io_is_not_traced_even_when_confluent_kafka_is_instrumented(
-        broker: Broker, tmp_path: Path) -> None:
+    broker: Broker, tmp_path: Path
+) -> None:
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -96,24 +110,48 @@ print(json.dumps({"cid": str(cid)}))
 
 def test_entry_point_publishes_with_no_code_change(broker: Broker, tmp_path: Path) -> None:
     prefix = f"z{uuid.uuid4().hex[:8]}."
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OTEL_TRACES_EXPORTER": "onex_kafka",
-           "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none",
-           "KAFKA_BROKERS": broker.bootstrap, "ONEX_TOPIC_PREFIX": prefix,
-           "ONEX_SPOOL_DIR": str(tmp_path / "spool")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OTEL_TRACES_EXPORTER": "onex_kafka",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "KAFKA_BROKERS": broker.bootstrap,
+        "ONEX_TOPIC_PREFIX": prefix,
+        "ONEX_SPOOL_DIR": str(tmp_path / "spool"),
+    }
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     instrument = Path(sys.executable).parent / "opentelemetry-instrument"
-    done = subprocess.run([str(instrument), sys.executable, "-c", AGENT], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [str(instrument), sys.executable, "-c", AGENT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     cid = json.loads(done.stdout.strip().splitlines()[-1])["cid"]
-    names = [f"{prefix}{et.value}" for et in (EventType.EXECUTION_STARTED,
-                                             EventType.EXECUTION_PROGRESS,
-                                             EventType.EXECUTION_COMPLETED,
-                                             EventType.AGENT_ACTION)]
+    names = [
+        f"{prefix}{et.value}"
+        for et in (
+            EventType.EXECUTION_STARTED,
+            EventType.EXECUTION_PROGRESS,
+            EventType.EXECUTION_COMPLETED,
+            EventType.AGENT_ACTION,
+        )
+    ]
     messages = broker.consume(names, 5, timeout=60)
     decoded = decode(messages)
     assert {str(env.correlation_id) for _, env in decoded} == {cid}
     types = sorted(env.event_type.value for _, env in decoded)
-    assert types == sorted([EventType.EXECUTION_STARTED.value, EventType.EXECUTION_PROGRESS.value,
-                            EventType.EXECUTION_COMPLETED.value, EventType.AGENT_ACTION.value,
-                            EventType.AGENT_ACTION.value])
+    assert types == sorted(
+        [
+            EventType.EXECUTION_STARTED.value,
+            EventType.EXECUTION_PROGRESS.value,
+            EventType.EXECUTION_COMPLETED.value,
+            EventType.AGENT_ACTION.value,
+            EventType.AGENT_ACTION.value,
+        ]
+    )

@@ -23,12 +23,16 @@ def test_the_routes_go_round_one_way() -> None:
     assert not state.advance(Route.DIRECT, Route.HOLDING) and state.holding
     assert state.advance(Route.HOLDING, Route.SPOOLING) and state.spooling
     assert state.advance(Route.SPOOLING, Route.DIRECT) and state.direct
-    assert set(TRANSITIONS) == {(Route.DIRECT, Route.HOLDING), (Route.HOLDING, Route.SPOOLING),
-                                (Route.SPOOLING, Route.DIRECT)}
+    assert set(TRANSITIONS) == {
+        (Route.DIRECT, Route.HOLDING),
+        (Route.HOLDING, Route.SPOOLING),
+        (Route.SPOOLING, Route.DIRECT),
+    }
 
 
-@pytest.mark.parametrize("move", [(Route.DIRECT, Route.SPOOLING), (Route.HOLDING, Route.DIRECT),
-                                  (Route.SPOOLING, Route.HOLDING)])
+@pytest.mark.parametrize(
+    "move", [(Route.DIRECT, Route.SPOOLING), (Route.HOLDING, Route.DIRECT), (Route.SPOOLING, Route.HOLDING)]
+)
 def test_a_move_outside_the_table_is_a_programming_error(move: tuple[Route, Route]) -> None:
     with pytest.raises(ValueError, match="no transition"):
         RouteState().advance(*move)
@@ -36,8 +40,7 @@ def test_a_move_outside_the_table_is_a_programming_error(move: tuple[Route, Rout
 
 def test_backoff_failed_waits_then_is_ready_and_a_success_resets() -> None:
     now = [100.0]
-    b = Backoff(initial=1.0, factor=2.0, cap=3.0, jitter=0.0, clock=lambda: now[0],
-                rng=random.Random(1))
+    b = Backoff(initial=1.0, factor=2.0, cap=3.0, jitter=0.0, clock=lambda: now[0], rng=random.Random(1))
     assert b.ready()
     b.failed()
     assert not b.ready() and b.next_at == 101.0
@@ -61,13 +64,16 @@ def test_uuid7_text_has_the_one_layout_and_is_deterministic() -> None:
     assert uuid7().version == 7
 
 
-@pytest.mark.parametrize("value", [
-    datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
-    datetime(2026, 1, 2, 3, 4, 5),  # naive: UTC
-    datetime(2026, 1, 2, 3, 4, 5, 1, tzinfo=timezone(timedelta(hours=5))),
-    datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-    datetime(1, 1, 1, tzinfo=UTC),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5),  # naive: UTC
+        datetime(2026, 1, 2, 3, 4, 5, 1, tzinfo=timezone(timedelta(hours=5))),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+    ],
+)
 def test_one_rfc3339_formatter_for_datetimes_and_nanoseconds(value: datetime) -> None:
     utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     expected = utc.isoformat(timespec="microseconds")[:-6] + "Z"

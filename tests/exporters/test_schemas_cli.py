@@ -15,7 +15,8 @@ from tests.exporters.spans import SpanFactory, run_full_execution
 
 
 def test_schemas_validate_every_mapped_event_and_reject_broken_ones(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["schemas", "--output", str(tmp_path / "s")]) == 0
     files = sorted((tmp_path / "s").glob("*.schema.json"))
     assert {f.name.removesuffix(".schema.json") for f in files} == {et.value for et in EventType}
@@ -34,16 +35,16 @@ def test_schemas_validate_every_mapped_event_and_reject_broken_ones(
             with pytest.raises(jsonschema.ValidationError):
                 jsonschema.validate(wrong_type, schema)
     assert seen == {et.value for et in EventType}
-    routing = next(r for s in f.finished() for r in span_to_records(s)
-                   if r.event_type is EventType.ROUTING_DECISION)
+    routing = next(
+        r for s in f.finished() for r in span_to_records(s) if r.event_type is EventType.ROUTING_DECISION
+    )
     bad = json.loads(routing.to_json())
     bad["payload"]["confidence_score"] = 1.5
     with pytest.raises(jsonschema.ValidationError, match=r"1\.5"):
         jsonschema.validate(bad, schemas[EventType.ROUTING_DECISION.value])
 
 
-def test_schemas_prints_json_and_rejects_unknown_types(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_schemas_prints_json_and_rejects_unknown_types(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schemas"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert set(printed) == {et.value for et in EventType}

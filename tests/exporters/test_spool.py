@@ -12,8 +12,12 @@ from onex_exporters.spool import Spool, SpoolRecord
 
 
 def rec(i: int, topic: str = "t", key: str = "k") -> SpoolRecord:
-    return SpoolRecord(topic, f'{{"i":{i:03d}}}'.encode(), key.encode(),
-                       (("traceparent", b"00-ab-cd-01"), ("x", bytes([0, 255]))))
+    return SpoolRecord(
+        topic,
+        f'{{"i":{i:03d}}}'.encode(),
+        key.encode(),
+        (("traceparent", b"00-ab-cd-01"), ("x", bytes([0, 255]))),
+    )
 
 
 def drain(spool: Spool) -> list[SpoolRecord]:
@@ -63,8 +67,7 @@ def test_survives_a_restart_and_a_new_process_reads_oldest_first(tmp_path: Path)
     assert segments(tmp_path) == []
 
 
-def test_bound_drops_oldest_counts_and_warns_once(tmp_path: Path,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_bound_drops_oldest_counts_and_warns_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     size = len(rec(0).encode())
     spool = Spool(tmp_path, max_bytes=size * 10, segment_bytes=size * 3)
     with caplog.at_level(logging.WARNING, logger="onex_exporters.spool"):
@@ -87,7 +90,8 @@ def test_a_batch_larger_than_the_bound_keeps_its_newest(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_damaged_segment_is_read_up_to_the_damage_and_the_rest_flows(
-        tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
     first = Spool(tmp_path)
     first.append([rec(i) for i in range(5)])
     first.close()
@@ -98,7 +102,7 @@ def test_damaged_segment_is_read_up_to_the_damage_and_the_rest_flows(
         seg.write_bytes(data[: size * 3 + size // 2])
     else:  # a flipped byte in the body of the 4th record
         pos = size * 3 + size - 3
-        seg.write_bytes(data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:])
+        seg.write_bytes(data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1 :])
     second = Spool(tmp_path)
     second.append([rec(i) for i in range(100, 103)])
     with caplog.at_level(logging.WARNING, logger="onex_exporters.spool"):

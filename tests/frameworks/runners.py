@@ -20,8 +20,7 @@ USER_REQUEST = "What is the weather in Paris?"
 ANSWER = "It is sunny in Paris."
 ARGS = {"city": "Paris", "api_key": "sk-secret-123"}
 CALL_ID = "call_1"
-DIALECTS = ("pydantic_ai", "openinference_langchain", "openllmetry_langchain",
-            "openinference_openai_agents")
+DIALECTS = ("pydantic_ai", "openinference_langchain", "openllmetry_langchain", "openinference_openai_agents")
 
 
 class ToolFailed(RuntimeError):
@@ -53,8 +52,11 @@ def run_pydantic_ai(provider: Any, *, decorated: bool = False, fail: bool = Fals
             return ModelResponse(parts=[ToolCallPart("get_weather", dict(ARGS), CALL_ID)])
         return ModelResponse(parts=[TextPart(ANSWER)])
 
-    agent = Agent(FunctionModel(model), name="weather_agent", capabilities=[
-        Instrumentation(InstrumentationSettings(tracer_provider=provider))])
+    agent = Agent(
+        FunctionModel(model),
+        name="weather_agent",
+        capabilities=[Instrumentation(InstrumentationSettings(tracer_provider=provider))],
+    )
 
     @agent.tool_plain
     def get_weather(city: str, api_key: str) -> str:
@@ -81,11 +83,16 @@ def _langchain_agent(decorated: bool, fail: bool) -> Any:
         return body(city, api_key)
 
     def loop(inputs: dict[str, Any]) -> dict[str, Any]:
-        model = GenericFakeChatModel(messages=iter([
-            AIMessage(content="", tool_calls=[{"name": "get_weather", "args": dict(ARGS),
-                                               "id": CALL_ID}]),
-            AIMessage(content=ANSWER),
-        ]))
+        model = GenericFakeChatModel(
+            messages=iter(
+                [
+                    AIMessage(
+                        content="", tool_calls=[{"name": "get_weather", "args": dict(ARGS), "id": CALL_ID}]
+                    ),
+                    AIMessage(content=ANSWER),
+                ]
+            )
+        )
         messages: list[BaseMessage] = [HumanMessage(inputs["input"])]
         for _ in range(4):
             reply = model.invoke(messages)
@@ -99,8 +106,7 @@ def _langchain_agent(decorated: bool, fail: bool) -> Any:
     return RunnableLambda(loop).with_config(run_name="weather_agent")
 
 
-def run_openinference_langchain(provider: Any, *, decorated: bool = False,
-                                fail: bool = False) -> Any:
+def run_openinference_langchain(provider: Any, *, decorated: bool = False, fail: bool = False) -> Any:
     from openinference.instrumentation.langchain import LangChainInstrumentor
 
     instrumentor = LangChainInstrumentor()
@@ -144,8 +150,7 @@ class _Switch(trace.TracerProvider):
 _SWITCH = _Switch()
 
 
-def run_openllmetry_langchain(provider: Any, *, decorated: bool = False,
-                              fail: bool = False) -> Any:
+def run_openllmetry_langchain(provider: Any, *, decorated: bool = False, fail: bool = False) -> Any:
     from opentelemetry.instrumentation.langchain import LangchainInstrumentor
 
     instrumentor = LangchainInstrumentor()
@@ -181,24 +186,45 @@ def _openai_agent(decorated: bool, fail: bool) -> Any:
         def __init__(self) -> None:
             self.turn = 0
 
-        async def get_response(self, system_instructions: Any, input: Any, *args: Any,
-                               **kwargs: Any) -> ModelResponse:
+        async def get_response(
+            self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any
+        ) -> ModelResponse:
             self.turn += 1
             messages = [{"role": "user", "content": input}] if isinstance(input, str) else input
             with generation_span(model="fake", input=list(messages)) as span:
                 if self.turn == 1:
-                    out: list[Any] = [ResponseFunctionToolCall(
-                        type="function_call", call_id=CALL_ID, name="get_weather",
-                        arguments='{"city": "Paris", "api_key": "sk-secret-123"}', id="fc_1",
-                        status="completed")]
-                    span.span_data.output = [{"role": "assistant", "tool_calls": [
-                        {"id": CALL_ID, "type": "function", "function": {
-                            "name": "get_weather", "arguments": out[0].arguments}}]}]
+                    out: list[Any] = [
+                        ResponseFunctionToolCall(
+                            type="function_call",
+                            call_id=CALL_ID,
+                            name="get_weather",
+                            arguments='{"city": "Paris", "api_key": "sk-secret-123"}',
+                            id="fc_1",
+                            status="completed",
+                        )
+                    ]
+                    span.span_data.output = [
+                        {
+                            "role": "assistant",
+                            "tool_calls": [
+                                {
+                                    "id": CALL_ID,
+                                    "type": "function",
+                                    "function": {"name": "get_weather", "arguments": out[0].arguments},
+                                }
+                            ],
+                        }
+                    ]
                 else:
-                    out = [ResponseOutputMessage(
-                        id="msg_1", type="message", role="assistant", status="completed",
-                        content=[ResponseOutputText(type="output_text", text=ANSWER,
-                                                    annotations=[])])]
+                    out = [
+                        ResponseOutputMessage(
+                            id="msg_1",
+                            type="message",
+                            role="assistant",
+                            status="completed",
+                            content=[ResponseOutputText(type="output_text", text=ANSWER, annotations=[])],
+                        )
+                    ]
                     span.span_data.output = [{"role": "assistant", "content": ANSWER}]
             return ModelResponse(output=out, usage=Usage(), response_id=None)
 
@@ -210,12 +236,10 @@ def _openai_agent(decorated: bool, fail: bool) -> Any:
         """Weather of a city."""
         return body(city, api_key)
 
-    return Agent(name="weather_agent", instructions="Answer.", model=FakeModel(),
-                 tools=[get_weather])
+    return Agent(name="weather_agent", instructions="Answer.", model=FakeModel(), tools=[get_weather])
 
 
-def run_openinference_openai_agents(provider: Any, *, decorated: bool = False,
-                                    fail: bool = False) -> Any:
+def run_openinference_openai_agents(provider: Any, *, decorated: bool = False, fail: bool = False) -> Any:
     from agents import Runner
     from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
@@ -239,8 +263,7 @@ RUNNERS: dict[str, Callable[..., Any]] = {
 # ------------------------------------------------------------------------------------------------
 # LangChain chains that are no agents (rule: a chain is an execution only when it calls a tool)
 # ------------------------------------------------------------------------------------------------
-def run_langchain_chain(instrumentation: str, provider: Any, *, name: str,
-                        call_tool: bool) -> Any:
+def run_langchain_chain(instrumentation: str, provider: Any, *, name: str, call_tool: bool) -> Any:
     """A root chain named ``name`` that calls the model once and, if ``call_tool``, the tool."""
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage, HumanMessage
@@ -256,8 +279,9 @@ def run_langchain_chain(instrumentation: str, provider: Any, *, name: str,
         model = GenericFakeChatModel(messages=iter([AIMessage(content=ANSWER)]))
         reply = model.invoke([HumanMessage(inputs["input"])])
         if call_tool:
-            get_weather.invoke({"name": "get_weather", "args": dict(ARGS), "id": CALL_ID,
-                                "type": "tool_call"})
+            get_weather.invoke(
+                {"name": "get_weather", "args": dict(ARGS), "id": CALL_ID, "type": "tool_call"}
+            )
         return {"output": reply.content}
 
     runnable = RunnableLambda(chain).with_config(run_name=name)

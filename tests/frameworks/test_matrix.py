@@ -57,8 +57,11 @@ class Run:
         self.envelopes: list[OnexEnvelopeV1] = []
 
     def of(self, event_type: EventType, **payload: Any) -> list[Any]:  # payload: any model
-        return [e for e in self.envelopes if e.event_type == event_type
-                and all(getattr(e.payload, k) == v for k, v in payload.items())]
+        return [
+            e
+            for e in self.envelopes
+            if e.event_type == event_type and all(getattr(e.payload, k) == v for k, v in payload.items())
+        ]
 
     def one(self, event_type: EventType, **payload: Any) -> Any:
         found = self.of(event_type, **payload)
@@ -92,8 +95,9 @@ def _scenario(name: str, runner: Callable[..., Any], provider: TracerProvider) -
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_framework_matrix(dialect: str, broker: Broker, database: Database, tmp_path: Path,
-                          clean_tracing: None) -> None:
+def test_framework_matrix(
+    dialect: str, broker: Broker, database: Database, tmp_path: Path, clean_tracing: None
+) -> None:
     settings = settings_for(broker.bootstrap, str(tmp_path / "spool"))
     provider = TracerProvider()
     onex_otel.configure(tracer_provider=provider)  # the core: id generator + run tracker
@@ -123,8 +127,10 @@ def test_framework_matrix(dialect: str, broker: Broker, database: Database, tmp_
         check = CHECKS[name]
         check(run)
     # one execution id per invocation
-    ids = [run.one(EventType.EXECUTION_STARTED, agent_name="weather_agent").payload.execution_id
-           for run in runs.values()]
+    ids = [
+        run.one(EventType.EXECUTION_STARTED, agent_name="weather_agent").payload.execution_id
+        for run in runs.values()
+    ]
     assert len(set(ids)) == len(SCENARIOS)
     check_tables(runs, broker, database, settings.topic_prefix)
 
@@ -132,29 +138,37 @@ def test_framework_matrix(dialect: str, broker: Broker, database: Database, tmp_
 def check_tables(runs: dict[str, Run], broker: Broker, database: Database, prefix: str) -> None:
     """The collector writes the legacy tables: the right rows, and the secret nowhere."""
     migrate(database.url)
-    Collector(CollectorOptions(
-        bootstrap_servers=broker.bootstrap, conninfo=database.url,
-        group_id=f"fw-{uuid.uuid4().hex[:8]}", topic_types=default_topic_types(prefix),
-        dlq_topic=prefix + "dlq", batch_timeout_ms=200, start="beginning", stop_when_idle_s=3.0,
-    )).run()
+    Collector(
+        CollectorOptions(
+            bootstrap_servers=broker.bootstrap,
+            conninfo=database.url,
+            group_id=f"fw-{uuid.uuid4().hex[:8]}",
+            topic_types=default_topic_types(prefix),
+            dlq_topic=prefix + "dlq",
+            batch_timeout_ms=200,
+            start="beginning",
+            stop_when_idle_s=3.0,
+        )
+    ).run()
     cid = {name: str(run.envelopes[0].correlation_id) for name, run in runs.items()}
     with psycopg.connect(database.url) as conn:
         executions = conn.execute(
             "SELECT correlation_id::text, agent_name, user_prompt, status, row_to_json(l)::text "
             "FROM agent_execution_logs l WHERE correlation_id::text = ANY(%s)",
-            (list(cid.values()),)).fetchall()
+            (list(cid.values()),),
+        ).fetchall()
         actions = conn.execute(
             "SELECT correlation_id::text, agent_name, action_type, action_name, action_details "
             "FROM agent_actions WHERE correlation_id::text = ANY(%s)",
-            (list(cid.values()),)).fetchall()
+            (list(cid.values()),),
+        ).fetchall()
     assert not [r for r in executions if SECRET in r[4]]
     assert not [r for r in actions if SECRET in str(r[4])]
     rows = {(r[0], r[1]): r for r in executions}
     assert rows[(cid["plain"], "weather_agent")][2:4] == (USER_REQUEST, "success")
     assert rows[(cid["failing_tool"], "weather_agent")][3] == "failed"
     assert rows[(cid["capture_off"], "weather_agent")][2] is None
-    assert {r[1] for r in executions if r[0] == cid["inside_execution"]} == \
-        {"outer_agent", "weather_agent"}
+    assert {r[1] for r in executions if r[0] == cid["inside_execution"]} == {"outer_agent", "weather_agent"}
     for name in runs:
         calls = [r for r in actions if r[0] == cid[name] and r[2] == "tool_call"]
         assert len(calls) == 1, (name, calls)
@@ -163,8 +177,7 @@ def check_tables(runs: dict[str, Run], broker: Broker, database: Database, prefi
     assert plain_call[4]["parameters"] == REDACTED_ARGS
 
 
-def _framework_execution(run: Run, *, failed: bool = False, captured: bool = True
-                         ) -> tuple[Any, Any]:
+def _framework_execution(run: Run, *, failed: bool = False, captured: bool = True) -> tuple[Any, Any]:
     """The weather agent's started and completed/failed events; checks identity and content."""
     started = run.one(EventType.EXECUTION_STARTED, agent_name="weather_agent")
     ended_type = EventType.EXECUTION_FAILED if failed else EventType.EXECUTION_COMPLETED
@@ -180,19 +193,18 @@ def _framework_execution(run: Run, *, failed: bool = False, captured: bool = Tru
         assert started.payload.user_request is None
         assert getattr(ended.payload, "output_summary", None) is None
     # the started decision and the completion's action, once each
-    run.one(EventType.AGENT_ACTION, action_name="agent_execution_started",
-            agent_name="weather_agent")
+    run.one(EventType.AGENT_ACTION, action_name="agent_execution_started", agent_name="weather_agent")
     end_action = "agent_execution_failed" if failed else "agent_execution_completed"
     run.one(EventType.AGENT_ACTION, action_name=end_action, agent_name="weather_agent")
     # real time: the started event was published before the tool call's action
     kinds = [(r.event_type, r.envelope["payload"].get("action_type")) for r in run.records]
-    assert kinds.index((EventType.EXECUTION_STARTED, None)) < \
-        kinds.index((EventType.AGENT_ACTION, "tool_call"))
+    assert kinds.index((EventType.EXECUTION_STARTED, None)) < kinds.index(
+        (EventType.AGENT_ACTION, "tool_call")
+    )
     return started, ended
 
 
-def _tool_call(run: Run, started: OnexEnvelopeV1, *, failed: bool = False,
-               captured: bool = True) -> Any:
+def _tool_call(run: Run, started: OnexEnvelopeV1, *, failed: bool = False, captured: bool = True) -> Any:
     (call,) = run.tool_calls()  # exactly one, whichever instrumentations saw it
     payload = call.payload
     assert payload.action_name == "get_weather"

@@ -32,13 +32,11 @@ def record(dialect: str) -> list[ReadableSpan]:
 
 
 def events(spans: list[ReadableSpan]) -> list[dict[str, Any]]:
-    return [{"type": r.event_type, **r.envelope["payload"]} for s in spans
-            for r in span_to_records(s)]
+    return [{"type": r.event_type, **r.envelope["payload"]} for s in spans for r in span_to_records(s)]
 
 
 def tool_calls(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [e for e in found if e["type"] == EventType.AGENT_ACTION
-            and e["action_type"] == "tool_call"]
+    return [e for e in found if e["type"] == EventType.AGENT_ACTION and e["action_type"] == "tool_call"]
 
 
 def started(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -121,8 +119,7 @@ def test_own_and_unknown_spans_pass_through_untouched() -> None:
     provider = TracerProvider()
     memory = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    with provider.get_tracer("onex_otel").start_as_current_span("execute_tool t",
-                                                                attributes={"x": 1}):
+    with provider.get_tracer("onex_otel").start_as_current_span("execute_tool t", attributes={"x": 1}):
         pass
     with provider.get_tracer("somebody.else").start_as_current_span("GET /"):
         pass
@@ -131,26 +128,49 @@ def test_own_and_unknown_spans_pass_through_untouched() -> None:
     assert span_to_records(other) == []
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ('{"inputs": {"city": "Paris"}, "tags": [], "kwargs": {"tool_call_id": "c1"}}',
-     ({"city": "Paris"}, "c1")),
-    ({"input_str": "{'city': 'Paris', 'n': None}", "tags": []}, ({"city": "Paris", "n": None},
-                                                                 None)),
-    ('{"output": {"lc": 1, "type": "constructor", "id": ["ToolMessage"], "kwargs": '
-     '{"content": "ok", "tool_call_id": "c2"}}, "kwargs": {}}', ({"input": "ok"}, "c2")),
-    ("print('not a literal')", ({"input": "print('not a literal')"}, None)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            '{"inputs": {"city": "Paris"}, "tags": [], "kwargs": {"tool_call_id": "c1"}}',
+            ({"city": "Paris"}, "c1"),
+        ),
+        ({"input_str": "{'city': 'Paris', 'n': None}", "tags": []}, ({"city": "Paris", "n": None}, None)),
+        (
+            '{"output": {"lc": 1, "type": "constructor", "id": ["ToolMessage"], "kwargs": '
+            '{"content": "ok", "tool_call_id": "c2"}}, "kwargs": {}}',
+            ({"input": "ok"}, "c2"),
+        ),
+        ("print('not a literal')", ({"input": "print('not a literal')"}, None)),
+    ],
+)
 def test_unwrap_arguments(value: Any, expected: tuple[Any, str | None]) -> None:
     assert unwrap(value, arguments=True) == expected
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ('[{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]', "hi"),
-    ({"messages": [[{"lc": 1, "type": "constructor", "id": ["HumanMessage"],
-                     "kwargs": {"content": "hello", "type": "human"}}]]}, "hello"),
-    ({"inputs": {"input": "question?"}, "tags": []}, "question?"),
-    ([{"role": "system", "content": "be nice"}, {"role": "user", "content": "q"}], "q"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('[{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]', "hi"),
+        (
+            {
+                "messages": [
+                    [
+                        {
+                            "lc": 1,
+                            "type": "constructor",
+                            "id": ["HumanMessage"],
+                            "kwargs": {"content": "hello", "type": "human"},
+                        }
+                    ]
+                ]
+            },
+            "hello",
+        ),
+        ({"inputs": {"input": "question?"}, "tags": []}, "question?"),
+        ([{"role": "system", "content": "be nice"}, {"role": "user", "content": "q"}], "q"),
+    ],
+)
 def test_first_user_text(value: Any, expected: str) -> None:
     assert first_user_text(value) == expected
 

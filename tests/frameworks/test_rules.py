@@ -22,31 +22,32 @@ def mapped(instrumentation: str, *, name: str, call_tool: bool) -> list[dict[str
     provider.add_span_processor(SimpleSpanProcessor(memory))
     assert run_langchain_chain(instrumentation, provider, name=name, call_tool=call_tool) == ANSWER
     provider.shutdown()
-    return [{"type": r.event_type, **r.envelope["payload"]}
-            for s in memory.get_finished_spans() for r in span_to_records(s)]
+    return [
+        {"type": r.event_type, **r.envelope["payload"]}
+        for s in memory.get_finished_spans()
+        for r in span_to_records(s)
+    ]
 
 
 @pytest.mark.parametrize("instrumentation", ["openinference", "openllmetry"])
-def test_a_chain_that_only_calls_the_model_is_no_execution(instrumentation: str,
-                                                           clean_tracing: None) -> None:
+def test_a_chain_that_only_calls_the_model_is_no_execution(instrumentation: str, clean_tracing: None) -> None:
     assert mapped(instrumentation, name="summarize", call_tool=False) == []
 
 
 @pytest.mark.parametrize("instrumentation", ["openinference", "openllmetry"])
-def test_a_top_level_chain_that_calls_a_tool_is_an_execution(instrumentation: str,
-                                                             clean_tracing: None) -> None:
+def test_a_top_level_chain_that_calls_a_tool_is_an_execution(
+    instrumentation: str, clean_tracing: None
+) -> None:
     found = mapped(instrumentation, name="planner", call_tool=True)
     (started,) = [e for e in found if e["type"] == EventType.EXECUTION_STARTED]
     assert started["agent_name"] == "planner"
     assert started["user_request"] == USER_REQUEST
-    (call,) = [e for e in found if e["type"] == EventType.AGENT_ACTION
-               and e["action_type"] == "tool_call"]
+    (call,) = [e for e in found if e["type"] == EventType.AGENT_ACTION and e["action_type"] == "tool_call"]
     assert call["agent_name"] == "planner"
     assert [e["type"] for e in found].count(EventType.EXECUTION_COMPLETED) == 1
 
 
-def test_an_onex_execution_inside_a_framework_tool_keeps_its_identity(clean_tracing: None
-                                                                      ) -> None:
+def test_an_onex_execution_inside_a_framework_tool_keeps_its_identity(clean_tracing: None) -> None:
     from pydantic_ai import Agent, InstrumentationSettings
     from pydantic_ai.capabilities.instrumentation import Instrumentation
     from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
@@ -66,8 +67,11 @@ def test_an_onex_execution_inside_a_framework_tool_keeps_its_identity(clean_trac
             return ModelResponse(parts=[ToolCallPart("research", {"city": "Paris"}, "c9")])
         return ModelResponse(parts=[TextPart("done")])
 
-    agent = Agent(FunctionModel(model), name="travel_agent", capabilities=[
-        Instrumentation(InstrumentationSettings(tracer_provider=provider))])
+    agent = Agent(
+        FunctionModel(model),
+        name="travel_agent",
+        capabilities=[Instrumentation(InstrumentationSettings(tracer_provider=provider))],
+    )
 
     @agent.tool_plain
     def research(city: str) -> str:
@@ -77,14 +81,24 @@ def test_an_onex_execution_inside_a_framework_tool_keeps_its_identity(clean_trac
 
     assert agent.run_sync("Plan Paris").output == "done"
     provider.shutdown()
-    found = [{"type": r.event_type, "causation": r.envelope["causation_id"],
-              "event_id": r.event_id, **r.envelope["payload"]}
-             for s in memory.get_finished_spans() for r in span_to_records(s)]
+    found = [
+        {
+            "type": r.event_type,
+            "causation": r.envelope["causation_id"],
+            "event_id": r.event_id,
+            **r.envelope["payload"],
+        }
+        for s in memory.get_finished_spans()
+        for r in span_to_records(s)
+    ]
     starts = {e["agent_name"]: e for e in found if e["type"] == EventType.EXECUTION_STARTED}
     assert set(starts) == {"travel_agent", "researcher"}
     assert starts["researcher"]["execution_id"] != starts["travel_agent"]["execution_id"]
-    calls = {e["action_name"]: e for e in found if e["type"] == EventType.AGENT_ACTION
-             and e["action_type"] == "tool_call"}
+    calls = {
+        e["action_name"]: e
+        for e in found
+        if e["type"] == EventType.AGENT_ACTION and e["action_type"] == "tool_call"
+    }
     assert set(calls) == {"research", "lookup"}
     assert calls["lookup"]["agent_name"] == "researcher"
     assert calls["lookup"]["causation"] == starts["researcher"]["event_id"]
@@ -115,8 +129,9 @@ def test_openinference_async_langchain_tool_closes_the_context_gap(clean_tracing
         return await fetch(city)
 
     async def loop(inputs: dict[str, Any]) -> dict[str, Any]:
-        reply = await fetch_weather.ainvoke({"name": "fetch_weather", "args": {"city": "Paris"},
-                                             "id": "c7", "type": "tool_call"})
+        reply = await fetch_weather.ainvoke(
+            {"name": "fetch_weather", "args": {"city": "Paris"}, "id": "c7", "type": "tool_call"}
+        )
         return {"output": reply.content}
 
     instrumentor = LangChainInstrumentor()

@@ -13,15 +13,26 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def _cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 240
-         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "onex_otel.cli", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+def _cli(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "onex_otel.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_demo_runs_on_embedded_services_and_leaves_a_way_on(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("KAFKA_", "POSTGRES_", "OTEL_")) and k != "DATABASE_URL"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KAFKA_", "POSTGRES_", "OTEL_")) and k != "DATABASE_URL"
+    }
     data = tmp_path / "demo-data"
     proc = _cli("demo", "--keep", "--data-dir", str(data), env=env, cwd=tmp_path)
     try:
@@ -32,8 +43,7 @@ def test_demo_runs_on_embedded_services_and_leaves_a_way_on(tmp_path: Path) -> N
         assert uuid.UUID(cid)
         out = proc.stdout
         assert out.splitlines()[0].split()[3] == cid
-        for name in ("routing", "transformation", "tool_call query_database",
-                     "error TimeoutError"):
+        for name in ("routing", "transformation", "tool_call query_database", "error TimeoutError"):
             assert name in out
         # The tool call that raised is failed in the tree, the outcome row listed last.
         assert re.search(r"tool_call flaky_search  \[\d+ms, FAILED\]  TimeoutError", out)
@@ -51,17 +61,25 @@ def test_demo_runs_on_embedded_services_and_leaves_a_way_on(tmp_path: Path) -> N
         for span in spans.values():
             by_name.setdefault(str(span["operationName"]), []).append(span)
         assert len(by_name["execute_tool flaky_search"]) == 2
-        failed = [s for s in by_name["execute_tool flaky_search"]
-                  if {"key": "error", "type": "bool", "value": True} in s["tags"]]  # type: ignore[operator]
+        failed = [
+            s
+            for s in by_name["execute_tool flaky_search"]
+            if {"key": "error", "type": "bool", "value": True} in s["tags"]  # type: ignore[operator]
+        ]
         assert len(failed) == 1
         # The real psycopg query span, under the tool span that made the query.
         (tool,) = by_name["execute_tool query_database"]
-        queries = [s for s in spans.values()
-                   if {"key": "otel.scope.name", "type": "string",
-                       "value": "opentelemetry.instrumentation.psycopg"} in s["tags"]]
+        queries = [
+            s
+            for s in spans.values()
+            if {"key": "otel.scope.name", "type": "string", "value": "opentelemetry.instrumentation.psycopg"}
+            in s["tags"]
+        ]
         assert queries and all(
-            q["references"] == [{"refType": "CHILD_OF", "traceID": trace["traceID"],
-                                 "spanID": tool["spanID"]}] for q in queries)
+            q["references"]
+            == [{"refType": "CHILD_OF", "traceID": trace["traceID"], "spanID": tool["spanID"]}]
+            for q in queries
+        )
         assert trace["processes"]["p1"]["serviceName"] == "onex-example-agent"
 
         # The next commands it prints work as printed.
@@ -69,29 +87,34 @@ def test_demo_runs_on_embedded_services_and_leaves_a_way_on(tmp_path: Path) -> N
         assert match, out
         assert f"onex-otel trace {cid}" in out and "SELECT" in out
         assert "jaegertracing/all-in-one" in out and "JSON File" in out
-        again = _cli("trace", cid, env=dict(env, DATABASE_URL=match.group(1)), cwd=tmp_path,
-                     timeout=60)
+        again = _cli("trace", cid, env=dict(env, DATABASE_URL=match.group(1)), cwd=tmp_path, timeout=60)
         assert again.returncode == 0, again.stderr
         assert again.stdout.splitlines()[0].split()[3] == cid
         assert "FAILED" in again.stdout
     finally:
-        stop = _cli("demo", "--stop", "--data-dir", str(data), env=env, cwd=tmp_path,
-                    timeout=60)
+        stop = _cli("demo", "--stop", "--data-dir", str(data), env=env, cwd=tmp_path, timeout=60)
     assert stop.returncode == 0, stop.stderr
     assert not (data / "pgdata" / "postmaster.pid").exists()
 
 
-def _demo_with(tmp_path: Path, **env_overrides: str) -> tuple[subprocess.CompletedProcess[str],
-                                                               float]:
+def _demo_with(tmp_path: Path, **env_overrides: str) -> tuple[subprocess.CompletedProcess[str], float]:
     import time
 
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("KAFKA_", "POSTGRES_", "OTEL_")) and k != "DATABASE_URL"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KAFKA_", "POSTGRES_", "OTEL_")) and k != "DATABASE_URL"
+    }
     env.update(env_overrides)
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "onex_otel.cli", "demo", "--timeout", "3"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     return proc, time.monotonic() - started
 
@@ -107,8 +130,7 @@ def test_demo_with_an_unreachable_broker_fails_in_one_line_within_its_timeout(
     # before: the demo waited for ever, printing connect errors
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
-    assert proc.stderr.startswith(f"onex-otel demo: no Kafka broker answered at {bootstrap}"
-                                  " within 3s")
+    assert proc.stderr.startswith(f"onex-otel demo: no Kafka broker answered at {bootstrap} within 3s")
     assert took < 60  # the 3 s bound plus interpreter start-up, with a wide margin
 
 

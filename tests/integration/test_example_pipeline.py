@@ -54,15 +54,21 @@ def test_example_agent_under_opentelemetry_instrument(
     )
     proc = subprocess.run(
         [instrument, sys.executable, str(ROOT / "examples" / "agent.py"), cid],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == cid
 
     # --- the trace, as Jaeger would receive it -------------------------------------------------
     spans = otlp_receiver.wait_for(
-        lambda s: any(x.name.startswith("invoke_agent") for x in s)
-        and any(x.scope.startswith("opentelemetry.instrumentation.psycopg") for x in s)
+        lambda s: (
+            any(x.name.startswith("invoke_agent") for x in s)
+            and any(x.scope.startswith("opentelemetry.instrumentation.psycopg") for x in s)
+        )
     )
     run = [s for s in spans if s.trace_id == uuid.UUID(cid).hex]
     by_id = {s.span_id: s for s in run}
@@ -84,9 +90,12 @@ def test_example_agent_under_opentelemetry_instrument(
     # --- the events on Kafka ------------------------------------------------------------------
     topics = [prefix + et.value for et in c.EventType]
     expected = {
-        c.EventType.EXECUTION_STARTED: 1, c.EventType.EXECUTION_PROGRESS: 2,
-        c.EventType.EXECUTION_COMPLETED: 1, c.EventType.ROUTING_DECISION: 1,
-        c.EventType.ROUTER_PERFORMANCE: 1, c.EventType.TRANSFORMATION: 1,
+        c.EventType.EXECUTION_STARTED: 1,
+        c.EventType.EXECUTION_PROGRESS: 2,
+        c.EventType.EXECUTION_COMPLETED: 1,
+        c.EventType.ROUTING_DECISION: 1,
+        c.EventType.ROUTER_PERFORMANCE: 1,
+        c.EventType.TRANSFORMATION: 1,
         # 4 tool calls + decision + error + dual-layer started/completed actions
         c.EventType.AGENT_ACTION: 8,
     }
@@ -96,26 +105,36 @@ def test_example_agent_under_opentelemetry_instrument(
     assert {str(e.correlation_id) for e in envelopes} == {cid}
 
     # --- the collector writes the legacy tables -----------------------------------------------
-    collector = Collector(CollectorOptions(
-        bootstrap_servers=broker.bootstrap, conninfo=database.url,
-        group_id=f"e2e-{uuid.uuid4().hex[:8]}", topic_types=default_topic_types(prefix),
-        dlq_topic=prefix + "dlq", batch_timeout_ms=200, start="beginning", stop_when_idle_s=3.0,
-    ))
+    collector = Collector(
+        CollectorOptions(
+            bootstrap_servers=broker.bootstrap,
+            conninfo=database.url,
+            group_id=f"e2e-{uuid.uuid4().hex[:8]}",
+            topic_types=default_topic_types(prefix),
+            dlq_topic=prefix + "dlq",
+            batch_timeout_ms=200,
+            start="beginning",
+            stop_when_idle_s=3.0,
+        )
+    )
     collector.run()
     import psycopg
 
     with psycopg.connect(database.url) as conn:
         actions = conn.execute(
             "SELECT action_type, action_name FROM agent_actions WHERE correlation_id = %s "
-            "ORDER BY created_at", (cid,)).fetchall()
+            "ORDER BY created_at",
+            (cid,),
+        ).fetchall()
         execution = conn.execute(
             "SELECT agent_name, status, quality_score, jsonb_array_length(metadata->'progress') "
-            "FROM agent_execution_logs WHERE correlation_id = %s", (cid,)).fetchall()
+            "FROM agent_execution_logs WHERE correlation_id = %s",
+            (cid,),
+        ).fetchall()
         routing = conn.execute(
-            "SELECT selected_agent FROM agent_routing_decisions "
-            "WHERE context->>'correlation_id' = %s", (cid,)).fetchall()
-    assert Counter(a[0] for a in actions) == {"tool_call": 4, "decision": 2, "error": 1,
-                                             "success": 1}
+            "SELECT selected_agent FROM agent_routing_decisions WHERE context->>'correlation_id' = %s", (cid,)
+        ).fetchall()
+    assert Counter(a[0] for a in actions) == {"tool_call": 4, "decision": 2, "error": 1, "success": 1}
     assert execution == [("agent-performance", "success", 0.9, 2)]
     assert routing == [("agent-performance",)]
 
@@ -123,7 +142,10 @@ def test_example_agent_under_opentelemetry_instrument(
     def trace(*argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "onex_otel.cli", "trace", *argv, "--database-url", database.url],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
 
     text = trace(cid)

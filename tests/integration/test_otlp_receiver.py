@@ -13,8 +13,9 @@ def test_receiver_gets_spans_over_grpc(otlp_receiver: OtlpReceiver) -> None:
         SimpleSpanProcessor(OTLPSpanExporter(endpoint=otlp_receiver.endpoint, insecure=True))
     )
     tracer = provider.get_tracer("t")
-    with tracer.start_as_current_span("parent") as parent, tracer.start_as_current_span(
-        "child", attributes={"k": "v", "n": 3}
+    with (
+        tracer.start_as_current_span("parent") as parent,
+        tracer.start_as_current_span("child", attributes={"k": "v", "n": 3}),
     ):
         pass
     provider.shutdown()

@@ -58,8 +58,7 @@ class Block:
 
     @property
     def id(self) -> str:
-        return (f"{self.page}:L{self.line}-{self.lang}"
-                + (f"-{self.directive}" if self.directive else ""))
+        return f"{self.page}:L{self.line}-{self.lang}" + (f"-{self.directive}" if self.directive else "")
 
 
 def pages() -> list[Path]:
@@ -87,11 +86,16 @@ def page_blocks(page: Path) -> list[Block]:
         if lang in ("bash", "python"):
             above = lines[i - 1] if i > 0 else ""
             match = DIRECTIVE.match(above)
-            blocks.append(Block(
-                name, i + 1, lang, "\n".join(lines[i + 1:end]) + "\n",
-                match.group("word") if match else None,
-                int(match.group("arg")) if match and match.group("arg") else None,
-            ))
+            blocks.append(
+                Block(
+                    name,
+                    i + 1,
+                    lang,
+                    "\n".join(lines[i + 1 : end]) + "\n",
+                    match.group("word") if match else None,
+                    int(match.group("arg")) if match and match.group("arg") else None,
+                )
+            )
         i = end + 1
     return blocks
 
@@ -110,10 +114,17 @@ class Workspace:
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """A copy of the work tree (tracked and unignored files) and a new venv, nothing installed."""
     base = tmp_path_factory.mktemp("readme")
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
-        check=True, timeout=60,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     repo = base / "repo"
     for name in filter(None, listed):
         source = ROOT / name
@@ -126,17 +137,23 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     path = [str(venv / "bin")] + [
         p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != own_bin
     ]
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("KAFKA_", "POSTGRES_", "OTEL_", "ONEX_"))
-           and k not in ("DATABASE_URL", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
-    env.update(PATH=os.pathsep.join(path), VIRTUAL_ENV=str(venv),
-               ONEX_SPOOL_DIR=str(base / "spool"), ONEX_EMIT_SOCKET=str(base / "no-daemon.sock"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KAFKA_", "POSTGRES_", "OTEL_", "ONEX_"))
+        and k not in ("DATABASE_URL", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+    }
+    env.update(
+        PATH=os.pathsep.join(path),
+        VIRTUAL_ENV=str(venv),
+        ONEX_SPOOL_DIR=str(base / "spool"),
+        ONEX_EMIT_SOCKET=str(base / "no-daemon.sock"),
+    )
     return Workspace(repo, venv, env)
 
 
 @pytest.fixture
-def services(tmp_path: Path, database: Database, otlp_receiver: OtlpReceiver
-             ) -> Iterator[dict[str, str]]:
+def services(tmp_path: Path, database: Database, otlp_receiver: OtlpReceiver) -> Iterator[dict[str, str]]:
     """The variables that point the blocks at real services (a broker of the test's own)."""
     broker: Broker
     with running_broker(tmp_path) as broker:
@@ -154,8 +171,7 @@ def _ci_lines() -> list[str]:
 
 
 def _commands(body: str) -> list[str]:
-    return [line.strip() for line in body.splitlines()
-            if line.strip() and not line.strip().startswith("#")]
+    return [line.strip() for line in body.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
 def _show(proc: subprocess.CompletedProcess[str]) -> str:
@@ -163,14 +179,14 @@ def _show(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
-def test_doc_block_runs_as_written(block: Block, workspace: Workspace,
-                                      request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_doc_block_runs_as_written(
+    block: Block, workspace: Workspace, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     if block.directive == "skip":
         pytest.skip("needs a Docker engine")
     if block.directive == "fragment":
         if block.lang == "python":
-            compile(block.body, f"{block.page}:{block.line}", "exec",
-                    flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            compile(block.body, f"{block.page}:{block.line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         else:
             subprocess.run(["bash", "-n", "-c", block.body], check=True, timeout=30)
         return
@@ -189,8 +205,9 @@ def test_doc_block_runs_as_written(block: Block, workspace: Workspace,
     if block.directive == "sigterm":
         _run_until_sigterm(args, env, workspace.repo, block.arg or 20)
         return
-    proc = subprocess.run(args, env=env, cwd=workspace.repo, capture_output=True, text=True,
-                          timeout=900, check=False)
+    proc = subprocess.run(
+        args, env=env, cwd=workspace.repo, capture_output=True, text=True, timeout=900, check=False
+    )
     assert proc.returncode == 0, _show(proc)
     if block.directive == "fresh-venv":
         install = _commands(block.body)[0]
@@ -199,8 +216,15 @@ def test_doc_block_runs_as_written(block: Block, workspace: Workspace,
 
 
 def _run_until_sigterm(args: list[str], env: dict[str, str], cwd: Path, seconds: int) -> None:
-    with subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, start_new_session=True) as proc:
+    with subprocess.Popen(
+        args,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as proc:
         try:
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline and proc.poll() is None:
@@ -224,8 +248,9 @@ def test_compose_header_gives_the_stack_database_url() -> None:
     pg = yaml.safe_load(text)["services"]["postgres"]
     host_port = next(p.split(":")[0] for p in pg["ports"] if p.endswith(":5432"))
     e = pg["environment"]
-    url = (f"postgresql://{e['POSTGRES_USER']}:{e['POSTGRES_PASSWORD']}@localhost:{host_port}/"
-           f"{e['POSTGRES_DB']}")
+    url = (
+        f"postgresql://{e['POSTGRES_USER']}:{e['POSTGRES_PASSWORD']}@localhost:{host_port}/{e['POSTGRES_DB']}"
+    )
     assert f"#   export DATABASE_URL={url}\n" in text
     docs = "".join(page.read_text(encoding="utf-8") for page in pages())
     assert docs.count(f"DATABASE_URL=${{DATABASE_URL:-{url}}}") >= 2

@@ -22,19 +22,74 @@ from onex_otel.envelope import OnexEnvelopeV1
 from tests.services.kafka import Broker, free_port
 
 SKILLS: list[tuple[EventType, list[str]]] = [
-    (EventType.AGENT_ACTION, ["log-action", "--agent", "polymorphic-agent", "--action-type",
-                              "tool_call", "--action-name", "read_file", "--details",
-                              '{"file_path": "/x.py", "lines_read": 150}', "--duration-ms", "12"]),
-    (EventType.ROUTING_DECISION, ["log-routing-decision", "--agent", "agent-performance",
-                                  "--confidence", "0.92", "--strategy", "enhanced_fuzzy_matching",
-                                  "--latency-ms", "45", "--user-request", "optimize my queries",
-                                  "--reasoning", "triggers"]),
-    (EventType.TRANSFORMATION, ["log-transformation", "--from-agent", "polymorphic-agent",
-                                "--to-agent", "agent-performance", "--success", "true",
-                                "--duration-ms", "85", "--reason", "match", "--confidence", "0.92"]),
-    (EventType.ROUTER_PERFORMANCE, ["log-performance-metrics", "--query", "optimize",
-                                    "--duration-ms", "45", "--cache-hit", "false",
-                                    "--candidates", "5", "--strategy", "fuzzy"]),
+    (
+        EventType.AGENT_ACTION,
+        [
+            "log-action",
+            "--agent",
+            "polymorphic-agent",
+            "--action-type",
+            "tool_call",
+            "--action-name",
+            "read_file",
+            "--details",
+            '{"file_path": "/x.py", "lines_read": 150}',
+            "--duration-ms",
+            "12",
+        ],
+    ),
+    (
+        EventType.ROUTING_DECISION,
+        [
+            "log-routing-decision",
+            "--agent",
+            "agent-performance",
+            "--confidence",
+            "0.92",
+            "--strategy",
+            "enhanced_fuzzy_matching",
+            "--latency-ms",
+            "45",
+            "--user-request",
+            "optimize my queries",
+            "--reasoning",
+            "triggers",
+        ],
+    ),
+    (
+        EventType.TRANSFORMATION,
+        [
+            "log-transformation",
+            "--from-agent",
+            "polymorphic-agent",
+            "--to-agent",
+            "agent-performance",
+            "--success",
+            "true",
+            "--duration-ms",
+            "85",
+            "--reason",
+            "match",
+            "--confidence",
+            "0.92",
+        ],
+    ),
+    (
+        EventType.ROUTER_PERFORMANCE,
+        [
+            "log-performance-metrics",
+            "--query",
+            "optimize",
+            "--duration-ms",
+            "45",
+            "--cache-hit",
+            "false",
+            "--candidates",
+            "5",
+            "--strategy",
+            "fuzzy",
+        ],
+    ),
 ]
 
 
@@ -53,9 +108,12 @@ def _env(tmp_path: Path, bootstrap: str, prefix: str) -> dict[str, str]:
 
 def _skill(argv: list[str], env: dict[str, str], cid: str, timeout: str = "10") -> dict[str, object]:
     proc = subprocess.run(
-        [sys.executable, "-m", "onex_otel.cli", *argv, "--correlation-id", cid,
-         "--timeout", timeout],
-        env=env, capture_output=True, text=True, timeout=90, check=False,
+        [sys.executable, "-m", "onex_otel.cli", *argv, "--correlation-id", cid, "--timeout", timeout],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
@@ -97,8 +155,11 @@ def test_skills_publish_directly_without_a_daemon(broker: Broker, tmp_path: Path
 
 def _start_daemon(env: dict[str, str], sock: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "onex_otel.cli", "emit-daemon"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "onex_otel.cli", "emit-daemon"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while not sock.exists():
@@ -196,8 +257,12 @@ def test_unconfigured_kafka_is_a_clear_failure(tmp_path: Path) -> None:
     env = _env(tmp_path, "", "p.")
     env.pop("KAFKA_BOOTSTRAP_SERVERS")
     proc = subprocess.run(
-        [sys.executable, "-m", "onex_otel.cli", *SKILLS[0][1]], env=env,
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "onex_otel.cli", *SKILLS[0][1]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 1
     assert "KAFKA_BOOTSTRAP_SERVERS" in json.loads(proc.stdout)["error"]
@@ -208,17 +273,32 @@ def test_publishing_switched_off(tmp_path: Path, kafka_enable_logging: str) -> N
     env = _env(tmp_path, "127.0.0.1:1", "p.")
     env["KAFKA_ENABLE_LOGGING"] = kafka_enable_logging
     proc = subprocess.run(
-        [sys.executable, "-m", "onex_otel.cli", *SKILLS[0][1]], env=env,
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "onex_otel.cli", *SKILLS[0][1]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["delivery"] == "disabled"
 
 
 #: What a hook process through the daemon must not load (the cost is in benchmarks/bench_hook.py).
-HEAVY = ("argparse", "typing", "dataclasses", "json", "uuid", "onex_otel.config",
-         "onex_otel.records", "onex_otel.cli._skills", "onex_otel.emit", "pydantic",
-         "confluent_kafka", "opentelemetry")
+HEAVY = (
+    "argparse",
+    "typing",
+    "dataclasses",
+    "json",
+    "uuid",
+    "onex_otel.config",
+    "onex_otel.records",
+    "onex_otel.cli._skills",
+    "onex_otel.emit",
+    "pydantic",
+    "confluent_kafka",
+    "opentelemetry",
+)
 
 
 def test_a_hook_through_the_daemon_imports_only_light_modules(broker: Broker, tmp_path: Path) -> None:
@@ -236,8 +316,9 @@ print(repr(loaded))
 sys.exit(status)
 """
     try:
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                              text=True, timeout=60, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         line, loaded_repr = proc.stdout.strip().splitlines()
         assert json.loads(line)["delivery"] == "daemon"
@@ -245,9 +326,24 @@ sys.exit(status)
         assert [m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY] == []
         # a bad command line is answered by the daemon as the process would: one line, exit 1
         bad = subprocess.run(
-            [sys.executable, "-m", "onex_otel.cli", "log-action", "--agent", "a",
-             "--action-type", "bogus", "--action-name", "x"],
-            env=env, capture_output=True, text=True, timeout=60, check=False)
+            [
+                sys.executable,
+                "-m",
+                "onex_otel.cli",
+                "log-action",
+                "--agent",
+                "a",
+                "--action-type",
+                "bogus",
+                "--action-name",
+                "x",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert bad.returncode == 1
         assert "action type must be one of" in json.loads(bad.stdout)["error"]
     finally:

@@ -50,14 +50,17 @@ def tree(finished: list[ReadableSpan]) -> list[dict[str, Any]]:
             events.append((event.name, event_attrs))
         parent = by_id.get(span.parent.span_id) if span.parent is not None else None
         cid = (span.attributes or {}).get("onex.correlation_id")
-        out.append({
-            "name": span.name,
-            "kind": span.kind.name,
-            "attributes": attrs,
-            "events": events,
-            "status": (span.status.status_code.name, span.status.description),
-            "parent": None if span.parent is None else (parent.name if parent else "<remote>"),
-            "trace_is_correlation": cid is not None and isinstance(cid, str)
-            and uuid.UUID(cid).int == span.context.trace_id,
-        })
+        out.append(
+            {
+                "name": span.name,
+                "kind": span.kind.name,
+                "attributes": attrs,
+                "events": events,
+                "status": (span.status.status_code.name, span.status.description),
+                "parent": None if span.parent is None else (parent.name if parent else "<remote>"),
+                "trace_is_correlation": cid is not None
+                and isinstance(cid, str)
+                and uuid.UUID(cid).int == span.context.trace_id,
+            }
+        )
     return sorted(out, key=lambda s: (s["name"], str(s["attributes"])))

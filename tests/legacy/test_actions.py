@@ -42,56 +42,107 @@ TOOL = {
 
 
 def logger(**kwargs: object) -> ActionLogger:
-    return ActionLogger("agent-researcher", correlation_id=LEGACY_CID, project_name="project",
-                        project_path="/srv/project", working_directory="/srv", **kwargs)  # type: ignore[arg-type]
+    return ActionLogger(
+        "agent-researcher",
+        correlation_id=LEGACY_CID,
+        project_name="project",
+        project_path="/srv/project",
+        working_directory="/srv",
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 async def test_standalone_actions_carry_the_legacy_identity(legacy: Spans) -> None:
     log = logger()
-    assert await log.log_tool_call("Read", {"file_path": "/x.py"}, {"line_count": 100},
-                                   duration_ms=45) is True
-    assert await log.log_decision("select_agent", {"candidates": ["a", "b"]},
-                                  {"selected": "a"}, duration_ms=3) is True
-    assert await log.log_error("ImportError", "Module 'foo' not found", {"line": 15},
-                               severity="critical", send_slack_notification=True) is True
+    assert (
+        await log.log_tool_call("Read", {"file_path": "/x.py"}, {"line_count": 100}, duration_ms=45) is True
+    )
+    assert (
+        await log.log_decision("select_agent", {"candidates": ["a", "b"]}, {"selected": "a"}, duration_ms=3)
+        is True
+    )
+    assert (
+        await log.log_error(
+            "ImportError",
+            "Module 'foo' not found",
+            {"line": 15},
+            severity="critical",
+            send_slack_notification=True,
+        )
+        is True
+    )
     assert await log.log_success("task_completed", {"files_processed": 5}) is True
     finished = legacy.finished()
     assert tree(finished) == [
         {
-            "name": "execute_tool Read", "kind": "INTERNAL", "parent": None,
-            "trace_is_correlation": True, "status": ("UNSET", None), "events": [],
+            "name": "execute_tool Read",
+            "kind": "INTERNAL",
+            "parent": None,
+            "trace_is_correlation": True,
+            "status": ("UNSET", None),
+            "events": [],
             "attributes": {
-                **IDENTITY, **TOOL, "gen_ai.tool.name": "Read",
+                **IDENTITY,
+                **TOOL,
+                "gen_ai.tool.name": "Read",
                 "gen_ai.tool.call.arguments": '{"file_path":"/x.py"}',
                 "gen_ai.tool.call.result": '{"line_count":100}',
             },
         },
         {
-            "name": "onex.decision", "kind": "INTERNAL", "parent": None,
-            "trace_is_correlation": True, "status": ("UNSET", None), "attributes": IDENTITY,
-            "events": [("onex.decision", {
-                "onex.name": "select_agent",
-                "onex.decision.context": '{"candidates":["a","b"]}',
-                "onex.decision.result": '{"selected":"a"}',
-                "onex.duration_ms": 3,
-            })],
+            "name": "onex.decision",
+            "kind": "INTERNAL",
+            "parent": None,
+            "trace_is_correlation": True,
+            "status": ("UNSET", None),
+            "attributes": IDENTITY,
+            "events": [
+                (
+                    "onex.decision",
+                    {
+                        "onex.name": "select_agent",
+                        "onex.decision.context": '{"candidates":["a","b"]}',
+                        "onex.decision.result": '{"selected":"a"}',
+                        "onex.duration_ms": 3,
+                    },
+                )
+            ],
         },
         {
-            "name": "onex.error", "kind": "INTERNAL", "parent": None,
-            "trace_is_correlation": True, "status": ("UNSET", None), "attributes": IDENTITY,
-            "events": [("onex.error", {
-                "onex.error.type": "ImportError",
-                "onex.error.message": "Module 'foo' not found",
-                "onex.error.severity": "critical",
-                "onex.error.context": '{"line":15}',
-            })],
+            "name": "onex.error",
+            "kind": "INTERNAL",
+            "parent": None,
+            "trace_is_correlation": True,
+            "status": ("UNSET", None),
+            "attributes": IDENTITY,
+            "events": [
+                (
+                    "onex.error",
+                    {
+                        "onex.error.type": "ImportError",
+                        "onex.error.message": "Module 'foo' not found",
+                        "onex.error.severity": "critical",
+                        "onex.error.context": '{"line":15}',
+                    },
+                )
+            ],
         },
         {
-            "name": "onex.success", "kind": "INTERNAL", "parent": None,
-            "trace_is_correlation": True, "status": ("UNSET", None), "attributes": IDENTITY,
-            "events": [("onex.success", {
-                "onex.name": "task_completed", "onex.details": '{"files_processed":5}',
-            })],
+            "name": "onex.success",
+            "kind": "INTERNAL",
+            "parent": None,
+            "trace_is_correlation": True,
+            "status": ("UNSET", None),
+            "attributes": IDENTITY,
+            "events": [
+                (
+                    "onex.success",
+                    {
+                        "onex.name": "task_completed",
+                        "onex.details": '{"files_processed":5}',
+                    },
+                )
+            ],
         },
     ]
     assert {hexid(s.context.trace_id) for s in finished} == {uuid.UUID(MAPPED).hex}
@@ -107,18 +158,27 @@ async def test_manual_tool_call_lasts_its_duration(legacy: Spans) -> None:
 
 
 async def test_failed_tool_call_is_an_error_span(legacy: Spans) -> None:
-    assert await logger().log_tool_call("Bash", {"cmd": "false"}, {"exit": 1}, duration_ms=5,
-                                        success=False, error_message="exit status 1") is True
+    assert (
+        await logger().log_tool_call(
+            "Bash", {"cmd": "false"}, {"exit": 1}, duration_ms=5, success=False, error_message="exit status 1"
+        )
+        is True
+    )
     [span] = tree(legacy.finished())
     assert span["status"] == ("ERROR", "ToolCallFailed: exit status 1")
     assert span["attributes"]["error.type"] == "onex_otel.legacy.ToolCallFailed"
     assert span["attributes"]["gen_ai.tool.call.result"] == '{"exit":1}'
-    assert span["events"] == [("exception", {
-        "exception.type": "onex_otel.legacy.ToolCallFailed",
-        "exception.message": "exit status 1",
-        "exception.stacktrace": "<any>",
-        "exception.escaped": "True",
-    })]
+    assert span["events"] == [
+        (
+            "exception",
+            {
+                "exception.type": "onex_otel.legacy.ToolCallFailed",
+                "exception.message": "exit status 1",
+                "exception.stacktrace": "<any>",
+                "exception.escaped": "True",
+            },
+        )
+    ]
 
 
 async def test_failed_without_message(legacy: Spans) -> None:
@@ -144,15 +204,25 @@ async def test_tool_call_block_inside_an_execution(legacy: Spans) -> None:
     assert shapes["db query"]["parent"] == "execute_tool Read"
     assert shapes["db query"]["attributes"]["onex.correlation_id"] == CID
     assert shapes["execute_tool Read"]["attributes"] == {
-        **TOOL, "gen_ai.tool.name": "Read",
+        **TOOL,
+        "gen_ai.tool.name": "Read",
         "gen_ai.tool.call.arguments": '{"file_path":"/x.py"}',
         "gen_ai.tool.call.result": '{"line_count":3}',
-        "onex.correlation_id": CID, "onex.agent_name": "agent-researcher",
-        "onex.execution_id": "<any>", "onex.started_event_id": "<any>",
+        "onex.correlation_id": CID,
+        "onex.agent_name": "agent-researcher",
+        "onex.execution_id": "<any>",
+        "onex.started_event_id": "<any>",
     }
-    assert shapes["invoke_agent agent-researcher"]["events"] == [("onex.decision", {
-        "onex.name": "pick", "onex.decision.context": '{"n":1}', "onex.decision.result": '{"r":2}',
-    })]
+    assert shapes["invoke_agent agent-researcher"]["events"] == [
+        (
+            "onex.decision",
+            {
+                "onex.name": "pick",
+                "onex.decision.context": '{"n":1}',
+                "onex.decision.result": '{"r":2}',
+            },
+        )
+    ]
     assert set(shapes) == {"invoke_agent agent-researcher", "execute_tool Read", "db query"}
 
 
@@ -202,40 +272,74 @@ async def test_debug_mode_false_is_recorded(legacy: Spans) -> None:
 
 
 async def test_module_publishers(legacy: Spans) -> None:
-    assert await publish_decision("agent-router", "select_agent", {"c": 1}, {"s": "a"},
-                                  correlation_id=CID, project_path="/p") is True
+    assert (
+        await publish_decision(
+            "agent-router", "select_agent", {"c": 1}, {"s": "a"}, correlation_id=CID, project_path="/p"
+        )
+        is True
+    )
     assert await publish_error("agent-router", "E", "m", correlation_id=CID) is True
     assert await publish_success("agent-router", "ok", None, CID, 7) is True
     shapes = {s["name"]: s for s in tree(legacy.finished())}
     assert shapes["onex.decision"]["attributes"] == {
-        "onex.correlation_id": CID, "onex.agent_name": "agent-router", "onex.debug_mode": True,
+        "onex.correlation_id": CID,
+        "onex.agent_name": "agent-router",
+        "onex.debug_mode": True,
         "onex.project_path": "/p",
     }
-    assert shapes["onex.error"]["events"] == [("onex.error", {
-        "onex.error.type": "E", "onex.error.message": "m", "onex.error.severity": "error",
-        "onex.error.context": "{}",
-    })]
-    assert shapes["onex.success"]["events"] == [("onex.success", {
-        "onex.name": "ok", "onex.details": "{}", "onex.duration_ms": 7,
-    })]
+    assert shapes["onex.error"]["events"] == [
+        (
+            "onex.error",
+            {
+                "onex.error.type": "E",
+                "onex.error.message": "m",
+                "onex.error.severity": "error",
+                "onex.error.context": "{}",
+            },
+        )
+    ]
+    assert shapes["onex.success"]["events"] == [
+        (
+            "onex.success",
+            {
+                "onex.name": "ok",
+                "onex.details": "{}",
+                "onex.duration_ms": 7,
+            },
+        )
+    ]
 
 
-@pytest.mark.parametrize(("action_type", "details", "expected"), [
-    ("tool_call", {"tool_parameters": {"p": 1}, "tool_result": {"r": 2}, "success": True},
-     {"gen_ai.tool.call.arguments": '{"p":1}', "gen_ai.tool.call.result": '{"r":2}'}),
-    ("tool_call", {"pattern": "TODO", "matches": 42},
-     {"gen_ai.tool.call.arguments": '{"pattern":"TODO","matches":42}'}),
-    ("decision", {"decision_context": {"c": 1}, "decision_result": {"r": 1}},
-     {"onex.decision.context": '{"c":1}', "onex.decision.result": '{"r":1}'}),
-    ("decision", {"why": "x"},
-     {"onex.decision.context": '{"why":"x"}', "onex.decision.result": "{}"}),
-    ("error", {"error_message": "boom", "error_context": {"f": 1}},
-     {"onex.error.message": "boom", "onex.error.context": '{"f":1}'}),
-    ("success", {"n": 1}, {"onex.details": '{"n":1}'}),
-])
-async def test_log_action_maps_each_type(legacy: Spans, action_type: str,
-                                         details: dict[str, object],
-                                         expected: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("action_type", "details", "expected"),
+    [
+        (
+            "tool_call",
+            {"tool_parameters": {"p": 1}, "tool_result": {"r": 2}, "success": True},
+            {"gen_ai.tool.call.arguments": '{"p":1}', "gen_ai.tool.call.result": '{"r":2}'},
+        ),
+        (
+            "tool_call",
+            {"pattern": "TODO", "matches": 42},
+            {"gen_ai.tool.call.arguments": '{"pattern":"TODO","matches":42}'},
+        ),
+        (
+            "decision",
+            {"decision_context": {"c": 1}, "decision_result": {"r": 1}},
+            {"onex.decision.context": '{"c":1}', "onex.decision.result": '{"r":1}'},
+        ),
+        ("decision", {"why": "x"}, {"onex.decision.context": '{"why":"x"}', "onex.decision.result": "{}"}),
+        (
+            "error",
+            {"error_message": "boom", "error_context": {"f": 1}},
+            {"onex.error.message": "boom", "onex.error.context": '{"f":1}'},
+        ),
+        ("success", {"n": 1}, {"onex.details": '{"n":1}'}),
+    ],
+)
+async def test_log_action_maps_each_type(
+    legacy: Spans, action_type: str, details: dict[str, object], expected: dict[str, str]
+) -> None:
     assert await log_action("agent-q", action_type, "Thing", details, CID, 12) is True
     [span] = legacy.finished()
     found = dict(span.attributes or {})

@@ -19,8 +19,9 @@ def test_import_onex_otel_does_not_load_the_legacy_apis() -> None:
         "assert 'onex_otel.legacy' in sys.modules\n"
         "assert ActionLogger.__module__ == 'onex_otel.legacy._action_logger'\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
 
 

@@ -39,25 +39,56 @@ START = {
 
 async def test_started_progress_completed_is_one_execution_span(legacy: Spans) -> None:
     async with AgentExecutionPublisherContext() as publisher:
-        assert await publisher.publish_execution_started(
-            AGENT, "Design a REST API", CID, "session-789", {"domain": "api_design"}) is True
+        assert (
+            await publisher.publish_execution_started(
+                AGENT, "Design a REST API", CID, "session-789", {"domain": "api_design"}
+            )
+            is True
+        )
         assert _registry.open_count() == 1
         assert legacy.finished() == []  # the span stays open until the end is published
-        assert await publisher.publish_execution_progress(
-            AGENT, CID, progress_percent=50, current_step="Generating endpoints",
-            steps_completed=3, steps_total=6) is True
-        assert await publisher.publish_execution_progress(
-            AGENT, CID, stage="validating", percent=75, metadata={"k": 1}) is True
-        assert await publisher.publish_execution_progress(AGENT, CID, steps_completed=5,
-                                                          steps_total=8, stage="x") is True
-        assert await publisher.publish_execution_completed(
-            AGENT, CID, duration_ms=1500, quality_score=0.92,
-            output_summary="API design completed", metrics={"tool_calls": 12}) is True
+        assert (
+            await publisher.publish_execution_progress(
+                AGENT,
+                CID,
+                progress_percent=50,
+                current_step="Generating endpoints",
+                steps_completed=3,
+                steps_total=6,
+            )
+            is True
+        )
+        assert (
+            await publisher.publish_execution_progress(
+                AGENT, CID, stage="validating", percent=75, metadata={"k": 1}
+            )
+            is True
+        )
+        assert (
+            await publisher.publish_execution_progress(
+                AGENT, CID, steps_completed=5, steps_total=8, stage="x"
+            )
+            is True
+        )
+        assert (
+            await publisher.publish_execution_completed(
+                AGENT,
+                CID,
+                duration_ms=1500,
+                quality_score=0.92,
+                output_summary="API design completed",
+                metrics={"tool_calls": 12},
+            )
+            is True
+        )
     assert _registry.open_count() == 0
     [span] = tree(legacy.finished())
     assert span == {
-        "name": f"invoke_agent {AGENT}", "kind": "INTERNAL", "parent": None,
-        "trace_is_correlation": True, "status": ("UNSET", None),
+        "name": f"invoke_agent {AGENT}",
+        "kind": "INTERNAL",
+        "parent": None,
+        "trace_is_correlation": True,
+        "status": ("UNSET", None),
         "attributes": {
             **START,
             "gen_ai.conversation.id": "session-789",
@@ -70,17 +101,30 @@ async def test_started_progress_completed_is_one_execution_span(legacy: Spans) -
             "onex.execution.status": "success",
         },
         "events": [
-            ("onex.execution.progress", {
-                "onex.stage": "Generating endpoints", "onex.percent": 50.0,
-                "onex.metadata": '{"steps_completed":3,"steps_total":6}',
-            }),
-            ("onex.execution.progress", {
-                "onex.stage": "validating", "onex.percent": 75.0, "onex.metadata": '{"k":1}',
-            }),
-            ("onex.execution.progress", {
-                "onex.stage": "x", "onex.percent": 62.5,
-                "onex.metadata": '{"steps_completed":5,"steps_total":8}',
-            }),
+            (
+                "onex.execution.progress",
+                {
+                    "onex.stage": "Generating endpoints",
+                    "onex.percent": 50.0,
+                    "onex.metadata": '{"steps_completed":3,"steps_total":6}',
+                },
+            ),
+            (
+                "onex.execution.progress",
+                {
+                    "onex.stage": "validating",
+                    "onex.percent": 75.0,
+                    "onex.metadata": '{"k":1}',
+                },
+            ),
+            (
+                "onex.execution.progress",
+                {
+                    "onex.stage": "x",
+                    "onex.percent": 62.5,
+                    "onex.metadata": '{"steps_completed":5,"steps_total":8}',
+                },
+            ),
         ],
     }
 
@@ -88,26 +132,42 @@ async def test_started_progress_completed_is_one_execution_span(legacy: Spans) -
 async def test_failed_with_stack_trace(legacy: Spans) -> None:
     async with AgentExecutionPublisherContext() as publisher:
         await publisher.publish_execution_started(AGENT, "r", CID, "s")
-        assert await publisher.publish_execution_failed(
-            AGENT, CID, "Invalid API specification", "ValidationError",
-            "Traceback (most recent call last): ...", {"endpoints_designed": 3}) is True
+        assert (
+            await publisher.publish_execution_failed(
+                AGENT,
+                CID,
+                "Invalid API specification",
+                "ValidationError",
+                "Traceback (most recent call last): ...",
+                {"endpoints_designed": 3},
+            )
+            is True
+        )
     [span] = tree(legacy.finished())
     assert span["status"] == ("ERROR", "Invalid API specification")
     assert {k: v for k, v in span["attributes"].items() if k not in START} == {
-        "gen_ai.conversation.id": "s", "onex.session_id": "s", "onex.user_request": "r",
+        "gen_ai.conversation.id": "s",
+        "onex.session_id": "s",
+        "onex.user_request": "r",
         "onex.error_message": "Invalid API specification",
         "onex.error_type": "ValidationError",
         "error.type": "ValidationError",
         "onex.partial_results": '{"endpoints_designed":3}',
         "onex.execution.status": "failed",
     }
-    assert span["events"] == [("exception", {
+    assert span["events"] == [
+        (
+            "exception",
+            {
+                "exception.type": "ValidationError",
+                "exception.message": "Invalid API specification",
+                "exception.stacktrace": "<any>",
+            },
+        )
+    ]
+    assert legacy.finished()[0].events[0].attributes == {
         "exception.type": "ValidationError",
         "exception.message": "Invalid API specification",
-        "exception.stacktrace": "<any>",
-    })]
-    assert legacy.finished()[0].events[0].attributes == {
-        "exception.type": "ValidationError", "exception.message": "Invalid API specification",
         "exception.stacktrace": "Traceback (most recent call last): ...",
     }
 
@@ -132,8 +192,9 @@ async def test_progress_without_started_opens_the_execution(legacy: Spans) -> No
         assert _registry.open_count() == 1
         assert await publisher.publish_execution_completed(AGENT, CID, 5) is True
     [span] = tree(legacy.finished())
-    assert span["events"] == [("onex.execution.progress", {
-        "onex.stage": "step", "onex.percent": 10.0, "onex.metadata": "{}"})]
+    assert span["events"] == [
+        ("onex.execution.progress", {"onex.stage": "step", "onex.percent": 10.0, "onex.metadata": "{}"})
+    ]
 
 
 async def test_convenience_start_then_end_in_another_task_and_thread(legacy: Spans) -> None:
@@ -192,8 +253,9 @@ async def test_disabled_or_not_started_records_nothing(legacy: Spans) -> None:
     assert legacy.finished() == [] and _registry.open_count() == 0
 
 
-async def test_kafka_logging_off_returns_false_but_traces(legacy: Spans,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_kafka_logging_off_returns_false_but_traces(
+    legacy: Spans, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KAFKA_ENABLE_LOGGING", "false")
     async with AgentExecutionPublisherContext() as publisher:
         assert await publisher.publish_execution_started(AGENT, "r", CID) is False
@@ -225,41 +287,72 @@ async def test_registry_is_bounded(legacy: Spans, monkeypatch: pytest.MonkeyPatc
 # log_agent_execution (seed 002)
 # ------------------------------------------------------------------------------------------------
 async def test_log_agent_execution_success(legacy: Spans) -> None:
-    logger = await log_agent_execution("agent-router-service", "optimize my queries",
-                                       correlation_id=CID, session_id="s",
-                                       project_path="/srv/p", project_name="p")
+    logger = await log_agent_execution(
+        "agent-router-service",
+        "optimize my queries",
+        correlation_id=CID,
+        session_id="s",
+        project_path="/srv/p",
+        project_name="p",
+    )
     assert logger.execution_id is not None and logger.correlation_id == CID
     assert await logger.progress("routing_analysis", 25, {"max_recommendations": 5}) is True
     assert await logger.progress("routing_completed") is True  # percent: the last one
-    assert await logger.complete(status=EnumOperationStatus.SUCCESS, quality_score=0.9,
-                                 metadata={"selected_agent": "agent-performance"}) is True
+    assert (
+        await logger.complete(
+            status=EnumOperationStatus.SUCCESS,
+            quality_score=0.9,
+            metadata={"selected_agent": "agent-performance"},
+        )
+        is True
+    )
     assert await logger.complete() is False  # only once
     assert await logger.progress("late", 99) is False
     [span] = tree(legacy.finished())
     assert span["attributes"]["onex.execution_id"] == "<any>"
     assert (legacy.finished()[0].attributes or {})["onex.execution_id"] == logger.execution_id
     assert {k: v for k, v in span["attributes"].items() if not k.startswith("gen_ai")} == {
-        "onex.correlation_id": CID, "onex.agent_name": "agent-router-service",
-        "onex.execution_id": "<any>", "onex.started_event_id": "<any>",
-        "onex.session_id": "s", "onex.user_request": "optimize my queries",
-        "onex.project_path": "/srv/p", "onex.project_name": "p",
+        "onex.correlation_id": CID,
+        "onex.agent_name": "agent-router-service",
+        "onex.execution_id": "<any>",
+        "onex.started_event_id": "<any>",
+        "onex.session_id": "s",
+        "onex.user_request": "optimize my queries",
+        "onex.project_path": "/srv/p",
+        "onex.project_name": "p",
         "onex.working_directory": os.getcwd(),
-        "onex.quality_score": 0.9, "onex.metrics": '{"selected_agent":"agent-performance"}',
+        "onex.quality_score": 0.9,
+        "onex.metrics": '{"selected_agent":"agent-performance"}',
         "onex.execution.status": "success",
     }
     assert span["events"] == [
-        ("onex.execution.progress", {"onex.stage": "routing_analysis", "onex.percent": 25.0,
-                                     "onex.metadata": '{"max_recommendations":5}'}),
-        ("onex.execution.progress", {"onex.stage": "routing_completed", "onex.percent": 25.0,
-                                     "onex.metadata": "{}"}),
+        (
+            "onex.execution.progress",
+            {
+                "onex.stage": "routing_analysis",
+                "onex.percent": 25.0,
+                "onex.metadata": '{"max_recommendations":5}',
+            },
+        ),
+        (
+            "onex.execution.progress",
+            {"onex.stage": "routing_completed", "onex.percent": 25.0, "onex.metadata": "{}"},
+        ),
     ]
 
 
 @pytest.mark.parametrize("status", [EnumOperationStatus.FAILED, "failed", "error", "FAILED"])
 async def test_log_agent_execution_failed(legacy: Spans, status: object) -> None:
     logger = await log_agent_execution("agent-x", "p")
-    assert await logger.complete(status=status, error_message="Timeout",  # type: ignore[arg-type]
-                                 error_type="TimeoutError", metadata={"step": 2}) is True
+    assert (
+        await logger.complete(
+            status=status,  # type: ignore[arg-type]
+            error_message="Timeout",
+            error_type="TimeoutError",
+            metadata={"step": 2},
+        )
+        is True
+    )
     [span] = tree(legacy.finished())
     assert span["status"] == ("ERROR", "Timeout")
     assert span["attributes"]["onex.execution.status"] == "failed"
@@ -289,19 +382,40 @@ async def test_log_agent_execution_bad_status_keeps_it_open(legacy: Spans, statu
 async def test_seed_003_planned_shapes(legacy: Spans) -> None:
     async with AgentExecutionPublisherContext() as publisher:
         await publisher.publish_execution_started(AGENT, "r", CID)
-        assert await publisher.publish_execution_completed(
-            AGENT, CID, completed_at="2025-11-13T14:35:00Z",
-            result_summary="Generated REST API design",
-            artifacts=["api_spec.yaml", "endpoints.md"]) is True
-        assert await publisher.publish_execution_failed(
-            "agent-b", "run-2", failed_at="2025-11-13T14:33:00Z", error_code="VALIDATION_ERROR",
-            error_message="Invalid API specification", stack_trace="...") is True
+        assert (
+            await publisher.publish_execution_completed(
+                AGENT,
+                CID,
+                completed_at="2025-11-13T14:35:00Z",
+                result_summary="Generated REST API design",
+                artifacts=["api_spec.yaml", "endpoints.md"],
+            )
+            is True
+        )
+        assert (
+            await publisher.publish_execution_failed(
+                "agent-b",
+                "run-2",
+                failed_at="2025-11-13T14:33:00Z",
+                error_code="VALIDATION_ERROR",
+                error_message="Invalid API specification",
+                stack_trace="...",
+            )
+            is True
+        )
     shapes = {s["name"]: s for s in tree(legacy.finished())}
     done = shapes[f"invoke_agent {AGENT}"]["attributes"]
     assert done["onex.output_summary"] == "Generated REST API design"
     assert done["onex.metrics"] == '{"artifacts":["api_spec.yaml","endpoints.md"]}'
     failed = shapes["invoke_agent agent-b"]
     assert failed["attributes"]["onex.error_type"] == "VALIDATION_ERROR"
-    assert failed["events"] == [("exception", {
-        "exception.type": "VALIDATION_ERROR", "exception.message": "Invalid API specification",
-        "exception.stacktrace": "<any>"})]
+    assert failed["events"] == [
+        (
+            "exception",
+            {
+                "exception.type": "VALIDATION_ERROR",
+                "exception.message": "Invalid API specification",
+                "exception.stacktrace": "<any>",
+            },
+        )
+    ]

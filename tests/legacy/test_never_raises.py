@@ -66,8 +66,23 @@ cyclic: dict[str, Any] = {}
 cyclic["self"] = cyclic
 
 HOSTILE: list[Any] = [
-    None, "", " ", "x" * 100_000, -1, math.nan, math.inf, True, 3.5, b"\xff\x00", Hostile(),
-    HostileMapping(a=1), cyclic, [cyclic], {"password": "p", 1: object()}, "\udcff", object(),
+    None,
+    "",
+    " ",
+    "x" * 100_000,
+    -1,
+    math.nan,
+    math.inf,
+    True,
+    3.5,
+    b"\xff\x00",
+    Hostile(),
+    HostileMapping(a=1),
+    cyclic,
+    [cyclic],
+    {"password": "p", 1: object()},
+    "\udcff",
+    object(),
 ]
 
 PUBLISHER = AgentExecutionPublisher()
@@ -87,9 +102,16 @@ CALLS: dict[str, Callable[..., Awaitable[object]]] = {
     "publisher.publish_execution_failed": PUBLISHER.publish_execution_failed,
 }
 GOOD: dict[str, object] = {
-    "agent_name": "agent-a", "action_type": "decision", "action_name": "x", "tool_name": "Read",
-    "decision_name": "d", "error_type": "E", "error_message": "m", "success_name": "s",
-    "user_request": "r", "correlation_id": "ad12146a-b7d0-4a47-86bf-7ec298ce2c81",
+    "agent_name": "agent-a",
+    "action_type": "decision",
+    "action_name": "x",
+    "tool_name": "Read",
+    "decision_name": "d",
+    "error_type": "E",
+    "error_message": "m",
+    "success_name": "s",
+    "user_request": "r",
+    "correlation_id": "ad12146a-b7d0-4a47-86bf-7ec298ce2c81",
     "current_step": "step",
 }
 
@@ -111,15 +133,15 @@ def _args(call: Callable[..., object], hostile_param: str, value: object) -> dic
         if param.name == hostile_param:
             args[param.name] = value
         elif param.default is inspect.Parameter.empty and param.kind not in (
-            param.VAR_KEYWORD, param.VAR_POSITIONAL
+            param.VAR_KEYWORD,
+            param.VAR_POSITIONAL,
         ):
             args[param.name] = GOOD.get(param.name, "x")
     return args
 
 
 @pytest.mark.parametrize(("call_name", "param", "index"), _cases())
-async def test_hostile_argument_never_raises(legacy: Spans, call_name: str, param: str,
-                                             index: int) -> None:
+async def test_hostile_argument_never_raises(legacy: Spans, call_name: str, param: str, index: int) -> None:
     call = CALLS[call_name]
     await PUBLISHER.start()
     with contained():
@@ -162,8 +184,10 @@ async def test_hostile_logger_construction_never_raises(legacy: Spans, index: in
             pass
         execution = AgentExecutionLogger(value, value, value, value, value, value, value)
         execution_id = await execution.start()
-        results += [await execution.progress(value, value, value),
-                    await execution.complete(value, value, value, value, value)]
+        results += [
+            await execution.progress(value, value, value),
+            await execution.complete(value, value, value, value, value),
+        ]
         started = await log_agent_execution(value, value, value, value, value, value)
         results.append(await started.complete())
         _registry.close_all()
@@ -175,8 +199,7 @@ async def test_no_tracing_returns_false(legacy: Spans, monkeypatch: pytest.Monke
     from onex_otel.legacy import _support
 
     monkeypatch.setattr(_support, "ensure_tracer", lambda *a: None)
-    for module in ("_action_recording", "_action_logger", "_execution_publisher",
-                   "_execution_logger"):
+    for module in ("_action_recording", "_action_logger", "_execution_publisher", "_execution_logger"):
         monkeypatch.setattr(f"onex_otel.legacy.{module}.ensure_tracer", lambda *a: None)
     assert await publish_decision("a", "d") is False
     assert await publish_tool_call("a", "t") is False

@@ -32,18 +32,29 @@ from tests.legacy.conftest import tree
 
 CID = "5f0c2a8e-3d41-4b7a-9c55-0e8f4b1d2a77"
 AGENT = "agent-researcher"
-VOLATILE_PAYLOAD = frozenset({
-    "execution_id", "tool_call_id", "started_at", "completed_at", "failed_at", "reported_at",
-    "timestamp", "duration_ms", "execution_duration_ms", "error_stack_trace",
-})
+VOLATILE_PAYLOAD = frozenset(
+    {
+        "execution_id",
+        "tool_call_id",
+        "started_at",
+        "completed_at",
+        "failed_at",
+        "reported_at",
+        "timestamp",
+        "duration_ms",
+        "execution_duration_ms",
+        "error_stack_trace",
+    }
+)
 
 Scenario = Callable[[], Awaitable[None]]
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: ("<any>" if k in VOLATILE_PAYLOAD and v is not None else _scrub(v))
-                for k, v in value.items()}
+        return {
+            k: ("<any>" if k in VOLATILE_PAYLOAD and v is not None else _scrub(v)) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_scrub(v) for v in value]
     return value
@@ -65,8 +76,9 @@ def envelopes(spans: Spans) -> list[dict[str, Any]]:
     return sorted(out, key=lambda e: (e["event_type"], str(e["payload"])))
 
 
-async def run_both(spans: Spans, legacy_calls: Scenario, new_calls: Scenario
-                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def run_both(
+    spans: Spans, legacy_calls: Scenario, new_calls: Scenario
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     await legacy_calls()
     legacy_tree, legacy_events = tree(spans.finished()), envelopes(spans)
     spans.clear()
@@ -80,23 +92,28 @@ async def run_both(spans: Spans, legacy_calls: Scenario, new_calls: Scenario
 async def test_publisher_lifecycle_with_actions(legacy: Spans) -> None:
     async def legacy_calls() -> None:
         async with AgentExecutionPublisherContext() as publisher:
-            await publisher.publish_execution_started(AGENT, "Research async patterns", CID,
-                                                      "session-1", {"domain": "research"})
+            await publisher.publish_execution_started(
+                AGENT, "Research async patterns", CID, "session-1", {"domain": "research"}
+            )
             log = ActionLogger(AGENT, correlation_id=CID)
             async with log.tool_call("Read", {"file_path": "/x.py"}) as action:
                 action.set_result({"line_count": 100})
             await log.log_decision("select_strategy", {"files": 1}, {"strategy": "fast"}, 4)
-            await publisher.publish_execution_progress(AGENT, CID, stage="analysing", percent=50,
-                                                       metadata={"files": 1})
+            await publisher.publish_execution_progress(
+                AGENT, CID, stage="analysing", percent=50, metadata={"files": 1}
+            )
             await log.log_error("ParseError", "bad syntax", {"line": 3}, severity="warning")
             await log.log_success("patterns_found", {"count": 5})
-            await publisher.publish_execution_completed(AGENT, CID, 1500, 0.92, "Found 5",
-                                                        {"tool_calls": 1})
+            await publisher.publish_execution_completed(AGENT, CID, 1500, 0.92, "Found 5", {"tool_calls": 1})
 
     async def new_calls() -> None:
-        async with agent_execution(AGENT, user_request="Research async patterns",
-                                   correlation_id=CID, session_id="session-1",
-                                   context={"domain": "research"}) as run:
+        async with agent_execution(
+            AGENT,
+            user_request="Research async patterns",
+            correlation_id=CID,
+            session_id="session-1",
+            context={"domain": "research"},
+        ) as run:
             async with tool_call("Read", {"file_path": "/x.py"}) as action:
                 action.set_result({"line_count": 100})
             record_decision("select_strategy", {"files": 1}, {"strategy": "fast"}, 4)
@@ -107,15 +124,28 @@ async def test_publisher_lifecycle_with_actions(legacy: Spans) -> None:
 
     shapes, events = await run_both(legacy, legacy_calls, new_calls)
     assert [s["name"] for s in shapes] == ["execute_tool Read", f"invoke_agent {AGENT}"]
-    assert sorted(e["event_type"] for e in events) == sorted([
-        "omninode.agent.execution.started.v1", "omninode.agent.execution.progress.v1",
-        "omninode.agent.execution.completed.v1", *["onex.evt.omniclaude.agent-actions.v1"] * 6,
-    ])
+    assert sorted(e["event_type"] for e in events) == sorted(
+        [
+            "omninode.agent.execution.started.v1",
+            "omninode.agent.execution.progress.v1",
+            "omninode.agent.execution.completed.v1",
+            *["onex.evt.omniclaude.agent-actions.v1"] * 6,
+        ]
+    )
     assert {e["correlation_id"] for e in events} == {CID}
-    actions = {e["payload"]["action_name"]: e["payload"] for e in events
-               if e["event_type"] == "onex.evt.omniclaude.agent-actions.v1"}
-    assert set(actions) == {"agent_execution_started", "Read", "select_strategy", "ParseError",
-                            "patterns_found", "agent_execution_completed"}
+    actions = {
+        e["payload"]["action_name"]: e["payload"]
+        for e in events
+        if e["event_type"] == "onex.evt.omniclaude.agent-actions.v1"
+    }
+    assert set(actions) == {
+        "agent_execution_started",
+        "Read",
+        "select_strategy",
+        "ParseError",
+        "patterns_found",
+        "agent_execution_completed",
+    }
     assert {p["agent_name"] for p in actions.values()} == {AGENT}
 
 
@@ -123,12 +153,12 @@ async def test_publisher_failure(legacy: Spans) -> None:
     async def legacy_calls() -> None:
         async with AgentExecutionPublisherContext() as publisher:
             await publisher.publish_execution_started(AGENT, "r", CID, "s")
-            await publisher.publish_execution_failed(AGENT, CID, "Invalid spec", "ValidationError",
-                                                     partial_results={"done": 3})
+            await publisher.publish_execution_failed(
+                AGENT, CID, "Invalid spec", "ValidationError", partial_results={"done": 3}
+            )
 
     async def new_calls() -> None:
-        async with agent_execution(AGENT, user_request="r", correlation_id=CID,
-                                   session_id="s") as run:
+        async with agent_execution(AGENT, user_request="r", correlation_id=CID, session_id="s") as run:
             run.fail("Invalid spec", "ValidationError", {"done": 3})
 
     _, events = await run_both(legacy, legacy_calls, new_calls)
@@ -139,19 +169,28 @@ async def test_publisher_failure(legacy: Spans) -> None:
 
 async def test_execution_logger_success(legacy: Spans) -> None:
     async def legacy_calls() -> None:
-        logger = await log_agent_execution("agent-router-service", "optimize my queries",
-                                           correlation_id=CID, project_path="/srv/p",
-                                           project_name="p")
+        logger = await log_agent_execution(
+            "agent-router-service",
+            "optimize my queries",
+            correlation_id=CID,
+            project_path="/srv/p",
+            project_name="p",
+        )
         await logger.progress("routing_analysis", 25, {"max_recommendations": 5})
         await ActionLogger("agent-router-service", CID).log_tool_call("route", {"q": 1}, {"a": 1})
         await logger.progress("routing_completed", 75)
-        await logger.complete(EnumOperationStatus.SUCCESS, quality_score=0.9,
-                              metadata={"selected_agent": "agent-performance"})
+        await logger.complete(
+            EnumOperationStatus.SUCCESS, quality_score=0.9, metadata={"selected_agent": "agent-performance"}
+        )
 
     async def new_calls() -> None:
-        async with agent_execution("agent-router-service", user_request="optimize my queries",
-                                   correlation_id=CID, project_path="/srv/p",
-                                   project_name="p") as run:
+        async with agent_execution(
+            "agent-router-service",
+            user_request="optimize my queries",
+            correlation_id=CID,
+            project_path="/srv/p",
+            project_name="p",
+        ) as run:
             run.progress("routing_analysis", 25, {"max_recommendations": 5})
             with tool_call("route", {"q": 1}) as action:
                 action.set_result({"a": 1})
@@ -164,8 +203,7 @@ async def test_execution_logger_success(legacy: Spans) -> None:
 async def test_execution_logger_failed(legacy: Spans) -> None:
     async def legacy_calls() -> None:
         logger = await log_agent_execution(AGENT, "p", correlation_id=CID)
-        await logger.complete(EnumOperationStatus.FAILED, error_message="Timeout",
-                              error_type="TimeoutError")
+        await logger.complete(EnumOperationStatus.FAILED, error_message="Timeout", error_type="TimeoutError")
 
     async def new_calls() -> None:
         async with agent_execution(AGENT, user_request="p", correlation_id=CID) as run:
@@ -209,8 +247,7 @@ async def test_action_logger_inside_a_new_execution(legacy: Spans) -> None:
 async def test_manual_tool_call_equals_a_tool_block(legacy: Spans) -> None:
     async def legacy_calls() -> None:
         await publish_started()
-        await ActionLogger(AGENT, CID).log_tool_call("Write", {"path": "o.py"}, {"ok": True},
-                                                     duration_ms=30)
+        await ActionLogger(AGENT, CID).log_tool_call("Write", {"path": "o.py"}, {"ok": True}, duration_ms=30)
         await ActionLogger(AGENT, CID).log_tool_call("Bash", {"cmd": "x"}, None, 5, False, "exit 1")
         await publish_completed()
 

@@ -89,8 +89,7 @@ class OtlpReceiver:
                             end_ns=s.end_time_unix_nano,
                             attributes={kv.key: _value(kv.value) for kv in s.attributes},
                             events=[
-                                (e.name, {kv.key: _value(kv.value) for kv in e.attributes})
-                                for e in s.events
+                                (e.name, {kv.key: _value(kv.value) for kv in e.attributes}) for e in s.events
                             ],
                             status_code=s.status.code,
                             scope=ss.scope.name,

@@ -101,8 +101,18 @@ def test_ratio_table_rows() -> None:
         ["base"],
         {"base": 1000.0, "subj": 1500.0},
     )
-    assert lines[0].split() == ["case", "min", "median", "max", "ns/call", "/", "base",
-                                "instr/call", "/", "base"]
+    assert lines[0].split() == [
+        "case",
+        "min",
+        "median",
+        "max",
+        "ns/call",
+        "/",
+        "base",
+        "instr/call",
+        "/",
+        "base",
+    ]
     assert len(lines) == 4  # a case measured in no round has no row
     assert lines[1].split() == ["baseline", "100", "110", "200", "1.000x", "1,000", "1.000x"]
     assert lines[2].split() == ["subject", "120", "121", "250", "1.200x", "1,500", "1.500x"]
@@ -112,8 +122,7 @@ def test_ratio_table_rows() -> None:
 
 def test_round_lines_show_every_round() -> None:
     line = h.round_lines(ROUNDS, "subj", "base")
-    assert line == ("subj / base per round (min 1.100, median 1.200, max 1.250, n=3): "
-                    "1.200 1.250 1.100")
+    assert line == ("subj / base per round (min 1.100, median 1.200, max 1.250, n=3): 1.200 1.250 1.100")
 
 
 def test_time_rounds_rotates_the_order_and_measures_every_case() -> None:

@@ -12,21 +12,75 @@ from onex_otel.cli import main
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (["log-action", "--agent", "a", "--action-type", "bogus", "--action-name", "x"],
-         "action type must be one of"),
-        (["log-action", "--agent", "a", "--action-type", "decision", "--action-name", "x",
-          "--details", "{bad"], "--details is not valid JSON"),
-        (["log-routing-decision", "--agent", "a", "--confidence", "1.5", "--strategy", "s",
-          "--latency-ms", "3"], "between 0.0 and 1.0"),
-        (["log-performance-metrics", "--query", "q", "--duration-ms", "abc",
-          "--candidates", "1"], "expected a whole number"),
-        (["log-performance-metrics", "--query", "q", "--duration-ms", "1000",
-          "--candidates", "1"], "below 1000"),
-        (["log-transformation", "--from-agent", "a", "--to-agent", "b", "--duration-ms", "5",
-          "--success", "perhaps"], "expected true or false"),
+        (
+            ["log-action", "--agent", "a", "--action-type", "bogus", "--action-name", "x"],
+            "action type must be one of",
+        ),
+        (
+            [
+                "log-action",
+                "--agent",
+                "a",
+                "--action-type",
+                "decision",
+                "--action-name",
+                "x",
+                "--details",
+                "{bad",
+            ],
+            "--details is not valid JSON",
+        ),
+        (
+            [
+                "log-routing-decision",
+                "--agent",
+                "a",
+                "--confidence",
+                "1.5",
+                "--strategy",
+                "s",
+                "--latency-ms",
+                "3",
+            ],
+            "between 0.0 and 1.0",
+        ),
+        (
+            ["log-performance-metrics", "--query", "q", "--duration-ms", "abc", "--candidates", "1"],
+            "expected a whole number",
+        ),
+        (
+            ["log-performance-metrics", "--query", "q", "--duration-ms", "1000", "--candidates", "1"],
+            "below 1000",
+        ),
+        (
+            [
+                "log-transformation",
+                "--from-agent",
+                "a",
+                "--to-agent",
+                "b",
+                "--duration-ms",
+                "5",
+                "--success",
+                "perhaps",
+            ],
+            "expected true or false",
+        ),
         (["log-action", "--agent", "a"], "required"),
-        (["log-action", "--agent", "a", "--action-type", "decision", "--action-name", "x",
-          "--no-such-flag", "1"], "unrecognized arguments: --no-such-flag 1"),
+        (
+            [
+                "log-action",
+                "--agent",
+                "a",
+                "--action-type",
+                "decision",
+                "--action-name",
+                "x",
+                "--no-such-flag",
+                "1",
+            ],
+            "unrecognized arguments: --no-such-flag 1",
+        ),
     ],
 )
 def test_bad_input_is_one_json_line_and_exit_1(
@@ -45,9 +99,22 @@ def test_bad_input_is_one_json_line_and_exit_1(
 
 def test_console_script_exit_code() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "onex_otel.cli", "log-action", "--agent", "a",
-         "--action-type", "nope", "--action-name", "x"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "onex_otel.cli",
+            "log-action",
+            "--agent",
+            "a",
+            "--action-type",
+            "nope",
+            "--action-name",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["success"] is False
@@ -63,7 +130,9 @@ def test_details_and_correlation_id_are_bounded(monkeypatch: pytest.MonkeyPatch)
     try:
         legacy_id = "legacy-" + "x" * 100_000
         payload = records.agent_action(
-            agent_name="a", action_type="tool_call", action_name="read",
+            agent_name="a",
+            action_type="tool_call",
+            action_name="read",
             action_details={"file_path": "/x.py", "text": "y" * 50_000},
             correlation_id=legacy_id,
         )
@@ -75,15 +144,22 @@ def test_details_and_correlation_id_are_bounded(monkeypatch: pytest.MonkeyPatch)
     assert payload["correlation_id"] == str(correlation_uuid(legacy_id)[0])  # the whole text
     assert details["file_path"] == "/x.py" and details["text"].endswith(TRUNCATION_MARKER)
     assert details["details_original_size"] == len(
-        json.dumps({"file_path": "/x.py", "text": "y" * 50_000}, separators=(",", ":")))
+        json.dumps({"file_path": "/x.py", "text": "y" * 50_000}, separators=(",", ":"))
+    )
     assert len(json.dumps(details)) <= 1024 + 40
-    small = records.agent_action(agent_name="a", action_type="decision", action_name="d",
-                                 action_details={"k": "v" * 100}, correlation_id="abc-123")
+    small = records.agent_action(
+        agent_name="a",
+        action_type="decision",
+        action_name="d",
+        action_details={"k": "v" * 100},
+        correlation_id="abc-123",
+    )
     assert small["action_details"] == {"k": "v" * 100, "correlation_id_original": "abc-123"}
 
 
-def test_config_masks_only_the_password(monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_masks_only_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://app:s3cret@db.internal:5436/omninode_bridge")
     monkeypatch.setenv("POSTGRES_PASSWORD", "other-secret")
     assert main(["config"]) == 0

@@ -43,30 +43,90 @@ EXE = uuid.UUID("0199a8a4-6f00-7000-8000-000000000001")
 BASES: list[dict[str, Any]] = [
     json.loads(OnexEnvelopeV1.create(p, timestamp=T0).to_json())
     for p in (
-        ExecutionStartedPayload(correlation_id=CORR, execution_id=EXE, agent_name="a",
-                                user_request="u", session_id="s-1", started_at=T0,
-                                context={"k": 1}, project_path="/p", terminal_id="t"),
-        ExecutionProgressPayload(correlation_id=CORR, execution_id=EXE, agent_name="a",
-                                 stage="x", percent=25.5, metadata={"m": [1]}, reported_at=T0),
-        ExecutionCompletedPayload(correlation_id=CORR, execution_id=EXE, agent_name="a",
-                                  completed_at=T0, duration_ms=5, quality_score=0.5,
-                                  metrics={"n": 1}, output_summary="o"),
-        ExecutionFailedPayload(correlation_id=CORR, execution_id=EXE, agent_name="a",
-                               status="cancelled", failed_at=T0, duration_ms=1,
-                               error_message="e", error_type="E", partial_results=[1]),
-        AgentActionPayload(correlation_id=CORR, agent_name="a", action_type="tool_call",
-                           action_name="Read", action_details={"f": "/x"}, duration_ms=3,
-                           timestamp=T0),
-        RoutingDecisionPayload(correlation_id=CORR, selected_agent="s", confidence_score=0.9,
-                               routing_strategy="r", routing_time_ms=4, alternatives=["b"],
-                               context={"c": 1}, timestamp=T0),
-        RouterPerformancePayload(correlation_id=CORR, query_text="q", routing_duration_ms=999,
-                                 candidates_evaluated=2, confidence_components={"t": 0.1},
-                                 timestamp=T0),
-        TransformationPayload(correlation_id=CORR, source_agent="s", target_agent="t",
-                              transformation_duration_ms=0, confidence_score=1, timestamp=T0),
-        DetectionFailurePayload(correlation_id=CORR, user_request="u", failure_reason="f",
-                                candidates=["a"], best_confidence=0.0, timestamp=T0),
+        ExecutionStartedPayload(
+            correlation_id=CORR,
+            execution_id=EXE,
+            agent_name="a",
+            user_request="u",
+            session_id="s-1",
+            started_at=T0,
+            context={"k": 1},
+            project_path="/p",
+            terminal_id="t",
+        ),
+        ExecutionProgressPayload(
+            correlation_id=CORR,
+            execution_id=EXE,
+            agent_name="a",
+            stage="x",
+            percent=25.5,
+            metadata={"m": [1]},
+            reported_at=T0,
+        ),
+        ExecutionCompletedPayload(
+            correlation_id=CORR,
+            execution_id=EXE,
+            agent_name="a",
+            completed_at=T0,
+            duration_ms=5,
+            quality_score=0.5,
+            metrics={"n": 1},
+            output_summary="o",
+        ),
+        ExecutionFailedPayload(
+            correlation_id=CORR,
+            execution_id=EXE,
+            agent_name="a",
+            status="cancelled",
+            failed_at=T0,
+            duration_ms=1,
+            error_message="e",
+            error_type="E",
+            partial_results=[1],
+        ),
+        AgentActionPayload(
+            correlation_id=CORR,
+            agent_name="a",
+            action_type="tool_call",
+            action_name="Read",
+            action_details={"f": "/x"},
+            duration_ms=3,
+            timestamp=T0,
+        ),
+        RoutingDecisionPayload(
+            correlation_id=CORR,
+            selected_agent="s",
+            confidence_score=0.9,
+            routing_strategy="r",
+            routing_time_ms=4,
+            alternatives=["b"],
+            context={"c": 1},
+            timestamp=T0,
+        ),
+        RouterPerformancePayload(
+            correlation_id=CORR,
+            query_text="q",
+            routing_duration_ms=999,
+            candidates_evaluated=2,
+            confidence_components={"t": 0.1},
+            timestamp=T0,
+        ),
+        TransformationPayload(
+            correlation_id=CORR,
+            source_agent="s",
+            target_agent="t",
+            transformation_duration_ms=0,
+            confidence_score=1,
+            timestamp=T0,
+        ),
+        DetectionFailurePayload(
+            correlation_id=CORR,
+            user_request="u",
+            failure_reason="f",
+            candidates=["a"],
+            best_confidence=0.0,
+            timestamp=T0,
+        ),
     )
 ]
 
@@ -76,17 +136,44 @@ ODD_VALUES = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.sampled_from([0, 1, -1, 999, 1000, 2**31, 0.0, 0.5, 1.0, 1.5, -0.0, 25.0, 1e300, 100.0]),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from([
-        "", " ", "x", "success", "failed", "cancelled", "in_progress", "tool_call", "decision",
-        "true", "1", "25", "0.5",
-        str(CORR), str(CORR).upper(), CORR.hex, "{" + str(CORR) + "}", "urn:uuid:" + str(CORR),
-        str(CORR)[:-1], "ad12146a-b7d0-4a47-86bf-7ec298ce2c8g",
-        "2025-11-06T10:00:00Z", "2025-11-06T10:00:00.1Z", "2025-11-06T10:00:00.1234567Z",
-        "2025-11-06T10:00:00+05:30", "2025-11-06T10:00:00-00:00", "2025-11-06T10:00:00",
-        "2025-11-06 10:00:00Z", "2025-11-06", "2025-13-06T10:00:00Z", "2025-11-06T24:00:00Z",
-        "2025-11-06T23:59:60Z", "1762423200", "2025-11-06t10:00:00z",
-        *[e.value for e in EventType],
-    ]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "x",
+            "success",
+            "failed",
+            "cancelled",
+            "in_progress",
+            "tool_call",
+            "decision",
+            "true",
+            "1",
+            "25",
+            "0.5",
+            str(CORR),
+            str(CORR).upper(),
+            CORR.hex,
+            "{" + str(CORR) + "}",
+            "urn:uuid:" + str(CORR),
+            str(CORR)[:-1],
+            "ad12146a-b7d0-4a47-86bf-7ec298ce2c8g",
+            "2025-11-06T10:00:00Z",
+            "2025-11-06T10:00:00.1Z",
+            "2025-11-06T10:00:00.1234567Z",
+            "2025-11-06T10:00:00+05:30",
+            "2025-11-06T10:00:00-00:00",
+            "2025-11-06T10:00:00",
+            "2025-11-06 10:00:00Z",
+            "2025-11-06",
+            "2025-13-06T10:00:00Z",
+            "2025-11-06T24:00:00Z",
+            "2025-11-06T23:59:60Z",
+            "1762423200",
+            "2025-11-06t10:00:00z",
+            *[e.value for e in EventType],
+        ]
+    ),
     st.text(max_size=5),
     st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
@@ -100,13 +187,11 @@ def mutated(draw: st.DrawFn) -> tuple[bytes, set[str]]:
     removed: set[str] = set()
     for _ in range(draw(st.integers(1, 3))):
         where = draw(st.sampled_from(["envelope", "payload"]))
-        target = env if where == "envelope" or not isinstance(env.get("payload"), dict) else (
-            env["payload"])
+        target = env if where == "envelope" or not isinstance(env.get("payload"), dict) else (env["payload"])
         keys = sorted(target)
         action = draw(st.sampled_from(["replace", "replace", "remove", "add"]))
         if action == "add" or not keys:
-            target[draw(st.sampled_from(["extra", "status", "percent", "event_type"]))] = draw(
-                ODD_VALUES)
+            target[draw(st.sampled_from(["extra", "status", "percent", "event_type"]))] = draw(ODD_VALUES)
             continue
         key = draw(st.sampled_from(keys))
         if action == "remove":
@@ -131,8 +216,7 @@ def fast(value: bytes) -> Decoded | None:
     typed = typed_envelope(value)
     if typed is None:
         return None
-    return _rows(typed.event_id, typed.event_type, typed.payload, typed.correlation_id, None,
-                 legacy=False)
+    return _rows(typed.event_id, typed.event_type, typed.payload, typed.correlation_id, None, legacy=False)
 
 
 def comparable(decoded: Decoded, removed: set[str]) -> Any:
@@ -172,12 +256,25 @@ def test_the_fast_path_takes_every_valid_envelope(base: dict[str, Any]) -> None:
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 @example((json.dumps({**BASES[4], "event_type": BASES[5]["event_type"]}).encode(), set()))
-@example((b'{"payload": {"event_type": "router-performance-metrics"}, ' + json.dumps(
-    BASES[4])[1:].encode(), set()))
-@example((json.dumps({**BASES[4], "payload": {**BASES[4]["payload"],
-                                              "timestamp": "2025-11-06T10:00:00"}}).encode(), set()))
-@example((json.dumps({**BASES[0], "payload": {
-    **BASES[0]["payload"], "started_at": "2025-11-06T10:00:00+05:30"}}).encode(), set()))
+@example(
+    (b'{"payload": {"event_type": "router-performance-metrics"}, ' + json.dumps(BASES[4])[1:].encode(), set())
+)
+@example(
+    (
+        json.dumps(
+            {**BASES[4], "payload": {**BASES[4]["payload"], "timestamp": "2025-11-06T10:00:00"}}
+        ).encode(),
+        set(),
+    )
+)
+@example(
+    (
+        json.dumps(
+            {**BASES[0], "payload": {**BASES[0]["payload"], "started_at": "2025-11-06T10:00:00+05:30"}}
+        ).encode(),
+        set(),
+    )
+)
 def test_fast_and_general_paths_agree(case: tuple[bytes, set[str]]) -> None:
     value, removed = case
     got_fast, got_slow = fast(value), slow(value)

@@ -43,15 +43,17 @@ def test_metrics_snapshot_health_and_prometheus() -> None:
     m.record_batch(consumed=10, inserted=10, rows=10, failed=0, ms=6.0)
     m.set_lag(42)
     snap = m.snapshot()
-    assert (snap["messages_consumed"], snap["messages_inserted"], snap["messages_failed"]) == (
-        20, 18, 2)
+    assert (snap["messages_consumed"], snap["messages_inserted"], snap["messages_failed"]) == (20, 18, 2)
     assert snap["batches_processed"] == 2 and snap["avg_batch_processing_ms"] == 5.0
     assert snap["batch_processing_ms"] == 10.0  # a counter: recent means from its rate
     assert snap["dlq_messages"] == 2 and snap["rows_inserted"] == 17
     assert snap["consumer_lag"] == 42 and snap["last_commit_time"].endswith("Z")
     m.set_database(False, "connection refused")
-    assert m.health() == {"status": "degraded", "consumer": "stopped",
-                          "reasons": {"database": "connection refused"}}
+    assert m.health() == {
+        "status": "degraded",
+        "consumer": "stopped",
+        "reasons": {"database": "connection refused"},
+    }
     assert m.snapshot()["database_retries"] == 1
     text = render_prometheus(m)
     assert "onex_collector_messages_consumed_total 20.0" in text

@@ -76,15 +76,21 @@ def test_uuid7_is_version_7_and_sorted() -> None:
 def test_envelope_round_trip_and_fields() -> None:
     cid = uuid.uuid4()
     env = OnexEnvelopeV1.create(
-        AgentActionPayload(
-            correlation_id=cid, agent_name="a", action_type="tool_call", action_name="Read"
-        ),
+        AgentActionPayload(correlation_id=cid, agent_name="a", action_type="tool_call", action_name="Read"),
         tenant_id="t1",
     )
     data = json.loads(env.to_json())
     assert set(data) == {
-        "event_type", "event_id", "timestamp", "tenant_id", "namespace", "source",
-        "correlation_id", "causation_id", "schema_ref", "payload",
+        "event_type",
+        "event_id",
+        "timestamp",
+        "tenant_id",
+        "namespace",
+        "source",
+        "correlation_id",
+        "causation_id",
+        "schema_ref",
+        "payload",
     }
     assert data["timestamp"].endswith("Z")
     assert data["schema_ref"] == SCHEMA_REFS[EventType.AGENT_ACTION]
@@ -96,8 +102,10 @@ def test_envelope_round_trip_and_fields() -> None:
     ("value", "text"),
     [
         (datetime(2025, 11, 6, 12, 0, 1, 5, tzinfo=UTC), "2025-11-06T12:00:01.000005Z"),
-        (datetime(2025, 11, 6, 17, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
-         "2025-11-06T12:00:00.000000Z"),
+        (
+            datetime(2025, 11, 6, 17, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+            "2025-11-06T12:00:00.000000Z",
+        ),
         (datetime(2025, 11, 6, 12, 0), "2025-11-06T12:00:00.000000Z"),  # naive: UTC
         (datetime(5, 1, 2, tzinfo=UTC), "0005-01-02T00:00:00.000000Z"),  # four-digit year
     ],
@@ -129,7 +137,9 @@ def test_payload_constraints_follow_the_sql_checks(bad: dict[str, object]) -> No
 def test_payload_must_match_event_type() -> None:
     env = OnexEnvelopeV1.create(
         RouterPerformancePayload(
-            correlation_id=uuid.uuid4(), query_text="q", routing_duration_ms=1,
+            correlation_id=uuid.uuid4(),
+            query_text="q",
+            routing_duration_ms=1,
             candidates_evaluated=1,
         )
     )
@@ -150,8 +160,7 @@ def test_configuration_reference_is_current() -> None:
 
     page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     block = page.split("<!-- config:begin -->\n")[1].split("\n<!-- config:end -->")[0]
-    assert block == reference_markdown(), (
-        "run: onex-otel config --markdown, paste into docs/configuration.md")
+    assert block == reference_markdown(), "run: onex-otel config --markdown, paste into docs/configuration.md"
 
 
 def test_semconv_keys_match_the_semantic_conventions_package() -> None:
@@ -161,9 +170,16 @@ def test_semconv_keys_match_the_semantic_conventions_package() -> None:
     from onex_otel import conventions as c
 
     for name in (
-        "GEN_AI_OPERATION_NAME", "GEN_AI_AGENT_NAME", "GEN_AI_AGENT_ID", "GEN_AI_CONVERSATION_ID",
-        "GEN_AI_TOOL_NAME", "GEN_AI_TOOL_CALL_ID", "GEN_AI_TOOL_TYPE", "GEN_AI_TOOL_DESCRIPTION",
-        "GEN_AI_TOOL_CALL_ARGUMENTS", "GEN_AI_TOOL_CALL_RESULT",
+        "GEN_AI_OPERATION_NAME",
+        "GEN_AI_AGENT_NAME",
+        "GEN_AI_AGENT_ID",
+        "GEN_AI_CONVERSATION_ID",
+        "GEN_AI_TOOL_NAME",
+        "GEN_AI_TOOL_CALL_ID",
+        "GEN_AI_TOOL_TYPE",
+        "GEN_AI_TOOL_DESCRIPTION",
+        "GEN_AI_TOOL_CALL_ARGUMENTS",
+        "GEN_AI_TOOL_CALL_RESULT",
     ):
         assert getattr(c, name) == getattr(gen_ai, name)
     assert c.ERROR_TYPE == error_attributes.ERROR_TYPE

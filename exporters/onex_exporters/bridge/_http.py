@@ -44,9 +44,11 @@ _log = logging.getLogger("onex_exporters.bridge.receiver")
 
 #: Seconds an HTTP connection may stay silent (slow or idle clients do not hold a thread).
 _IDLE_TIMEOUT_S: Final = 30
-_MEDIA_TYPES: Final = {CONTENT_TYPE_PROTOBUF: CONTENT_TYPE_PROTOBUF,
-                       "application/protobuf": CONTENT_TYPE_PROTOBUF,
-                       CONTENT_TYPE_JSON: CONTENT_TYPE_JSON}
+_MEDIA_TYPES: Final = {
+    CONTENT_TYPE_PROTOBUF: CONTENT_TYPE_PROTOBUF,
+    "application/protobuf": CONTENT_TYPE_PROTOBUF,
+    CONTENT_TYPE_JSON: CONTENT_TYPE_JSON,
+}
 
 
 class HttpServer(ThreadingHTTPServer):
@@ -55,8 +57,14 @@ class HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 max_connections: int, *, ipv6: bool = False) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        max_connections: int,
+        *,
+        ipv6: bool = False,
+    ) -> None:
         if ipv6:
             self.address_family = AF_INET6
         self._slots = threading.BoundedSemaphore(max_connections)
@@ -65,9 +73,11 @@ class HttpServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
             with contextlib.suppress(OSError):
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: "
-                                + str(RETRY_AFTER_S).encode()
-                                + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: "
+                    + str(RETRY_AFTER_S).encode()
+                    + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
             self.shutdown_request(request)
             return
         try:
@@ -87,8 +97,10 @@ _HTTP_CODES: Final = {"bad": 400, "busy": 503, "unavailable": 503}
 
 
 def handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
-    paths = {OTLP_HTTP_PATH_TRACES: receiver._signals["traces"],
-             OTLP_HTTP_PATH_LOGS: receiver._signals["logs"]}
+    paths = {
+        OTLP_HTTP_PATH_TRACES: receiver._signals["traces"],
+        OTLP_HTTP_PATH_LOGS: receiver._signals["logs"],
+    }
     limit = receiver._max_request
 
     class Handler(BaseHTTPRequestHandler):
@@ -103,8 +115,9 @@ def handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
             raw = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             return _MEDIA_TYPES.get(raw)
 
-        def _reply(self, code: int, body: bytes, content_type: str,
-                   headers: Mapping[str, str] | None = None) -> None:
+        def _reply(
+            self, code: int, body: bytes, content_type: str, headers: Mapping[str, str] | None = None
+        ) -> None:
             self.send_response(code)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -115,12 +128,24 @@ def handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _error(self, code: int, message: str, media: str | None, *,
-                   bad_request: bool = False, headers: Mapping[str, str] | None = None) -> None:
-            grpc_code = {400: code_pb2.INVALID_ARGUMENT, 404: code_pb2.NOT_FOUND,
-                         405: code_pb2.UNIMPLEMENTED, 411: code_pb2.INVALID_ARGUMENT,
-                         413: code_pb2.RESOURCE_EXHAUSTED, 415: code_pb2.INVALID_ARGUMENT,
-                         503: code_pb2.UNAVAILABLE}.get(code, code_pb2.UNKNOWN)
+        def _error(
+            self,
+            code: int,
+            message: str,
+            media: str | None,
+            *,
+            bad_request: bool = False,
+            headers: Mapping[str, str] | None = None,
+        ) -> None:
+            grpc_code = {
+                400: code_pb2.INVALID_ARGUMENT,
+                404: code_pb2.NOT_FOUND,
+                405: code_pb2.UNIMPLEMENTED,
+                411: code_pb2.INVALID_ARGUMENT,
+                413: code_pb2.RESOURCE_EXHAUSTED,
+                415: code_pb2.INVALID_ARGUMENT,
+                503: code_pb2.UNAVAILABLE,
+            }.get(code, code_pb2.UNKNOWN)
             status = status_message(grpc_code, message, bad_request=bad_request, retry=code == 503)
             self._reply(code, *encode(status, media), headers=headers)
 
@@ -128,8 +153,12 @@ def handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             self.close_connection = True  # a body it may have is not read
             if path in paths:
-                self._error(405, f"{self.command} is not allowed on {path}: use POST",
-                            self._media(), headers={"Allow": "POST"})
+                self._error(
+                    405,
+                    f"{self.command} is not allowed on {path}: use POST",
+                    self._media(),
+                    headers={"Allow": "POST"},
+                )
             else:
                 self._error(404, f"no OTLP endpoint at {path}", self._media())
 
@@ -204,23 +233,27 @@ def handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
             if media is None:
                 receiver._count("requests_unsupported")
                 self.close_connection = True
-                self._error(415, "unsupported Content-Type "
-                                 f"{self.headers.get('Content-Type')!r}: use "
-                                 f"{CONTENT_TYPE_PROTOBUF} or {CONTENT_TYPE_JSON}", media)
+                self._error(
+                    415,
+                    "unsupported Content-Type "
+                    f"{self.headers.get('Content-Type')!r}: use "
+                    f"{CONTENT_TYPE_PROTOBUF} or {CONTENT_TYPE_JSON}",
+                    media,
+                )
                 return
             coding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
             if coding not in ("identity", "gzip", "deflate"):
                 receiver._count("requests_unsupported")
                 self.close_connection = True
-                self._error(415, f"unsupported Content-Encoding {coding!r}: use gzip, "
-                                 "deflate or none", media)
+                self._error(415, f"unsupported Content-Encoding {coding!r}: use gzip, deflate or none", media)
                 return
             try:
                 body = self._read_body()
                 if coding != "identity":
                     body = decompress(body, coding, limit)
-                request = (decode_request(signal, body, ENCODING_OTLP_JSON)
-                           if media == CONTENT_TYPE_JSON else None)
+                request = (
+                    decode_request(signal, body, ENCODING_OTLP_JSON) if media == CONTENT_TYPE_JSON else None
+                )
             except _LengthRequired:
                 self.close_connection = True
                 self._error(411, "Content-Length required", media)
@@ -240,12 +273,16 @@ def handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
                 self._reply(200, *encode(response_for(signal, result), media))
             else:
                 headers = {"Retry-After": str(RETRY_AFTER_S)} if result.status != "bad" else None
-                self._error(_HTTP_CODES[result.status], result.message, media,
-                            bad_request=result.status == "bad", headers=headers)
+                self._error(
+                    _HTTP_CODES[result.status],
+                    result.message,
+                    media,
+                    bad_request=result.status == "bad",
+                    headers=headers,
+                )
 
     return Handler
 
 
 class _LengthRequired(OnexError):
     """Neither Content-Length nor chunked (411)."""
-

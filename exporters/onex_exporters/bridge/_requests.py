@@ -44,14 +44,18 @@ class Signal:
     topic: str
     service: str  # the gRPC service's full name
 
-
     def valid_ids(self, item: Any) -> bool:
         """Whether an item's ids are well-formed (trace and span ids: 16 and 8 bytes, not 0)."""
         trace_id, span_id = item.trace_id, item.span_id
         if self.name == "traces":
             parent = item.parent_span_id
-            return (len(trace_id) == 16 and any(trace_id) and len(span_id) == 8
-                    and any(span_id) and len(parent) in (0, 8))
+            return (
+                len(trace_id) == 16
+                and any(trace_id)
+                and len(span_id) == 8
+                and any(span_id)
+                and len(parent) in (0, 8)
+            )
         return len(trace_id) in (0, 16) and len(span_id) in (0, 8)
 
 
@@ -59,17 +63,25 @@ def signals_for(settings: Settings) -> dict[str, Signal]:
     """Traces and logs, written to the topics of ``settings``."""
     return {
         "traces": Signal(
-            "traces", "spans", trace_service_pb2.ExportTraceServiceRequest,
+            "traces",
+            "spans",
+            trace_service_pb2.ExportTraceServiceRequest,
             trace_service_pb2.ExportTraceServiceResponse,
-            ("resource_spans", "scope_spans", "spans"), "rejected_spans",
+            ("resource_spans", "scope_spans", "spans"),
+            "rejected_spans",
             settings.bridge_spans_topic,
-            trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name),
+            trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name,
+        ),
         "logs": Signal(
-            "logs", "log_records", logs_service_pb2.ExportLogsServiceRequest,
+            "logs",
+            "log_records",
+            logs_service_pb2.ExportLogsServiceRequest,
             logs_service_pb2.ExportLogsServiceResponse,
-            ("resource_logs", "scope_logs", "log_records"), "rejected_log_records",
+            ("resource_logs", "scope_logs", "log_records"),
+            "rejected_log_records",
             settings.bridge_logs_topic,
-            logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name),
+            logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name,
+        ),
     }
 
 
@@ -91,13 +103,12 @@ def decode_request(signal: Signal, body: bytes, encoding: str) -> Message:
     try:
         return parse_request(signal.request, body, encoding, check_id_sizes=False)
     except DecodeError as exc:
-        raise BadRequest(f"{exc.reason} (an {signal.request.DESCRIPTOR.name} was expected)"
-                         ) from None
+        raise BadRequest(f"{exc.reason} (an {signal.request.DESCRIPTOR.name} was expected)") from None
 
 
 def decompress(body: bytes, encoding: str, limit: int) -> bytes:
     """Inflate a gzip or deflate body, refusing more than ``limit`` bytes."""
-    for wbits in ((31,) if encoding == "gzip" else (15, -15)):
+    for wbits in (31,) if encoding == "gzip" else (15, -15):
         inflater = zlib.decompressobj(wbits)
         try:
             out = inflater.decompress(body, limit + 1)
@@ -122,8 +133,9 @@ class Result:
     message: str = ""
 
 
-def split_request(signal: Signal, request: Any, max_bytes: int
-           ) -> tuple[list[tuple[Message, int]], dict[str, int]]:
+def split_request(
+    signal: Signal, request: Any, max_bytes: int
+) -> tuple[list[tuple[Message, int]], dict[str, int]]:
     """The valid items of ``request`` in requests of at most ``max_bytes`` each.
 
     Returns the requests with their item counts, and the rejected items by reason.
@@ -149,8 +161,7 @@ def split_request(signal: Signal, request: Any, max_bytes: int
                 if cost + res_cost + scope_cost > max_bytes:
                     rejected["size"] += 1
                     continue
-                extra = cost + (0 if src_res is res else res_cost) \
-                    + (0 if src_scope is scope else scope_cost)
+                extra = cost + (0 if src_res is res else res_cost) + (0 if src_scope is scope else scope_cost)
                 if current is None or size + extra > max_bytes:
                     if current is not None:
                         chunks.append((current, count))
@@ -203,13 +214,19 @@ def retry_info() -> error_details_pb2.RetryInfo:
     return error_details_pb2.RetryInfo(retry_delay=Duration(seconds=RETRY_AFTER_S))
 
 
-def status_message(code: int, message: str, *, bad_request: bool = False, retry: bool = False
-            ) -> status_pb2.Status:
+def status_message(
+    code: int, message: str, *, bad_request: bool = False, retry: bool = False
+) -> status_pb2.Status:
     status = status_pb2.Status(code=code, message=message)
     if bad_request:
         detail = AnyProto()
-        detail.Pack(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field="body", description=message)]))
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field="body", description=message)
+                ]
+            )
+        )
         status.details.append(detail)
     if retry:
         detail = AnyProto()
@@ -223,4 +240,3 @@ def encode(message: Message, media: str | None) -> tuple[bytes, str]:
     if media == CONTENT_TYPE_JSON:
         return json_format.MessageToJson(message, indent=None).encode(), CONTENT_TYPE_JSON
     return message.SerializeToString(), CONTENT_TYPE_PROTOBUF
-

@@ -81,8 +81,9 @@ from onex_otel.conventions import (
 __all__ = ["records_from_logs"]
 
 
-def records_from_logs(request: ExportLogsServiceRequest,
-                      options: MappingOptions = DEFAULT_OPTIONS) -> list[EventRecord]:
+def records_from_logs(
+    request: ExportLogsServiceRequest, options: MappingOptions = DEFAULT_OPTIONS
+) -> list[EventRecord]:
     """The onex events of the log records in ``request`` (see the module's table)."""
     out: list[EventRecord] = []
     pol = _payload.policy()
@@ -112,8 +113,7 @@ def _value(value: AnyValue) -> Any:
     if kind == "array_value":
         return tuple(_value(v) for v in value.array_value.values)
     if kind == "kvlist_value":
-        return json.dumps({kv.key: _value(kv.value) for kv in value.kvlist_value.values},
-                          default=str)
+        return json.dumps({kv.key: _value(kv.value) for kv in value.kvlist_value.values}, default=str)
     if kind == "bytes_value":
         return value.bytes_value.hex()
     return getattr(value, kind)
@@ -125,7 +125,7 @@ def _event_name(record: LogRecord, attrs: Mapping[str, Any]) -> str | None:
         return name
     body = record.body.string_value if record.body.WhichOneof("value") == "string_value" else ""
     if body.startswith(d.CC_PREFIX):
-        return body[len(d.CC_PREFIX):]
+        return body[len(d.CC_PREFIX) :]
     return cc.text(record.event_name) if hasattr(record, "event_name") else None
 
 
@@ -149,8 +149,9 @@ class _Facts:
 
     __slots__ = ("attrs", "correlation_id", "ctx", "name", "original", "session", "ts")
 
-    def __init__(self, record: LogRecord, attrs: dict[str, Any], name: str,
-                 correlation: tuple[str, str | None]) -> None:
+    def __init__(
+        self, record: LogRecord, attrs: dict[str, Any], name: str, correlation: tuple[str, str | None]
+    ) -> None:
         self.attrs = attrs
         self.name = name
         self.correlation_id, self.original = correlation
@@ -168,9 +169,16 @@ class _Facts:
     def key(self) -> tuple[object, ...]:
         """What identifies the record (for the ids of events only this record reports)."""
         a = self.attrs
-        return ("claude_code", self.name, self.session, a.get(d.CC_PROMPT_ID),
-                a.get(d.CC_EVENT_SEQUENCE), self.ts, a.get(d.CC_TOOL_USE_ID),
-                a.get(d.CC_REQUEST_ID))
+        return (
+            "claude_code",
+            self.name,
+            self.session,
+            a.get(d.CC_PROMPT_ID),
+            a.get(d.CC_EVENT_SEQUENCE),
+            self.ts,
+            a.get(d.CC_TOOL_USE_ID),
+            a.get(d.CC_REQUEST_ID),
+        )
 
     def event_id(self) -> str:
         return derive_event_id(self.ts, *self.key())
@@ -187,8 +195,7 @@ class _Facts:
         return cc.seed_uuid(cc.execution_seed(self.correlation_id))
 
 
-def _record(record: LogRecord, options: MappingOptions,
-            pol: _payload.Policy) -> list[EventRecord]:
+def _record(record: LogRecord, options: MappingOptions, pol: _payload.Policy) -> list[EventRecord]:
     attrs = {kv.key: _value(kv.value) for kv in record.attributes}
     name = _event_name(record, attrs)
     handler = _HANDLERS.get(name or "")
@@ -211,11 +218,16 @@ def _user_prompt(f: _Facts, options: MappingOptions, pol: _payload.Policy) -> li
         "message_uuid": cc.text(a.get(d.CC_MESSAGE_UUID)),
         "event_sequence": cc.number(a.get(d.CC_EVENT_SEQUENCE)),
     }
-    attrs = cc.execution_attrs(f.correlation_id, f.original,
-                               cc.execution_seed(f.correlation_id), d.CC_AGENT_NAME, f.session,
-                               cc.user_request(a.get(d.CC_PROMPT), pol), context)
-    return started_records(cc.Synthetic("claude-code.user_prompt", f.ctx, f.ts, f.ts, attrs),
-                           options)
+    attrs = cc.execution_attrs(
+        f.correlation_id,
+        f.original,
+        cc.execution_seed(f.correlation_id),
+        d.CC_AGENT_NAME,
+        f.session,
+        cc.user_request(a.get(d.CC_PROMPT), pol),
+        context,
+    )
+    return started_records(cc.Synthetic("claude-code.user_prompt", f.ctx, f.ts, f.ts, attrs), options)
 
 
 def _arguments(a: Mapping[str, Any]) -> Any:
@@ -238,16 +250,17 @@ def _tool_result(f: _Facts, options: MappingOptions, pol: _payload.Policy) -> li
     failed = success is False
     if failed:
         error_type = error_type or "ToolError"
-    attrs = cc.tool_attrs(f.correlation_id, tool, tool_use_id, _arguments(a), pol,
-                          error_type if failed else None)
+    attrs = cc.tool_attrs(
+        f.correlation_id, tool, tool_use_id, _arguments(a), pol, error_type if failed else None
+    )
     status = Status(StatusCode.ERROR, error or error_type) if failed else Status(StatusCode.UNSET)
-    out = span_to_records(cc.Synthetic("claude-code.tool_result", f.ctx, start, f.ts, attrs,
-                                       status), options)
+    out = span_to_records(cc.Synthetic("claude-code.tool_result", f.ctx, start, f.ts, attrs, status), options)
     if tool_use_id is None:
         return out
     if failed:
-        out += cc.tool_error_records(f.ctx, f.correlation_id, tool_use_id,
-                                     error_type or "ToolError", error, f.ts, options)
+        out += cc.tool_error_records(
+            f.ctx, f.correlation_id, tool_use_id, error_type or "ToolError", error, f.ts, options
+        )
     if tool in d.CC_SUBAGENT_TOOLS:
         params = cc.json_value(a.get(d.CC_TOOL_PARAMETERS))
         inputs = cc.json_value(a.get(d.CC_TOOL_INPUT))
@@ -256,16 +269,25 @@ def _tool_result(f: _Facts, options: MappingOptions, pol: _payload.Policy) -> li
             if isinstance(source, dict) and source.get(d.CC_SUBAGENT_TYPE):
                 subagent_type = str(source[d.CC_SUBAGENT_TYPE])
                 break
-        out += cc.subagent_records(f.ctx, f.correlation_id, tool_use_id, f.session,
-                                   subagent_type, start, f.ts, success, error, options)
+        out += cc.subagent_records(
+            f.ctx,
+            f.correlation_id,
+            tool_use_id,
+            f.session,
+            subagent_type,
+            start,
+            f.ts,
+            success,
+            error,
+            options,
+        )
     return out
 
 
 def _tool_decision(f: _Facts, options: MappingOptions, pol: _payload.Policy) -> list[EventRecord]:
     a = f.attrs
     params = a.get(d.CC_TOOL_PARAMETERS)
-    encoded = (_payload.foreign_json(cc.json_value(params), pol)[0]
-               if params not in (None, "") else None)
+    encoded = _payload.foreign_json(cc.json_value(params), pol)[0] if params not in (None, "") else None
     details = {
         "decision_context": {
             "tool_name": cc.text(a.get(d.CC_TOOL_NAME)),
@@ -279,8 +301,7 @@ def _tool_decision(f: _Facts, options: MappingOptions, pol: _payload.Policy) -> 
         },
     }
     b = f.builder(options)
-    b.action(f.event_id(), f.ts, f.started_id(), ActionType.DECISION, d.CC_EVENT_TOOL_DECISION,
-             details, None)
+    b.action(f.event_id(), f.ts, f.started_id(), ActionType.DECISION, d.CC_EVENT_TOOL_DECISION, details, None)
     return b.records
 
 
@@ -301,13 +322,21 @@ def _api_error(f: _Facts, options: MappingOptions, pol: _payload.Policy) -> list
         "severity": SEVERITY_ERROR,
     }
     b = f.builder(options)
-    b.action(f.event_id(), f.ts, f.started_id(), ActionType.ERROR, d.CC_EVENT_API_ERROR, details,
-             int(max(0, duration)) if duration is not None else None)
+    b.action(
+        f.event_id(),
+        f.ts,
+        f.started_id(),
+        ActionType.ERROR,
+        d.CC_EVENT_API_ERROR,
+        details,
+        int(max(0, duration)) if duration is not None else None,
+    )
     return b.records
 
 
-def _progress(f: _Facts, options: MappingOptions, stage: str, number_keys: tuple[str, ...],
-              text_keys: tuple[str, ...]) -> list[EventRecord]:
+def _progress(
+    f: _Facts, options: MappingOptions, stage: str, number_keys: tuple[str, ...], text_keys: tuple[str, ...]
+) -> list[EventRecord]:
     a = f.attrs
     metadata: dict[str, Any] = {}
     for key in number_keys:
@@ -333,14 +362,13 @@ def _progress(f: _Facts, options: MappingOptions, stage: str, number_keys: tuple
 
 
 def _api_request(f: _Facts, options: MappingOptions, pol: _payload.Policy) -> list[EventRecord]:
-    return _progress(f, options, d.CC_STAGE_MODEL_REQUEST, d.CC_REQUEST_METRIC_KEYS,
-                     d.CC_REQUEST_TEXT_KEYS)
+    return _progress(f, options, d.CC_STAGE_MODEL_REQUEST, d.CC_REQUEST_METRIC_KEYS, d.CC_REQUEST_TEXT_KEYS)
 
 
-def _subagent_completed(f: _Facts, options: MappingOptions,
-                        pol: _payload.Policy) -> list[EventRecord]:
-    return _progress(f, options, d.CC_STAGE_SUBAGENT_COMPLETED, d.CC_SUBAGENT_METRIC_KEYS,
-                     d.CC_SUBAGENT_TEXT_KEYS)
+def _subagent_completed(f: _Facts, options: MappingOptions, pol: _payload.Policy) -> list[EventRecord]:
+    return _progress(
+        f, options, d.CC_STAGE_SUBAGENT_COMPLETED, d.CC_SUBAGENT_METRIC_KEYS, d.CC_SUBAGENT_TEXT_KEYS
+    )
 
 
 _HANDLERS = {

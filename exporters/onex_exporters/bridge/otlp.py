@@ -57,8 +57,14 @@ __all__ = [
 ]
 
 #: OTLP ``Span.SpanKind`` (0 unspecified, 1 internal, 2 server, ...) -> SDK kind
-_KINDS = (SpanKind.INTERNAL, SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT,
-          SpanKind.PRODUCER, SpanKind.CONSUMER)
+_KINDS = (
+    SpanKind.INTERNAL,
+    SpanKind.INTERNAL,
+    SpanKind.SERVER,
+    SpanKind.CLIENT,
+    SpanKind.PRODUCER,
+    SpanKind.CONSUMER,
+)
 _STATUS = (StatusCode.UNSET, StatusCode.OK, StatusCode.ERROR)
 _FLAGS_MASK = 0xFF  # W3C trace flags in the low byte of Span.flags
 _IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
@@ -95,8 +101,7 @@ def decode_logs(value: bytes, encoding: str) -> ExportLogsServiceRequest:
     return request
 
 
-def parse_request(cls: type[_M], value: bytes, encoding: str, *, check_id_sizes: bool = True
-                  ) -> _M:
+def parse_request(cls: type[_M], value: bytes, encoding: str, *, check_id_sizes: bool = True) -> _M:
     """An OTLP export request of type ``cls`` (traces or logs) from its ``encoding``.
 
     The one decoder of OTLP bodies, for the bridge (a Kafka message's value) and the receiver
@@ -321,8 +326,7 @@ def _resource(rs: Any) -> Resource:
     if found is None:
         if len(_RESOURCES) >= _CACHE_MAX:
             _RESOURCES.clear()
-        found = _RESOURCES[key] = Resource(attributes(rs.resource.attributes),
-                                           rs.schema_url or None)
+        found = _RESOURCES[key] = Resource(attributes(rs.resource.attributes), rs.schema_url or None)
     return found
 
 
@@ -334,7 +338,8 @@ def _scope(ss: Any) -> InstrumentationScope:
             _SCOPES.clear()
         sc = ss.scope
         found = _SCOPES[key] = InstrumentationScope(
-            sc.name, sc.version or None, ss.schema_url or None, attributes(sc.attributes) or None)
+            sc.name, sc.version or None, ss.schema_url or None, attributes(sc.attributes) or None
+        )
     return found
 
 
@@ -344,21 +349,28 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope) -> Readabl
     flags = span.flags
     trace_flags = _SAMPLED_FLAGS[flags & _FLAGS_MASK]
     state = span.trace_state
-    context = SpanContext(trace_id, _id(span.span_id, 8, "span id", name), False, trace_flags,
-                          _trace_state(state) if state else None)
+    context = SpanContext(
+        trace_id,
+        _id(span.span_id, 8, "span id", name),
+        False,
+        trace_flags,
+        _trace_state(state) if state else None,
+    )
     parent = None
     parent_id = span.parent_span_id
     if parent_id:
-        parent = SpanContext(trace_id, _id(parent_id, 8, "parent span id", name),
-                             bool(flags & _IS_REMOTE), trace_flags)
+        parent = SpanContext(
+            trace_id, _id(parent_id, 8, "parent span id", name), bool(flags & _IS_REMOTE), trace_flags
+        )
     status = _UNSET
     if span.HasField("status"):
         otlp_status = span.status
         code = otlp_status.code
         if code:
             status_code = _STATUS[code] if 0 <= code < len(_STATUS) else StatusCode.UNSET
-            status = Status(status_code, otlp_status.message or None
-                            if status_code is StatusCode.ERROR else None)
+            status = Status(
+                status_code, otlp_status.message or None if status_code is StatusCode.ERROR else None
+            )
     kind = span.kind
     # most spans have neither events nor links: no list built for them
     events = span.events
@@ -369,8 +381,7 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope) -> Readabl
         parent=parent,
         resource=resource,
         attributes=attributes(span.attributes),
-        events=[Event(e.name, attributes(e.attributes), e.time_unix_nano)
-                for e in events] if events else (),
+        events=[Event(e.name, attributes(e.attributes), e.time_unix_nano) for e in events] if events else (),
         links=[_link(link) for link in links] if links else (),
         kind=_KINDS[kind] if 0 <= kind < len(_KINDS) else SpanKind.INTERNAL,
         status=status,
@@ -383,8 +394,10 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope) -> Readabl
 def _link(link: Any) -> Link:
     flags = link.flags
     context = SpanContext(
-        int.from_bytes(link.trace_id, "big"), int.from_bytes(link.span_id, "big"),
-        bool(flags & _IS_REMOTE), TraceFlags(flags & _FLAGS_MASK), _trace_state(link.trace_state),
+        int.from_bytes(link.trace_id, "big"),
+        int.from_bytes(link.span_id, "big"),
+        bool(flags & _IS_REMOTE),
+        TraceFlags(flags & _FLAGS_MASK),
+        _trace_state(link.trace_state),
     )
     return Link(context, attributes(link.attributes))
-

@@ -153,6 +153,7 @@ class _Ticket:
                 self._left -= 1
                 if self._left == 0:
                     self.done.set()
+
         return ack
 
 
@@ -164,9 +165,14 @@ class OtlpReceiver:
     :attr:`grpc_port` / :attr:`http_port`), or None to leave that receiver off.
     """
 
-    def __init__(self, settings: Settings, *, grpc_address: str | None,
-                 http_address: str | None,
-                 producer_overrides: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        grpc_address: str | None,
+        http_address: str | None,
+        producer_overrides: Mapping[str, Any] | None = None,
+    ) -> None:
         """Check the addresses and prepare (nothing listens before :meth:`start`)."""
         self.settings = settings
         self._grpc_address = parse_address(grpc_address, 4317) if grpc_address else None
@@ -195,22 +201,38 @@ class OtlpReceiver:
         self._stopping = False
         self._spool_bytes = 0
         self._spool_read_at = -1e9
-        self._counts: dict[str, float] = dict.fromkeys((
-            "requests_accepted", "requests_partial", "requests_malformed",
-            "requests_unsupported", "requests_too_large", "requests_busy",
-            "requests_unavailable", "requests_failed", "spans_accepted", "spans_rejected",
-            "log_records_accepted", "log_records_rejected", "messages_delivered",
-            "messages_spooled", "messages_dropped",
-        ), 0.0)
+        self._counts: dict[str, float] = dict.fromkeys(
+            (
+                "requests_accepted",
+                "requests_partial",
+                "requests_malformed",
+                "requests_unsupported",
+                "requests_too_large",
+                "requests_busy",
+                "requests_unavailable",
+                "requests_failed",
+                "spans_accepted",
+                "spans_rejected",
+                "log_records_accepted",
+                "log_records_rejected",
+                "messages_delivered",
+                "messages_spooled",
+                "messages_dropped",
+            ),
+            0.0,
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
         """Start listening (raises ``OSError`` / ``RuntimeError`` if an address is taken)."""
         if not self.settings.kafka_enabled:
-            raise ValueError("the OTLP receiver needs Kafka: set KAFKA_BOOTSTRAP_SERVERS (and "
-                             "leave KAFKA_ENABLE_LOGGING on)")
+            raise ValueError(
+                "the OTLP receiver needs Kafka: set KAFKA_BOOTSTRAP_SERVERS (and "
+                "leave KAFKA_ENABLE_LOGGING on)"
+            )
         self._exporter = OnexKafkaSpanExporter(
-            self.settings, producer_overrides=self._producer_overrides, attach_lifecycle=False)
+            self.settings, producer_overrides=self._producer_overrides, attach_lifecycle=False
+        )
         self._exporter.start()  # also re-sends what an earlier receiver left in the spool
         try:
             if self._grpc_address is not None:
@@ -225,27 +247,36 @@ class OtlpReceiver:
         if _is_loopback(host):
             _log.info("onex-otel OTLP/%s receiver listens on %s:%d", what, host, port)
         else:
-            _log.warning("onex-otel OTLP/%s receiver listens beyond loopback on %s:%d (as "
-                         "configured): anyone who reaches it can write to Kafka", what, host,
-                         port)
+            _log.warning(
+                "onex-otel OTLP/%s receiver listens beyond loopback on %s:%d (as "
+                "configured): anyone who reaches it can write to Kafka",
+                what,
+                host,
+                port,
+            )
 
     def _start_grpc(self, host: str, port: int) -> None:
         import grpc
 
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=_GRPC_WORKERS,
-                                       thread_name_prefix="onex-otlp-grpc"),
+            futures.ThreadPoolExecutor(max_workers=_GRPC_WORKERS, thread_name_prefix="onex-otlp-grpc"),
             options=[("grpc.max_receive_message_length", self._max_request)],
             maximum_concurrent_rpcs=_GRPC_WORKERS * 4,
         )
         handlers = []
         for signal in self._signals.values():
-            handlers.append(grpc.method_handlers_generic_handler(signal.service, {
-                "Export": grpc.unary_unary_rpc_method_handler(
-                    self._grpc_export(signal),
-                    request_deserializer=None,  # raw bytes: a bad body is INVALID_ARGUMENT
-                    response_serializer=signal.response.SerializeToString),
-            }))
+            handlers.append(
+                grpc.method_handlers_generic_handler(
+                    signal.service,
+                    {
+                        "Export": grpc.unary_unary_rpc_method_handler(
+                            self._grpc_export(signal),
+                            request_deserializer=None,  # raw bytes: a bad body is INVALID_ARGUMENT
+                            response_serializer=signal.response.SerializeToString,
+                        ),
+                    },
+                )
+            )
         server.add_generic_rpc_handlers(tuple(handlers))
         target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         bound = server.add_insecure_port(target)
@@ -257,12 +288,11 @@ class OtlpReceiver:
         self._announce("gRPC", host, bound)
 
     def _start_http(self, host: str, port: int) -> None:
-        server = HttpServer((host, port), handler_for(self), _HTTP_CONNECTIONS,
-                             ipv6=":" in host)
+        server = HttpServer((host, port), handler_for(self), _HTTP_CONNECTIONS, ipv6=":" in host)
         self._http_server = server
         self._http_thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.2},
-            name="onex-otlp-http", daemon=True)
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="onex-otlp-http", daemon=True
+        )
         self._http_thread.start()
         self._announce("HTTP", host, self.http_port or port)
 
@@ -337,9 +367,14 @@ class OtlpReceiver:
         with self._lock:
             pending = self._pending_bytes
             stopping = self._stopping
-        listening = {name: f"{addr[0]}:{port}" for name, addr, port in (
-            ("grpc", self._grpc_address, self.grpc_port),
-            ("http", self._http_address, self.http_port)) if addr is not None and port}
+        listening = {
+            name: f"{addr[0]}:{port}"
+            for name, addr, port in (
+                ("grpc", self._grpc_address, self.grpc_port),
+                ("http", self._http_address, self.http_port),
+            )
+            if addr is not None and port
+        }
         healthy = not stopping and spool_bytes == 0
         return {
             "status": "healthy" if healthy else "degraded",
@@ -366,8 +401,9 @@ class OtlpReceiver:
             self._counts[key] += n
 
     def _settled(self, size: int, outcome: str) -> None:
-        key = {OUTCOME_DELIVERED: "messages_delivered",
-               OUTCOME_SPOOLED: "messages_spooled"}.get(outcome, "messages_dropped")
+        key = {OUTCOME_DELIVERED: "messages_delivered", OUTCOME_SPOOLED: "messages_spooled"}.get(
+            outcome, "messages_dropped"
+        )
         with self._lock:
             self._pending_bytes -= size
             self._counts[key] += 1
@@ -386,8 +422,7 @@ class OtlpReceiver:
                 self._active -= 1
                 self._idle.notify_all()
 
-    def handle(self, signal: Signal, body: bytes | None, request: Message | None = None
-               ) -> Result:
+    def handle(self, signal: Signal, body: bytes | None, request: Message | None = None) -> Result:
         """Check one export request, write it to Kafka, wait until it is safe.
 
         ``body`` is the protobuf request as received (``None`` when ``request`` was decoded
@@ -436,12 +471,16 @@ class OtlpReceiver:
         what = signal.items.replace("_", " ")
         out = []
         if rejected.get("ids"):
-            out.append(f"{rejected['ids']} {what} rejected: malformed ids (trace id 16 bytes "
-                       "and span id 8 bytes, not all zero, are required)")
+            out.append(
+                f"{rejected['ids']} {what} rejected: malformed ids (trace id 16 bytes "
+                "and span id 8 bytes, not all zero, are required)"
+            )
         if rejected.get("size"):
-            out.append(f"{rejected['size']} {what} rejected: larger than the receiver's "
-                       f"largest Kafka message (ONEX_OTLP_MAX_MESSAGE_BYTES="
-                       f"{self._max_message})")
+            out.append(
+                f"{rejected['size']} {what} rejected: larger than the receiver's "
+                f"largest Kafka message (ONEX_OTLP_MAX_MESSAGE_BYTES="
+                f"{self._max_message})"
+            )
         return "; ".join(out)
 
     def _deliver(self, signal: Signal, parts: list[tuple[bytes, int]]) -> Result:
@@ -459,30 +498,42 @@ class OtlpReceiver:
                 self._pending_bytes += size
         # the spool must have room for this request and all others that may still end there:
         # beyond its bound the spool would drop the oldest requests, which were answered OK
-        if not busy and spool is not None and self._spool_size() \
-                + self._pending_bytes * _SPOOL_EXPANSION > spool.max_bytes:
+        if (
+            not busy
+            and spool is not None
+            and self._spool_size() + self._pending_bytes * _SPOOL_EXPANSION > spool.max_bytes
+        ):
             self._settled_unused(size)
             busy = True
         if busy:
             self._count("requests_busy")
             return Result("busy", message="too much data waiting for Kafka; retry later")
         ticket = _Ticket(self, parts)
-        exporter.send([SpoolRecord(signal.topic, value, None, (), ticket.ack_for(len(value), n))
-                       for value, n in parts])
+        exporter.send(
+            [SpoolRecord(signal.topic, value, None, (), ticket.ack_for(len(value), n)) for value, n in parts]
+        )
         if not ticket.done.wait(self._ack_timeout_s):
             self._count("requests_unavailable")
-            _log.warning("onex-otel OTLP receiver: neither Kafka nor the spool took a request "
-                         "within %.1f s; answered as unavailable (the client retries; the "
-                         "request may still arrive, then twice)", self._ack_timeout_s)
+            _log.warning(
+                "onex-otel OTLP receiver: neither Kafka nor the spool took a request "
+                "within %.1f s; answered as unavailable (the client retries; the "
+                "request may still arrive, then twice)",
+                self._ack_timeout_s,
+            )
             return Result("unavailable", message="Kafka did not take the request in time")
         if ticket.failed:
             self._count("requests_unavailable")
-            return Result("unavailable", message="the request could be neither delivered "
-                                                  f"nor spooled ({', '.join(ticket.failed)})")
+            return Result(
+                "unavailable",
+                message=f"the request could be neither delivered nor spooled ({', '.join(ticket.failed)})",
+            )
         if ticket.refused_items:
-            return Result("ok", rejected=ticket.refused_items,
-                           message=f"{ticket.refused_items} {signal.items.replace('_', ' ')} "
-                                   "rejected: Kafka refuses the message for good")
+            return Result(
+                "ok",
+                rejected=ticket.refused_items,
+                message=f"{ticket.refused_items} {signal.items.replace('_', ' ')} "
+                "rejected: Kafka refuses the message for good",
+            )
         return Result("ok")
 
     def _settled_unused(self, size: int) -> None:
@@ -504,17 +555,17 @@ class OtlpReceiver:
                 return response_for(signal, result)
             if result.status == "bad":
                 status = status_message(code_pb2.INVALID_ARGUMENT, result.message, bad_request=True)
-                context.set_trailing_metadata(
-                    ((GRPC_STATUS_DETAILS_KEY, status.SerializeToString()),))
+                context.set_trailing_metadata(((GRPC_STATUS_DETAILS_KEY, status.SerializeToString()),))
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, result.message)
             status = status_message(code_pb2.UNAVAILABLE, result.message, retry=True)
             retry = retry_info()
-            context.set_trailing_metadata((
-                (GRPC_STATUS_DETAILS_KEY, status.SerializeToString()),
-                (GRPC_RETRY_INFO_KEY, retry.SerializeToString()),
-            ))
+            context.set_trailing_metadata(
+                (
+                    (GRPC_STATUS_DETAILS_KEY, status.SerializeToString()),
+                    (GRPC_RETRY_INFO_KEY, retry.SerializeToString()),
+                )
+            )
             context.abort(grpc.StatusCode.UNAVAILABLE, result.message)
             raise AssertionError("unreachable")  # abort raises
 
         return export
-

@@ -124,8 +124,9 @@ def options_from_settings(settings: Settings, **overrides: Any) -> BridgeOptions
         if value is not None:
             setattr(opts, name, value)
     if not opts.topics:
-        raise ValueError("no OTLP topic to consume (ONEX_BRIDGE_SPANS_TOPIC and "
-                         "ONEX_BRIDGE_LOGS_TOPIC are both empty)")
+        raise ValueError(
+            "no OTLP topic to consume (ONEX_BRIDGE_SPANS_TOPIC and ONEX_BRIDGE_LOGS_TOPIC are both empty)"
+        )
     if opts.encoding not in c.OTLP_ENCODINGS:
         raise ValueError(f"unknown encoding {opts.encoding!r}: use {' or '.join(c.OTLP_ENCODINGS)}")
     return opts
@@ -170,8 +171,9 @@ class BridgeMetrics(ServiceMetrics):
     partitions_assigned: int = 0
     exporter: OnexKafkaSpanExporter | None = None
 
-    def record_batch(self, *, consumed: int, spans: int, log_records: int, events: int,
-                     dead: int, ms: float) -> None:
+    def record_batch(
+        self, *, consumed: int, spans: int, log_records: int, events: int, dead: int, ms: float
+    ) -> None:
         """Count one settled and stored batch."""
         with self._lock:
             self._count_batch(consumed=consumed, dead=dead, ms=ms)
@@ -240,8 +242,7 @@ class Bridge:
             settings, attach_lifecycle=False, shutdown_timeout_s=options.shutdown_timeout_s
         )
         self.metrics.exporter = self.exporter
-        self.mapping_options = MappingOptions(tenant_id=settings.tenant_id,
-                                              source=settings.source)
+        self.mapping_options = MappingOptions(tenant_id=settings.tenant_id, source=settings.source)
         self._stop = threading.Event()
         self._stop_at: float | None = None
         self._consumer: Any = None
@@ -262,8 +263,9 @@ class Bridge:
         return self._stop.is_set()
 
     def _past_deadline(self) -> bool:
-        return (self._stop_at is not None
-                and time.monotonic() - self._stop_at > self.options.shutdown_timeout_s)
+        return (
+            self._stop_at is not None and time.monotonic() - self._stop_at > self.options.shutdown_timeout_s
+        )
 
     # -- kafka clients ----------------------------------------------------------------------------
     def _consumer_config(self) -> dict[str, Any]:
@@ -300,8 +302,7 @@ class Bridge:
     def _on_kafka_error(self, err: Any) -> None:
         from confluent_kafka import KafkaError
 
-        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT,
-                          KafkaError._RESOLVE):
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE):
             self.metrics.set_kafka(False, f"{err.name()}: {err.str()}")
         log.warning("kafka: %s", err.str())
 
@@ -345,8 +346,7 @@ class Bridge:
         self._dlq = Producer(self._producer_config())
         self.exporter.start()  # a spool left by an earlier bridge is re-sent at once
         self._ensure_dlq_topic()
-        self._consumer.subscribe(opts.topics, on_assign=self._on_assign,
-                                 on_revoke=self._on_revoke)
+        self._consumer.subscribe(opts.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.metrics.running = True
         # What exists now (modules, clients, settings) lives as long as the process: moved out of
         # the garbage collector's way, as the collector does; every batch allocates many objects
@@ -358,13 +358,15 @@ class Bridge:
             while not self.stopping:
                 # with a batch published and not yet settled, take the next one at once if it is
                 # there: its decoding and mapping overlap the delivery of the first
-                msgs = self._consumer.consume(num_messages=opts.max_batch,
-                                              timeout=0 if self._pending else _POLL_S)
+                msgs = self._consumer.consume(
+                    num_messages=opts.max_batch, timeout=0 if self._pending else _POLL_S
+                )
                 if msgs:
                     self._take(msgs)
                 pending = self._pending
                 if pending is not None and (
-                    not msgs or pending.consumed >= 2 * opts.max_batch
+                    not msgs
+                    or pending.consumed >= 2 * opts.max_batch
                     or time.monotonic() - pending.since >= _PENDING_MAX_S
                 ):
                     self._settle_pending()
@@ -375,8 +377,7 @@ class Bridge:
             self._settle_pending()
         except _Abandon as exc:
             self._pending = None  # not stored: whoever owns the partitions next republishes it
-            log.warning("stopping with a batch left uncommitted (it will be republished): %s",
-                        exc)
+            log.warning("stopping with a batch left uncommitted (it will be republished): %s", exc)
         finally:
             self.metrics.running = False
             self._close()
@@ -461,13 +462,18 @@ class Bridge:
         self._settle()
         self._pending = None
         self._store_offsets(pending.offsets)
-        self.metrics.record_batch(consumed=pending.consumed, spans=pending.spans,
-                                  log_records=pending.logs, events=pending.events,
-                                  dead=pending.dead,
-                                  ms=(pending.seconds + time.perf_counter() - started) * 1000)
+        self.metrics.record_batch(
+            consumed=pending.consumed,
+            spans=pending.spans,
+            log_records=pending.logs,
+            events=pending.events,
+            dead=pending.dead,
+            ms=(pending.seconds + time.perf_counter() - started) * 1000,
+        )
 
-    def _map_spans(self, msg: Any, records: list[EventRecord],
-                   poison: list[tuple[Any, str, str, str]]) -> int:
+    def _map_spans(
+        self, msg: Any, records: list[EventRecord], poison: list[tuple[Any, str, str, str]]
+    ) -> int:
         spans = spans_from_request(decode_traces(msg.value(), self.options.encoding))
         failed: list[str] = []
         error_class = ""
@@ -479,12 +485,17 @@ class Bridge:
                 error_class = error_class or type(exc).__name__
                 failed.append(f"{span.name!r}: {exc}")
         if failed:
-            poison.append((msg, error_class, f"{len(failed)} of {len(spans)} span(s) not "
-                           f"mapped; {'; '.join(failed[:3])}", c.DLQ_STAGE_MAP))
+            poison.append(
+                (
+                    msg,
+                    error_class,
+                    f"{len(failed)} of {len(spans)} span(s) not mapped; {'; '.join(failed[:3])}",
+                    c.DLQ_STAGE_MAP,
+                )
+            )
         return len(spans)
 
-    def _map_logs(self, msg: Any, records: list[EventRecord],
-                  poison: list[tuple[Any, str, str, str]]) -> int:
+    def _map_logs(self, msg: Any, records: list[EventRecord], poison: list[tuple[Any, str, str, str]]) -> int:
         from onex_exporters.bridge.logs import records_from_logs
 
         request = decode_logs(msg.value(), self.options.encoding)
@@ -492,8 +503,7 @@ class Bridge:
         try:
             records.extend(records_from_logs(request, self.mapping_options))
         except Exception as exc:
-            poison.append((msg, type(exc).__name__, f"log records not mapped: {exc}",
-                           c.DLQ_STAGE_MAP))
+            poison.append((msg, type(exc).__name__, f"log records not mapped: {exc}", c.DLQ_STAGE_MAP))
         return count
 
     def _settle(self) -> None:
@@ -553,15 +563,28 @@ class Bridge:
                 failures.append(err.str())
 
         for msg, error_class, message, stage in poison:
-            headers = dead_letter_headers(msg.headers(), msg.topic(), msg.partition(),
-                                          msg.offset(), error_class, message, stage)
+            headers = dead_letter_headers(
+                msg.headers(), msg.topic(), msg.partition(), msg.offset(), error_class, message, stage
+            )
             try:
-                self._dlq.produce(self.options.dlq_topic, key=msg.key(), value=msg.value(),
-                                  headers=headers, on_delivery=delivered)
+                self._dlq.produce(
+                    self.options.dlq_topic,
+                    key=msg.key(),
+                    value=msg.value(),
+                    headers=headers,
+                    on_delivery=delivered,
+                )
             except (BufferError, KafkaException) as exc:
                 failures.append(str(exc))
-            log.warning("dead-lettered %s[%d]@%d (%s at %s): %s", msg.topic(), msg.partition(),
-                        msg.offset(), error_class, stage, message)
+            log.warning(
+                "dead-lettered %s[%d]@%d (%s at %s): %s",
+                msg.topic(),
+                msg.partition(),
+                msg.offset(),
+                error_class,
+                stage,
+                message,
+            )
         remaining = self._dlq.flush(_DLQ_CONFIRM_S)
         if remaining or failures:
             reason = failures[0] if failures else f"{remaining} message(s) not confirmed"
@@ -616,10 +639,11 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def _status(metrics: BridgeMetrics, receiver: Any) -> tuple[Callable[[], dict[str, Any]],
-                                                          Callable[[], dict[str, Any]],
-                                                          Callable[[], str]]:
+def _status(
+    metrics: BridgeMetrics, receiver: Any
+) -> tuple[Callable[[], dict[str, Any]], Callable[[], dict[str, Any]], Callable[[], str]]:
     """The /health, /metrics JSON and Prometheus callables, the receiver's figures included."""
+
     def health() -> dict[str, Any]:
         body = metrics.health()
         if receiver is not None:
@@ -660,12 +684,22 @@ def run_bridge(
     server: StatusServer | None = None
     if http and settings.bridge_http_port:
         health, snapshot, prometheus = _status(metrics, receiver)
-        server = StatusServer(health, snapshot, prometheus, settings.bridge_http_host,
-                              settings.bridge_http_port, name="onex-bridge").start()
-        print(f"bridge: /health and /metrics on http://{settings.bridge_http_host}:"
-              f"{server.port}", file=sys.stderr, flush=True)
-    reporter = threading.Thread(target=_report, args=(bridge, progress_every_s),
-                                name="onex-bridge-progress", daemon=True)
+        server = StatusServer(
+            health,
+            snapshot,
+            prometheus,
+            settings.bridge_http_host,
+            settings.bridge_http_port,
+            name="onex-bridge",
+        ).start()
+        print(
+            f"bridge: /health and /metrics on http://{settings.bridge_http_host}:{server.port}",
+            file=sys.stderr,
+            flush=True,
+        )
+    reporter = threading.Thread(
+        target=_report, args=(bridge, progress_every_s), name="onex-bridge-progress", daemon=True
+    )
     reporter.start()
     try:
         bridge.run()
@@ -691,5 +725,6 @@ def _print_progress(metrics: BridgeMetrics) -> None:
         f"span(s), {snap['log_records_received']} log record(s) -> {snap['events_published']} "
         f"event(s); dead-lettered {snap['dlq_messages']}, {health['status']}"
         + (f" ({'; '.join(health['reasons'].values())})" if "reasons" in health else ""),
-        file=sys.stderr, flush=True,
+        file=sys.stderr,
+        flush=True,
     )

@@ -16,15 +16,20 @@ def register(sub: Any) -> None:
     p.add_argument("--bootstrap-servers", help="Kafka bootstrap servers (KAFKA_BOOTSTRAP_SERVERS)")
     p.add_argument("--spans-topic", help="OTLP traces topic (ONEX_BRIDGE_SPANS_TOPIC; '' for none)")
     p.add_argument("--logs-topic", help="OTLP logs topic (ONEX_BRIDGE_LOGS_TOPIC; '' for none)")
-    p.add_argument("--encoding", choices=("otlp_proto", "otlp_json"),
-                   help="encoding of the OTLP messages (ONEX_BRIDGE_ENCODING)")
+    p.add_argument(
+        "--encoding",
+        choices=("otlp_proto", "otlp_json"),
+        help="encoding of the OTLP messages (ONEX_BRIDGE_ENCODING)",
+    )
     p.add_argument("--group", help="consumer group (ONEX_BRIDGE_GROUP_ID)")
     p.add_argument("--dlq-topic", help="dead-letter topic (ONEX_BRIDGE_DLQ_TOPIC)")
     p.add_argument("--port", type=int, help="HTTP port of /health and /metrics (ONEX_BRIDGE_PORT); 0: off")
-    p.add_argument("--otlp-grpc", metavar="ADDR",
-                   help="also accept OTLP/gRPC on ADDR (host:port) and write it to Kafka")
-    p.add_argument("--otlp-http", metavar="ADDR",
-                   help="also accept OTLP/HTTP on ADDR (host:port) and write it to Kafka")
+    p.add_argument(
+        "--otlp-grpc", metavar="ADDR", help="also accept OTLP/gRPC on ADDR (host:port) and write it to Kafka"
+    )
+    p.add_argument(
+        "--otlp-http", metavar="ADDR", help="also accept OTLP/HTTP on ADDR (host:port) and write it to Kafka"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log assignments and dead letters")
     p.set_defaults(func=run)
 
@@ -68,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
             OtlpReceiver,
         )
 
-        receiver = OtlpReceiver(settings, grpc_address=args.otlp_grpc,
-                                http_address=args.otlp_http)
+        receiver = OtlpReceiver(settings, grpc_address=args.otlp_grpc, http_address=args.otlp_http)
         try:
             receiver.start()
         except OSError as exc:

@@ -37,8 +37,11 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     daemon = EmitDaemon(path, publisher)
     daemon.start()
-    print(f"onex-otel emit-daemon listening on {path} (Kafka {settings.kafka_bootstrap_servers})",
-          file=sys.stderr, flush=True)
+    print(
+        f"onex-otel emit-daemon listening on {path} (Kafka {settings.kafka_bootstrap_servers})",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         while not stop.wait(1.0):
             pass
@@ -46,8 +49,12 @@ def run(args: argparse.Namespace) -> int:
         daemon.stop()
         publisher.close()
     stats = daemon.stats()
-    print(f"onex-otel emit-daemon stopped: accepted {stats['accepted']}, "
-          f"rejected {stats['rejected_events']} events and {stats['rejected_frames']} frames, "
-          f"delivered {stats['publisher'].get('delivered')}, "
-          f"spooled {stats['publisher'].get('spooled')}", file=sys.stderr, flush=True)
+    print(
+        f"onex-otel emit-daemon stopped: accepted {stats['accepted']}, "
+        f"rejected {stats['rejected_events']} events and {stats['rejected_frames']} frames, "
+        f"delivered {stats['publisher'].get('delivered')}, "
+        f"spooled {stats['publisher'].get('spooled')}",
+        file=sys.stderr,
+        flush=True,
+    )
     return 0

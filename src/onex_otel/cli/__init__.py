@@ -71,8 +71,9 @@ def _register_plugin(sub: Any, entry: Any) -> None:
     try:
         entry.load()(sub)
     except Exception as exc:
-        message = (f"the {entry.name!r} command cannot be loaded from {entry.value}: "
-                   f"{type(exc).__name__}: {exc}")
+        message = (
+            f"the {entry.name!r} command cannot be loaded from {entry.value}: {type(exc).__name__}: {exc}"
+        )
 
         def unavailable(_args: object) -> int:
             print(f"onex-otel {entry.name}: {message}", file=sys.stderr)
@@ -82,8 +83,7 @@ def _register_plugin(sub: Any, entry: Any) -> None:
             raise SystemExit(unavailable(None))
 
         try:
-            p = sub.add_parser(entry.name, help=f"(unavailable: {type(exc).__name__})",
-                               add_help=False)
+            p = sub.add_parser(entry.name, help=f"(unavailable: {type(exc).__name__})", add_help=False)
         except Exception:  # it failed after adding its parser: that one stays
             return
         p.set_defaults(func=unavailable, usage_error=usage_error)

@@ -28,8 +28,9 @@ COMMANDS = ("log-action", "log-routing-decision", "log-transformation", "log-per
 #: Environment variables forwarded to the daemon: every onex-otel setting's variable starts with
 #: one of these or is one of them (a test checks this against :data:`onex_otel.config.SETTINGS`).
 FORWARDED_PREFIXES = ("ONEX_", "KAFKA_", "OTEL_", "POSTGRES_")
-FORWARDED_NAMES = frozenset({"ENVIRONMENT", "TENANT_ID", "DEBUG", "DATABASE_URL", "BATCH_SIZE",
-                             "BATCH_TIMEOUT_MS"})
+FORWARDED_NAMES = frozenset(
+    {"ENVIRONMENT", "TENANT_ID", "DEBUG", "DATABASE_URL", "BATCH_SIZE", "BATCH_TIMEOUT_MS"}
+)
 
 #: Seconds the daemon has to answer unless ``--timeout`` says otherwise (the skills' default).
 DEFAULT_TIMEOUT = 5.0
@@ -49,8 +50,11 @@ def socket_path(configured: str | None = None) -> str:
 
 def _timeout(argv: list[str]) -> float:
     for i, arg in enumerate(argv):
-        text = arg[len("--timeout="):] if arg.startswith("--timeout=") else (
-            argv[i + 1] if arg == "--timeout" and i + 1 < len(argv) else None)
+        text = (
+            arg[len("--timeout=") :]
+            if arg.startswith("--timeout=")
+            else (argv[i + 1] if arg == "--timeout" and i + 1 < len(argv) else None)
+        )
         if text is not None:
             try:
                 return max(0.1, float(text))
@@ -65,10 +69,14 @@ def _string(text: str) -> str:
 
 def encode_request(argv: list[str], environ: dict[str, str] | os._Environ[str]) -> bytes:
     """The ``skill`` request as one frame (4-byte big-endian length, then JSON)."""
-    env = ",".join(f"{_string(k)}:{_string(v)}" for k, v in environ.items()
-                   if k.startswith(FORWARDED_PREFIXES) or k in FORWARDED_NAMES)
-    body = ('{"op":"skill","argv":[' + ",".join(_string(a) for a in argv) + '],"env":{'
-            + env + "}}").encode("ascii")
+    env = ",".join(
+        f"{_string(k)}:{_string(v)}"
+        for k, v in environ.items()
+        if k.startswith(FORWARDED_PREFIXES) or k in FORWARDED_NAMES
+    )
+    body = ('{"op":"skill","argv":[' + ",".join(_string(a) for a in argv) + '],"env":{' + env + "}}").encode(
+        "ascii"
+    )
     return len(body).to_bytes(4, "big") + body
 
 
@@ -76,10 +84,10 @@ def decode_reply(body: bytes) -> tuple[int, str] | None:
     """``(exit code, output)`` of a ``skill`` reply; ``None`` for any other reply (a refusal)."""
     if not body.startswith(_REPLY_OK):
         return None
-    text = body[len(_REPLY_OK):].decode("utf-8")
+    text = body[len(_REPLY_OK) :].decode("utf-8")
     comma = text.find(_REPLY_OUTPUT)
     start = comma + len(_REPLY_OUTPUT)
-    if comma < 0 or text[start:start + 1] != '"':
+    if comma < 0 or text[start : start + 1] != '"':
         return None
     output, end = _json.scanstring(text, start + 1, True)
     if text[end:] != "}":

@@ -17,8 +17,12 @@ def register(sub: Any) -> None:
         "object keyed by event type, or write <event type>.schema.json files to a directory.",
     )
     p.add_argument("-o", "--output", metavar="DIR", help="write one file per event type here")
-    p.add_argument("-t", "--event-type", metavar="TYPE",
-                   help="only this event type (e.g. omninode.agent.execution.started.v1)")
+    p.add_argument(
+        "-t",
+        "--event-type",
+        metavar="TYPE",
+        help="only this event type (e.g. omninode.agent.execution.started.v1)",
+    )
     p.set_defaults(func=run)
 
 
@@ -41,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         out.mkdir(parents=True, exist_ok=True)
         for name, schema in schemas.items():
-            (out / f"{name}.schema.json").write_text(json.dumps(schema, indent=2, sort_keys=True)
-                                                     + "\n")
+            (out / f"{name}.schema.json").write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
     except OSError as exc:
         raise CliError(f"cannot write schemas to {out}: {exc.strerror or exc}") from None
     print(f"wrote {len(schemas)} schemas to {out}")

@@ -61,9 +61,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.error = _json_error(p)  # type: ignore[method-assign,assignment]
     p.set_defaults(usage_error=p.error)  # unknown flags are found by the top-level parser
     p.add_argument("--correlation-id", help="trace id of the run (UUID; other text is mapped)")
-    p.add_argument(
-        "--timeout", type=_float, default=5.0, help="seconds to wait for delivery (default 5)"
-    )
+    p.add_argument("--timeout", type=_float, default=5.0, help="seconds to wait for delivery (default 5)")
 
 
 def _json_error(p: argparse.ArgumentParser) -> Callable[[str], Any]:
@@ -80,9 +78,7 @@ def register(sub: Any) -> None:
     # the names are onex_otel.cli._hook.COMMANDS, in order (a test checks)
     p = sub.add_parser("log-action", help="publish an agent action (tool_call/decision/...)")
     p.add_argument("--agent", required=True, help="agent performing the action")
-    p.add_argument(
-        "--action-type", required=True, help="tool_call | decision | error | success"
-    )
+    p.add_argument("--action-type", required=True, help="tool_call | decision | error | success")
     p.add_argument("--action-name", required=True, help="specific action name")
     p.add_argument("--details", help="JSON object with action-specific data")
     p.add_argument("--duration-ms", type=_int, help="action duration in ms")
@@ -245,9 +241,7 @@ def run_skill(
             args.usage_error(f"unrecognized arguments: {' '.join(unknown)}")
         settings = load_settings(environ)
         event_type, payload = _BUILDERS[args.command](args)
-        env = records.envelope(
-            event_type, payload, tenant_id=settings.tenant_id, source=settings.source
-        )
+        env = records.envelope(event_type, payload, tenant_id=settings.tenant_id, source=settings.source)
     except (UsageError, records.RecordError, ConfigError) as exc:
         return 1, _line({"success": False, "error": str(exc)})
     try:
@@ -257,12 +251,15 @@ def run_skill(
     except Exception as exc:
         if debug:
             raise
-        return 1, _line({"success": False, "error": str(exc) or type(exc).__name__,
-                         "event_id": env["event_id"]})
-    return 0, _line({
-        "success": True,
-        "event_id": env["event_id"],
-        "correlation_id": env["correlation_id"],
-        "event_type": env["event_type"],
-        "delivery": outcome.delivery,
-    })
+        return 1, _line(
+            {"success": False, "error": str(exc) or type(exc).__name__, "event_id": env["event_id"]}
+        )
+    return 0, _line(
+        {
+            "success": True,
+            "event_id": env["event_id"],
+            "correlation_id": env["correlation_id"],
+            "event_type": env["event_type"],
+            "delivery": outcome.delivery,
+        }
+    )

@@ -14,9 +14,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("correlation_id", help="the run's correlation id (= its trace id)")
     p.add_argument("--json", action="store_true", help="print the tree as JSON")
-    p.add_argument("--jaeger-json", metavar="FILE",
-                   help="also write a Jaeger UI upload file: a tree reconstructed from the rows "
-                        "(not the live spans; failed steps tagged error=true)")
+    p.add_argument(
+        "--jaeger-json",
+        metavar="FILE",
+        help="also write a Jaeger UI upload file: a tree reconstructed from the rows "
+        "(not the live spans; failed steps tagged error=true)",
+    )
     p.add_argument("--database-url", help="PostgreSQL URL (default: DATABASE_URL / POSTGRES_*)")
     p.set_defaults(func=run)
 

@@ -40,9 +40,15 @@ def require_kafka(bootstrap: str, timeout: float) -> None:
         def log(self, *_args: Any) -> None:
             return
 
-    producer = Producer({"bootstrap.servers": bootstrap, "error_cb": on_error,
-                         "logger": _Quiet(), "socket.connection.setup.timeout.ms":
-                         max(1000, int(timeout * 1000)), "reconnect.backoff.max.ms": 500})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "error_cb": on_error,
+            "logger": _Quiet(),
+            "socket.connection.setup.timeout.ms": max(1000, int(timeout * 1000)),
+            "reconnect.backoff.max.ms": 500,
+        }
+    )
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -58,8 +64,10 @@ def require_kafka(bootstrap: str, timeout: float) -> None:
     finally:
         producer.flush(0)
     reason = errors[-1] if errors else last
-    raise CliError(f"no Kafka broker answered at {bootstrap} within {timeout:g}s ({reason}); "
-                   "check KAFKA_BOOTSTRAP_SERVERS")
+    raise CliError(
+        f"no Kafka broker answered at {bootstrap} within {timeout:g}s ({reason}); "
+        "check KAFKA_BOOTSTRAP_SERVERS"
+    )
 
 
 def bounded_conninfo(conninfo: str, timeout: float) -> str:

@@ -43,8 +43,7 @@ EVICT_REASON = "too many executions open; the oldest was ended before its end wa
 class OpenExecution:
     """One execution opened by a legacy call and not yet ended."""
 
-    __slots__ = ("_closed", "_context", "_lock", "execution", "key", "otel_context", "owner",
-                 "percent")
+    __slots__ = ("_closed", "_context", "_lock", "execution", "key", "otel_context", "owner", "percent")
 
     def __init__(self, execution: Execution, key: str, owner: str) -> None:
         self.execution = execution
@@ -68,8 +67,7 @@ class OpenExecution:
             if self._closed:
                 return False
             self._closed = True
-            self._context.run(self.execution.__exit__, None if exc is None else type(exc), exc,
-                              None)
+            self._context.run(self.execution.__exit__, None if exc is None else type(exc), exc, None)
         _forget(self)
         return True
 
@@ -99,22 +97,23 @@ def open_execution(key: str, owner: str, **kwargs: Any) -> OpenExecution:
             atexit.register(close_all)
             _atexit_registered = True
     if evicted is not None:
-        _log.warning("onex-otel: more than %d executions opened by legacy calls are open; the "
-                     "oldest (correlation id %s) is ended as cancelled", MAX_OPEN_EXECUTIONS,
-                     evicted.key)
+        _log.warning(
+            "onex-otel: more than %d executions opened by legacy calls are open; the "
+            "oldest (correlation id %s) is ended as cancelled",
+            MAX_OPEN_EXECUTIONS,
+            evicted.key,
+        )
         evicted.close(asyncio.CancelledError(EVICT_REASON))
     return opened
 
 
-def find(key: str, *, owner: str | None = None, agent_name: str | None = None
-         ) -> OpenExecution | None:
+def find(key: str, *, owner: str | None = None, agent_name: str | None = None) -> OpenExecution | None:
     """The most recent open execution under ``key`` (preferring ``agent_name``), or ``None``."""
     with _lock:
         return _pick(key, owner, agent_name)
 
 
-def take(key: str, *, owner: str | None = None, agent_name: str | None = None
-         ) -> OpenExecution | None:
+def take(key: str, *, owner: str | None = None, agent_name: str | None = None) -> OpenExecution | None:
     """Like :func:`find`, and remove it from the registry (the caller ends it)."""
     with _lock:
         found = _pick(key, owner, agent_name)
@@ -141,8 +140,12 @@ def close_all(reason: str = EXIT_REASON) -> int:
         except Exception:
             internal_error("legacy.registry.close_all")
     if pending:
-        _log.warning("onex-otel: %d execution(s) opened by legacy calls were still open and are "
-                     "ended as cancelled: %s", len(pending), reason)
+        _log.warning(
+            "onex-otel: %d execution(s) opened by legacy calls were still open and are "
+            "ended as cancelled: %s",
+            len(pending),
+            reason,
+        )
     return len(pending)
 
 

@@ -150,11 +150,7 @@ def check_score(fn: str, field: str, value: object) -> float | None:
     """``None`` or a number between 0 and 1."""
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not SCORE_MIN <= value <= SCORE_MAX
-    ):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not SCORE_MIN <= value <= SCORE_MAX:
         raise ValueError(
             f"{fn}: {field} must be a number between {SCORE_MIN:g} and {SCORE_MAX:g}, got {show(value)}"
         )
@@ -251,8 +247,11 @@ class Identity:
         }
         if original is not None:
             attrs[ONEX_CORRELATION_ID_ORIGINAL] = original
-        for key, value in ((ONEX_PROJECT_PATH, project_path), (ONEX_PROJECT_NAME, project_name),
-                           (ONEX_WORKING_DIRECTORY, working_directory)):
+        for key, value in (
+            (ONEX_PROJECT_PATH, project_path),
+            (ONEX_PROJECT_NAME, project_name),
+            (ONEX_WORKING_DIRECTORY, working_directory),
+        ):
             if value is not None:
                 attrs[key] = value
         self.attributes = attrs
@@ -297,8 +296,14 @@ class ProxyTracer(_trace_api.Tracer):
         token = _context.set_pending(0 if parent.is_valid else self._trace_id)
         try:
             return self._inner.start_span(
-                name, context, kind, merged, links, start_time or self._start_time,
-                record_exception, set_status_on_exception,
+                name,
+                context,
+                kind,
+                merged,
+                links,
+                start_time or self._start_time,
+                record_exception,
+                set_status_on_exception,
             )
         finally:
             _context.reset_pending(token)
@@ -317,11 +322,15 @@ class ProxyTracer(_trace_api.Tracer):
         end_on_exit: bool = True,
     ) -> Iterator[Span]:
         """Start a span as in :meth:`start_span` and make it current."""
-        span = self.start_span(name, context, kind, attributes, links, start_time,
-                               record_exception, set_status_on_exception)
-        with _trace_api.use_span(span, end_on_exit=end_on_exit,
-                                 record_exception=record_exception,
-                                 set_status_on_exception=set_status_on_exception):
+        span = self.start_span(
+            name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
+        )
+        with _trace_api.use_span(
+            span,
+            end_on_exit=end_on_exit,
+            record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
+        ):
             yield span
 
 
