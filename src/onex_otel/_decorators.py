@@ -192,6 +192,39 @@ def _decorate_function(func: Callable[..., Any], spec: ActionSpec) -> Callable[.
     return _wrap_sync(func, spec)
 
 
+def _action_decorator(
+    func: Callable[P, R] | None,
+    action_type: ActionType,
+    fallback_name: str,
+    name: str | None,
+    capture_args: bool,
+    capture_result: bool,
+    redact: Iterable[str],
+    exclude: Iterable[str],
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """The one body of :func:`traced_tool_call` and :func:`traced_decision`."""
+    redact_names, exclude_names = tuple(redact), tuple(exclude)
+
+    def spec_for(fn: Callable[..., Any], skip_first: bool) -> ActionSpec:
+        return ActionSpec(
+            name or str(getattr(fn, "__name__", fallback_name)),
+            action_type=action_type,
+            capture_args=capture_args,
+            capture_result=capture_result,
+            redact=redact_names,
+            exclude=exclude_names,
+            func=fn,
+            skip_first=skip_first,
+        )
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        return cast(Callable[P, R], _decorate(fn, spec_for))
+
+    if func is not None:
+        return decorate(func)
+    return decorate
+
+
 @overload
 def traced_tool_call(func: Callable[P, R], /) -> Callable[P, R]: ...
 
@@ -224,26 +257,9 @@ def traced_tool_call(
     ``redact`` names parameters whose values are recorded as ``[REDACTED]``, ``exclude`` names
     parameters left out of the recorded arguments.
     """
-    redact_names, exclude_names = tuple(redact), tuple(exclude)
-
-    def spec_for(fn: Callable[..., Any], skip_first: bool) -> ActionSpec:
-        return ActionSpec(
-            name or str(getattr(fn, "__name__", "tool")),
-            action_type=ActionType.TOOL_CALL,
-            capture_args=capture_args,
-            capture_result=capture_result,
-            redact=redact_names,
-            exclude=exclude_names,
-            func=fn,
-            skip_first=skip_first,
-        )
-
-    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-        return cast(Callable[P, R], _decorate(fn, spec_for))
-
-    if func is not None:
-        return decorate(func)
-    return decorate
+    return _action_decorator(
+        func, ActionType.TOOL_CALL, "tool", name, capture_args, capture_result, redact, exclude
+    )
 
 
 @overload
@@ -275,23 +291,6 @@ def traced_decision(
 
     The arguments become the decision context and the return value the decision result.
     """
-    redact_names, exclude_names = tuple(redact), tuple(exclude)
-
-    def spec_for(fn: Callable[..., Any], skip_first: bool) -> ActionSpec:
-        return ActionSpec(
-            name or str(getattr(fn, "__name__", "decision")),
-            action_type=ActionType.DECISION,
-            capture_args=capture_args,
-            capture_result=capture_result,
-            redact=redact_names,
-            exclude=exclude_names,
-            func=fn,
-            skip_first=skip_first,
-        )
-
-    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-        return cast(Callable[P, R], _decorate(fn, spec_for))
-
-    if func is not None:
-        return decorate(func)
-    return decorate
+    return _action_decorator(
+        func, ActionType.DECISION, "decision", name, capture_args, capture_result, redact, exclude
+    )
