@@ -9,17 +9,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
-
-from onex_otel.deadletter import dead_letter_headers
+from onex_otel.deadletter import Poison
+from onex_otel.deadletter import send_dead_letters as send_and_confirm
 from onex_otel.errors import OnexError
 
 __all__ = ["DeadLetterUnavailable", "Poison", "send_dead_letters"]
 
 log = logging.getLogger("onex_collector")
 
-#: A poison message: (the Kafka message, error class, error message, stage).
-Poison = tuple[Any, str, str, str]
+#: How long the broker has to confirm the dead letters of one batch.
+_CONFIRM_S = 15.0
 
 
 class DeadLetterUnavailable(OnexError):
@@ -31,36 +30,6 @@ def send_dead_letters(producer: Any, dlq_topic: str, poison: list[Poison]) -> No
 
     Raises :class:`DeadLetterUnavailable` unless the broker confirmed every one of them.
     """
-    failures: list[str] = []
-
-    def delivered(err: KafkaError | None, _msg: Any) -> None:
-        if err is not None:
-            failures.append(err.str())
-
-    for msg, error_class, message, stage in poison:
-        headers = dead_letter_headers(
-            msg.headers(), msg.topic(), msg.partition(), msg.offset(), error_class, message, stage
-        )
-        try:
-            producer.produce(
-                dlq_topic,
-                key=msg.key(),
-                value=msg.value(),
-                headers=headers,
-                on_delivery=delivered,
-            )
-        except (BufferError, KafkaException) as exc:
-            failures.append(str(exc))
-        log.warning(
-            "dead-lettered %s[%d]@%d (%s at %s): %s",
-            msg.topic(),
-            msg.partition(),
-            msg.offset(),
-            error_class,
-            stage,
-            message,
-        )
-    remaining = producer.flush(15)
-    if remaining or failures:
-        reason = failures[0] if failures else f"{remaining} message(s) not confirmed"
-        raise DeadLetterUnavailable(f"dead-letter topic {dlq_topic}: {reason}")
+    problem = send_and_confirm(producer, dlq_topic, poison, _CONFIRM_S, log)
+    if problem is not None:
+        raise DeadLetterUnavailable(problem)

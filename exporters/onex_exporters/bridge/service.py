@@ -44,7 +44,7 @@ from onex_exporters.kafka import OnexKafkaSpanExporter
 from onex_exporters.mapping import EventRecord, MappingOptions, span_to_records
 from onex_otel import conventions as c
 from onex_otel.config import Settings
-from onex_otel.deadletter import dead_letter_headers
+from onex_otel.deadletter import send_dead_letters
 from onex_otel.errors import OnexError
 from onex_otel.service_metrics import Kind, ServiceMetrics
 from onex_otel.status_http import StatusServer
@@ -554,42 +554,7 @@ class Bridge:
             delay = min(delay * 2, 10.0)
 
     def _dead_letter(self, poison: list[tuple[Any, str, str, str]]) -> str | None:
-        from confluent_kafka import KafkaException
-
-        failures: list[str] = []
-
-        def delivered(err: Any, _msg: Any) -> None:
-            if err is not None:
-                failures.append(err.str())
-
-        for msg, error_class, message, stage in poison:
-            headers = dead_letter_headers(
-                msg.headers(), msg.topic(), msg.partition(), msg.offset(), error_class, message, stage
-            )
-            try:
-                self._dlq.produce(
-                    self.options.dlq_topic,
-                    key=msg.key(),
-                    value=msg.value(),
-                    headers=headers,
-                    on_delivery=delivered,
-                )
-            except (BufferError, KafkaException) as exc:
-                failures.append(str(exc))
-            log.warning(
-                "dead-lettered %s[%d]@%d (%s at %s): %s",
-                msg.topic(),
-                msg.partition(),
-                msg.offset(),
-                error_class,
-                stage,
-                message,
-            )
-        remaining = self._dlq.flush(_DLQ_CONFIRM_S)
-        if remaining or failures:
-            reason = failures[0] if failures else f"{remaining} message(s) not confirmed"
-            return f"dead-letter topic {self.options.dlq_topic}: {reason}"
-        return None
+        return send_dead_letters(self._dlq, self.options.dlq_topic, poison, _DLQ_CONFIRM_S, log)
 
     # -- housekeeping -----------------------------------------------------------------------------
     def _update_lag(self) -> None:
