@@ -306,6 +306,7 @@ class Collector:
         one_shot = opts.stop_when_idle_s is not None
         kafka_down_since: float | None = None
         first_at: float | None = None
+        drained = False  # the last read took every message the consumer had
         polled_at = time.monotonic()  # when the last consume() began
         try:
             started = time.monotonic()
@@ -339,6 +340,7 @@ class Collector:
                     and (
                         len(self._pending) >= opts.batch_size
                         or now - first_at >= opts.batch_timeout_ms / 1000
+                        or (drained and not self._inflight and opts.eager_batches)
                         or self.stopping
                     )
                 )
@@ -364,9 +366,7 @@ class Collector:
                 if first_at is not None:
                     wait = max(0.0, min(wait, first_at + opts.batch_timeout_ms / 1000 - now))
                 polled_at = time.monotonic()
-                msgs = self._consumer.consume(
-                    num_messages=max(1, opts.batch_size - len(self._pending)), timeout=wait
-                )
+                msgs, drained = self._gather(wait)
                 if self._accept(msgs):
                     last_message = time.monotonic()
                 self.metrics.set_pending(len(self._pending))
@@ -427,6 +427,29 @@ class Collector:
         raise KafkaUnavailable(
             f"no Kafka broker answered at {self.options.bootstrap_servers} for {timeout:g}s ({reason})"
         )
+
+    def _gather(self, wait: float) -> tuple[list[Any], bool]:
+        """Messages for the batch being gathered, waiting at most ``wait`` s; and whether drained.
+
+        An empty batch waits for its first message only (``poll`` returns when one arrives),
+        then takes what else the consumer has fetched without waiting; a batch already started
+        waits for more until ``wait`` is over or it is full. Drained: fewer messages came than
+        were asked for, so nothing more is waiting in the consumer and, with no batch in flight
+        (``eager_batches``), the loop writes the partial batch at once instead of waiting out the
+        batch timeout (under load batches still fill: the writer is busy while they gather).
+        """
+        assert self._consumer is not None
+        room = max(1, self.options.batch_size - len(self._pending))
+        if self._pending:
+            msgs = self._consumer.consume(num_messages=room, timeout=wait)
+        else:
+            first = self._consumer.poll(wait)
+            if first is None:
+                return [], True
+            msgs = [first]
+            if room > 1:
+                msgs.extend(self._consumer.consume(num_messages=room - 1, timeout=0))
+        return msgs, len(msgs) < room
 
     def _accept(self, msgs: list[Any]) -> bool:
         """Add the messages to the batch being gathered (errors handled); whether any was."""

@@ -26,6 +26,9 @@ class CollectorOptions:
     dlq_topic: str = c.DEFAULT_DLQ_TOPIC
     batch_size: int = Settings.batch_size
     batch_timeout_ms: int = Settings.batch_timeout_ms
+    #: Write a partial batch as soon as no batch is in flight and the consumer holds no more
+    #: messages; False: it waits ``batch_timeout_ms`` for more (fewer, fuller transactions).
+    eager_batches: bool = Settings.eager_batches
     #: PostgreSQL connections writing batches at once (each batch in its own transaction; up to
     #: BATCHES_PER_CONNECTION queued per connection). Offsets and dead letters are still handled
     #: batch after batch, in consumption order.

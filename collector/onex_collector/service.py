@@ -42,6 +42,7 @@ def options_from_settings(
         dlq_topic=settings.dlq_topic,
         batch_size=settings.batch_size,
         batch_timeout_ms=settings.batch_timeout_ms,
+        eager_batches=settings.eager_batches,
         db_writers=settings.db_writers,
         statement_timeout_ms=settings.db_statement_timeout_ms,
         commit_interval_ms=settings.commit_interval_ms,

@@ -185,6 +185,7 @@ class Settings:
     kafka_group_id: str = "agent-observability-postgres"
     batch_size: int = 1000
     batch_timeout_ms: int = 50
+    eager_batches: bool = True
     db_writers: int = 2
     db_statement_timeout_ms: int = 60000
     commit_interval_ms: int = 1000
@@ -509,8 +510,16 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "batch_timeout_ms",
         "BATCH_TIMEOUT_MS",
         parse_int,
-        "Longest an event waits for more to fill its batch before the partial batch is "
-        "written (bounds publish-to-row latency under light load).",
+        "Longest an event waits for more to fill its batch while earlier batches are being "
+        "written (see ONEX_COLLECTOR_EAGER_BATCHES).",
+        group="collector",
+    ),
+    _setting(
+        "eager_batches",
+        "ONEX_COLLECTOR_EAGER_BATCHES",
+        parse_bool,
+        "Write a partial batch at once when no batch is in flight and nothing more is waiting "
+        "(false: it waits BATCH_TIMEOUT_MS for more, as the legacy collector did).",
         group="collector",
     ),
     _setting(

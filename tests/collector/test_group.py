@@ -326,6 +326,7 @@ def test_a_collector_whose_database_is_away_drops_its_unfinished_work_at_a_rebal
                 topic_types=topics,
                 batch_size=1_000_000,
                 batch_timeout_ms=60_000,
+                eager_batches=False,
                 shutdown_timeout_s=20.0,
             )
         )

@@ -174,8 +174,16 @@ def test_sigterm_finishes_the_batch_in_hand_commits_and_exits_0(
     corr = uuid.uuid4()
     group = f"sigterm-{corr.hex[:8]}"
     log = tmp_path / "collector.log"
-    # A batch that only a drain can end: huge size, one-minute timeout.
-    proc = start_collector(broker, migrated, group, log, BATCH_SIZE="1000000", BATCH_TIMEOUT_MS="60000")
+    # A batch that only a drain can end: huge size, one-minute timeout, never written early.
+    proc = start_collector(
+        broker,
+        migrated,
+        group,
+        log,
+        BATCH_SIZE="1000000",
+        BATCH_TIMEOUT_MS="60000",
+        ONEX_COLLECTOR_EAGER_BATCHES="false",
+    )
     procs.append(proc)
     last = produce_all(broker, workload(corr, 30, 0))
 
