@@ -14,7 +14,9 @@ an ERROR status), counts the work in the action metrics and restores the caller'
 This is the hot path of the package (every decorated call goes through it once), so the current
 context is set through the OpenTelemetry context variable directly when the runtime context is the
 default one, and a result is put on an SDK span the way ``set_attribute`` would put it, without its
-generic checks, when nothing but the plain insert would happen (see :func:`put_attribute`).
+generic checks, when nothing but the plain insert would happen (see :func:`put_attribute`). The
+attributes an action starts with are put the same way right after a bare start when no sampler or
+span processor could read them at the start (see :mod:`onex_otel._span_start`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from onex_otel._fast_json import json_text as _json_text
 from onex_otel._internal import internal_error
 from onex_otel._metrics import Instruments
 from onex_otel._metrics import instruments as _instruments
+from onex_otel._span_start import attributes_unread as _attributes_unread
 from onex_otel.conventions import ERROR_TYPE, GEN_AI_TOOL_CALL_ID, ORIGINAL_SIZE_SUFFIX, ActionType
 
 __all__ = [
@@ -374,15 +377,25 @@ def _open(
     attrs = spec.static.copy()
     if spec.is_tool:
         attrs[GEN_AI_TOOL_CALL_ID] = new_call_id()
+    stamped = False
     if _context.open_executions:  # stamped here: cheaper than the processor's update
         execution = _current_execution()
         if execution is not None:
             attrs.update(execution.stamp)
+            stamped = True  # the processor looks for the stamp at the start
     if arguments is not None:
         attrs[spec.args_key] = arguments
         if original is not None:
             attrs[spec.args_key + ORIGINAL_SIZE_SUFFIX] = original
-    span = tracer.start_span(spec.span_name, None, _INTERNAL, attrs)  # positional: cheaper
+    if not stamped and _SdkSpan is not None and _attributes_unread(tracer):
+        # nobody reads them at the start: inserted right after it, without the SDK's checks
+        span = tracer.start_span(spec.span_name, None, _INTERNAL)
+        if type(span) is _SdkSpan:
+            span._attributes._dict.update(attrs)  # type: ignore[attr-defined]
+        else:  # not recording: takes nothing
+            span.set_attributes(attrs)
+    else:
+        span = tracer.start_span(spec.span_name, None, _INTERNAL, attrs)  # positional: cheaper
     inv: ActionInvocation = _new(cls)
     inv._span = span
     inv.spec = spec
