@@ -46,6 +46,7 @@ __all__ = [
     "Invocation",
     "error_type_name",
     "put_attribute",
+    "put_fresh_attributes",
     "record_failure",
     "restore",
     "set_current",
@@ -55,6 +56,7 @@ _log = logging.getLogger(__name__)
 _perf_ns = time.perf_counter_ns
 _new = object.__new__
 _current_execution = _context.current_execution
+_stamp_follows = _context.stamp_follows
 _tracer = _context.tracer
 _INTERNAL = _trace_api.SpanKind.INTERNAL
 
@@ -180,6 +182,22 @@ def put_attribute(span: _trace_api.Span, key: str, value: str | int) -> None:
                 values[key] = value
                 return
     span.set_attribute(key, value)
+
+
+def put_fresh_attributes(span: _trace_api.Span, attrs: dict[str, str | int]) -> None:
+    """``span.set_attributes(attrs)`` on a span just started without attributes, cheaply.
+
+    On an SDK span, when the limits neither cut strings nor leave room for fewer attributes, all
+    ``set_attributes`` would do is insert them in order: that is done directly. Anything else goes
+    through ``set_attributes`` (which drops and cuts as a start with these attributes would).
+    """
+    if type(span) is _SdkSpan:
+        attrs_of = span._attributes  # type: ignore[attr-defined]
+        maxlen = attrs_of.maxlen
+        if attrs_of.max_value_len is None and (maxlen is None or len(attrs) <= maxlen):
+            attrs_of._dict.update(attrs)
+            return
+    span.set_attributes(attrs)
 
 
 def error_type_name(exc: BaseException) -> str:
@@ -382,18 +400,22 @@ def _open(
         execution = _current_execution()
         if execution is not None:
             attrs.update(execution.stamp)
-            stamped = True  # the processor looks for the stamp at the start
+            stamped = True
     if arguments is not None:
         attrs[spec.args_key] = arguments
         if original is not None:
             attrs[spec.args_key + ORIGINAL_SIZE_SUFFIX] = original
-    if not stamped and _SdkSpan is not None and _attributes_unread(tracer):
+    if _SdkSpan is not None and _attributes_unread(tracer):
         # nobody reads them at the start: inserted right after it, without the SDK's checks
-        span = tracer.start_span(spec.span_name, None, _INTERNAL)
-        if type(span) is _SdkSpan:
-            span._attributes._dict.update(attrs)  # type: ignore[attr-defined]
-        else:  # not recording: takes nothing
-            span.set_attributes(attrs)
+        if stamped:  # the processor would look for the stamp: told it follows
+            follows = _stamp_follows.set(True)
+            try:
+                span = tracer.start_span(spec.span_name, None, _INTERNAL)
+            finally:
+                _stamp_follows.reset(follows)
+        else:
+            span = tracer.start_span(spec.span_name, None, _INTERNAL)
+        put_fresh_attributes(span, attrs)
     else:
         span = tracer.start_span(spec.span_name, None, _INTERNAL, attrs)  # positional: cheaper
     inv: ActionInvocation = _new(cls)

@@ -5,8 +5,8 @@ the span one by one through the SDK's generic checks (type, key, length, count) 
 processors' ``on_start`` sees the span: for the five attributes of a tool call that is about as
 much work as the rest of the span's start. The attributes of an action are known to be valid (str
 keys, str or int values), so when nothing between the start and the first attribute could tell
-the difference, the span is started without them and they are inserted directly afterwards (see
-:func:`onex_otel._invocation.put_attribute` for the insert).
+the difference, the span is started without them and they are put on it right afterwards (see
+:func:`onex_otel._invocation.put_fresh_attributes`, which keeps the limits' drops and cuts).
 
 Nothing can tell the difference when the tracer is the SDK's and
 
@@ -14,9 +14,9 @@ Nothing can tell the difference when the tracer is the SDK's and
   (always on/off, trace id ratio, parent based over those: the exact classes, not subclasses);
 * every span processor's ``on_start`` reads no attribute: the SDK's batch and simple processors,
   any processor that keeps the base class's ``on_start``, and onex-otel's own processor while no
-  framework run is being followed (it reads attributes only then; an open execution makes the
-  caller take the general way anyway, since its attributes are stamped at the start);
-* the span limits neither cut strings nor leave room for fewer attributes than an action has.
+  framework run is being followed. Inside an execution that processor looks for the execution's
+  attributes; the action puts them on with the others, and says so for the start
+  (:data:`onex_otel._context.stamp_follows`).
 
 The answer for a tracer is worked out once per (tracer, sampler, processors) and kept; a provider
 given another processor later is seen (the SDK replaces its tuple of processors).
@@ -29,9 +29,6 @@ from typing import Any, NamedTuple
 from onex_otel._internal import internal_error
 
 __all__ = ["attributes_unread"]
-
-#: Attributes an action's span starts with, at most (3 static, call id, arguments, their size).
-MOST_ATTRIBUTES = 6
 
 
 class _Sdk(NamedTuple):
@@ -95,11 +92,6 @@ def _followers(tracer: Any) -> tuple[Any, ...] | None:
         return None
     sdk = _SDK
     if type(tracer) is not sdk.tracer or type(tracer.span_processor) is not sdk.multi_processor:
-        return None
-    limits = tracer._span_limits
-    if limits.max_span_attribute_length is not None or (
-        limits.max_span_attributes is not None and limits.max_span_attributes < MOST_ATTRIBUTES
-    ):
         return None
     if not _sampler_blind(tracer.sampler, sdk.samplers):
         return None
