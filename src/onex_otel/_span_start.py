@@ -12,9 +12,11 @@ Nothing can tell the difference when the tracer is the SDK's and
 
 * its sampler is one of the SDK's samplers that decide on the trace id and parent alone
   (always on/off, trace id ratio, parent based over those: the exact classes, not subclasses);
-* every span processor's ``on_start`` reads no attribute: the SDK's batch and simple processors,
-  any processor that keeps the base class's ``on_start``, and onex-otel's own processor while no
-  framework run is being followed. Inside an execution that processor looks for the execution's
+* every span processor's ``on_start`` reads no attribute of an action's span: the SDK's batch and
+  simple processors, any processor that keeps the base class's ``on_start``, a processor whose
+  class declares it (:data:`ACTION_ATTRIBUTES_UNREAD`; the Kafka exporter's lifecycle processor,
+  which looks for executions only) and onex-otel's own processor while no framework run is
+  being followed. Inside an execution that processor looks for the execution's
   attributes; the action puts them on with the others, and says so for the start
   (:data:`onex_otel._context.stamp_follows`).
 
@@ -28,7 +30,12 @@ from typing import Any, NamedTuple
 
 from onex_otel._internal import internal_error
 
-__all__ = ["attributes_unread"]
+__all__ = ["ACTION_ATTRIBUTES_UNREAD", "attributes_unread"]
+
+#: A span processor class with this attribute set to ``True`` declares that its ``on_start`` does
+#: the same for an action's span (``execute_tool``/``decision``, onex-otel's tracer) whether the
+#: span carries its attributes yet or not.
+ACTION_ATTRIBUTES_UNREAD = "onex_action_attributes_unread"
 
 
 class _Sdk(NamedTuple):
@@ -100,7 +107,11 @@ def _followers(tracer: Any) -> tuple[Any, ...] | None:
         kind = type(processor)
         if kind is sdk.onex_processor:
             runs.append(processor.runs)
-        elif kind not in sdk.processors and kind.on_start is not sdk.base_on_start:
+        elif (
+            kind not in sdk.processors
+            and kind.on_start is not sdk.base_on_start
+            and getattr(kind, ACTION_ATTRIBUTES_UNREAD, False) is not True
+        ):
             return None
     return tuple(runs)
 
