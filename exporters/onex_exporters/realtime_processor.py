@@ -48,6 +48,10 @@ _MAX_OPEN = 100_000
 class OnexLifecycleProcessor(SpanProcessor):
     """Publishes execution started/progress/completed/failed events as they happen."""
 
+    #: on_start looks for executions only, and an action's span is none with or without its
+    #: attributes: onex-otel may start action spans bare (see onex_otel._span_start)
+    onex_action_attributes_unread = True
+
     def __init__(self, exporter: OnexKafkaSpanExporter) -> None:
         """Publish through ``exporter`` (which is told to skip these events at export time)."""
         self.exporter = exporter

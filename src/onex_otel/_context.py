@@ -93,6 +93,11 @@ def reset_pending(token: Token[int]) -> None:
     _pending.reset(token)
 
 
+#: True while an action's span starts bare inside an execution: the execution's attributes are put
+#: on it right after the start, so the processor leaves them to that (see onex_otel._span_start).
+stamp_follows: ContextVar[bool] = ContextVar("onex_otel_stamp_follows", default=False)
+
+
 # ------------------------------------------------------------------------------------------------
 # Tracer lookup
 # ------------------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ an ERROR status), counts the work in the action metrics and restores the caller'
 This is the hot path of the package (every decorated call goes through it once), so the current
 context is set through the OpenTelemetry context variable directly when the runtime context is the
 default one, and a result is put on an SDK span the way ``set_attribute`` would put it, without its
-generic checks, when nothing but the plain insert would happen (see :func:`put_attribute`).
+generic checks, when nothing but the plain insert would happen (see :func:`put_attribute`). The
+attributes an action starts with are put the same way right after a bare start when no sampler or
+span processor could read them at the start (see :mod:`onex_otel._span_start`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from onex_otel._fast_json import json_text as _json_text
 from onex_otel._internal import internal_error
 from onex_otel._metrics import Instruments
 from onex_otel._metrics import instruments as _instruments
+from onex_otel._span_start import attributes_unread as _attributes_unread
 from onex_otel.conventions import ERROR_TYPE, GEN_AI_TOOL_CALL_ID, ORIGINAL_SIZE_SUFFIX, ActionType
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "Invocation",
     "error_type_name",
     "put_attribute",
+    "put_fresh_attributes",
     "record_failure",
     "restore",
     "set_current",
@@ -52,6 +56,7 @@ _log = logging.getLogger(__name__)
 _perf_ns = time.perf_counter_ns
 _new = object.__new__
 _current_execution = _context.current_execution
+_stamp_follows = _context.stamp_follows
 _tracer = _context.tracer
 _INTERNAL = _trace_api.SpanKind.INTERNAL
 
@@ -177,6 +182,22 @@ def put_attribute(span: _trace_api.Span, key: str, value: str | int) -> None:
                 values[key] = value
                 return
     span.set_attribute(key, value)
+
+
+def put_fresh_attributes(span: _trace_api.Span, attrs: dict[str, str | int]) -> None:
+    """``span.set_attributes(attrs)`` on a span just started without attributes, cheaply.
+
+    On an SDK span, when the limits neither cut strings nor leave room for fewer attributes, all
+    ``set_attributes`` would do is insert them in order: that is done directly. Anything else goes
+    through ``set_attributes`` (which drops and cuts as a start with these attributes would).
+    """
+    if type(span) is _SdkSpan:
+        attrs_of = span._attributes  # type: ignore[attr-defined]
+        maxlen = attrs_of.maxlen
+        if attrs_of.max_value_len is None and (maxlen is None or len(attrs) <= maxlen):
+            attrs_of._dict.update(attrs)
+            return
+    span.set_attributes(attrs)
 
 
 def error_type_name(exc: BaseException) -> str:
@@ -374,15 +395,29 @@ def _open(
     attrs = spec.static.copy()
     if spec.is_tool:
         attrs[GEN_AI_TOOL_CALL_ID] = new_call_id()
+    stamped = False
     if _context.open_executions:  # stamped here: cheaper than the processor's update
         execution = _current_execution()
         if execution is not None:
             attrs.update(execution.stamp)
+            stamped = True
     if arguments is not None:
         attrs[spec.args_key] = arguments
         if original is not None:
             attrs[spec.args_key + ORIGINAL_SIZE_SUFFIX] = original
-    span = tracer.start_span(spec.span_name, None, _INTERNAL, attrs)  # positional: cheaper
+    if _SdkSpan is not None and _attributes_unread(tracer):
+        # nobody reads them at the start: inserted right after it, without the SDK's checks
+        if stamped:  # the processor would look for the stamp: told it follows
+            follows = _stamp_follows.set(True)
+            try:
+                span = tracer.start_span(spec.span_name, None, _INTERNAL)
+            finally:
+                _stamp_follows.reset(follows)
+        else:
+            span = tracer.start_span(spec.span_name, None, _INTERNAL)
+        put_fresh_attributes(span, attrs)
+    else:
+        span = tracer.start_span(spec.span_name, None, _INTERNAL, attrs)  # positional: cheaper
     inv: ActionInvocation = _new(cls)
     inv._span = span
     inv.spec = spec

@@ -17,6 +17,8 @@ from onex_otel._frameworks import FrameworkRuns
 from onex_otel._internal import internal_error
 from onex_otel.conventions import ONEX_EXECUTION_ID
 
+_stamp_follows = _context.stamp_follows.get
+
 __all__ = ["ExecutionAttributesProcessor"]
 
 
@@ -34,11 +36,11 @@ class ExecutionAttributesProcessor(SpanProcessor):
         self.runs = FrameworkRuns()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        """Copy the execution attributes onto ``span`` (unless it already carries them)."""
+        """Copy the execution attributes onto ``span`` (unless it carries them or they follow)."""
         if _context.open_executions:  # else no execution open anywhere: nothing to stamp
             try:
                 execution = current_execution(parent_context)
-                if execution is not None:
+                if execution is not None and not _stamp_follows():
                     attributes = span.attributes
                     if attributes is None or ONEX_EXECUTION_ID not in attributes:
                         span.set_attributes(execution.stamp)
