@@ -16,10 +16,12 @@ once to topics of its own. Then, in rounds, two fresh worker processes, one afte
 (the order alternating from round to round), each into a fresh migrated database:
 
 * ``collector``: a :class:`~onex_collector.consumer.Collector` (default settings unless given)
-  consumes the N events. Figure: events/s from the moment it joined its consumer group (its
-  partitions assigned: the join itself, seconds of protocol waits, is excluded) to its last
-  committed batch; and the worker's peak RSS (``ru_maxrss``) beside its RSS before it
-  consumed anything.
+  consumes the N events, in a process prepared as ``onex-otel collect`` prepares its own (what
+  startup allocated frozen out of the garbage collector's way:
+  :func:`~onex_collector.service.freeze_startup_objects`). Figure: events/s from the moment
+  it joined its consumer group (its partitions assigned: the join itself, seconds of protocol
+  waits, is excluded) to its last committed batch; and the worker's peak RSS (``ru_maxrss``)
+  beside its RSS before it consumed anything.
 * ``copy`` (the baseline): the worker reads and decodes the same N messages first (not timed),
   then COPYs their rows into the same partitioned tables in one transaction. Figure: rows/s of
   the COPY (one row per event).
@@ -61,6 +63,7 @@ from onex_collector.consumer import Collector, CollectorOptions
 from onex_collector.metrics import CollectorMetrics
 from onex_collector.migrate import migrate
 from onex_collector.rows import TABLE_COLUMNS, decode_message
+from onex_collector.service import freeze_startup_objects
 from onex_collector.writer import _db_values
 from onex_otel import conventions as c
 from onex_otel.conventions import ActionType, EventType
@@ -267,6 +270,7 @@ def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None
             **extra,
         )
         collector = Collector(options, metrics=metrics)
+        freeze_startup_objects()  # as `onex-otel collect` does before it runs its collector
         rss_before = _rss_mb()
         target: Any = collector.run
         profile = os.environ.get("ONEX_BENCH_PROFILE")  # pyinstrument (pip) of the collector's thread

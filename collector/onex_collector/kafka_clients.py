@@ -23,6 +23,7 @@ __all__ = [
 log = logging.getLogger("onex_collector")
 
 _PREFETCH_KBYTES = 16 * 1024  # messages fetched ahead of the batches, at most
+_FETCH_QUEUE_BACKOFF_MS = 5  # the next fetch, once the prefetch bound was reached, waits this long
 
 
 class KafkaUnavailable(OnexError):
@@ -65,6 +66,11 @@ def consumer_config(
         # The messages fetched ahead are bounded (librdkafka's default, 64 MB, let a backlog
         # grow the process by that much); 16 MB is still many batches ahead.
         "queued.max.messages.kbytes": _PREFETCH_KBYTES,
+        # With a backlog the prefetched messages reach that bound, and librdkafka (2.4+) then
+        # postpones the next fetch by fetch.queue.backoff.ms: by default 1000 ms, longer than
+        # the collector takes to drain them (16 MB is ~20k events, well under a second), so
+        # it waited for Kafka at every batch after that (half its time at 100k events).
+        "fetch.queue.backoff.ms": _FETCH_QUEUE_BACKOFF_MS,
         "enable.partition.eof": options.stop_when_idle_s is not None,
         "error_cb": error_cb,
         "on_commit": on_commit,

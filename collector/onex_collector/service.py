@@ -19,7 +19,13 @@ from onex_collector.probe import InProgressProbe
 from onex_collector.rows import default_topic_types
 from onex_otel.config import Settings
 
-__all__ = ["install_signal_handlers", "options_from_settings", "run_service", "setup_tracing"]
+__all__ = [
+    "freeze_startup_objects",
+    "install_signal_handlers",
+    "options_from_settings",
+    "run_service",
+    "setup_tracing",
+]
 
 log = logging.getLogger("onex_collector")
 
@@ -119,6 +125,18 @@ def _partition_maintainer(options: CollectorOptions, settings: Settings) -> Part
     ).start()
 
 
+def freeze_startup_objects() -> None:
+    """Move every object that exists now out of the garbage collector's way, for good.
+
+    Called once a collector's process has started (imported modules, pydantic schemas,
+    clients): those live as long as the process. The batches in flight trigger a full
+    collection every second or so, which otherwise walks every one of those objects (tens of
+    ms each; about a quarter of the collector's CPU through a backlog).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def run_service(
     options: CollectorOptions,
     settings: Settings,
@@ -148,11 +166,7 @@ def run_service(
             file=sys.stderr,
             flush=True,
         )
-    # What exists now (imported modules, pydantic schemas, clients) lives as long as the process:
-    # moved out of the garbage collector's way. The batches in flight trigger a full collection
-    # every second or so, which otherwise walks every one of those objects (tens of ms each).
-    gc.collect()
-    gc.freeze()
+    freeze_startup_objects()
     try:
         collector.run()
     finally:
