@@ -10,6 +10,7 @@ from confluent_kafka import KafkaError, TopicPartition
 
 from onex_collector.options import CollectorOptions
 from onex_otel.errors import OnexError
+from onex_otel.kafka_consumers import service_consumer_config
 
 __all__ = [
     "KafkaUnavailable",
@@ -21,9 +22,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("onex_collector")
-
-_PREFETCH_KBYTES = 16 * 1024  # messages fetched ahead of the batches, at most
-_FETCH_QUEUE_BACKOFF_MS = 5  # the next fetch, once the prefetch bound was reached, waits this long
 
 
 class KafkaUnavailable(OnexError):
@@ -49,28 +47,8 @@ def consumer_config(
     on_commit: Callable[[KafkaError | None, list[TopicPartition]], None],
 ) -> dict[str, Any]:
     """The consumer's configuration (``options.consumer_config`` last: it overrides)."""
-    conf: dict[str, Any] = {
-        "bootstrap.servers": options.bootstrap_servers,
-        "group.id": options.group_id,
-        # Offsets are stored by hand once a batch is in PostgreSQL (never by librdkafka when
-        # a message is handed over); librdkafka commits only those, periodically.
-        "enable.auto.commit": True,
-        "auto.commit.interval.ms": options.commit_interval_ms,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "session.timeout.ms": 6000,
-        "topic.metadata.refresh.interval.ms": 10000,
-        # librdkafka's 500 ms default leaves events waiting in the broker; 100 ms keeps
-        # publish-to-row latency low at a negligible cost of idle fetches.
-        "fetch.wait.max.ms": 100,
-        # The messages fetched ahead are bounded (librdkafka's default, 64 MB, let a backlog
-        # grow the process by that much); 16 MB is still many batches ahead.
-        "queued.max.messages.kbytes": _PREFETCH_KBYTES,
-        # With a backlog the prefetched messages reach that bound, and librdkafka (2.4+) then
-        # postpones the next fetch by fetch.queue.backoff.ms: by default 1000 ms, longer than
-        # the collector takes to drain them (16 MB is ~20k events, well under a second), so
-        # it waited for Kafka at every batch after that (half its time at 100k events).
-        "fetch.queue.backoff.ms": _FETCH_QUEUE_BACKOFF_MS,
+    conf = service_consumer_config(options.bootstrap_servers, options.group_id, options.commit_interval_ms)
+    conf |= {
         "enable.partition.eof": options.stop_when_idle_s is not None,
         "error_cb": error_cb,
         "on_commit": on_commit,

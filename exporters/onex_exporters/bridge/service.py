@@ -46,6 +46,7 @@ from onex_otel import conventions as c
 from onex_otel.config import Settings
 from onex_otel.deadletter import send_dead_letters
 from onex_otel.errors import OnexError
+from onex_otel.kafka_consumers import service_consumer_config
 from onex_otel.service_metrics import Kind, ServiceMetrics
 from onex_otel.status_http import StatusServer
 
@@ -269,18 +270,10 @@ class Bridge:
 
     # -- kafka clients ----------------------------------------------------------------------------
     def _consumer_config(self) -> dict[str, Any]:
-        conf: dict[str, Any] = {
-            "bootstrap.servers": self.options.bootstrap_servers,
-            "group.id": self.options.group_id,
+        opts = self.options
+        conf = service_consumer_config(opts.bootstrap_servers, opts.group_id, opts.commit_interval_ms)
+        conf |= {
             "client.id": "onex-otel-bridge",
-            # offsets are stored by hand once a batch is settled; librdkafka commits only those
-            "enable.auto.commit": True,
-            "auto.commit.interval.ms": self.options.commit_interval_ms,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": 6000,
-            "topic.metadata.refresh.interval.ms": 10000,
-            "fetch.wait.max.ms": 100,
             "error_cb": self._on_kafka_error,
             "on_commit": self._on_commit,
         }
