@@ -70,8 +70,8 @@ from onex_exporters.mapping import (
     MappingError,
     MappingOptions,
     dumps,
-    span_to_records,
 )
+from onex_exporters.mapping_records import map_span
 from onex_exporters.mapping_span import spans_to_map
 from onex_exporters.rate_limited_log import RateLimitedLog
 from onex_exporters.routing import Route, RouteState
@@ -643,7 +643,7 @@ class OnexKafkaSpanExporter(SpanExporter):
             options = self.options
             for span in spans_to_map(spans):  # a database or HTTP span...: no more work
                 try:
-                    records.extend(span_to_records(span, options, include_lifecycle=include))
+                    records.extend(map_span(span, options, include))
                 except Exception as exc:
                     self._drop(DROP_UNSERIALIZABLE)
                     self._warn.warning(

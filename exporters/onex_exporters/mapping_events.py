@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
+
 from onex_exporters.mapping import MappingError
 from onex_exporters.mapping_execution import _progress_payload
 from onex_exporters.mapping_span import (
     _Builder,
+    _is_execution,
     _started_id,
-    is_execution_span,
 )
 from onex_exporters.mapping_values import (
     _array,
@@ -83,10 +85,12 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
     facts = b.facts
     name = event.name
     a: Mapping[str, Any] = event.attributes or {}
-    ts = event.timestamp or facts.span.end_time or 0
+    if type(a) is BoundedAttributes:  # the SDK's read-only mapping is slow to query
+        a = a._dict
+    ts = event.timestamp or facts.end or 0
     eid = facts.event_id(ts, "event", index)
     cause = facts.started_event_id
-    if facts.started_event_id is None and is_execution_span(facts.span):
+    if facts.started_event_id is None and _is_execution(facts):
         cause = _started_id(facts)
     duration = a.get(ATTR_EVENT_DURATION_MS)
     if name == EVENT_DECISION:
@@ -193,7 +197,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             "timestamp": rfc3339_ns(ts),
         }
         b.add(EventType.DETECTION_FAILURE, eid, ts, cause, payload)
-    elif name == EVENT_PROGRESS and include_progress and is_execution_span(facts.span):
+    elif name == EVENT_PROGRESS and include_progress and _is_execution(facts):
         stage, percent = a.get(ATTR_STAGE), a.get(ATTR_PERCENT)
         payload = _progress_payload(facts, stage, percent, a.get(ATTR_METADATA), ts)
         # the id progress_records gives the real-time report of the same call

@@ -131,6 +131,9 @@ def uuid7_text(ts_ns: int, rand: int) -> str:
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: canonical texts seen lately (the spans of one execution repeat their ids): no regex for them
+_canonical_seen: set[str] = set()
+_CANONICAL_SEEN_MAX = 4096
 
 
 def canonical_uuid(value: object) -> str | None:
@@ -141,8 +144,14 @@ def canonical_uuid(value: object) -> str | None:
     """
     if value is None:
         return None
-    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):  # the usual case: no parsing
-        return value
+    if isinstance(value, str):
+        if value in _canonical_seen:
+            return value
+        if _CANONICAL_UUID.fullmatch(value):  # the usual case: no parsing
+            if len(_canonical_seen) >= _CANONICAL_SEEN_MAX:
+                _canonical_seen.clear()
+            _canonical_seen.add(value)
+            return value
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
