@@ -59,13 +59,16 @@ from onex_otel.dialects import (
     ROLE_EXECUTION,
     TRACELOOP_SPAN_KIND,
 )
-from onex_otel.ids import canonical_uuid, uuid7_text
+from onex_otel.ids import canonical_uuid, uuid7_text, uuid_text
 from onex_otel.timestamps import rfc3339_ns
-
 
 # ----------------------------------------------------------------------------------------------
 # what a span is
 # ----------------------------------------------------------------------------------------------
+#: the traceparent's last field of each value of the trace flags
+_FLAGS_TEXT = {flags: f"-{flags:02x}" for flags in range(256)}
+
+
 class _SpanFacts:
     """The facts of one span that every event of it needs, read once."""
 
@@ -100,6 +103,9 @@ class _SpanFacts:
             self.start: int | None = span._start_time
             self.end: int | None = span._end_time
             status = span._status
+            events = span._events
+            if type(events) is BoundedList:
+                events = events._dq  # type: ignore[attr-defined]  # no copy, no lock
         else:
             attrs = _plain(span)
             ctx = span.context
@@ -107,20 +113,24 @@ class _SpanFacts:
             self.start = span.start_time
             self.end = span.end_time
             status = span.status
+            events = span.events or ()
         self.attrs = attrs
         self.name: str = name or ""
         self.status = status
         self.error = status is not None and status.status_code == StatusCode.ERROR
-        self.events = _events(span)
+        self.events: Sequence[Any] = events
         self.execution: bool | None = None  # whether it is an execution: read when asked
-        # a SpanContext is a tuple: unpacked, not read through its properties
-        trace_id, span_id, _remote, trace_flags, state, _valid = ctx
+        # a SpanContext is a tuple: indexed, not read through its properties
+        trace_id: int = ctx[0]
+        span_id: int = ctx[1]
+        trace_flags = ctx[3]
+        state = ctx[4]
         self.trace_id: int = trace_id
         self.span_id: int = span_id
         # the random bits of this span's event ids: from its (random) trace and span ids
         self.base_hash = (trace_id & _MASK80) ^ (span_id << 16)
         get = attrs.get
-        self.correlation_id = canonical_uuid(get(ONEX_CORRELATION_ID)) or str(uuid.UUID(int=trace_id))
+        self.correlation_id = canonical_uuid(get(ONEX_CORRELATION_ID)) or uuid_text(trace_id)
         agent = get(ONEX_AGENT_NAME) or get(GEN_AI_AGENT_NAME)
         if not agent and get(GEN_AI_OPERATION_NAME) == OP_INVOKE_AGENT:
             prefix = OP_INVOKE_AGENT + " "
@@ -129,7 +139,13 @@ class _SpanFacts:
         self.started_event_id = canonical_uuid(get(ONEX_STARTED_EVENT_ID))
         seed = get(ONEX_EVENT_ID_SEED)
         self.id_seed: str | None = str(seed) if seed else None
-        self.traceparent = f"00-{trace_id:032x}-{span_id:016x}-{int(trace_flags):02x}"
+        try:  # the ids' bytes in hex: several times cheaper than formatting the integers
+            self.traceparent = (
+                f"00-{trace_id.to_bytes(16, 'big').hex()}-{span_id.to_bytes(8, 'big').hex()}"
+                f"{_FLAGS_TEXT[trace_flags]}"
+            )
+        except (OverflowError, KeyError, AttributeError):  # not W3C's sizes: written as they are
+            self.traceparent = f"00-{trace_id:032x}-{span_id:016x}-{int(trace_flags):02x}"
         self.tracestate = state.to_header() if state else None
 
     def event_id(self, ts_ns: int, *what: object) -> str:
@@ -246,8 +262,8 @@ class _Builder:
                 _text(get(ONEX_WORKING_DIRECTORY)),
             )
         debug_mode, project_path, project_name, working_directory = context
-        if duration_ms is not None:
-            duration_ms = _number(duration_ms, "duration_ms", lo=0, integer=True)
+        if duration_ms is not None and (type(duration_ms) is not int or duration_ms < 0):
+            duration_ms = _number(duration_ms, "duration_ms", lo=0, integer=True)  # or raises
         payload = {
             "agent_name": self.facts.agent_name,
             "action_type": _VALUES[action_type],
@@ -261,14 +277,6 @@ class _Builder:
             "timestamp": rfc3339_ns(ts_ns),
         }
         return self.add(EventType.AGENT_ACTION, event_id, ts_ns, causation_id, payload)
-
-
-def _events(span: Any) -> Sequence[Any]:
-    """The span's events (the SDK's ``events`` property copies them on every read)."""
-    if type(span) in _SDK_SPANS:
-        events = span._events
-        return events._dq if type(events) is BoundedList else events  # type: ignore[attr-defined,no-any-return]
-    return span.events or ()
 
 
 def _exception_event(facts: _SpanFacts) -> Mapping[str, Any]:

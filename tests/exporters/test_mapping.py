@@ -564,3 +564,35 @@ def test_spans_of_other_instrumentations_are_decided_before_any_mapping_work() -
     for span in (tool, with_decision, oi, claude):
         assert not maps_to_nothing(span), span.name
     assert [r.event_type for r in span_to_records(with_decision)] == [EventType.AGENT_ACTION]
+
+
+@pytest.mark.parametrize(
+    ("trace_id", "span_id", "flags"),
+    [
+        (0x0123456789ABCDEF0123456789ABCDEF, 0x0123456789ABCDEF, 1),
+        (1, 1, 0),
+        (2**128 - 1, 2**64 - 1, 255),
+        (2**130 + 5, 2**70, 1),  # not W3C's sizes: written as they are
+    ],
+)
+def test_span_facts_write_traceparent_and_trace_correlation_like_the_formats(
+    trace_id: int, span_id: int, flags: int
+) -> None:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    from onex_exporters.mapping_span import _SpanFacts
+
+    span = ReadableSpan("x", context=SpanContext(trace_id, span_id, False, TraceFlags(flags)))
+    if trace_id >= 2**128:
+        with pytest.raises(ValueError):  # no correlation id of it, as str(uuid.UUID(int=...))
+            _SpanFacts(span)
+        span = ReadableSpan(
+            "x",
+            context=SpanContext(trace_id, span_id, False, TraceFlags(flags)),
+            attributes={c.ONEX_CORRELATION_ID: str(uuid.UUID(int=7))},
+        )
+    facts = _SpanFacts(span)
+    assert facts.traceparent == f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
+    if trace_id < 2**128:
+        assert facts.correlation_id == str(uuid.UUID(int=trace_id))
