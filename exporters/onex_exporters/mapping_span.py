@@ -7,8 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import StatusCode
 
@@ -20,6 +18,7 @@ from onex_exporters.mapping_values import (
     _number,
     _text,
 )
+from onex_exporters.normalize import SDK_SPANS as _SDK_SPANS
 from onex_exporters.normalize import SpanView, span_role
 from onex_otel.conventions import (
     CORRELATION_ID_NAMESPACE,
@@ -286,8 +285,6 @@ def _exception_event(facts: _SpanFacts) -> Mapping[str, Any]:
     return {}
 
 
-#: The SDK's span classes, whose fields are read directly rather than through their properties.
-_SDK_SPANS = frozenset({ReadableSpan, SdkSpan})
 #: Attribute keys any span that maps to something carries (onex's contract, a stamp of the span
 #: processor, a dialect's kind): a span with none of them, no mapped span event and no Claude
 #: Code name or scope maps to nothing.
