@@ -11,7 +11,7 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import StatusCode
 
 from onex_exporters.mapping import EventRecord, MappingOptions
-from onex_exporters.mapping_ids import _MASK80, _tag_hash, seeded_event_id
+from onex_exporters.mapping_ids import _MASK80, _tag_cache, _tag_hash, seeded_event_id
 from onex_exporters.mapping_values import (
     _VALUES,
     _bool,
@@ -80,6 +80,7 @@ class _SpanFacts:
         "error",
         "events",
         "execution",
+        "execution_id",
         "id_seed",
         "name",
         "span",
@@ -119,6 +120,7 @@ class _SpanFacts:
         self.error = status is not None and status.status_code == StatusCode.ERROR
         self.events: Sequence[Any] = events
         self.execution: bool | None = None  # whether it is an execution: read when asked
+        self.execution_id: str | None = None  # its execution id: made when asked
         # a SpanContext is a tuple: indexed, not read through its properties
         trace_id: int = ctx[0]
         span_id: int = ctx[1]
@@ -150,7 +152,8 @@ class _SpanFacts:
     def event_id(self, ts_ns: int, *what: object) -> str:
         if self.id_seed is not None:
             return seeded_event_id(self.id_seed, *what)
-        return uuid7_text(ts_ns, self.base_hash ^ _tag_hash(what))
+        tag = _tag_cache.get(what)  # the usual case, a tag seen before: no call
+        return uuid7_text(ts_ns, self.base_hash ^ (_tag_hash(what) if tag is None else tag))
 
 
 def _plain(span: Any) -> Mapping[str, Any]:
@@ -181,11 +184,16 @@ def _is_execution(facts: _SpanFacts) -> bool:
 
 
 def _execution_id(facts: _SpanFacts) -> str:
-    attrs = facts.attrs
-    found = canonical_uuid(attrs.get(ONEX_EXECUTION_ID)) or canonical_uuid(attrs.get(GEN_AI_AGENT_ID))
-    if found:
-        return found
-    return str(uuid.uuid5(CORRELATION_ID_NAMESPACE, f"{facts.trace_id:032x}{facts.span_id:016x}"))
+    """The execution id of an execution span (its attribute, its run id, or derived), once."""
+    found = facts.execution_id
+    if found is None:
+        attrs = facts.attrs
+        found = facts.execution_id = (
+            canonical_uuid(attrs.get(ONEX_EXECUTION_ID))
+            or canonical_uuid(attrs.get(GEN_AI_AGENT_ID))
+            or str(uuid.uuid5(CORRELATION_ID_NAMESPACE, f"{facts.trace_id:032x}{facts.span_id:016x}"))
+        )
+    return found
 
 
 def _started_id(facts: _SpanFacts) -> str:
