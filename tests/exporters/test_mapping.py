@@ -596,3 +596,80 @@ def test_span_facts_write_traceparent_and_trace_correlation_like_the_formats(
     assert facts.traceparent == f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
     if trace_id < 2**128:
         assert facts.correlation_id == str(uuid.UUID(int=trace_id))
+
+
+class _NotSdkSpan:
+    """A finished span as any other span class shows it: only its public properties."""
+
+    def __init__(self, span: Any) -> None:
+        self.name = span.name
+        self.context = span.context
+        self.parent = span.parent
+        self.kind = span.kind
+        self.status = span.status
+        self.events = span.events
+        self.start_time = span.start_time
+        self.end_time = span.end_time
+        self.instrumentation_scope = span.instrumentation_scope
+        self.attributes = dict(span.attributes or {})
+
+
+def _dialect_spans() -> list[Any]:
+    """Spans of framework dialects (no onex attributes): agent, tool and chain, with a failure."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("openinference.instrumentation.langchain")
+    with tracer.start_as_current_span("Agent", attributes={"openinference.span.kind": "AGENT"}):
+        with tracer.start_as_current_span(
+            "search",
+            attributes={
+                "openinference.span.kind": "TOOL",
+                "tool.name": "search",
+                "input.value": '{"query": "weather"}',
+                "output.value": "sunny",
+            },
+        ) as tool:
+            tool.set_status(Status(StatusCode.ERROR, "boom"))
+        with tracer.start_as_current_span("chain", attributes={"openinference.span.kind": "CHAIN"}):
+            pass
+    gen_ai = provider.get_tracer("pydantic-ai")
+    with (
+        gen_ai.start_as_current_span(
+            "invoke_agent weather", attributes={"gen_ai.operation.name": "invoke_agent"}
+        ),
+        gen_ai.start_as_current_span(
+            "execute_tool get_weather",
+            attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"},
+        ),
+    ):
+        pass
+    return list(memory.get_finished_spans())
+
+
+def test_sdk_spans_read_from_their_fields_map_to_the_bytes_of_the_general_path() -> None:
+    """The SDK's spans are read from their fields (no property): the same events, byte for byte."""
+    from onex_exporters.mapping_span import spans_to_map
+
+    f = SpanFactory()
+    run_full_execution(f)
+    run_full_execution(f, fail=True)
+    with f.execution(correlation_id=uuid.uuid4()) as root:
+        record_all_events(root)
+    spans: list[Any] = [*f.finished(), *_dialect_spans()]
+    mapped = 0
+    for span in spans:
+        other = _NotSdkSpan(span)
+        assert spans_to_map([span]) == [span] or not spans_to_map([other])
+        for lifecycle in (True, False):
+            fast = span_to_records(span, OPTIONS, include_lifecycle=lifecycle)
+            general = span_to_records(other, OPTIONS, include_lifecycle=lifecycle)
+            assert [(r.event_type, r.to_json(), r.traceparent, r.tracestate) for r in fast] == [
+                (r.event_type, r.to_json(), r.traceparent, r.tracestate) for r in general
+            ], span.name
+            mapped += len(fast)
+    assert mapped > 40
