@@ -138,9 +138,10 @@ def span_role(span: Any, attrs: Mapping[str, Any] | None = None) -> str | None:
     stamped = attrs.get(ONEX_SPAN_ROLE)
     if stamped is not None:
         return str(stamped)
-    role = d.claude_code_role(span.name or "", _scope(span))
+    scope = _scope(span)
+    role = d.claude_code_role(span.name or "", scope)
     if role is None:
-        role = d.role_of(attrs, _scope(span), top_level=getattr(span, "parent", None) is None)
+        role = d.role_of(attrs, scope, top_level=getattr(span, "parent", None) is None)
     if role == d.AGENT:
         return d.ROLE_EXECUTION
     if role == d.TOOL:
