@@ -20,7 +20,7 @@ from onex_exporters.mapping_span import (
     _Builder,
     _SpanFacts,
     _started_id,
-    spans_to_map,
+    may_map,
 )
 from onex_exporters.normalize import normalize
 from onex_otel.conventions import (
@@ -58,7 +58,7 @@ def span_to_records(
 
     Raises :class:`MappingError` when a value cannot fit a valid event.
     """
-    if not spans_to_map((span,)):
+    if not may_map(span):
         return []
     return map_span(span, options, include_lifecycle)
 

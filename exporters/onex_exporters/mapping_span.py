@@ -315,61 +315,56 @@ _MAPPED_EVENTS = frozenset(
 
 
 def maps_to_nothing(span: Any) -> bool:
-    """Whether ``span`` certainly maps to no event (a database or HTTP client span...).
-
-    See :func:`spans_to_map`, which decides it for a whole batch.
-    """
-    return not spans_to_map((span,))
+    """Whether ``span`` certainly maps to no event (a database or HTTP client span...)."""
+    return not may_map(span)
 
 
 def spans_to_map(spans: Iterable[Any]) -> list[Any]:
     """The spans of ``spans`` that may map to events, in order; the others certainly map to none.
 
-    Decided before any mapping work, from the attribute keys, the span's name, its
-    instrumentation scope and its events' names, each read only when the checks before it found
-    nothing; one loop for the batch (no call per span), so that a span of another
+    Decided before any mapping work (see :func:`may_map`), so that a span of another
     instrumentation (a database query, an HTTP call) costs the exporter this check alone.
     """
-    out: list[Any] = []
-    keep = out.append
-    disjoint = _MARKER_KEYS.isdisjoint
-    for span in spans:
-        if type(span) in _SDK_SPANS:  # the SDK's properties are Python calls: read the fields
-            attrs = span._attributes
-            if type(attrs) is BoundedAttributes:
-                attrs = attrs._dict
-            if attrs and not disjoint(attrs):
-                keep(span)
-                continue
-            name = span._name
-            scope = span._instrumentation_scope
-            if (name and name.startswith(CC_PREFIX)) or (
-                scope is not None and scope._name in CC_TRACES_SCOPES
-            ):
-                keep(span)
-                continue
-            events = span._events
-            if type(events) is BoundedList:
-                events = events._dq  # type: ignore[attr-defined]  # no copy, no lock
-        else:
-            try:
-                attrs = _plain(span)
-                name = span.name
-                scope = getattr(getattr(span, "instrumentation_scope", None), "name", None)
-                events = span.events
-            except Exception:  # not a span: the mapping says why (and the exporter counts it)
-                keep(span)
-                continue
-            if (
-                (attrs and not disjoint(attrs))
-                or (name and name.startswith(CC_PREFIX))
-                or scope in CC_TRACES_SCOPES
-            ):
-                keep(span)
-                continue
-        if events:
-            for event in events:
-                if event.name in _MAPPED_EVENTS:
-                    keep(span)
-                    break
-    return out
+    return list(filter(may_map, spans))
+
+
+def may_map(span: Any) -> bool:
+    """Whether ``span`` may map to events; ``False``: it certainly maps to none.
+
+    From the attribute keys, the span's name, its instrumentation scope and its events' names,
+    each read only when the checks before it found nothing.
+    """
+    if type(span) in _SDK_SPANS:  # the SDK's properties are Python calls: read the fields
+        attrs = span._attributes
+        if type(attrs) is BoundedAttributes:
+            attrs = attrs._dict
+        if attrs and not _MARKER_KEYS.isdisjoint(attrs):
+            return True
+        name = span._name
+        if name and name.startswith(CC_PREFIX):
+            return True
+        scope = span._instrumentation_scope
+        if scope is not None and scope._name in CC_TRACES_SCOPES:
+            return True
+        events = span._events
+        if type(events) is BoundedList:
+            events = events._dq  # type: ignore[attr-defined]  # no copy, no lock
+    else:
+        try:
+            attrs = _plain(span)
+            name = span.name
+            scope = getattr(getattr(span, "instrumentation_scope", None), "name", None)
+            events = span.events
+        except Exception:  # not a span: the mapping says why (and the exporter counts it)
+            return True
+        if (
+            (attrs and not _MARKER_KEYS.isdisjoint(attrs))
+            or (name and name.startswith(CC_PREFIX))
+            or scope in CC_TRACES_SCOPES
+        ):
+            return True
+    if events:
+        for event in events:
+            if event.name in _MAPPED_EVENTS:
+                return True
+    return False
