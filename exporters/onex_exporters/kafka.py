@@ -66,12 +66,14 @@ from onex_exporters.kafka_settings import (
     topics_from_settings,
 )
 from onex_exporters.mapping import (
+    ENCODE_ERRORS,
     EventRecord,
-    MappingError,
     MappingOptions,
     dumps,
-    span_to_records,
+    encode,
+    unserializable,
 )
+from onex_exporters.mapping_records import map_span
 from onex_exporters.mapping_span import spans_to_map
 from onex_exporters.rate_limited_log import RateLimitedLog
 from onex_exporters.routing import Route, RouteState
@@ -439,18 +441,19 @@ class OnexKafkaSpanExporter(SpanExporter):
         headers_of: dict[tuple[EventType, str, str | None], tuple[str, list[tuple[str, bytes]]]] = {}
         for event_type, envelope, traceparent, tracestate in records:
             try:
-                value = dumps(envelope)
-            except MappingError as exc:
+                value = encode(envelope)
+            except ENCODE_ERRORS as exc:
                 self._drop(DROP_UNSERIALIZABLE)
-                self._warn.warning("unserializable", "onex-otel dropped an event: %s", exc)
+                self._warn.warning("unserializable", "onex-otel dropped an event: %s", unserializable(exc))
                 continue
-            routed = headers_of.get((event_type, traceparent, tracestate))
+            key = (event_type, traceparent, tracestate)
+            routed = headers_of.get(key)
             if routed is None:
                 topic, fixed = static[event_type]
                 headers = [(HEADER_TRACEPARENT, traceparent.encode()), *fixed]
                 if tracestate:
                     headers.append((HEADER_TRACESTATE, tracestate.encode()))
-                routed = headers_of[(event_type, traceparent, tracestate)] = (topic, headers)
+                routed = headers_of[key] = (topic, headers)
             append((routed[0], value, envelope["correlation_id"].encode(), routed[1], None))
         token = otel_context.attach(otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
@@ -643,7 +646,7 @@ class OnexKafkaSpanExporter(SpanExporter):
             options = self.options
             for span in spans_to_map(spans):  # a database or HTTP span...: no more work
                 try:
-                    records.extend(span_to_records(span, options, include_lifecycle=include))
+                    records.extend(map_span(span, options, include))
                 except Exception as exc:
                     self._drop(DROP_UNSERIALIZABLE)
                     self._warn.warning(

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -133,14 +134,28 @@ except ImportError:  # pragma: no cover - depends on the installed extras
 _json_loads: Any = _orjson.loads if _orjson is not None else json.loads
 
 
+def _stdlib_encode(value: Any) -> bytes:
+    return _encoder.encode(value).encode()
+
+
+#: Compact UTF-8 JSON of an envelope dict, raising one of :data:`ENCODE_ERRORS` if it cannot be
+#: (for a loop over many events: :func:`dumps` is the same as a :class:`MappingError`).
+encode: Callable[[Any], bytes] = _orjson.dumps if _orjson is not None else _stdlib_encode
+#: What :data:`encode` raises for a value no JSON can hold.
+ENCODE_ERRORS = (TypeError, ValueError)
+
+
+def unserializable(exc: Exception) -> MappingError:
+    """The :class:`MappingError` of an event :data:`encode` refused with ``exc``."""
+    return MappingError(f"event is not JSON-serializable: {exc}")
+
+
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON of an envelope dict (:class:`MappingError` if it cannot be)."""
     try:
-        if _orjson is not None:
-            return bytes(_orjson.dumps(value))
-        return _encoder.encode(value).encode()
-    except (TypeError, ValueError) as exc:
-        raise MappingError(f"event is not JSON-serializable: {exc}") from None
+        return encode(value)
+    except ENCODE_ERRORS as exc:
+        raise unserializable(exc) from None
 
 
 #: The entry points and helpers, defined in the ``mapping_*`` modules (which import this module's

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from onex_exporters.mapping_span import (
     _Builder,
     _exception_event,
-    _is_error,
 )
 from onex_exporters.mapping_values import (
     _loads,
@@ -38,43 +37,54 @@ from onex_otel.conventions import (
 # actions
 # ----------------------------------------------------------------------------------------------
 def _with_sizes(
-    details: dict[str, Any], attrs: Mapping[str, Any], pairs: Iterable[tuple[str, str]]
+    details: dict[str, Any], get: Callable[[str], Any], pairs: Iterable[tuple[str, str]]
 ) -> dict[str, Any]:
+    """Add each JSON field's original size, for those the content policy cut."""
     for key, field in pairs:
-        size = attrs.get(key + ORIGINAL_SIZE_SUFFIX)
+        size = get(key)
         if size is not None:
-            details[field + "_original_size"] = size
+            details[field] = size
     return details
+
+
+#: (the attribute of a cut JSON field's original size, the detail that reports it)
+_TOOL_SIZES = (
+    (GEN_AI_TOOL_CALL_ARGUMENTS + ORIGINAL_SIZE_SUFFIX, "parameters_original_size"),
+    (GEN_AI_TOOL_CALL_RESULT + ORIGINAL_SIZE_SUFFIX, "result_original_size"),
+)
+_DECISION_SIZES = (
+    (ATTR_DECISION_CONTEXT + ORIGINAL_SIZE_SUFFIX, "decision_context_original_size"),
+    (ATTR_DECISION_RESULT + ORIGINAL_SIZE_SUFFIX, "decision_result_original_size"),
+)
 
 
 def _tool_call(b: _Builder) -> None:
     facts = b.facts
-    span = facts.span
-    attrs = facts.attrs
-    start = span.start_time or 0
-    end = span.end_time or start
-    tool = attrs.get(ONEX_ACTION_NAME) or attrs.get(GEN_AI_TOOL_NAME)
+    get = facts.attrs.get
+    start = facts.start or 0
+    end = facts.end or start
+    tool = get(ONEX_ACTION_NAME) or get(GEN_AI_TOOL_NAME)
     if not tool:
-        name = span.name or ""
+        name = facts.name
         prefix = OP_EXECUTE_TOOL + " "
         tool = name[len(prefix) :] if name.startswith(prefix) else name
+    arguments = get(GEN_AI_TOOL_CALL_ARGUMENTS)
+    result = get(GEN_AI_TOOL_CALL_RESULT)
     details: dict[str, Any] = {
-        "tool_call_id": _text(attrs.get(GEN_AI_TOOL_CALL_ID)),
-        "tool_type": _text(attrs.get(GEN_AI_TOOL_TYPE)),
-        "parameters": _loads(attrs.get(GEN_AI_TOOL_CALL_ARGUMENTS)),
-        "result": _loads(attrs.get(GEN_AI_TOOL_CALL_RESULT)),
-        "success": not _is_error(span),
+        "tool_call_id": _text(get(GEN_AI_TOOL_CALL_ID)),
+        "tool_type": _text(get(GEN_AI_TOOL_TYPE)),
+        "parameters": _loads(arguments) if arguments is not None else None,
+        "result": _loads(result) if result is not None else None,
+        "success": not facts.error,
         "error": None,
     }
-    if not details["success"]:
-        exc = _exception_event(span)
+    if facts.error:
+        exc = _exception_event(facts)
         details["error"] = {
-            "type": _text(attrs.get(ERROR_TYPE) or exc.get(EXCEPTION_TYPE)),
-            "message": _text(exc.get(EXCEPTION_MESSAGE) or span.status.description),
+            "type": _text(get(ERROR_TYPE) or exc.get(EXCEPTION_TYPE)),
+            "message": _text(exc.get(EXCEPTION_MESSAGE) or facts.status.description),
         }
-    _with_sizes(
-        details, attrs, ((GEN_AI_TOOL_CALL_ARGUMENTS, "parameters"), (GEN_AI_TOOL_CALL_RESULT, "result"))
-    )
+    _with_sizes(details, get, _TOOL_SIZES)
     b.action(
         facts.event_id(end, "action"),
         end,
@@ -88,26 +98,21 @@ def _tool_call(b: _Builder) -> None:
 
 def _decision_span(b: _Builder) -> None:
     facts = b.facts
-    span = facts.span
-    attrs = facts.attrs
-    start = span.start_time or 0
-    end = span.end_time or start
+    get = facts.attrs.get
+    start = facts.start or 0
+    end = facts.end or start
     details: dict[str, Any] = {
-        "decision_context": _loads(attrs.get(ATTR_DECISION_CONTEXT)),
-        "decision_result": _loads(attrs.get(ATTR_DECISION_RESULT)),
+        "decision_context": _loads(get(ATTR_DECISION_CONTEXT)),
+        "decision_result": _loads(get(ATTR_DECISION_RESULT)),
     }
-    if _is_error(span):
-        exc = _exception_event(span)
+    if facts.error:
+        exc = _exception_event(facts)
         details["error"] = {
-            "type": _text(attrs.get(ERROR_TYPE) or exc.get(EXCEPTION_TYPE)),
+            "type": _text(get(ERROR_TYPE) or exc.get(EXCEPTION_TYPE)),
             "message": _text(exc.get(EXCEPTION_MESSAGE)),
         }
-    _with_sizes(
-        details,
-        attrs,
-        ((ATTR_DECISION_CONTEXT, "decision_context"), (ATTR_DECISION_RESULT, "decision_result")),
-    )
-    name = attrs.get(ONEX_ACTION_NAME) or (span.name or "").removeprefix("decision ")
+    _with_sizes(details, get, _DECISION_SIZES)
+    name = get(ONEX_ACTION_NAME) or facts.name.removeprefix("decision ")
     b.action(
         facts.event_id(end, "action"),
         end,

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
+
 from onex_exporters.mapping import MappingError
 from onex_exporters.mapping_execution import _progress_payload
 from onex_exporters.mapping_span import (
+    _MAPPED_EVENTS,
     _Builder,
+    _is_execution,
     _started_id,
-    is_execution_span,
 )
 from onex_exporters.mapping_values import (
     _array,
@@ -82,11 +85,28 @@ from onex_otel.timestamps import rfc3339_ns
 def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> None:
     facts = b.facts
     name = event.name
+    if name not in _MAPPED_EVENTS:  # any other span event (an exception...) maps to nothing
+        return
     a: Mapping[str, Any] = event.attributes or {}
-    ts = event.timestamp or facts.span.end_time or 0
+    if type(a) is BoundedAttributes:  # the SDK's read-only mapping is slow to query
+        a = a._dict
+    ts = event.timestamp or facts.end or 0
+    if name == EVENT_PROGRESS:
+        if include_progress and _is_execution(facts):
+            stage, percent = a.get(ATTR_STAGE), a.get(ATTR_PERCENT)
+            payload = _progress_payload(facts, stage, percent, a.get(ATTR_METADATA), ts)
+            # the id progress_records gives the real-time report of the same call
+            b.add(
+                EventType.EXECUTION_PROGRESS,
+                facts.event_id(ts, "progress", stage, percent),
+                ts,
+                _started_id(facts),
+                payload,
+            )
+        return
     eid = facts.event_id(ts, "event", index)
     cause = facts.started_event_id
-    if facts.started_event_id is None and is_execution_span(facts.span):
+    if facts.started_event_id is None and _is_execution(facts):
         cause = _started_id(facts)
     duration = a.get(ATTR_EVENT_DURATION_MS)
     if name == EVENT_DECISION:
@@ -193,14 +213,3 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             "timestamp": rfc3339_ns(ts),
         }
         b.add(EventType.DETECTION_FAILURE, eid, ts, cause, payload)
-    elif name == EVENT_PROGRESS and include_progress and is_execution_span(facts.span):
-        stage, percent = a.get(ATTR_STAGE), a.get(ATTR_PERCENT)
-        payload = _progress_payload(facts, stage, percent, a.get(ATTR_METADATA), ts)
-        # the id progress_records gives the real-time report of the same call
-        b.add(
-            EventType.EXECUTION_PROGRESS,
-            facts.event_id(ts, "progress", stage, percent),
-            ts,
-            _started_id(facts),
-            payload,
-        )

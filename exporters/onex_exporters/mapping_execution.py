@@ -8,7 +8,6 @@ from onex_exporters.mapping_span import (
     _Builder,
     _exception_event,
     _execution_id,
-    _is_error,
     _SpanFacts,
     _started_id,
 )
@@ -58,7 +57,7 @@ from onex_otel.timestamps import rfc3339_ns
 def _started(b: _Builder) -> None:
     facts = b.facts
     attrs = facts.attrs
-    start = facts.span.start_time or 0
+    start = facts.start or 0
     started_id = _started_id(facts)
     session_id = _text(attrs.get(ONEX_SESSION_ID) or attrs.get(GEN_AI_CONVERSATION_ID))
     user_request = _text(attrs.get(ONEX_USER_REQUEST))
@@ -100,17 +99,16 @@ def _started(b: _Builder) -> None:
 
 def _ended(b: _Builder) -> None:
     facts = b.facts
-    span = facts.span
     attrs = facts.attrs
-    start = span.start_time or 0
-    end = span.end_time or start
+    start = facts.start or 0
+    end = facts.end or start
     started_id = _started_id(facts)
     duration = _ms(start, end)
     execution_id = _execution_id(facts)
     session_id = _text(attrs.get(ONEX_SESSION_ID) or attrs.get(GEN_AI_CONVERSATION_ID))
     status = attrs.get(ONEX_EXECUTION_STATUS)
     if status not in (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
-        status = ExecutionStatus.FAILED if _is_error(span) else ExecutionStatus.SUCCESS
+        status = ExecutionStatus.FAILED if facts.error else ExecutionStatus.SUCCESS
     end_id = facts.event_id(end, "ended")
     if status == ExecutionStatus.SUCCESS:
         quality = _number(attrs.get(ONEX_QUALITY_SCORE), "quality_score", lo=SCORE_MIN, hi=SCORE_MAX)
@@ -144,10 +142,10 @@ def _ended(b: _Builder) -> None:
             duration,
         )
         return
-    exc = _exception_event(span)
+    exc = _exception_event(facts)
     error_type = _text(attrs.get(ONEX_ERROR_TYPE) or attrs.get(ERROR_TYPE) or exc.get(EXCEPTION_TYPE))
     error_message = (
-        _text(attrs.get(ONEX_ERROR_MESSAGE) or exc.get(EXCEPTION_MESSAGE) or span.status.description) or ""
+        _text(attrs.get(ONEX_ERROR_MESSAGE) or exc.get(EXCEPTION_MESSAGE) or facts.status.description) or ""
     )
     stack = _text(exc.get(EXCEPTION_STACKTRACE))
     partial = _loads(attrs.get(ONEX_PARTIAL_RESULTS))

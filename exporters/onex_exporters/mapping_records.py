@@ -18,10 +18,9 @@ from onex_exporters.mapping_events import _span_event
 from onex_exporters.mapping_execution import _ended, _progress_payload, _started
 from onex_exporters.mapping_span import (
     _Builder,
-    _events,
     _SpanFacts,
     _started_id,
-    maps_to_nothing,
+    may_map,
 )
 from onex_exporters.normalize import normalize
 from onex_otel.conventions import (
@@ -59,8 +58,13 @@ def span_to_records(
 
     Raises :class:`MappingError` when a value cannot fit a valid event.
     """
-    if maps_to_nothing(span):
+    if not may_map(span):
         return []
+    return map_span(span, options, include_lifecycle)
+
+
+def map_span(span: Any, options: MappingOptions, include_lifecycle: bool) -> list[EventRecord]:
+    """:func:`span_to_records` of a span :func:`~onex_exporters.mapping_span.spans_to_map` kept."""
     facts = _SpanFacts(normalize(span))
     b = _Builder(facts, options)
     op = facts.attrs.get(GEN_AI_OPERATION_NAME)
@@ -71,11 +75,11 @@ def span_to_records(
         _tool_call(b)
     elif op == OP_DECISION or facts.attrs.get(ONEX_ACTION_TYPE) == ActionType.DECISION:
         _decision_span(b)
-    for index, event in enumerate(_events(facts.span)):
+    for index, event in enumerate(facts.events):
         _span_event(b, index, event, include_lifecycle)
     if op == OP_INVOKE_AGENT and include_lifecycle:
         _ended(b)
-    if (facts.span.name or "").startswith(CC_PREFIX):  # Claude Code: subagent runs, tool errors
+    if facts.name.startswith(CC_PREFIX):  # Claude Code: subagent runs, tool errors
         from onex_exporters.claude_code import span_extras
 
         b.records.extend(span_extras(facts.span, options))

@@ -7,19 +7,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import StatusCode
 
 from onex_exporters.mapping import EventRecord, MappingOptions
-from onex_exporters.mapping_ids import _MASK80, _tag_hash, seeded_event_id
+from onex_exporters.mapping_ids import _MASK80, _tag_cache, _tag_hash, seeded_event_id
 from onex_exporters.mapping_values import (
     _VALUES,
     _bool,
     _number,
     _text,
 )
+from onex_exporters.normalize import SDK_SPANS as _SDK_SPANS
 from onex_exporters.normalize import SpanView, span_role
 from onex_otel.conventions import (
     CORRELATION_ID_NAMESPACE,
@@ -59,13 +58,16 @@ from onex_otel.dialects import (
     ROLE_EXECUTION,
     TRACELOOP_SPAN_KIND,
 )
-from onex_otel.ids import canonical_uuid, uuid7_text
+from onex_otel.ids import canonical_uuid, uuid7_text, uuid_text
 from onex_otel.timestamps import rfc3339_ns
-
 
 # ----------------------------------------------------------------------------------------------
 # what a span is
 # ----------------------------------------------------------------------------------------------
+#: the traceparent's last field of each value of the trace flags
+_FLAGS_TEXT = {flags: f"-{flags:02x}" for flags in range(256)}
+
+
 class _SpanFacts:
     """The facts of one span that every event of it needs, read once."""
 
@@ -74,10 +76,18 @@ class _SpanFacts:
         "attrs",
         "base_hash",
         "correlation_id",
+        "end",
+        "error",
+        "events",
+        "execution",
+        "execution_id",
         "id_seed",
+        "name",
         "span",
         "span_id",
+        "start",
         "started_event_id",
+        "status",
         "trace_id",
         "traceparent",
         "tracestate",
@@ -85,34 +95,65 @@ class _SpanFacts:
 
     def __init__(self, span: Any) -> None:
         self.span = span
-        attrs: Mapping[str, Any] = _plain(span)
+        if type(span) in _SDK_SPANS:  # the SDK's properties are Python calls: read the fields
+            attrs: Mapping[str, Any] = span._attributes
+            attrs = attrs._dict if type(attrs) is BoundedAttributes else _plain(span)
+            ctx = span._context
+            name = span._name
+            self.start: int | None = span._start_time
+            self.end: int | None = span._end_time
+            status = span._status
+            events = span._events
+            if type(events) is BoundedList:
+                events = events._dq  # type: ignore[attr-defined]  # no copy, no lock
+        else:
+            attrs = _plain(span)
+            ctx = span.context
+            name = span.name
+            self.start = span.start_time
+            self.end = span.end_time
+            status = span.status
+            events = span.events or ()
         self.attrs = attrs
-        ctx = span._context if type(span) in _SDK_SPANS else span.context
-        # a SpanContext is a tuple: unpacked, not read through its properties
-        trace_id, span_id, _remote, trace_flags, state, _valid = ctx
+        self.name: str = name or ""
+        self.status = status
+        self.error = status is not None and status.status_code == StatusCode.ERROR
+        self.events: Sequence[Any] = events
+        self.execution: bool | None = None  # whether it is an execution: read when asked
+        self.execution_id: str | None = None  # its execution id: made when asked
+        # a SpanContext is a tuple: indexed, not read through its properties
+        trace_id: int = ctx[0]
+        span_id: int = ctx[1]
+        trace_flags = ctx[3]
+        state = ctx[4]
         self.trace_id: int = trace_id
         self.span_id: int = span_id
         # the random bits of this span's event ids: from its (random) trace and span ids
-        self.base_hash = (self.trace_id & _MASK80) ^ (self.span_id << 16)
-        self.correlation_id = canonical_uuid(attrs.get(ONEX_CORRELATION_ID)) or str(
-            uuid.UUID(int=self.trace_id)
-        )
-        agent = attrs.get(ONEX_AGENT_NAME) or attrs.get(GEN_AI_AGENT_NAME)
-        if not agent and attrs.get(GEN_AI_OPERATION_NAME) == OP_INVOKE_AGENT:
+        self.base_hash = (trace_id & _MASK80) ^ (span_id << 16)
+        get = attrs.get
+        self.correlation_id = canonical_uuid(get(ONEX_CORRELATION_ID)) or uuid_text(trace_id)
+        agent = get(ONEX_AGENT_NAME) or get(GEN_AI_AGENT_NAME)
+        if not agent and get(GEN_AI_OPERATION_NAME) == OP_INVOKE_AGENT:
             prefix = OP_INVOKE_AGENT + " "
-            name = span.name or ""
-            agent = name[len(prefix) :] if name.startswith(prefix) else None
+            agent = self.name[len(prefix) :] if self.name.startswith(prefix) else None
         self.agent_name: str = str(agent) if agent else UNKNOWN_AGENT
-        self.started_event_id = canonical_uuid(attrs.get(ONEX_STARTED_EVENT_ID))
-        seed = attrs.get(ONEX_EVENT_ID_SEED)
+        self.started_event_id = canonical_uuid(get(ONEX_STARTED_EVENT_ID))
+        seed = get(ONEX_EVENT_ID_SEED)
         self.id_seed: str | None = str(seed) if seed else None
-        self.traceparent = f"00-{trace_id:032x}-{span_id:016x}-{int(trace_flags):02x}"
+        try:  # the ids' bytes in hex: several times cheaper than formatting the integers
+            self.traceparent = (
+                f"00-{trace_id.to_bytes(16, 'big').hex()}-{span_id.to_bytes(8, 'big').hex()}"
+                f"{_FLAGS_TEXT[trace_flags]}"
+            )
+        except (OverflowError, KeyError, AttributeError):  # not W3C's sizes: written as they are
+            self.traceparent = f"00-{trace_id:032x}-{span_id:016x}-{int(trace_flags):02x}"
         self.tracestate = state.to_header() if state else None
 
     def event_id(self, ts_ns: int, *what: object) -> str:
         if self.id_seed is not None:
             return seeded_event_id(self.id_seed, *what)
-        return uuid7_text(ts_ns, self.base_hash ^ _tag_hash(what))
+        tag = _tag_cache.get(what)  # the usual case, a tag seen before: no call
+        return uuid7_text(ts_ns, self.base_hash ^ (_tag_hash(what) if tag is None else tag))
 
 
 def _plain(span: Any) -> Mapping[str, Any]:
@@ -135,30 +176,48 @@ def is_execution_span(span: Any) -> bool:
     return span_role(span) == ROLE_EXECUTION
 
 
+def _is_execution(facts: _SpanFacts) -> bool:
+    """:func:`is_execution_span` of the facts' span, decided once."""
+    if facts.execution is None:
+        facts.execution = is_execution_span(facts.span)
+    return facts.execution
+
+
 def _execution_id(facts: _SpanFacts) -> str:
-    attrs = facts.attrs
-    found = canonical_uuid(attrs.get(ONEX_EXECUTION_ID)) or canonical_uuid(attrs.get(GEN_AI_AGENT_ID))
-    if found:
-        return found
-    return str(uuid.uuid5(CORRELATION_ID_NAMESPACE, f"{facts.trace_id:032x}{facts.span_id:016x}"))
+    """The execution id of an execution span (its attribute, its run id, or derived), once."""
+    found = facts.execution_id
+    if found is None:
+        attrs = facts.attrs
+        found = facts.execution_id = (
+            canonical_uuid(attrs.get(ONEX_EXECUTION_ID))
+            or canonical_uuid(attrs.get(GEN_AI_AGENT_ID))
+            or str(uuid.uuid5(CORRELATION_ID_NAMESPACE, f"{facts.trace_id:032x}{facts.span_id:016x}"))
+        )
+    return found
 
 
 def _started_id(facts: _SpanFacts) -> str:
     """The started event id of an execution span (its own attribute, or derived)."""
     if facts.started_event_id:
         return facts.started_event_id
-    return facts.event_id(facts.span.start_time or 0, "started")
+    return facts.event_id(facts.start or 0, "started")
+
+
+#: builds an :class:`EventRecord` without the Python-level ``__new__`` of a named tuple
+_new_record = tuple.__new__
 
 
 class _Builder:
     """Collects the records of one span."""
 
-    __slots__ = ("facts", "options", "records")
+    __slots__ = ("action_context", "facts", "options", "records")
 
     def __init__(self, facts: _SpanFacts, options: MappingOptions) -> None:
         self.facts = facts
         self.options = options
         self.records: list[EventRecord] = []
+        #: the fields every agent_action of this span shares, read at its first action
+        self.action_context: tuple[bool, str | None, str | None, str | None] | None = None
 
     def add(
         self,
@@ -169,21 +228,25 @@ class _Builder:
         payload: dict[str, Any],
         correlation_id: str | None = None,
     ) -> str:
-        cid = correlation_id or self.facts.correlation_id
+        facts = self.facts
+        options = self.options
+        cid = correlation_id or facts.correlation_id
         payload["correlation_id"] = cid
         envelope = {
             "event_type": _VALUES[event_type],
             "event_id": event_id,
             "timestamp": rfc3339_ns(ts_ns),
-            "tenant_id": self.options.tenant_id,
+            "tenant_id": options.tenant_id,
             "namespace": ENVELOPE_NAMESPACE,
-            "source": self.options.source,
+            "source": options.source,
             "correlation_id": cid,
             "causation_id": causation_id,
             "schema_ref": SCHEMA_REFS[event_type],
             "payload": payload,
         }
-        self.records.append(EventRecord(event_type, envelope, self.facts.traceparent, self.facts.tracestate))
+        self.records.append(
+            _new_record(EventRecord, (event_type, envelope, facts.traceparent, facts.tracestate))
+        )
         return event_id
 
     def action(
@@ -196,53 +259,47 @@ class _Builder:
         details: dict[str, Any],
         duration_ms: int | None,
     ) -> str:
-        attrs = self.facts.attrs
+        context = self.action_context
+        if context is None:
+            get = self.facts.attrs.get
+            context = self.action_context = (
+                _bool(get(ONEX_DEBUG_MODE), True),
+                _text(get(ONEX_PROJECT_PATH)),
+                _text(get(ONEX_PROJECT_NAME)),
+                _text(get(ONEX_WORKING_DIRECTORY)),
+            )
+        debug_mode, project_path, project_name, working_directory = context
+        if duration_ms is not None and (type(duration_ms) is not int or duration_ms < 0):
+            duration_ms = _number(duration_ms, "duration_ms", lo=0, integer=True)  # or raises
         payload = {
             "agent_name": self.facts.agent_name,
             "action_type": _VALUES[action_type],
             "action_name": action_name,
             "action_details": details,
-            "debug_mode": _bool(attrs.get(ONEX_DEBUG_MODE), True),
-            "duration_ms": _number(duration_ms, "duration_ms", lo=0, integer=True),
-            "project_path": _text(attrs.get(ONEX_PROJECT_PATH)),
-            "project_name": _text(attrs.get(ONEX_PROJECT_NAME)),
-            "working_directory": _text(attrs.get(ONEX_WORKING_DIRECTORY)),
+            "debug_mode": debug_mode,
+            "duration_ms": duration_ms,
+            "project_path": project_path,
+            "project_name": project_name,
+            "working_directory": working_directory,
             "timestamp": rfc3339_ns(ts_ns),
         }
         return self.add(EventType.AGENT_ACTION, event_id, ts_ns, causation_id, payload)
 
 
-def _events(span: Any) -> Sequence[Any]:
-    """The span's events (the SDK's ``events`` property copies them on every read)."""
-    if type(span) in _SDK_SPANS:
-        events = span._events
-        return events._dq if type(events) is BoundedList else events  # type: ignore[attr-defined,no-any-return]
-    return span.events or ()
-
-
-def _exception_event(span: Any) -> Mapping[str, Any]:
-    for event in _events(span):
+def _exception_event(facts: _SpanFacts) -> Mapping[str, Any]:
+    for event in facts.events:
         if event.name == "exception":
             return event.attributes or {}
     return {}
 
 
-def _is_error(span: Any) -> bool:
-    return bool(span.status is not None and span.status.status_code == StatusCode.ERROR)
-
-
 #: Attribute keys any span that maps to something carries (onex's contract, a stamp of the span
 #: processor, a dialect's kind): a span with none of them, no mapped span event and no Claude
 #: Code name or scope maps to nothing.
-#: The SDK's span classes, whose fields :func:`maps_to_nothing` reads directly.
-_SDK_SPANS = frozenset({ReadableSpan, SdkSpan})
-_OPERATION, _ROLE, _ACTION_TYPE, _TRACELOOP_KIND, _OI_KIND = (
-    GEN_AI_OPERATION_NAME,
-    ONEX_SPAN_ROLE,
-    ONEX_ACTION_TYPE,
-    TRACELOOP_SPAN_KIND,
-    OI_SPAN_KIND,
+_MARKER_KEYS = frozenset(
+    {GEN_AI_OPERATION_NAME, ONEX_SPAN_ROLE, ONEX_ACTION_TYPE, TRACELOOP_SPAN_KIND, OI_SPAN_KIND}
 )
+#: The span event names that map to events.
 _MAPPED_EVENTS = frozenset(
     {
         EVENT_DECISION,
@@ -258,70 +315,56 @@ _MAPPED_EVENTS = frozenset(
 
 
 def maps_to_nothing(span: Any) -> bool:
-    """Whether ``span`` certainly maps to no event (a database or HTTP client span...).
-
-    See :func:`spans_to_map`, which decides it for a whole batch.
-    """
-    return not spans_to_map((span,))
+    """Whether ``span`` certainly maps to no event (a database or HTTP client span...)."""
+    return not may_map(span)
 
 
 def spans_to_map(spans: Iterable[Any]) -> list[Any]:
     """The spans of ``spans`` that may map to events, in order; the others certainly map to none.
 
-    Decided before any mapping work, from the attribute keys, the span events' names, the span's
-    name and its instrumentation scope; one loop for the batch (no call per span), so that a
-    span of another instrumentation (a database query, an HTTP call) costs the exporter this
-    check alone.
+    Decided before any mapping work (see :func:`may_map`), so that a span of another
+    instrumentation (a database query, an HTTP call) costs the exporter this check alone.
     """
-    out: list[Any] = []
-    keep = out.append
-    for span in spans:
-        if type(span) in _SDK_SPANS:  # the SDK's properties are Python calls: read the fields
-            attrs = span._attributes
-            if type(attrs) is BoundedAttributes:
-                attrs = attrs._dict
-            name = span._name
-            scope = span._instrumentation_scope
-            scope = scope._name if scope is not None else None
-            events = span._events
-            if type(events) is BoundedList:
-                events = events._dq  # type: ignore[attr-defined]  # no copy, no lock
-        else:
-            try:
-                attrs = _plain(span)
-                name = span.name
-                scope = getattr(getattr(span, "instrumentation_scope", None), "name", None)
-                events = span.events
-            except Exception:  # not a span: the mapping says why (and the exporter counts it)
-                keep(span)
-                continue
+    return list(filter(may_map, spans))
+
+
+def may_map(span: Any) -> bool:
+    """Whether ``span`` may map to events; ``False``: it certainly maps to none.
+
+    From the attribute keys, the span's name, its instrumentation scope and its events' names,
+    each read only when the checks before it found nothing.
+    """
+    if type(span) in _SDK_SPANS:  # the SDK's properties are Python calls: read the fields
+        attrs = span._attributes
+        if type(attrs) is BoundedAttributes:
+            attrs = attrs._dict
+        if attrs and not _MARKER_KEYS.isdisjoint(attrs):
+            return True
+        name = span._name
+        if name and name.startswith(CC_PREFIX):
+            return True
+        scope = span._instrumentation_scope
+        if scope is not None and scope._name in CC_TRACES_SCOPES:
+            return True
+        events = span._events
+        if type(events) is BoundedList:
+            events = events._dq  # type: ignore[attr-defined]  # no copy, no lock
+    else:
+        try:
+            attrs = _plain(span)
+            name = span.name
+            scope = getattr(getattr(span, "instrumentation_scope", None), "name", None)
+            events = span.events
+        except Exception:  # not a span: the mapping says why (and the exporter counts it)
+            return True
         if (
-            (
-                attrs
-                and (
-                    _OPERATION in attrs
-                    or _ROLE in attrs
-                    or _ACTION_TYPE in attrs
-                    or _TRACELOOP_KIND in attrs
-                    or _OI_KIND in attrs
-                )
-            )
+            (attrs and not _MARKER_KEYS.isdisjoint(attrs))
             or (name and name.startswith(CC_PREFIX))
             or scope in CC_TRACES_SCOPES
         ):
-            keep(span)
-            continue
-        if events:
-            for event in events:
-                if event.name in _MAPPED_EVENTS:
-                    keep(span)
-                    break
-    return out
-    for event in events:  # noqa: SIM110 - a plain loop: no generator per span
-        if event.name in _MAPPED_EVENTS:
-            return False
-    return True
-    for event in events:  # noqa: SIM110 - a plain loop: no generator per span
-        if event.name in _MAPPED_EVENTS:
-            return False
-    return True
+            return True
+    if events:
+        for event in events:
+            if event.name in _MAPPED_EVENTS:
+                return True
+    return False

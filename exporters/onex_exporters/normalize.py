@@ -26,6 +26,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Span as SdkSpan
+
 from onex_exporters import claude_code
 from onex_otel import _payload
 from onex_otel import dialects as d
@@ -108,6 +112,10 @@ class SpanView:
         self.attributes = attributes
 
 
+#: The SDK's span classes, whose fields are read directly rather than through their properties.
+SDK_SPANS = frozenset({ReadableSpan, SdkSpan})
+
+
 def _scope(span: Any) -> str:
     scope = getattr(span, "instrumentation_scope", None)
     return str(getattr(scope, "name", "") or "")
@@ -130,9 +138,10 @@ def span_role(span: Any, attrs: Mapping[str, Any] | None = None) -> str | None:
     stamped = attrs.get(ONEX_SPAN_ROLE)
     if stamped is not None:
         return str(stamped)
-    role = d.claude_code_role(span.name or "", _scope(span))
+    scope = _scope(span)
+    role = d.claude_code_role(span.name or "", scope)
     if role is None:
-        role = d.role_of(attrs, _scope(span), top_level=getattr(span, "parent", None) is None)
+        role = d.role_of(attrs, scope, top_level=getattr(span, "parent", None) is None)
     if role == d.AGENT:
         return d.ROLE_EXECUTION
     if role == d.TOOL:
@@ -142,6 +151,14 @@ def span_role(span: Any, attrs: Mapping[str, Any] | None = None) -> str | None:
 
 def normalize(span: Any) -> Any:
     """``span`` itself when it is onex-otel's or of no known dialect, else its :class:`SpanView`."""
+    if type(span) in SDK_SPANS:  # onex-otel's own span, the usual case, told from the SDK's fields
+        scope_of = span._instrumentation_scope
+        if getattr(scope_of, "_name", None) == INSTRUMENTATION_NAME:
+            own = span._attributes
+            if type(own) is BoundedAttributes:
+                own = own._dict
+            if not own or ONEX_SPAN_ROLE not in own:
+                return span
     attrs = _attrs(span)
     scope = _scope(span)
     if scope == INSTRUMENTATION_NAME and ONEX_SPAN_ROLE not in attrs:

@@ -564,3 +564,113 @@ def test_spans_of_other_instrumentations_are_decided_before_any_mapping_work() -
     for span in (tool, with_decision, oi, claude):
         assert not maps_to_nothing(span), span.name
     assert [r.event_type for r in span_to_records(with_decision)] == [EventType.AGENT_ACTION]
+
+
+@pytest.mark.parametrize(
+    ("trace_id", "span_id", "flags"),
+    [
+        (0x0123456789ABCDEF0123456789ABCDEF, 0x0123456789ABCDEF, 1),
+        (1, 1, 0),
+        (2**128 - 1, 2**64 - 1, 255),
+        (2**130 + 5, 2**70, 1),  # not W3C's sizes: written as they are
+    ],
+)
+def test_span_facts_write_traceparent_and_trace_correlation_like_the_formats(
+    trace_id: int, span_id: int, flags: int
+) -> None:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    from onex_exporters.mapping_span import _SpanFacts
+
+    span = ReadableSpan("x", context=SpanContext(trace_id, span_id, False, TraceFlags(flags)))
+    if trace_id >= 2**128:
+        with pytest.raises(ValueError):  # no correlation id of it, as str(uuid.UUID(int=...))
+            _SpanFacts(span)
+        span = ReadableSpan(
+            "x",
+            context=SpanContext(trace_id, span_id, False, TraceFlags(flags)),
+            attributes={c.ONEX_CORRELATION_ID: str(uuid.UUID(int=7))},
+        )
+    facts = _SpanFacts(span)
+    assert facts.traceparent == f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
+    if trace_id < 2**128:
+        assert facts.correlation_id == str(uuid.UUID(int=trace_id))
+
+
+class _NotSdkSpan:
+    """A finished span as any other span class shows it: only its public properties."""
+
+    def __init__(self, span: Any) -> None:
+        self.name = span.name
+        self.context = span.context
+        self.parent = span.parent
+        self.kind = span.kind
+        self.status = span.status
+        self.events = span.events
+        self.start_time = span.start_time
+        self.end_time = span.end_time
+        self.instrumentation_scope = span.instrumentation_scope
+        self.attributes = dict(span.attributes or {})
+
+
+def _dialect_spans() -> list[Any]:
+    """Spans of framework dialects (no onex attributes): agent, tool and chain, with a failure."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("openinference.instrumentation.langchain")
+    with tracer.start_as_current_span("Agent", attributes={"openinference.span.kind": "AGENT"}):
+        with tracer.start_as_current_span(
+            "search",
+            attributes={
+                "openinference.span.kind": "TOOL",
+                "tool.name": "search",
+                "input.value": '{"query": "weather"}',
+                "output.value": "sunny",
+            },
+        ) as tool:
+            tool.set_status(Status(StatusCode.ERROR, "boom"))
+        with tracer.start_as_current_span("chain", attributes={"openinference.span.kind": "CHAIN"}):
+            pass
+    gen_ai = provider.get_tracer("pydantic-ai")
+    with (
+        gen_ai.start_as_current_span(
+            "invoke_agent weather", attributes={"gen_ai.operation.name": "invoke_agent"}
+        ),
+        gen_ai.start_as_current_span(
+            "execute_tool get_weather",
+            attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"},
+        ),
+    ):
+        pass
+    return list(memory.get_finished_spans())
+
+
+def test_sdk_spans_read_from_their_fields_map_to_the_bytes_of_the_general_path() -> None:
+    """The SDK's spans are read from their fields (no property): the same events, byte for byte."""
+    from onex_exporters.mapping_span import may_map, spans_to_map
+
+    f = SpanFactory()
+    run_full_execution(f)
+    run_full_execution(f, fail=True)
+    with f.execution(correlation_id=uuid.uuid4()) as root:
+        record_all_events(root)
+    spans: list[Any] = [*f.finished(), *_dialect_spans()]
+    mapped = 0
+    for span in spans:
+        other = _NotSdkSpan(span)
+        assert may_map(span) == may_map(other), span.name
+        for lifecycle in (True, False):
+            fast = span_to_records(span, OPTIONS, include_lifecycle=lifecycle)
+            general = span_to_records(other, OPTIONS, include_lifecycle=lifecycle)
+            assert [(r.event_type, r.to_json(), r.traceparent, r.tracestate) for r in fast] == [
+                (r.event_type, r.to_json(), r.traceparent, r.tracestate) for r in general
+            ], span.name
+            mapped += len(fast)
+    assert mapped > 40
+    assert spans_to_map(spans) == [s for s in spans if may_map(s)]

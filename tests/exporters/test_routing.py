@@ -10,7 +10,7 @@ import pytest
 
 from onex_exporters.routing import TRANSITIONS, Route, RouteState
 from onex_otel.backoff import Backoff
-from onex_otel.ids import uuid7, uuid7_text
+from onex_otel.ids import uuid7, uuid7_text, uuid7_value, uuid_text
 from onex_otel.timestamps import rfc3339, rfc3339_ns, unix_ns
 
 
@@ -62,6 +62,30 @@ def test_uuid7_text_has_the_one_layout_and_is_deterministic() -> None:
     assert (parsed.int >> 64) & 0xFFF == 0xABC and parsed.int & 0xFFFF == 0x1234
     assert uuid7_text(ts, (0xABC << 64) | 0x1234) == text
     assert uuid7().version == 7
+
+
+def test_uuid7_text_is_the_text_of_uuid7_value_for_any_time_and_bits() -> None:
+    rng = random.Random(7)
+    times = [0, -1, -5, 1, 999_999, 1_000_000, 2**48 * 1_000_000 + 3, 1_764_000_000_123_456_789]
+    times += [rng.getrandbits(rng.choice((40, 64, 90))) for _ in range(300)]
+    for ts in times:  # also the same millisecond twice in a row (its text is kept)
+        for rand in (0, 2**80 - 1, rng.getrandbits(80), rng.getrandbits(200)):
+            expected = str(uuid.UUID(int=uuid7_value(ts // 1_000_000, rand >> 64, rand)))
+            assert uuid7_text(ts, rand) == expected
+            assert uuid7_text(ts + 1, rand) == str(
+                uuid.UUID(int=uuid7_value((ts + 1) // 1_000_000, rand >> 64, rand))
+            )
+
+
+def test_uuid_text_is_str_of_uuid_and_refuses_what_uuid_refuses() -> None:
+    rng = random.Random(11)
+    for value in [0, 1, 2**128 - 1, *(rng.getrandbits(128) for _ in range(200))]:
+        assert uuid_text(value) == str(uuid.UUID(int=value))
+    for bad in (-1, 2**128):
+        with pytest.raises(ValueError):
+            uuid.UUID(int=bad)
+        with pytest.raises(ValueError):
+            uuid_text(bad)
 
 
 @pytest.mark.parametrize(
