@@ -10,8 +10,9 @@ else to treat it:
 - ``fresh-venv``: run without any service configured (the demo starts embedded ones);
 - ``ci``: the commands that run this very suite: ``.ci/run`` must run each line exactly;
 - ``fragment``: needs the reader's context (``...`` bodies, the reader's variables): compiled only;
-- ``sigterm N``: its last command runs until stopped: still running after N seconds, it is sent
-  SIGTERM and must stop cleanly;
+- ``sigterm N``: its last command runs until stopped: once the service it starts answers healthy
+  on the ``/health`` address it printed (within N seconds), or, printing none, once it has run N
+  seconds, it is sent SIGTERM and must stop cleanly;
 - ``skip docker``: needs a Docker engine (none here).
 """
 
@@ -19,13 +20,16 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -215,30 +219,60 @@ def test_doc_block_runs_as_written(
         assert "correlation id / trace id:" in proc.stderr, _show(proc)
 
 
+#: The line a service (``onex-otel collect``, ``onex-otel bridge``) prints once it serves /health.
+_HEALTH_LINE = re.compile(r"^\w+: /health and /metrics on (?P<url>http://\S+)$", re.M)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=2) as answer:
+            return bool(json.load(answer).get("status") == "healthy")
+    except (OSError, ValueError):  # not yet listening, or 503 while connecting
+        return False
+
+
 def _run_until_sigterm(args: list[str], env: dict[str, str], cwd: Path, seconds: int) -> None:
-    with subprocess.Popen(
-        args,
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    ) as proc:
+    with tempfile.TemporaryDirectory(prefix="onex-sigterm-") as tmp:
+        early, healthy, returncode, output = _run_to_health(args, env, cwd, seconds, Path(tmp) / "output")
+    assert early is None, f"the block ended by itself (exit {early}) before {seconds}s:\n{output}"
+    if _HEALTH_LINE.search(output):
+        assert healthy, f"the service was not healthy within {seconds}s:\n{output}"
+    assert returncode in (0, -signal.SIGTERM), output
+    assert not re.search(r"^onex-otel \w+: ", output, re.M), output  # a CLI error line
+
+
+def _run_to_health(
+    args: list[str], env: dict[str, str], cwd: Path, seconds: int, out_file: Path
+) -> tuple[int | None, bool, int | None, str]:
+    """Run a block until its service answers healthy or ``seconds`` pass, then SIGTERM it.
+
+    Returns: its exit code if it ended by itself first, whether it was healthy, its exit code
+    after the signal, and its output.
+    """
+    with (
+        open(out_file, "w+") as out,
+        subprocess.Popen(
+            args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        ) as proc,
+    ):
+        healthy = False
         try:
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline and proc.poll() is None:
+                announced = _HEALTH_LINE.search(out_file.read_text(encoding="utf-8", errors="replace"))
+                if announced and _healthy(announced["url"]):
+                    healthy = True
+                    break
                 time.sleep(0.2)
             early = proc.poll()
             if early is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-            output, _ = proc.communicate(timeout=60)
+            proc.wait(60)
         finally:
             with contextlib.suppress(ProcessLookupError):  # whatever is left of the block
                 os.killpg(proc.pid, signal.SIGKILL)
-    assert early is None, f"the block ended by itself (exit {early}) before {seconds}s:\n{output}"
-    assert proc.returncode in (0, -signal.SIGTERM), output
-    assert not re.search(r"^onex-otel \w+: ", output, re.M), output  # a CLI error line
+        out.seek(0)
+        return early, healthy, proc.returncode, out.read()
 
 
 def test_compose_header_gives_the_stack_database_url() -> None:
