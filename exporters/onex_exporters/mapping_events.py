@@ -8,7 +8,7 @@ from typing import Any
 from opentelemetry.attributes import BoundedAttributes
 
 from onex_exporters.mapping import MappingError
-from onex_exporters.mapping_execution import _progress_payload
+from onex_exporters.mapping_execution import _progress
 from onex_exporters.mapping_span import (
     _MAPPED_EVENTS,
     _Builder,
@@ -93,16 +93,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
     ts = event.timestamp or facts.end or 0
     if name == EVENT_PROGRESS:
         if include_progress and _is_execution(facts):
-            stage, percent = a.get(ATTR_STAGE), a.get(ATTR_PERCENT)
-            payload = _progress_payload(facts, stage, percent, a.get(ATTR_METADATA), ts)
-            # the id progress_records gives the real-time report of the same call
-            b.add(
-                EventType.EXECUTION_PROGRESS,
-                facts.event_id(ts, "progress", stage, percent),
-                ts,
-                _started_id(facts),
-                payload,
-            )
+            _progress(b, a.get(ATTR_STAGE), a.get(ATTR_PERCENT), a.get(ATTR_METADATA), ts)
         return
     eid = facts.event_id(ts, "event", index)
     cause = facts.started_event_id

@@ -8,7 +8,6 @@ from onex_exporters.mapping_span import (
     _Builder,
     _exception_event,
     _execution_id,
-    _SpanFacts,
     _started_id,
 )
 from onex_exporters.mapping_values import (
@@ -184,10 +183,14 @@ def _ended(b: _Builder) -> None:
     )
 
 
-def _progress_payload(
-    facts: _SpanFacts, stage: Any, percent: Any, metadata: Any, ts_ns: int
-) -> dict[str, Any]:
-    return {
+def _progress(b: _Builder, stage: Any, percent: Any, metadata: Any, ts_ns: int) -> None:
+    """The progress event of one report, from a span event or a ``progress()`` call alike.
+
+    Its id depends on the time, stage and percent only, so the real-time report and the span
+    event of the same call are one event.
+    """
+    facts = b.facts
+    payload = {
         "execution_id": _execution_id(facts),
         "agent_name": facts.agent_name,
         "stage": _required(stage, "progress stage"),
@@ -195,3 +198,10 @@ def _progress_payload(
         "metadata": _object(metadata),
         "reported_at": rfc3339_ns(ts_ns),
     }
+    b.add(
+        EventType.EXECUTION_PROGRESS,
+        facts.event_id(ts_ns, "progress", stage, percent),
+        ts_ns,
+        _started_id(facts),
+        payload,
+    )

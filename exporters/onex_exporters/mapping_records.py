@@ -15,11 +15,10 @@ from typing import Any
 from onex_exporters.mapping import DEFAULT_OPTIONS, EventRecord, MappingOptions
 from onex_exporters.mapping_actions import _decision_span, _tool_call
 from onex_exporters.mapping_events import _span_event
-from onex_exporters.mapping_execution import _ended, _progress_payload, _started
+from onex_exporters.mapping_execution import _ended, _progress, _started
 from onex_exporters.mapping_span import (
     _Builder,
     _SpanFacts,
-    _started_id,
     may_map,
 )
 from onex_exporters.normalize import normalize
@@ -30,7 +29,6 @@ from onex_otel.conventions import (
     OP_EXECUTE_TOOL,
     OP_INVOKE_AGENT,
     ActionType,
-    EventType,
 )
 from onex_otel.dialects import CC_PREFIX
 from onex_otel.envelope import OnexEnvelopeV1
@@ -112,17 +110,8 @@ def progress_records(
     options: MappingOptions = DEFAULT_OPTIONS,
 ) -> list[EventRecord]:
     """The progress event of a ``progress(stage, percent, metadata)`` call on an execution."""
-    facts = _SpanFacts(normalize(span))
-    b = _Builder(facts, options)
-    ts = unix_ns(timestamp)
-    payload = _progress_payload(facts, stage, percent, dict(metadata or {}), ts)
-    b.add(
-        EventType.EXECUTION_PROGRESS,
-        facts.event_id(ts, "progress", stage, percent),
-        ts,
-        _started_id(facts),
-        payload,
-    )
+    b = _Builder(_SpanFacts(normalize(span)), options)
+    _progress(b, stage, percent, dict(metadata or {}), unix_ns(timestamp))
     return b.records
 
 
