@@ -18,7 +18,7 @@ once to topics of its own. Then, in rounds, two fresh worker processes, one afte
 * ``collector``: a :class:`~onex_collector.consumer.Collector` (default settings unless given)
   consumes the N events, in a process prepared as ``onex-otel collect`` prepares its own (what
   startup allocated frozen out of the garbage collector's way:
-  :func:`~onex_collector.service.freeze_startup_objects`). Figure: events/s from the moment
+  :func:`~onex_otel.long_running.freeze_startup_objects`). Figure: events/s from the moment
   it joined its consumer group (its partitions assigned: the join itself, seconds of protocol
   waits, is excluded) to its last committed batch; and the worker's peak RSS (``ru_maxrss``)
   beside its RSS before it consumed anything.
@@ -63,7 +63,6 @@ from onex_collector.consumer import Collector, CollectorOptions
 from onex_collector.metrics import CollectorMetrics
 from onex_collector.migrate import migrate
 from onex_collector.rows import TABLE_COLUMNS, decode_message
-from onex_collector.service import freeze_startup_objects
 from onex_collector.writer import _db_values
 from onex_otel import conventions as c
 from onex_otel.conventions import ActionType, EventType
@@ -78,6 +77,7 @@ from onex_otel.envelope import (
     RoutingDecisionPayload,
     TransformationPayload,
 )
+from onex_otel.long_running import freeze_startup_objects
 
 #: The target: collector events/s over raw COPY rows/s, at every size.
 TARGET = Target("collector", "copy", ">=", 0.7)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import sys
@@ -18,9 +17,9 @@ from onex_collector.partitions import PartitionMaintainer
 from onex_collector.probe import InProgressProbe
 from onex_collector.rows import default_topic_types
 from onex_otel.config import Settings
+from onex_otel.long_running import freeze_startup_objects
 
 __all__ = [
-    "freeze_startup_objects",
     "install_signal_handlers",
     "options_from_settings",
     "run_service",
@@ -123,18 +122,6 @@ def _partition_maintainer(options: CollectorOptions, settings: Settings) -> Part
         retention_days=settings.retention_days,
         debug_retention_days=settings.debug_retention_days,
     ).start()
-
-
-def freeze_startup_objects() -> None:
-    """Move every object that exists now out of the garbage collector's way, for good.
-
-    Called once a collector's process has started (imported modules, pydantic schemas,
-    clients): those live as long as the process. The batches in flight trigger a full
-    collection every second or so, which otherwise walks every one of those objects (tens of
-    ms each; about a quarter of the collector's CPU through a backlog).
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def run_service(

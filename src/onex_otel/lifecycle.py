@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-from onex_otel.execution_listeners import (
-    LifecycleListener,
-    ProgressReport,
-    add_listener,
-    notify_progress,
-    notify_started,
-    remove_listener,
-)
+from onex_otel import execution_listeners as _listeners
+from onex_otel.execution_listeners import *  # noqa: F403 - the same names, listed once
 
-__all__ = [
-    "LifecycleListener",
-    "ProgressReport",
-    "add_listener",
-    "notify_progress",
-    "notify_started",
-    "remove_listener",
-]
+__all__ = _listeners.__all__

@@ -27,7 +27,6 @@ Guarantees (see the README's "Bridge" section):
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import sys
@@ -47,6 +46,7 @@ from onex_otel.config import Settings
 from onex_otel.deadletter import send_dead_letters
 from onex_otel.errors import OnexError
 from onex_otel.kafka_consumers import service_consumer_config
+from onex_otel.long_running import freeze_startup_objects
 from onex_otel.service_metrics import Kind, ServiceMetrics
 from onex_otel.status_http import StatusServer
 
@@ -341,11 +341,7 @@ class Bridge:
         self._ensure_dlq_topic()
         self._consumer.subscribe(opts.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.metrics.running = True
-        # What exists now (modules, clients, settings) lives as long as the process: moved out of
-        # the garbage collector's way, as the collector does; every batch allocates many objects
-        # and would otherwise trigger full collections that walk all of them.
-        gc.collect()
-        gc.freeze()
+        freeze_startup_objects()
         next_lag = time.monotonic()
         try:
             while not self.stopping:
