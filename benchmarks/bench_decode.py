@@ -43,7 +43,7 @@ sys.path.insert(0, str(HERE))
 import harness  # noqa: E402
 from harness import Target  # noqa: E402
 
-#: The figures of one source tree, and the case names.
+#: The measured cases (each a batch; figures per event).
 CASES = ("decode", "loop")
 #: What this work set out to do: a third less CPU per event than main (not enforced here; printed).
 TARGET_RATIO = 0.75
@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for label, tree in trees.items()
             }
             for i in range(args.rounds):
-                rounds.append(
+                figures.append(
                     {f"{label}{case}": per_tree[label][i][case] for label in trees for case in CASES}
                 )
         instructions: dict[str, float] | None = None

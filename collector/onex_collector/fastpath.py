@@ -30,6 +30,23 @@ from onex_otel.envelope import PAYLOAD_MODELS, OnexEnvelopeV1, as_utc
 __all__ = ["TypedEnvelope", "typed_envelope", "validate_typed"]
 
 
+_HEX = "[0-9a-f]"
+#: A UUID as ``str(uuid.UUID)`` writes it (the ``\\d`` of Rust's regex would match any digit).
+UUID_TEXT: Final = f"^{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}$"
+#: The same, but not a name-based (version 5) UUID: as an event id, the writer's event-by-event
+#: path claims such an id (``Writer._insert_one``), and knows it by its type, ``uuid.UUID``.
+EVENT_ID_TEXT: Final = f"^{_HEX}{{8}}-{_HEX}{{4}}-[0-46-9a-f]{_HEX}{{3}}-{_HEX}{{4}}-{_HEX}{{12}}$"
+_DAY = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"  # months of 31 days
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"  # of 30
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))"  # February but the 29th (a leap year's: the typed path)
+)
+_MICROS = "(?:[1-9][0-9]{5}|0[1-9][0-9]{4}|00[1-9][0-9]{3}|000[1-9][0-9]{2}|0000[1-9][0-9]|00000[1-9])"
+#: A timestamp as the JSON serializer writes a UTC datetime with microseconds (``rfc3339``'s
+#: form, years 1000-9999, microseconds not 0: the serializer leaves ``.000000`` out).
+TIME_TEXT: Final = f"^[1-9][0-9]{{3}}-{_DAY}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\\.{_MICROS}Z$"
+
+
 class TypedEnvelope(NamedTuple):
     """What the rows need of a validated envelope."""
 
@@ -56,23 +73,34 @@ def _typed_model(event_type: str, payload_model: type[BaseModel]) -> type[BaseMo
     return model
 
 
-def _as_dicts(schema: Any) -> Any:
+def _text_or(schema: Any, pattern: str) -> Any:
+    """``schema``, but a JSON string matching ``pattern`` is kept as that string."""
+    return cs.union_schema([cs.str_schema(pattern=pattern), schema], mode="left_to_right")
+
+
+def _as_dicts(schema: Any, uuid_text: str = UUID_TEXT) -> Any:
     """A core schema that validates what ``schema`` validates, every model into a plain dict.
 
     Each model's fields keep their own schemas (types, constraints, defaults, validators, but for
     the conversion to UTC: see the module's docstring); a field with a default is not required.
     Extra keys are left out (``allow`` becomes ``ignore``, which accepts the same inputs). A model
     with its own ``__init__`` or post-init hook cannot be replaced by a dict: refused here, at
-    import time.
+    import time. A UUID or timestamp in its canonical text (``uuid_text``, :data:`TIME_TEXT`) is
+    kept as that text, which is what the batch's JSON document carries (see the module's
+    docstring); any other form it may take is validated and converted as before.
     """
     if isinstance(schema, list):
-        return [_as_dicts(item) for item in schema]
+        return [_as_dicts(item, uuid_text) for item in schema]
     if not isinstance(schema, dict):
         return schema
     if schema.get("type") == "function-after" and schema["function"].get("function") is as_utc:
-        return _as_dicts(schema["schema"])
+        return _as_dicts(schema["schema"], uuid_text)
+    if schema.get("type") == "uuid":
+        return _text_or(schema, uuid_text)
+    if schema.get("type") == "datetime":
+        return _text_or(schema, TIME_TEXT)
     if schema.get("type") != "model":
-        return {key: _as_dicts(value) for key, value in schema.items()}
+        return {key: _as_dicts(value, uuid_text) for key, value in schema.items()}
     if schema.get("custom_init") or schema.get("root_model") or schema.get("post_init"):
         raise TypeError(f"{schema['cls'].__name__} cannot be validated as a dict")
     fields_schema = schema["schema"]
@@ -80,7 +108,7 @@ def _as_dicts(schema: Any) -> Any:
     extra = config.pop("extra_fields_behavior", None)
     fields = {
         name: cs.typed_dict_field(
-            _as_dicts(field["schema"]),
+            _as_dicts(field["schema"], EVENT_ID_TEXT if name == "event_id" else UUID_TEXT),
             required=field["schema"]["type"] != "default",
             validation_alias=field.get("validation_alias"),
         )

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import partial
 from typing import Any, Final
 
-from onex_collector.tables import Decoded, Fields, Row
+from onex_collector.tables import Decoded, Fields, Row, UuidValue
 from onex_otel import conventions as c
 from onex_otel.conventions import EventType, ExecutionStatus
 from onex_otel.envelope import OnexEnvelopeV1, rfc3339
@@ -26,7 +27,7 @@ _decoded: Final = partial(tuple.__new__, Decoded)
 #: A row's values, in :data:`~onex_collector.tables.TABLE_COLUMNS` order.
 Values = tuple[Any, ...]
 #: Builds a row's values from (event id, payload fields, correlation id, original correlation id).
-Builder = Callable[[uuid.UUID, Fields, uuid.UUID, str | None], Values]
+Builder = Callable[[UuidValue, Fields, UuidValue, str | None], Values]
 
 
 def rows_for_payload(
@@ -66,7 +67,7 @@ def rows_for_envelope(envelope: OnexEnvelopeV1) -> Decoded:
     )
 
 
-def _context(context: Mapping[str, Any], corr: uuid.UUID, original: str | None) -> dict[str, Any]:
+def _context(context: Mapping[str, Any], corr: UuidValue, original: str | None) -> dict[str, Any]:
     out = dict(context)
     out["correlation_id"] = str(corr)
     if original is not None:
@@ -74,7 +75,7 @@ def _context(context: Mapping[str, Any], corr: uuid.UUID, original: str | None) 
     return out
 
 
-def _action(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Values:
+def _action(eid: UuidValue, p: Fields, corr: UuidValue, orig: str | None) -> Values:
     return (
         eid,
         corr,
@@ -92,7 +93,7 @@ def _action(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Val
     )
 
 
-def _routing(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Values:
+def _routing(eid: UuidValue, p: Fields, corr: UuidValue, orig: str | None) -> Values:
     return (
         eid,
         corr,
@@ -108,7 +109,7 @@ def _routing(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Va
     )
 
 
-def _transformation(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Values:
+def _transformation(eid: UuidValue, p: Fields, corr: UuidValue, orig: str | None) -> Values:
     return (
         eid,
         corr,
@@ -122,7 +123,7 @@ def _transformation(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None
     )
 
 
-def _performance(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Values:
+def _performance(eid: UuidValue, p: Fields, corr: UuidValue, orig: str | None) -> Values:
     return (
         eid,
         corr,
@@ -136,7 +137,7 @@ def _performance(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -
     )
 
 
-def _detection(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Values:
+def _detection(eid: UuidValue, p: Fields, corr: UuidValue, orig: str | None) -> Values:
     return (
         eid,
         corr,
@@ -152,6 +153,11 @@ def _detection(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> 
     )
 
 
+def _text(at: datetime | str) -> str:
+    """A timestamp as RFC 3339 UTC text (the fast path's text is that already)."""
+    return at if isinstance(at, str) else rfc3339(at)
+
+
 def _session(session_id: str | None, meta: dict[str, Any]) -> str | None:
     if session_id is None or not str(session_id).strip():
         return None
@@ -165,7 +171,7 @@ def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _started(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Values:
+def _started(eid: UuidValue, p: Fields, corr: UuidValue, orig: str | None) -> Values:
     meta: dict[str, Any] = {}
     if p["context"]:
         meta["context"] = dict(p["context"])
@@ -193,18 +199,18 @@ def _started(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Va
     return (eid, p["execution_id"], corr, c.EXECUTION_KIND_STARTED, p["agent_name"], p["started_at"], body)
 
 
-def _progress(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Values:
+def _progress(eid: UuidValue, p: Fields, corr: UuidValue, orig: str | None) -> Values:
     body = {
         "event_id": str(eid),
         "stage": p["stage"],
         "percent": p["percent"],
         "metadata": dict(p["metadata"]),
-        "reported_at": rfc3339(p["reported_at"]),
+        "reported_at": _text(p["reported_at"]),
     }
     return (eid, p["execution_id"], corr, c.EXECUTION_KIND_PROGRESS, p["agent_name"], p["reported_at"], body)
 
 
-def _completed(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Values:
+def _completed(eid: UuidValue, p: Fields, corr: UuidValue, orig: str | None) -> Values:
     meta: dict[str, Any] = {}
     session = _session(p["session_id"], meta)
     if p["metrics"]:
@@ -231,7 +237,7 @@ def _completed(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> 
     )
 
 
-def _failed(eid: uuid.UUID, p: Fields, corr: uuid.UUID, orig: str | None) -> Values:
+def _failed(eid: UuidValue, p: Fields, corr: UuidValue, orig: str | None) -> Values:
     meta: dict[str, Any] = {}
     session = _session(p["session_id"], meta)
     meta.update(
