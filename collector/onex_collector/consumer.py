@@ -453,6 +453,19 @@ class Collector:
 
     def _accept(self, msgs: list[Any]) -> bool:
         """Add the messages to the batch being gathered (errors handled); whether any was."""
+        if [msg for msg in msgs if msg.error() is not None]:
+            accepted = self._accept_each(msgs)
+        else:  # (the common case: every message in one step rather than one by one)
+            self._pending.extend(msgs)
+            accepted = bool(msgs)
+            if self._eof:  # only ever filled when replaying (partition EOF events)
+                self._eof.difference_update((msg.topic(), msg.partition()) for msg in msgs)
+        if accepted and not self.metrics.kafka_ok:
+            self.metrics.set_kafka(True)
+        return accepted
+
+    def _accept_each(self, msgs: list[Any]) -> bool:
+        """:meth:`_accept` message by message, in order (an error among them is handled)."""
         accepted = False
         for msg in msgs:
             err = msg.error()
@@ -463,8 +476,6 @@ class Collector:
                     self._eof.discard((msg.topic(), msg.partition()))
             else:
                 self._consumer_error(msg, err)
-        if accepted and not self.metrics.kafka_ok:
-            self.metrics.set_kafka(True)
         return accepted
 
     def _consumer_error(self, msg: Any, err: KafkaError) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from onex_collector.tables import Decoded, Fields, Row, UuidValue
 from onex_otel import conventions as c
-from onex_otel.conventions import EventType, ExecutionStatus
+from onex_otel.conventions import EventType
 from onex_otel.envelope import OnexEnvelopeV1, rfc3339
 from onex_otel.ids import correlation_uuid
 
@@ -219,7 +219,7 @@ def _completed(eid: UuidValue, p: Fields, corr: UuidValue, orig: str | None) -> 
         meta["output_summary"] = p["output_summary"]
     body = _drop_none(
         {
-            "status": ExecutionStatus(p["status"]).value,
+            "status": str(p["status"]),  # (a validated ExecutionStatus: its text)
             "session_id": session,
             "duration_ms": p["duration_ms"],
             "quality_score": p["quality_score"],
@@ -250,7 +250,7 @@ def _failed(eid: UuidValue, p: Fields, corr: UuidValue, orig: str | None) -> Val
     )
     body = _drop_none(
         {
-            "status": ExecutionStatus(p["status"]).value,
+            "status": str(p["status"]),  # (a validated ExecutionStatus: its text)
             "session_id": session,
             "duration_ms": p["duration_ms"],
             "error_message": p["error_message"],
