@@ -12,6 +12,15 @@ The typed models are built from ``OnexEnvelopeV1``'s own field definitions, so t
 what it accepts for that event type; a message the typed models refuse (an unknown or missing
 event type included) goes through ``OnexEnvelopeV1`` as before, which also words the error. The
 test suite checks, on generated and mutated envelopes, that both give the same result.
+
+A UUID or a timestamp written in its canonical text (``str(uuid)``'s form; RFC 3339 UTC with
+microseconds, as the exporter writes them) stays that text: the rows go to PostgreSQL as one JSON
+document (:func:`onex_collector.ingest.batch_document`), which carries exactly that text, so
+building ``uuid.UUID`` and ``datetime`` objects only to serialize them back was a sixth of the
+collector's work per event. The text is kept only where the serializer would write the object as
+the same text (a real date, the 29th of February excepted; microseconds not 0); any other form is
+converted as before, and so is a name-based (version 5) event id, which the writer's
+event-by-event path knows by its type (``Writer._insert_one``).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from pydantic_core import core_schema as cs
 from onex_otel.conventions import EventType
 from onex_otel.envelope import PAYLOAD_MODELS, OnexEnvelopeV1, as_utc
 
-__all__ = ["TypedEnvelope", "typed_envelope", "validate_typed"]
+__all__ = ["EVENT_ID_TEXT", "TIME_TEXT", "UUID_TEXT", "TypedEnvelope", "typed_envelope", "validate_typed"]
 
 
 _HEX = "[0-9a-f]"
@@ -82,12 +91,12 @@ def _as_dicts(schema: Any, uuid_text: str = UUID_TEXT) -> Any:
     """A core schema that validates what ``schema`` validates, every model into a plain dict.
 
     Each model's fields keep their own schemas (types, constraints, defaults, validators, but for
-    the conversion to UTC: see the module's docstring); a field with a default is not required.
-    Extra keys are left out (``allow`` becomes ``ignore``, which accepts the same inputs). A model
-    with its own ``__init__`` or post-init hook cannot be replaced by a dict: refused here, at
-    import time. A UUID or timestamp in its canonical text (``uuid_text``, :data:`TIME_TEXT`) is
-    kept as that text, which is what the batch's JSON document carries (see the module's
-    docstring); any other form it may take is validated and converted as before.
+    the conversion to UTC: a timestamp keeps its offset, which PostgreSQL applies); a field with a
+    default is not required. Extra keys are left out (``allow`` becomes ``ignore``, which accepts
+    the same inputs). A model with its own ``__init__`` or post-init hook cannot be replaced by a
+    dict: refused here, at import time. A UUID or timestamp in its canonical text (``uuid_text``,
+    :data:`TIME_TEXT`) is kept as that text (see the module's docstring); any other form is
+    converted as before.
     """
     if isinstance(schema, list):
         return [_as_dicts(item, uuid_text) for item in schema]

@@ -216,8 +216,7 @@ def mutated(draw: st.DrawFn) -> tuple[bytes, set[str]]:
             removed.add(key)
         else:
             target[key] = draw(ODD_VALUES)
-    # Compact (as OnexEnvelopeV1 writes it: the event type read off the prefix) or spaced (the
-    # regex reads it).
+    # Compact (as OnexEnvelopeV1 writes it) or spaced: the fast path reads either.
     separators = draw(st.sampled_from([(",", ":"), (", ", ": ")]))
     return json.dumps(env, separators=separators).encode(), removed
 
