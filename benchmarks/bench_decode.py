@@ -102,9 +102,9 @@ def cases(path: Path, batch: int) -> dict[str, Callable[[], object]]:
         raise SystemExit(f"{len(messages)} messages generated, {batch} asked for")
 
     def decode() -> object:
-        batch = vars(decode_batch(messages, topic_types))
+        decoded = vars(decode_batch(messages, topic_types))
         # (A tree before DecodedBatch.events kept (message, event) pairs, as the consumer read them.)
-        events = batch["events"] if "events" in batch else [d for _, d in batch["decoded"]]
+        events = decoded["events"] if "events" in decoded else [d for _, d in decoded["decoded"]]
         return batch_document(events)
 
     class Writer:
