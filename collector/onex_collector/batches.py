@@ -23,26 +23,29 @@ __all__ = ["DecodedBatch", "Inflight", "decode_batch"]
 class DecodedBatch:
     """The messages of a batch, decoded: events, poison messages, highest offsets."""
 
-    decoded: list[tuple[Any, Decoded]]  # (message, its event), in consumption order
+    events: list[Decoded]  # in consumption order
+    sources: list[Any]  # the message of each event (two lists: no pair built per message)
     poison: list[Poison]
     offsets: dict[tuple[str, int], int]  # (topic, partition): the batch's highest offset there
 
 
 def decode_batch(messages: Sequence[Any], topic_types: Mapping[str, EventType | str]) -> DecodedBatch:
     """Decode ``messages``; a message that can never be written is poison (not an error)."""
-    decoded: list[tuple[Any, Decoded]] = []
+    events: list[Decoded] = []
+    sources: list[Any] = []
     poison: list[Poison] = []
     offsets: dict[tuple[str, int], int] = {}
     for msg in messages:
         topic = msg.topic()
         try:
-            decoded.append((msg, decode_message(topic, msg.value(), topic_types)))
+            events.append(decode_message(topic, msg.value(), topic_types))
+            sources.append(msg)
         except PoisonMessage as exc:
             poison.append((msg, type(exc).__name__, str(exc), exc.stage))
         key, offset = (topic, msg.partition()), msg.offset()
         if offsets.get(key, -1) < offset:
             offsets[key] = offset
-    return DecodedBatch(decoded, poison, offsets)
+    return DecodedBatch(events, sources, poison, offsets)
 
 
 @dataclass
@@ -51,8 +54,8 @@ class Inflight:
 
     messages: list[Any]
     offsets: dict[tuple[str, int], int]  # (topic, partition): the batch's highest offset there
-    decoded: list[tuple[Any, Decoded]]
-    events: list[Decoded]  # the decoded events alone, in order
+    events: list[Decoded]  # in consumption order
+    sources: list[Any]  # the message of each event
     poison: list[Poison]
     pending: PendingWrite
     span: Span

@@ -453,6 +453,19 @@ class Collector:
 
     def _accept(self, msgs: list[Any]) -> bool:
         """Add the messages to the batch being gathered (errors handled); whether any was."""
+        if [msg for msg in msgs if msg.error() is not None]:
+            accepted = self._accept_each(msgs)
+        else:  # (the common case: every message in one step rather than one by one)
+            self._pending.extend(msgs)
+            accepted = bool(msgs)
+            if self._eof:  # only ever filled when replaying (partition EOF events)
+                self._eof.difference_update((msg.topic(), msg.partition()) for msg in msgs)
+        if accepted and not self.metrics.kafka_ok:
+            self.metrics.set_kafka(True)
+        return accepted
+
+    def _accept_each(self, msgs: list[Any]) -> bool:
+        """:meth:`_accept` message by message, in order (an error among them is handled)."""
         accepted = False
         for msg in msgs:
             err = msg.error()
@@ -463,8 +476,6 @@ class Collector:
                     self._eof.discard((msg.topic(), msg.partition()))
             else:
                 self._consumer_error(msg, err)
-        if accepted and not self.metrics.kafka_ok:
-            self.metrics.set_kafka(True)
         return accepted
 
     def _consumer_error(self, msg: Any, err: KafkaError) -> None:
@@ -512,7 +523,7 @@ class Collector:
     def _submit(self, messages: Sequence[Any]) -> None:
         started = time.perf_counter()
         batch = decode_batch(messages, self.options.topic_types)
-        decoded, poison, offsets = batch.decoded, batch.poison, batch.offsets
+        events, poison, offsets = batch.events, batch.poison, batch.offsets
         while len(self._inflight) >= max(1, self.options.db_writers) * BATCHES_PER_CONNECTION:
             self._finish_oldest()  # written while we decoded this batch
         span = self._tracer.start_span(c.SPAN_COLLECTOR_BATCH, kind=SpanKind.CONSUMER)
@@ -521,14 +532,13 @@ class Collector:
                 span.add_link(producer)
         span.set_attribute(c.ATTR_COLLECTOR_BATCH_SIZE, len(messages))
         ctx = set_span_in_context(span)
-        events = [d for _, d in decoded]
         token = context_api.attach(ctx)
         try:
             pending = self.writer.start(events, writers=self.options.db_writers)
         finally:
             context_api.detach(token)
         self._inflight.append(
-            Inflight(list(messages), offsets, decoded, events, poison, pending, span, ctx, started)
+            Inflight(list(messages), offsets, events, batch.sources, poison, pending, span, ctx, started)
         )
 
     def _finish_inflight(self) -> None:
@@ -569,7 +579,7 @@ class Collector:
                 self._inflight.popleft()
             poison = list(inflight.poison)
             for rejected in result.rejected:
-                msg = inflight.decoded[rejected.index][0]
+                msg = inflight.sources[rejected.index]
                 poison.append((msg, rejected.error_class, rejected.message, c.DLQ_STAGE_DATABASE))
             span.set_attribute(c.ATTR_COLLECTOR_ROWS_INSERTED, result.rows_inserted)
             span.set_attribute(c.ATTR_COLLECTOR_DEAD_LETTERED, len(poison))
@@ -580,7 +590,7 @@ class Collector:
             ms = (time.perf_counter() - inflight.started) * 1000
             self.metrics.record_batch(
                 consumed=len(inflight.messages),
-                inserted=len(inflight.decoded) - len(result.rejected),
+                inserted=len(inflight.events) - len(result.rejected),
                 rows=result.rows_inserted,
                 failed=len(poison),
                 ms=ms,

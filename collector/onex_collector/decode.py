@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from onex_collector.fastpath import validate_typed
 from onex_collector.legacy_records import LEGACY_EXECUTION_TOPIC_KIND, legacy_rows
 from onex_collector.poison import InvalidEvent, NotJson, short
-from onex_collector.row_builders import rows_for_envelope, rows_for_payload
+from onex_collector.row_builders import rows_for_envelope, rows_for_typed
 from onex_collector.tables import Decoded
 from onex_otel import conventions as c
 from onex_otel.conventions import EventType
@@ -70,12 +70,9 @@ def decode_message(
         value = replace_nul(value)
     # Fast path: an envelope's event type's model validates it in one pass (see
     # onex_collector.fastpath); otherwise OnexEnvelopeV1 decides and words the error.
-    typed = validate_typed(value)
-    if typed is not None:
-        event_type, env = typed
-        return rows_for_payload(
-            env["event_id"], event_type, env["payload"], env["correlation_id"], None, legacy=False
-        )
+    env = validate_typed(value)
+    if env is not None:
+        return rows_for_typed(env)
     if b'"schema_ref"' in value:
         try:
             return rows_for_envelope(OnexEnvelopeV1.model_validate_json(value))

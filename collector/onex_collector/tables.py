@@ -9,7 +9,7 @@ from typing import Any, Final, NamedTuple
 from onex_otel import conventions as c
 from onex_otel.conventions import EventType
 
-__all__ = ["JSON_COLUMNS", "TABLE_COLUMNS", "Decoded", "Fields", "Row"]
+__all__ = ["JSON_COLUMNS", "TABLE_COLUMNS", "Decoded", "Fields", "Row", "UuidValue"]
 
 #: Columns the collector writes, per table, in row order (the first is the primary key).
 TABLE_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
@@ -100,8 +100,17 @@ JSON_COLUMNS: Final[dict[str, frozenset[str]]] = {
 }
 
 
+#: A UUID as a row holds it: a ``uuid.UUID``, or the canonical text the message carried
+#: (``str(uuid)``'s form; the fast path keeps it, :mod:`onex_collector.fastpath`).
+UuidValue = uuid.UUID | str
+
+
 class Row(NamedTuple):
     """One row of ``table``; ``values`` follow :data:`TABLE_COLUMNS` [table].
+
+    A UUID column holds a :data:`UuidValue`, a timestamp column a timezone-aware ``datetime`` or
+    its RFC 3339 UTC text (``2026-01-02T03:04:05.678901Z``, as the message carried it): both
+    forms give the same JSON in the batch's document and the same value in the table.
 
     (Named tuples: built for every message, they cost a fraction of a frozen dataclass.)
     """
@@ -117,9 +126,9 @@ class Row(NamedTuple):
 class Decoded(NamedTuple):
     """A decoded event: its identity and the rows it writes."""
 
-    event_id: uuid.UUID
+    event_id: UuidValue
     event_type: EventType
-    correlation_id: uuid.UUID
+    correlation_id: UuidValue
     rows: tuple[Row, ...]
     legacy: bool = False
 
@@ -128,6 +137,6 @@ class Decoded(NamedTuple):
         """The execution whose log row this event changes (lifecycle events only)."""
         for row in self.rows:
             if row.table == c.TABLE_EXECUTION_EVENTS:
-                value: uuid.UUID = row.values[1]
-                return value
+                value: UuidValue = row.values[1]
+                return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
         return None

@@ -41,13 +41,28 @@ EXE = uuid.UUID("0199a8a4-6f00-7000-8000-000000000001")
 EID = uuid.UUID("0199a8a4-6f00-7000-8000-0000000000ee")
 
 
+#: Columns of UUIDs and of timestamps: where a message carried one as canonical text, the row holds
+#: that text (tests/unit/test_collector_fastpath.py checks it gives the same batch document).
+UUID_COLUMNS = frozenset({"id", "event_id", "correlation_id", "execution_id"})
+TIME_COLUMNS = frozenset({"created_at", "occurred_at"})
+
+
+def typed(column: str, value: Any) -> Any:
+    """A row's value with a UUID or timestamp kept as text read back as the object."""
+    if isinstance(value, str) and column in UUID_COLUMNS:
+        return uuid.UUID(value)
+    if isinstance(value, str) and column in TIME_COLUMNS:
+        return datetime.fromisoformat(value)
+    return value
+
+
 def decode_env(payload: Any) -> dict[str, Any]:
     env = OnexEnvelopeV1.create(payload, event_id=EID)
     decoded = decode_message("any-topic", env.to_json())
-    assert decoded.event_id == EID and decoded.event_type == payload.event_type
-    assert decoded.correlation_id == CORR and not decoded.legacy
+    assert typed("id", decoded.event_id) == EID and decoded.event_type == payload.event_type
+    assert typed("id", decoded.correlation_id) == CORR and not decoded.legacy
     (row,) = decoded.rows
-    return {"table": row.table, **row.as_dict()}
+    return {"table": row.table, **{k: typed(k, v) for k, v in row.as_dict().items()}}
 
 
 def test_agent_action_row() -> None:
