@@ -8,12 +8,13 @@ from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.util import BoundedList
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import Status, StatusCode, TraceState
 
 from onex_exporters.mapping import EventRecord, MappingOptions
 from onex_exporters.mapping_ids import _MASK80, _tag_cache, _tag_hash, seeded_event_id
 from onex_exporters.mapping_values import (
     _VALUES,
+    AGENT_ACTION,
     _bool,
     _number,
     _text,
@@ -58,7 +59,7 @@ from onex_otel.dialects import (
     ROLE_EXECUTION,
     TRACELOOP_SPAN_KIND,
 )
-from onex_otel.ids import canonical_uuid, uuid7_text, uuid_text
+from onex_otel.ids import canonical_uuid, uuid7_low_bits, uuid7_low_text, uuid_text
 from onex_otel.timestamps import rfc3339_ns
 
 # ----------------------------------------------------------------------------------------------
@@ -66,6 +67,8 @@ from onex_otel.timestamps import rfc3339_ns
 # ----------------------------------------------------------------------------------------------
 #: the traceparent's last field of each value of the trace flags
 _FLAGS_TEXT = {flags: f"-{flags:02x}" for flags in range(256)}
+#: bound once: an enum class's attribute is a Python call on 3.11
+_STATUS_ERROR = StatusCode.ERROR
 
 
 class _SpanFacts:
@@ -74,7 +77,7 @@ class _SpanFacts:
     __slots__ = (
         "agent_name",
         "attrs",
-        "base_hash",
+        "base_bits",
         "correlation_id",
         "end",
         "error",
@@ -117,7 +120,10 @@ class _SpanFacts:
         self.attrs = attrs
         self.name: str = name or ""
         self.status = status
-        self.error = status is not None and status.status_code == StatusCode.ERROR
+        if type(status) is Status:  # its property is a Python call: read the field
+            self.error = status._status_code is _STATUS_ERROR
+        else:
+            self.error = status is not None and status.status_code == _STATUS_ERROR
         self.events: Sequence[Any] = events
         self.execution: bool | None = None  # whether it is an execution: read when asked
         self.execution_id: str | None = None  # its execution id: made when asked
@@ -128,8 +134,9 @@ class _SpanFacts:
         state = ctx[4]
         self.trace_id: int = trace_id
         self.span_id: int = span_id
-        # the random bits of this span's event ids: from its (random) trace and span ids
-        self.base_hash = (trace_id & _MASK80) ^ (span_id << 16)
+        # the random bits of this span's event ids: from its (random) trace and span ids, as the
+        # low 80 bits of a v7 id (a tag's hash XORed in makes an event's)
+        self.base_bits = uuid7_low_bits((trace_id & _MASK80) ^ (span_id << 16))
         get = attrs.get
         self.correlation_id = canonical_uuid(get(ONEX_CORRELATION_ID)) or uuid_text(trace_id)
         agent = get(ONEX_AGENT_NAME) or get(GEN_AI_AGENT_NAME)
@@ -147,13 +154,16 @@ class _SpanFacts:
             )
         except (OverflowError, KeyError, AttributeError):  # not W3C's sizes: written as they are
             self.traceparent = f"00-{trace_id:032x}-{span_id:016x}-{int(trace_flags):02x}"
-        self.tracestate = state.to_header() if state else None
+        if type(state) is TraceState:  # its truth is a Python call (``__len__``): read the field
+            self.tracestate = state.to_header() if state._dict else None
+        else:
+            self.tracestate = state.to_header() if state else None
 
     def event_id(self, ts_ns: int, *what: object) -> str:
         if self.id_seed is not None:
             return seeded_event_id(self.id_seed, *what)
         tag = _tag_cache.get(what)  # the usual case, a tag seen before: no call
-        return uuid7_text(ts_ns, self.base_hash ^ (_tag_hash(what) if tag is None else tag))
+        return uuid7_low_text(ts_ns, self.base_bits ^ (_tag_hash(what) if tag is None else tag))
 
 
 def _plain(span: Any) -> Mapping[str, Any]:
@@ -282,8 +292,10 @@ class _Builder:
             "project_name": project_name,
             "working_directory": working_directory,
             "timestamp": rfc3339_ns(ts_ns),
+            # in the literal (``add`` sets it again): an 11th key added later grows the dict
+            "correlation_id": self.facts.correlation_id,
         }
-        return self.add(EventType.AGENT_ACTION, event_id, ts_ns, causation_id, payload)
+        return self.add(AGENT_ACTION, event_id, ts_ns, causation_id, payload)
 
 
 def _exception_event(facts: _SpanFacts) -> Mapping[str, Any]:

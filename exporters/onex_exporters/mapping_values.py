@@ -8,9 +8,33 @@ from onex_exporters.mapping import MappingError, _json_loads
 from onex_otel.conventions import (
     ActionType,
     EventType,
+    ExecutionStatus,
 )
 
 _VALUES: dict[Any, str] = {m: str(m.value) for e in (EventType, ActionType) for m in e}
+
+# The enum members the mapping names, bound once: on Python 3.11 ``EventType.X`` (the enum
+# class's ``__getattr__``) and ``member.value`` are Python calls, about 1,000 instructions each.
+AGENT_ACTION = EventType.AGENT_ACTION
+EXECUTION_STARTED = EventType.EXECUTION_STARTED
+EXECUTION_PROGRESS = EventType.EXECUTION_PROGRESS
+EXECUTION_COMPLETED = EventType.EXECUTION_COMPLETED
+EXECUTION_FAILED = EventType.EXECUTION_FAILED
+ROUTING_DECISION = EventType.ROUTING_DECISION
+ROUTER_PERFORMANCE = EventType.ROUTER_PERFORMANCE
+TRANSFORMATION = EventType.TRANSFORMATION
+DETECTION_FAILURE = EventType.DETECTION_FAILURE
+TOOL_CALL = ActionType.TOOL_CALL
+DECISION = ActionType.DECISION
+SUCCESS = ActionType.SUCCESS
+ERROR = ActionType.ERROR
+STATUS_SUCCESS = ExecutionStatus.SUCCESS
+STATUS_FAILED = ExecutionStatus.FAILED
+STATUS_CANCELLED = ExecutionStatus.CANCELLED
+#: the statuses an execution can end with (a tuple: compared with ``==``, as a text is)
+END_STATUSES = (STATUS_SUCCESS, STATUS_FAILED, STATUS_CANCELLED)
+#: the text of the status of a successful execution
+STATUS_SUCCESS_TEXT = STATUS_SUCCESS.value
 
 
 def _loads(value: Any) -> Any:
