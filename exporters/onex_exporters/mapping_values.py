@@ -69,14 +69,15 @@ def _array(value: Any) -> list[Any]:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value.startswith('"'):
+    # a text (the usual case first, without a call); one in JSON quotes is decoded
+    if type(value) is str or (value is not None and isinstance(value, str)):
+        if value[:1] == '"':
             decoded = _loads(value)
             if isinstance(decoded, str):
                 return decoded
         return value
+    if value is None:
+        return None
     return str(value)
 
 

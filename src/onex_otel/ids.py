@@ -19,6 +19,8 @@ import uuid
 from onex_otel.conventions import CORRELATION_ID_NAMESPACE
 
 __all__ = [
+    "UUID7_RAND_BITS",
+    "UUID7_VERSION_BITS",
     "canonical_uuid",
     "correlation_uuid",
     "is_uuid",

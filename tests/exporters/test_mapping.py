@@ -761,3 +761,16 @@ def test_mapping_golden() -> None:
     )
     assert len(expected) > 100
     assert mapped() == expected
+
+
+def test_text_values_as_before_the_shortcut_for_plain_texts() -> None:
+    """``_text``: a plain text as it is or JSON-decoded when quoted; a str subclass alike (the value
+    itself kept); anything else as ``str``."""
+    from onex_exporters.mapping_values import _text
+
+    status = c.ExecutionStatus.SUCCESS
+    assert _text(status) is status
+    cases = {'"quoted"': "quoted", '"': '"', "": "", '"1"': "1", '"a" b': '"a" b', "[1]": "[1]"}
+    for value, expected in cases.items():
+        assert _text(value) == expected
+    assert _text(None) is None and _text(5) == "5" and _text(True) == "True"
