@@ -10,6 +10,8 @@ from onex_exporters.mapping_span import (
     _exception_event,
 )
 from onex_exporters.mapping_values import (
+    DECISION,
+    TOOL_CALL,
     _loads,
     _ms,
     _required,
@@ -29,7 +31,6 @@ from onex_otel.conventions import (
     ONEX_ACTION_NAME,
     OP_EXECUTE_TOOL,
     ORIGINAL_SIZE_SUFFIX,
-    ActionType,
 )
 
 
@@ -89,7 +90,7 @@ def _tool_call(b: _Builder) -> None:
         facts.event_id(end, "action"),
         end,
         facts.started_event_id,
-        ActionType.TOOL_CALL,
+        TOOL_CALL,
         _required(tool, "tool name"),
         details,
         _ms(start, end),
@@ -117,7 +118,7 @@ def _decision_span(b: _Builder) -> None:
         facts.event_id(end, "action"),
         end,
         facts.started_event_id,
-        ActionType.DECISION,
+        DECISION,
         _required(name, "decision name"),
         details,
         _ms(start, end),

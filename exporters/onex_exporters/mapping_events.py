@@ -16,6 +16,13 @@ from onex_exporters.mapping_span import (
     _started_id,
 )
 from onex_exporters.mapping_values import (
+    DECISION,
+    DETECTION_FAILURE,
+    ERROR,
+    ROUTER_PERFORMANCE,
+    ROUTING_DECISION,
+    SUCCESS,
+    TRANSFORMATION,
     _array,
     _bool,
     _loads,
@@ -72,8 +79,6 @@ from onex_otel.conventions import (
     EVENT_SUCCESS,
     EVENT_TRANSFORMATION,
     SEVERITY_ERROR,
-    ActionType,
-    EventType,
 )
 from onex_otel.limits import ROUTING_DURATION_MS_LIMIT, SCORE_MAX, SCORE_MIN
 from onex_otel.timestamps import rfc3339_ns
@@ -109,7 +114,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             eid,
             ts,
             cause,
-            ActionType.DECISION,
+            DECISION,
             _required(a.get(ATTR_NAME), "decision name"),
             details,
             duration,
@@ -122,13 +127,13 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             "error_context": _object(a.get(ATTR_ERROR_CONTEXT)),
             "severity": _text(a.get(ATTR_SEVERITY)) or SEVERITY_ERROR,
         }
-        b.action(eid, ts, cause, ActionType.ERROR, error_type, details, duration)
+        b.action(eid, ts, cause, ERROR, error_type, details, duration)
     elif name == EVENT_SUCCESS:
         b.action(
             eid,
             ts,
             cause,
-            ActionType.SUCCESS,
+            SUCCESS,
             _required(a.get(ATTR_NAME), "success name"),
             _object(a.get(ATTR_DETAILS)),
             duration,
@@ -149,7 +154,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
         }
         if payload["confidence_score"] is None or payload["routing_time_ms"] is None:
             raise MappingError("routing decision needs confidence_score and routing_time_ms")
-        b.add(EventType.ROUTING_DECISION, eid, ts, cause, payload)
+        b.add(ROUTING_DECISION, eid, ts, cause, payload)
     elif name == EVENT_ROUTER_METRICS:
         payload = {
             "query_text": _required(a.get(ATTR_QUERY_TEXT), "query_text"),
@@ -171,7 +176,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
         }
         if payload["routing_duration_ms"] is None or payload["candidates_evaluated"] is None:
             raise MappingError("router metrics need routing_duration_ms and candidates_evaluated")
-        b.add(EventType.ROUTER_PERFORMANCE, eid, ts, cause, payload)
+        b.add(ROUTER_PERFORMANCE, eid, ts, cause, payload)
     elif name == EVENT_TRANSFORMATION:
         payload = {
             "source_agent": _required(a.get(ATTR_SOURCE_AGENT), "source_agent"),
@@ -187,7 +192,7 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             "success": _bool(a.get(ATTR_TRANSFORMATION_SUCCESS), True),
             "timestamp": rfc3339_ns(ts),
         }
-        b.add(EventType.TRANSFORMATION, eid, ts, cause, payload)
+        b.add(TRANSFORMATION, eid, ts, cause, payload)
     elif name == EVENT_DETECTION_FAILURE:
         candidates = _array(a.get(ATTR_DETECTION_CANDIDATES))
         payload = {
@@ -203,4 +208,4 @@ def _span_event(b: _Builder, index: int, event: Any, include_progress: bool) -> 
             "context": _object(a.get(ATTR_DETECTION_CONTEXT)),
             "timestamp": rfc3339_ns(ts),
         }
-        b.add(EventType.DETECTION_FAILURE, eid, ts, cause, payload)
+        b.add(DETECTION_FAILURE, eid, ts, cause, payload)

@@ -11,6 +11,17 @@ from onex_exporters.mapping_span import (
     _started_id,
 )
 from onex_exporters.mapping_values import (
+    DECISION,
+    END_STATUSES,
+    ERROR,
+    EXECUTION_COMPLETED,
+    EXECUTION_FAILED,
+    EXECUTION_PROGRESS,
+    EXECUTION_STARTED,
+    STATUS_FAILED,
+    STATUS_SUCCESS,
+    STATUS_SUCCESS_TEXT,
+    SUCCESS,
     _loads,
     _ms,
     _number,
@@ -42,9 +53,6 @@ from onex_otel.conventions import (
     ONEX_USER_REQUEST,
     ONEX_WORKING_DIRECTORY,
     SEVERITY_ERROR,
-    ActionType,
-    EventType,
-    ExecutionStatus,
 )
 from onex_otel.limits import SCORE_MAX, SCORE_MIN
 from onex_otel.timestamps import rfc3339_ns
@@ -76,7 +84,7 @@ def _started(b: _Builder) -> None:
         "terminal_id": None,
         "correlation_id_original": _text(attrs.get(ONEX_CORRELATION_ID_ORIGINAL)),
     }
-    b.add(EventType.EXECUTION_STARTED, started_id, start, None, payload)
+    b.add(EXECUTION_STARTED, started_id, start, None, payload)
     details = {
         "decision_context": {"user_request": user_request, "session_id": session_id, "context": context},
         "decision_result": {
@@ -89,7 +97,7 @@ def _started(b: _Builder) -> None:
         facts.event_id(start, "started.action"),
         start,
         started_id,
-        ActionType.DECISION,
+        DECISION,
         ACTION_EXECUTION_STARTED,
         details,
         None,
@@ -106,10 +114,10 @@ def _ended(b: _Builder) -> None:
     execution_id = _execution_id(facts)
     session_id = _text(attrs.get(ONEX_SESSION_ID) or attrs.get(GEN_AI_CONVERSATION_ID))
     status = attrs.get(ONEX_EXECUTION_STATUS)
-    if status not in (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
-        status = ExecutionStatus.FAILED if facts.error else ExecutionStatus.SUCCESS
+    if status not in END_STATUSES:
+        status = STATUS_FAILED if facts.error else STATUS_SUCCESS
     end_id = facts.event_id(end, "ended")
-    if status == ExecutionStatus.SUCCESS:
+    if status == STATUS_SUCCESS:
         quality = _number(attrs.get(ONEX_QUALITY_SCORE), "quality_score", lo=SCORE_MIN, hi=SCORE_MAX)
         summary = _text(attrs.get(ONEX_OUTPUT_SUMMARY))
         metrics = _object(attrs.get(ONEX_METRICS))
@@ -117,14 +125,14 @@ def _ended(b: _Builder) -> None:
             "execution_id": execution_id,
             "agent_name": facts.agent_name,
             "session_id": session_id,
-            "status": ExecutionStatus.SUCCESS.value,
+            "status": STATUS_SUCCESS_TEXT,
             "completed_at": rfc3339_ns(end),
             "duration_ms": duration,
             "quality_score": quality,
             "output_summary": summary,
             "metrics": metrics,
         }
-        b.add(EventType.EXECUTION_COMPLETED, end_id, end, started_id, payload)
+        b.add(EXECUTION_COMPLETED, end_id, end, started_id, payload)
         details = {
             "execution_duration_ms": duration,
             "quality_score": quality,
@@ -135,7 +143,7 @@ def _ended(b: _Builder) -> None:
             facts.event_id(end, "ended.action"),
             end,
             end_id,
-            ActionType.SUCCESS,
+            SUCCESS,
             ACTION_EXECUTION_COMPLETED,
             details,
             duration,
@@ -160,7 +168,7 @@ def _ended(b: _Builder) -> None:
         "error_stack_trace": stack,
         "partial_results": partial,
     }
-    b.add(EventType.EXECUTION_FAILED, end_id, end, started_id, payload)
+    b.add(EXECUTION_FAILED, end_id, end, started_id, payload)
     details = {
         "error_type": error_type or "UnknownError",
         "error_message": error_message,
@@ -176,7 +184,7 @@ def _ended(b: _Builder) -> None:
         facts.event_id(end, "ended.action"),
         end,
         end_id,
-        ActionType.ERROR,
+        ERROR,
         ACTION_EXECUTION_FAILED,
         details,
         duration,
@@ -199,7 +207,7 @@ def _progress(b: _Builder, stage: Any, percent: Any, metadata: Any, ts_ns: int) 
         "reported_at": rfc3339_ns(ts_ns),
     }
     b.add(
-        EventType.EXECUTION_PROGRESS,
+        EXECUTION_PROGRESS,
         facts.event_id(ts_ns, "progress", stage, percent),
         ts_ns,
         _started_id(facts),

@@ -13,7 +13,7 @@ import uuid
 from onex_otel.conventions import (
     CORRELATION_ID_NAMESPACE,
 )
-from onex_otel.ids import uuid7_text
+from onex_otel.ids import UUID7_RAND_BITS, uuid7_text
 
 
 def _hash80(text: str) -> int:
@@ -25,11 +25,12 @@ _MASK80 = (1 << 80) - 1
 
 
 def _tag_hash(what: tuple[object, ...]) -> int:
+    """The hash of what an event is, as the bits a v7 id keeps (see ``_SpanFacts.event_id``)."""
     value = _tag_cache.get(what)
     if value is None:
         if len(_tag_cache) > 4096:
             _tag_cache.clear()
-        value = _tag_cache[what] = _hash80("|".join(map(str, what)))
+        value = _tag_cache[what] = _hash80("|".join(map(str, what))) & UUID7_RAND_BITS
     return value
 
 

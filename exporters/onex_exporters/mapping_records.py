@@ -21,6 +21,7 @@ from onex_exporters.mapping_span import (
     _SpanFacts,
     may_map,
 )
+from onex_exporters.mapping_values import DECISION
 from onex_exporters.normalize import normalize
 from onex_otel.conventions import (
     GEN_AI_OPERATION_NAME,
@@ -28,7 +29,6 @@ from onex_otel.conventions import (
     OP_DECISION,
     OP_EXECUTE_TOOL,
     OP_INVOKE_AGENT,
-    ActionType,
 )
 from onex_otel.dialects import CC_PREFIX
 from onex_otel.envelope import OnexEnvelopeV1
@@ -71,7 +71,7 @@ def map_span(span: Any, options: MappingOptions, include_lifecycle: bool) -> lis
             _started(b)
     elif op == OP_EXECUTE_TOOL:
         _tool_call(b)
-    elif op == OP_DECISION or facts.attrs.get(ONEX_ACTION_TYPE) == ActionType.DECISION:
+    elif op == OP_DECISION or facts.attrs.get(ONEX_ACTION_TYPE) == DECISION:
         _decision_span(b)
     for index, event in enumerate(facts.events):
         _span_event(b, index, event, include_lifecycle)

@@ -8,12 +8,13 @@ from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.util import BoundedList
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import Status, StatusCode, TraceState
 
 from onex_exporters.mapping import EventRecord, MappingOptions
-from onex_exporters.mapping_ids import _MASK80, _tag_cache, _tag_hash, seeded_event_id
+from onex_exporters.mapping_ids import _tag_cache, _tag_hash, seeded_event_id
 from onex_exporters.mapping_values import (
     _VALUES,
+    AGENT_ACTION,
     _bool,
     _number,
     _text,
@@ -58,7 +59,7 @@ from onex_otel.dialects import (
     ROLE_EXECUTION,
     TRACELOOP_SPAN_KIND,
 )
-from onex_otel.ids import canonical_uuid, uuid7_text, uuid_text
+from onex_otel.ids import UUID7_RAND_BITS, UUID7_VERSION_BITS, canonical_uuid, uuid7_low_text, uuid_text
 from onex_otel.timestamps import rfc3339_ns
 
 # ----------------------------------------------------------------------------------------------
@@ -66,6 +67,8 @@ from onex_otel.timestamps import rfc3339_ns
 # ----------------------------------------------------------------------------------------------
 #: the traceparent's last field of each value of the trace flags
 _FLAGS_TEXT = {flags: f"-{flags:02x}" for flags in range(256)}
+#: bound once: an enum class's attribute is a Python call on 3.11
+_STATUS_ERROR = StatusCode.ERROR
 
 
 class _SpanFacts:
@@ -74,7 +77,7 @@ class _SpanFacts:
     __slots__ = (
         "agent_name",
         "attrs",
-        "base_hash",
+        "base_bits",
         "correlation_id",
         "end",
         "error",
@@ -117,7 +120,10 @@ class _SpanFacts:
         self.attrs = attrs
         self.name: str = name or ""
         self.status = status
-        self.error = status is not None and status.status_code == StatusCode.ERROR
+        if type(status) is Status:  # its property is a Python call: read the field
+            self.error = status._status_code is _STATUS_ERROR
+        else:
+            self.error = status is not None and status.status_code == _STATUS_ERROR
         self.events: Sequence[Any] = events
         self.execution: bool | None = None  # whether it is an execution: read when asked
         self.execution_id: str | None = None  # its execution id: made when asked
@@ -128,32 +134,55 @@ class _SpanFacts:
         state = ctx[4]
         self.trace_id: int = trace_id
         self.span_id: int = span_id
-        # the random bits of this span's event ids: from its (random) trace and span ids
-        self.base_hash = (trace_id & _MASK80) ^ (span_id << 16)
+        # the random bits of this span's event ids: from its (random) trace and span ids, as the
+        # low 80 bits of a v7 id (a tag's hash XORed in makes an event's)
+        self.base_bits = ((trace_id ^ (span_id << 16)) & UUID7_RAND_BITS) | UUID7_VERSION_BITS
         get = attrs.get
-        self.correlation_id = canonical_uuid(get(ONEX_CORRELATION_ID)) or uuid_text(trace_id)
+        self.correlation_id = canonical_uuid(get(ONEX_CORRELATION_ID)) or _trace_uuid(trace_id)
         agent = get(ONEX_AGENT_NAME) or get(GEN_AI_AGENT_NAME)
         if not agent and get(GEN_AI_OPERATION_NAME) == OP_INVOKE_AGENT:
             prefix = OP_INVOKE_AGENT + " "
             agent = self.name[len(prefix) :] if self.name.startswith(prefix) else None
         self.agent_name: str = str(agent) if agent else UNKNOWN_AGENT
-        self.started_event_id = canonical_uuid(get(ONEX_STARTED_EVENT_ID))
+        started = get(ONEX_STARTED_EVENT_ID)
+        self.started_event_id = None if started is None else canonical_uuid(started)
         seed = get(ONEX_EVENT_ID_SEED)
         self.id_seed: str | None = str(seed) if seed else None
+        global _last_trace
         try:  # the ids' bytes in hex: several times cheaper than formatting the integers
-            self.traceparent = (
-                f"00-{trace_id.to_bytes(16, 'big').hex()}-{span_id.to_bytes(8, 'big').hex()}"
-                f"{_FLAGS_TEXT[trace_flags]}"
-            )
+            last_trace_id, trace_text = _last_trace
+            if trace_id != last_trace_id:
+                trace_text = f"00-{trace_id.to_bytes(16, 'big').hex()}-"
+                _last_trace = (trace_id, trace_text)
+            self.traceparent = f"{trace_text}{span_id.to_bytes(8, 'big').hex()}{_FLAGS_TEXT[trace_flags]}"
         except (OverflowError, KeyError, AttributeError):  # not W3C's sizes: written as they are
             self.traceparent = f"00-{trace_id:032x}-{span_id:016x}-{int(trace_flags):02x}"
-        self.tracestate = state.to_header() if state else None
+        if type(state) is TraceState:  # its truth is a Python call (``__len__``): read the field
+            self.tracestate = state.to_header() if state._dict else None
+        else:
+            self.tracestate = state.to_header() if state else None
 
     def event_id(self, ts_ns: int, *what: object) -> str:
         if self.id_seed is not None:
             return seeded_event_id(self.id_seed, *what)
         tag = _tag_cache.get(what)  # the usual case, a tag seen before: no call
-        return uuid7_text(ts_ns, self.base_hash ^ (_tag_hash(what) if tag is None else tag))
+        return uuid7_low_text(ts_ns, self.base_bits ^ (_tag_hash(what) if tag is None else tag))
+
+
+#: (a trace id, the start of the traceparent of its spans): a batch's spans come trace by trace
+_last_trace: tuple[int, str] = (0, f"00-{0:032x}-")
+#: (a trace id, the canonical text of its UUID), for the spans without a correlation id attribute
+_last_trace_uuid: tuple[int, str] = (0, uuid_text(0))
+
+
+def _trace_uuid(trace_id: int) -> str:
+    """:func:`~onex_otel.ids.uuid_text` of ``trace_id``, kept for the next span of the trace."""
+    global _last_trace_uuid
+    last, text = _last_trace_uuid
+    if trace_id != last:
+        text = uuid_text(trace_id)
+        _last_trace_uuid = (trace_id, text)
+    return text
 
 
 def _plain(span: Any) -> Mapping[str, Any]:
@@ -205,6 +234,10 @@ def _started_id(facts: _SpanFacts) -> str:
 
 #: builds an :class:`EventRecord` without the Python-level ``__new__`` of a named tuple
 _new_record = tuple.__new__
+
+
+#: the fields every agent_action of a span shares, for a span that sets none of them
+_NO_ACTION_CONTEXT = (_bool(None, True), _text(None), _text(None), _text(None))
 
 
 class _Builder:
@@ -262,12 +295,15 @@ class _Builder:
         context = self.action_context
         if context is None:
             get = self.facts.attrs.get
-            context = self.action_context = (
-                _bool(get(ONEX_DEBUG_MODE), True),
-                _text(get(ONEX_PROJECT_PATH)),
-                _text(get(ONEX_PROJECT_NAME)),
-                _text(get(ONEX_WORKING_DIRECTORY)),
-            )
+            debug = get(ONEX_DEBUG_MODE)
+            path = get(ONEX_PROJECT_PATH)
+            project = get(ONEX_PROJECT_NAME)
+            directory = get(ONEX_WORKING_DIRECTORY)
+            if debug is None and path is None and project is None and directory is None:
+                context = _NO_ACTION_CONTEXT  # the usual case: none set
+            else:
+                context = (_bool(debug, True), _text(path), _text(project), _text(directory))
+            self.action_context = context
         debug_mode, project_path, project_name, working_directory = context
         if duration_ms is not None and (type(duration_ms) is not int or duration_ms < 0):
             duration_ms = _number(duration_ms, "duration_ms", lo=0, integer=True)  # or raises
@@ -282,8 +318,10 @@ class _Builder:
             "project_name": project_name,
             "working_directory": working_directory,
             "timestamp": rfc3339_ns(ts_ns),
+            # in the literal (``add`` sets it again): an 11th key added later grows the dict
+            "correlation_id": self.facts.correlation_id,
         }
-        return self.add(EventType.AGENT_ACTION, event_id, ts_ns, causation_id, payload)
+        return self.add(AGENT_ACTION, event_id, ts_ns, causation_id, payload)
 
 
 def _exception_event(facts: _SpanFacts) -> Mapping[str, Any]:

@@ -8,9 +8,33 @@ from onex_exporters.mapping import MappingError, _json_loads
 from onex_otel.conventions import (
     ActionType,
     EventType,
+    ExecutionStatus,
 )
 
 _VALUES: dict[Any, str] = {m: str(m.value) for e in (EventType, ActionType) for m in e}
+
+# The enum members the mapping names, bound once: on Python 3.11 ``EventType.X`` (the enum
+# class's ``__getattr__``) and ``member.value`` are Python calls, about 1,000 instructions each.
+AGENT_ACTION = EventType.AGENT_ACTION
+EXECUTION_STARTED = EventType.EXECUTION_STARTED
+EXECUTION_PROGRESS = EventType.EXECUTION_PROGRESS
+EXECUTION_COMPLETED = EventType.EXECUTION_COMPLETED
+EXECUTION_FAILED = EventType.EXECUTION_FAILED
+ROUTING_DECISION = EventType.ROUTING_DECISION
+ROUTER_PERFORMANCE = EventType.ROUTER_PERFORMANCE
+TRANSFORMATION = EventType.TRANSFORMATION
+DETECTION_FAILURE = EventType.DETECTION_FAILURE
+TOOL_CALL = ActionType.TOOL_CALL
+DECISION = ActionType.DECISION
+SUCCESS = ActionType.SUCCESS
+ERROR = ActionType.ERROR
+STATUS_SUCCESS = ExecutionStatus.SUCCESS
+STATUS_FAILED = ExecutionStatus.FAILED
+STATUS_CANCELLED = ExecutionStatus.CANCELLED
+#: the statuses an execution can end with (a tuple: compared with ``==``, as a text is)
+END_STATUSES = (STATUS_SUCCESS, STATUS_FAILED, STATUS_CANCELLED)
+#: the text of the status of a successful execution
+STATUS_SUCCESS_TEXT = STATUS_SUCCESS.value
 
 
 def _loads(value: Any) -> Any:
@@ -45,14 +69,15 @@ def _array(value: Any) -> list[Any]:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value.startswith('"'):
+    # a text (the usual case first, without a call); one in JSON quotes is decoded
+    if type(value) is str or (value is not None and isinstance(value, str)):
+        if value[:1] == '"':
             decoded = _loads(value)
             if isinstance(decoded, str):
                 return decoded
         return value
+    if value is None:
+        return None
     return str(value)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from onex_exporters import claude_code
 from onex_otel import _payload
@@ -117,8 +118,24 @@ SDK_SPANS = frozenset({ReadableSpan, SdkSpan})
 
 
 def _scope(span: Any) -> str:
-    scope = getattr(span, "instrumentation_scope", None)
+    if type(span) in SDK_SPANS:  # the SDK's properties are Python calls: read the fields
+        scope = span._instrumentation_scope
+        return str(scope._name or "") if type(scope) is InstrumentationScope else _scope_name(scope)
+    return _scope_name(getattr(span, "instrumentation_scope", None))
+
+
+def _scope_name(scope: Any) -> str:
     return str(getattr(scope, "name", "") or "")
+
+
+def _name(span: Any) -> str:
+    """The span's name (``""`` for none)."""
+    return (span._name if type(span) in SDK_SPANS else span.name) or ""
+
+
+def _top_level(span: Any) -> bool:
+    """Whether the span has no parent."""
+    return (span._parent if type(span) in SDK_SPANS else getattr(span, "parent", None)) is None
 
 
 def _attrs(span: Any) -> Mapping[str, Any]:
@@ -139,9 +156,9 @@ def span_role(span: Any, attrs: Mapping[str, Any] | None = None) -> str | None:
     if stamped is not None:
         return str(stamped)
     scope = _scope(span)
-    role = d.claude_code_role(span.name or "", scope)
+    role = d.claude_code_role(_name(span), scope)
     if role is None:
-        role = d.role_of(attrs, scope, top_level=getattr(span, "parent", None) is None)
+        role = d.role_of(attrs, scope, top_level=_top_level(span))
     if role == d.AGENT:
         return d.ROLE_EXECUTION
     if role == d.TOOL:
@@ -163,7 +180,7 @@ def normalize(span: Any) -> Any:
     scope = _scope(span)
     if scope == INSTRUMENTATION_NAME and ONEX_SPAN_ROLE not in attrs:
         return span
-    if d.is_claude_code_span(span.name or "", scope):
+    if d.is_claude_code_span(_name(span), scope):
         return SpanView(span, claude_code.view_attributes(span))
     role = span_role(span, attrs)
     if role is None:

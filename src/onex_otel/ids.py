@@ -19,12 +19,16 @@ import uuid
 from onex_otel.conventions import CORRELATION_ID_NAMESPACE
 
 __all__ = [
+    "UUID7_RAND_BITS",
+    "UUID7_VERSION_BITS",
     "canonical_uuid",
     "correlation_uuid",
     "is_uuid",
     "new_correlation_id",
     "trace_id_to_uuid",
     "uuid7",
+    "uuid7_low_bits",
+    "uuid7_low_text",
     "uuid7_text",
     "uuid7_value",
     "uuid_text",
@@ -135,13 +139,37 @@ def uuid7_value(ms: int, rand_a: int, rand_b: int) -> int:
 _uuid7_text_time: tuple[int | None, str] = (None, "")
 
 
+#: the bits of ``rand`` a v7 id keeps where they are: ``rand_a`` (bits 64..75), ``rand_b`` (0..61)
+UUID7_RAND_BITS = (0xFFF << 64) | 0x3FFF_FFFF_FFFF_FFFF
+#: the version (7) and variant (``10``) bits of the low 80 bits of a v7 id
+UUID7_VERSION_BITS = (0x7 << 76) | (0b10 << 62)
+
+
 def uuid7_text(ts_ns: int, rand: int) -> str:
     """The canonical text of the UUID v7 of time ``ts_ns`` (ns) and 74 bits of ``rand``.
 
     ``rand_a`` is bits 64..75 of ``rand``, ``rand_b`` its low 62 bits: deterministic ids
-    (the exporter's event ids) put a hash there. The text of :func:`uuid7_value`'s layout,
-    written from the bytes of its fields (no 128-bit value, no slicing of a hex string); the
-    time's groups are kept from the last call. Faster than ``str(uuid.UUID(...))``.
+    (the exporter's event ids) put a hash there. The text of :func:`uuid7_value`'s layout.
+    Faster than ``str(uuid.UUID(...))``.
+    """
+    return uuid7_low_text(ts_ns, uuid7_low_bits(rand))
+
+
+def uuid7_low_bits(rand: int) -> int:
+    """The low 80 bits of the UUID v7 of ``rand`` (see :func:`uuid7_text`): version, rand, variant.
+
+    The XOR of such a value with ``x & UUID7_RAND_BITS`` is the low bits of ``rand ^ x``: what
+    lets the exporter make a span's event ids with one operation each.
+    """
+    return (rand & UUID7_RAND_BITS) | UUID7_VERSION_BITS
+
+
+def uuid7_low_text(ts_ns: int, low: int) -> str:
+    """The canonical text of the UUID v7 of time ``ts_ns`` (ns) and low 80 bits ``low``.
+
+    ``low`` as :func:`uuid7_low_bits` makes it. Written from the bytes of the fields, with no
+    128-bit value: the time's groups are kept from the last call, the rest is one ``hex`` of 10
+    bytes (``7aaavbbb-bbbbbbbbbbbb``) and the one hyphen it lacks.
     """
     global _uuid7_text_time
     ms = ts_ns // 1_000_000
@@ -149,15 +177,8 @@ def uuid7_text(ts_ns: int, rand: int) -> str:
     if ms != last:
         time_text = (ms & 0xFFFF_FFFF_FFFF).to_bytes(6, "big").hex("-", -4) + "-"
         _uuid7_text_time = (ms, time_text)
-    rand_b = rand & 0x3FFF_FFFF_FFFF_FFFF
-    # version 7, rand_a | variant 10, the top 14 bits of rand_b: "7aaa-vbbb"
-    middle = 0x7000_8000 | (rand >> 48 & 0xFFF_0000) | rand_b >> 48
-    return (
-        time_text
-        + middle.to_bytes(4, "big").hex("-", 2)
-        + "-"
-        + (rand_b & 0xFFFF_FFFF_FFFF).to_bytes(6, "big").hex()
-    )
+    rest = low.to_bytes(10, "big").hex("-", 6)
+    return f"{time_text}{rest[:4]}-{rest[4:]}"
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -11,7 +11,8 @@ __all__ = ["as_utc", "rfc3339", "rfc3339_ns", "unix_ns"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_second_cache: tuple[int, str] = (-1, "")
+#: (the Unix time in ns of a whole second, its text up to the decimal point)
+_second_cache: tuple[int, str] = (0, "1970-01-01T00:00:00.")
 _last_ts: tuple[int, str] = (-1, "")
 
 
@@ -25,12 +26,16 @@ def rfc3339_ns(ts_ns: int) -> str:
     last_ns, last_text = _last_ts
     if last_ns == ts_ns:
         return last_text
-    seconds, ns = divmod(ts_ns, 1_000_000_000)
-    cached_second, base = _second_cache
-    if cached_second != seconds:
-        base = (_EPOCH + timedelta(seconds=seconds)).isoformat()[:19]
-        _second_cache = (seconds, base)
-    text = f"{base}.{ns // 1000:06d}Z"
+    second_ns, base = _second_cache
+    us = (ts_ns - second_ns) // 1000  # in the cached second: no division of the whole time
+    if not 0 <= us < 1_000_000:
+        seconds = ts_ns // 1_000_000_000
+        second_ns = seconds * 1_000_000_000
+        base = (_EPOCH + timedelta(seconds=seconds)).isoformat()[:19] + "."
+        _second_cache = (second_ns, base)
+        us = (ts_ns - second_ns) // 1000
+    # nine times in ten six digits: no format spec (the padding costs twice the rest)
+    text = f"{base}{us}Z" if us >= 100_000 else f"{base}{us:06d}Z"
     _last_ts = (ts_ns, text)
     return text
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.trace import Status, StatusCode
 
 from onex_exporters.mapping import (
@@ -598,6 +600,77 @@ def test_span_facts_write_traceparent_and_trace_correlation_like_the_formats(
         assert facts.correlation_id == str(uuid.UUID(int=trace_id))
 
 
+def test_span_facts_of_spans_of_alternating_traces_keep_their_own_ids() -> None:
+    """The traceparent's and the correlation id's trace part is kept from span to span: spans of
+    two traces in turn, of one trace in a row, each get their own ids."""
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    from onex_exporters.mapping_span import _SpanFacts
+
+    traces = [0x0123456789ABCDEF0123456789ABCDEF, 0xFEDCBA9876543210FEDCBA9876543210, 1]
+    for i, trace_id in enumerate([traces[0], traces[1], traces[0], traces[0], traces[2], traces[1]]):
+        span_id = 0x1000 + i
+        facts = _SpanFacts(
+            ReadableSpan("x", context=SpanContext(trace_id, span_id, False, TraceFlags(i % 2)))
+        )
+        assert facts.traceparent == f"00-{trace_id:032x}-{span_id:016x}-{i % 2:02x}"
+        assert facts.correlation_id == str(uuid.UUID(int=trace_id))
+
+
+_TEXTS = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(['"quoted"', '{"a": 1}', "[1, 2]", "null", "12", "ünï ✓", "a\nb", "\x01"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    agent=st.text(min_size=1, max_size=10),
+    tool=st.text(min_size=1, max_size=10),
+    project=st.tuples(
+        _TEXTS, _TEXTS, _TEXTS, st.one_of(st.none(), st.booleans(), st.sampled_from(["no", "1"]))
+    ),
+    args=st.one_of(
+        st.none(), st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3)
+    ),
+    failed=st.booleans(),
+)
+def test_varied_spans_map_to_records_the_models_accept_with_the_same_json(
+    agent: str, tool: str, project: tuple[Any, Any, Any, Any], args: Any, failed: bool
+) -> None:
+    """Records are built as plain dicts, without the models: on varied values (project fields set
+    or not, texts that look like JSON, failures) each validates and dumps to the same JSON value."""
+    f = SpanFactory()
+    path, name, directory, debug = project
+    extra = {
+        k: v
+        for k, v in (
+            (c.ONEX_PROJECT_PATH, path),
+            (c.ONEX_PROJECT_NAME, name),
+            (c.ONEX_WORKING_DIRECTORY, directory),
+            (c.ONEX_DEBUG_MODE, debug),
+        )
+        if v is not None
+    }
+    try:
+        with f.execution(agent=agent, correlation_id=uuid.uuid4()) as root:
+            root.set_attributes(extra)
+            with f.tool(root, tool, args, {"ok": True}) as span:
+                span.set_attributes(extra)
+                if failed:
+                    span.set_status(Status(StatusCode.ERROR, "boom"))
+            if failed:
+                raise ValueError("failed")
+    except ValueError:
+        pass
+    records = [r for s in f.finished() for r in span_to_records(s, OPTIONS)]
+    assert len(records) == 5
+    for record, envelope in zip(records, to_envelopes(records), strict=True):
+        assert json.loads(envelope.to_json()) == json.loads(record.to_json())
+
+
 class _NotSdkSpan:
     """A finished span as any other span class shows it: only its public properties."""
 
@@ -674,3 +747,30 @@ def test_sdk_spans_read_from_their_fields_map_to_the_bytes_of_the_general_path()
             mapped += len(fast)
     assert mapped > 40
     assert spans_to_map(spans) == [s for s in spans if may_map(s)]
+
+
+def test_mapping_golden() -> None:
+    """Fixed spans map to the bytes the mapping wrote before its fast paths (event ids, times,
+    headers' inputs, every payload): see :mod:`tests.exporters.golden_spans`."""
+    from pathlib import Path
+
+    from tests.exporters.golden_spans import mapped
+
+    expected = json.loads(
+        (Path(__file__).parent / "data" / "mapping_golden.json").read_text(encoding="utf-8")
+    )
+    assert len(expected) > 100
+    assert mapped() == expected
+
+
+def test_text_values_as_before_the_shortcut_for_plain_texts() -> None:
+    """``_text``: a plain text as it is or JSON-decoded when quoted; a str subclass alike (the value
+    itself kept); anything else as ``str``."""
+    from onex_exporters.mapping_values import _text
+
+    status = c.ExecutionStatus.SUCCESS
+    assert _text(status) is status
+    cases = {'"quoted"': "quoted", '"': '"', "": "", '"1"': "1", '"a" b': '"a" b', "[1]": "[1]"}
+    for value, expected in cases.items():
+        assert _text(value) == expected
+    assert _text(None) is None and _text(5) == "5" and _text(True) == "True"

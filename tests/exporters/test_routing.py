@@ -10,7 +10,15 @@ import pytest
 
 from onex_exporters.routing import TRANSITIONS, Route, RouteState
 from onex_otel.backoff import Backoff
-from onex_otel.ids import uuid7, uuid7_text, uuid7_value, uuid_text
+from onex_otel.ids import (
+    UUID7_RAND_BITS,
+    uuid7,
+    uuid7_low_bits,
+    uuid7_low_text,
+    uuid7_text,
+    uuid7_value,
+    uuid_text,
+)
 from onex_otel.timestamps import rfc3339, rfc3339_ns, unix_ns
 
 
@@ -75,6 +83,39 @@ def test_uuid7_text_is_the_text_of_uuid7_value_for_any_time_and_bits() -> None:
             assert uuid7_text(ts + 1, rand) == str(
                 uuid.UUID(int=uuid7_value((ts + 1) // 1_000_000, rand >> 64, rand))
             )
+
+
+def test_a_v7_ids_low_bits_xor_a_tag_are_the_low_bits_of_the_xor() -> None:
+    """What the exporter's event ids rely on: one XOR of a span's bits and a tag's makes the id."""
+    rng = random.Random(11)
+    for _ in range(2000):
+        ts = rng.getrandbits(rng.choice((40, 61, 64)))
+        base, tag = rng.getrandbits(80), rng.getrandbits(rng.choice((80, 120)))
+        low = uuid7_low_bits(base) ^ (tag & UUID7_RAND_BITS)
+        assert uuid7_low_text(ts, low) == uuid7_text(ts, base ^ tag)
+        assert uuid7_low_text(ts, low) == str(
+            uuid.UUID(int=uuid7_value(ts // 1_000_000, (base ^ tag) >> 64, base ^ tag))
+        )
+
+
+def _reference_rfc3339_ns(ts_ns: int) -> str:
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1000)).isoformat(
+        timespec="microseconds"
+    )[:-6] + "Z"
+
+
+def test_rfc3339_ns_is_the_reference_text_for_any_time_in_any_order() -> None:
+    """The cached second and the six-digit shortcut change nothing: microseconds below 100,000,
+    second and minute boundaries, times before 1970, the same time twice, seconds alternating."""
+    rng = random.Random(3)
+    second = 1_764_000_000 * 1_000_000_000
+    times = [0, -1, -999, -1000, -1001, 999, 1000, 999_999_999, 1_000_000_000, -1_000_000_000]
+    times += [second + d for d in (0, 1, 999, 1000, 99_999_999, 100_000_000, 999_999_999, 1_000_000_000)]
+    times += [second + rng.randrange(-3 * 10**9, 3 * 10**9) for _ in range(3000)]
+    times += [rng.randrange(-(2**61), 2**62) for _ in range(3000)]
+    for ts in times:
+        assert rfc3339_ns(ts) == _reference_rfc3339_ns(ts), ts
+        assert rfc3339_ns(ts) == _reference_rfc3339_ns(ts), ts  # the last time, kept
 
 
 def test_uuid_text_is_str_of_uuid_and_refuses_what_uuid_refuses() -> None:
