@@ -315,6 +315,7 @@ class Collector:
             if one_shot and not self._any_topic_exists():
                 return  # nothing to read: no partition would ever be assigned
             ensure_dlq_topic(self.options)
+            self._open_writer()
             self._consumer.subscribe(
                 sorted(opts.topic_types), on_assign=self._on_assign, on_revoke=self._on_revoke
             )
@@ -396,6 +397,17 @@ class Collector:
             self._close()
         if self._progress is not None:
             self._progress(self.metrics)
+
+    def _open_writer(self) -> None:
+        """Open the database connections before any partition is assigned (best effort).
+
+        The first batches then wait for no connection; a database not reachable now is retried
+        by the batches, as at any other time.
+        """
+        try:
+            self.writer.open(self.options.db_writers)
+        except DatabaseUnavailable as exc:
+            log.info("PostgreSQL not reachable at start (the batches retry): %s", exc)
 
     def _any_topic_exists(self) -> bool:
         """Whether any subscribed topic exists (a one-shot run on an empty cluster ends)."""

@@ -17,12 +17,14 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from onex_collector.consumer import Collector
 from onex_collector.migrate import migrate
 from onex_collector.rows import Decoded, decode_message
 from onex_collector.writer import BatchResult, DatabaseUnavailable, Writer
 from onex_otel.envelope import AgentActionPayload, OnexEnvelopeV1, RoutingDecisionPayload
-from tests.collector.conftest import query, wait_for
+from tests.collector.conftest import options, query, running, wait_for
 from tests.collector.test_writer import batch, dump
+from tests.services.kafka import Broker
 from tests.services.postgres import Database, fresh_database
 
 pytestmark = pytest.mark.integration
@@ -292,3 +294,49 @@ def test_every_batch_queued_on_a_lost_connection_is_written_once(migrated: Datab
     finally:
         writer.close()
     assert count(migrated, corr) == 3
+
+
+def collector_connections(db: Database) -> int:
+    """The writer connections open on ``db`` now (the writer names itself to the server)."""
+    rows = query(
+        db,
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name = 'onex-otel-collector'",
+    )
+    return int(rows[0][0])
+
+
+def test_open_makes_the_pipelined_connections_before_the_first_batch() -> None:
+    corr = uuid.uuid4()
+    with fresh_database("onex_open") as db:
+        migrate(db.url)
+        writer = Writer(db.url)
+        try:
+            assert collector_connections(db) == 0
+            writer.open(2)
+            assert collector_connections(db) == 2
+            writer.open(2)  # already open: nothing more
+            assert collector_connections(db) == 2
+            assert writer.start(actions(corr, 1, 2)).result().rows_inserted == 2
+            assert collector_connections(db) == 2  # the batch took an open one
+        finally:
+            writer.close()
+        assert count(db, corr) == 2
+
+
+def test_open_raises_when_the_database_is_unreachable() -> None:
+    writer = Writer("postgresql://postgres@127.0.0.1:9/none", connect_timeout=1)
+    with pytest.raises(DatabaseUnavailable, match="cannot connect"):
+        writer.open(2)
+    writer.close()
+
+
+def test_a_collector_opens_its_connections_before_its_partitions_come(broker: Broker) -> None:
+    """The first batches of a collector wait for no connection: they are open once it joined."""
+    with fresh_database("onex_open_collector") as db:
+        migrate(db.url)
+        collector = Collector(options(broker, db, topic_types={f"open-{uuid.uuid4().hex[:8]}": "x"}))
+        broker.create_topics(*collector.options.topic_types)
+        with running(collector):
+            wait_for(lambda: collector._assigned, what="the collector's partitions")
+            assert collector_connections(db) == collector.options.db_writers
