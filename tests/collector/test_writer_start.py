@@ -296,29 +296,19 @@ def test_every_batch_queued_on_a_lost_connection_is_written_once(migrated: Datab
     assert count(migrated, corr) == 3
 
 
-def collector_connections(db: Database) -> int:
-    """The writer connections open on ``db`` now (the writer names itself to the server)."""
-    rows = query(
-        db,
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND application_name = 'onex-otel-collector'",
-    )
-    return int(rows[0][0])
-
-
 def test_open_makes_the_pipelined_connections_before_the_first_batch() -> None:
     corr = uuid.uuid4()
     with fresh_database("onex_open") as db:
         migrate(db.url)
         writer = Writer(db.url)
         try:
-            assert collector_connections(db) == 0
+            assert collector_backends(db) == 0
             writer.open(2)
-            assert collector_connections(db) == 2
+            assert collector_backends(db) == 2
             writer.open(2)  # already open: nothing more
-            assert collector_connections(db) == 2
+            assert collector_backends(db) == 2
             assert writer.start(actions(corr, 1, 2)).result().rows_inserted == 2
-            assert collector_connections(db) == 2  # the batch took an open one
+            assert collector_backends(db) == 2  # the batch took an open one
         finally:
             writer.close()
         assert count(db, corr) == 2
@@ -339,4 +329,4 @@ def test_a_collector_opens_its_connections_before_its_partitions_come(broker: Br
         broker.create_topics(*collector.options.topic_types)
         with running(collector):
             wait_for(lambda: collector._assigned, what="the collector's partitions")
-            assert collector_connections(db) == collector.options.db_writers
+            assert collector_backends(db) == collector.options.db_writers
