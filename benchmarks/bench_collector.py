@@ -31,7 +31,9 @@ once to topics of its own. Then, in rounds, two fresh worker processes, one afte
 Printed per size: min/median/max of both rates, every round's ratio, the per-event cost of the
 collector (us/event) and the verdict on the target (collector >= 0.7x raw COPY); then the
 per-event cost of every size against the smallest (target: flat within 10%) and the peak RSS
-of every size (target: not growing with N).
+of every size (target: not growing with N); and where the time goes: the CPU per event of each
+worker process and of its PostgreSQL backends over the measured interval (the backends' from
+/proc, so only where the server runs on this host; the broker's CPU is not included).
 """
 
 from __future__ import annotations
@@ -255,6 +257,32 @@ def count_rows(db_url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _backend_cpu_s(pids: Sequence[int]) -> float | None:
+    """CPU seconds (user + system) the PostgreSQL backends ``pids`` used so far (None: unreadable,
+    e.g. a server on another host)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_figures(prefix: str, n: int, own: float, backends: float | None) -> dict[str, float]:
+    """Per-event CPU of the worker process and of its backends (us), as figures of a round."""
+    figures = {f"{prefix}_cpu_us": own / n * 1e6}
+    if backends is not None:
+        figures[f"{prefix}_pg_us"] = backends / n * 1e6
+    return figures
+
+
 def _rss_mb() -> float:
     """This process's current resident set (MB)."""
     with open("/proc/self/statm", encoding="ascii") as f:
@@ -303,11 +331,17 @@ def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None
         thread.start()
         deadline = time.monotonic() + max(120.0, n / 500)
         first: float | None = None
+        cpu_at_first = 0.0
+        backends: list[int] = []
+        pg_at_first: float | None = None
         last_print = time.monotonic()
         while time.monotonic() < deadline:
             snap = metrics.snapshot()
             if first is None and collector._assigned:  # joined the group: the clock starts
                 first = time.perf_counter()
+                cpu_at_first = _own_cpu_s()
+                backends = collector_backends(db.url)  # (opened before the partitions came)
+                pg_at_first = _backend_cpu_s(backends)
             if snap["messages_consumed"] >= n:
                 break
             if time.monotonic() - last_print > 10:
@@ -315,6 +349,9 @@ def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None
                 last_print = time.monotonic()
             time.sleep(0.005)
         end = time.perf_counter()
+        cpu = _own_cpu_s() - cpu_at_first
+        pg_at_end = _backend_cpu_s(backends)
+        pg = None if pg_at_first is None or pg_at_end is None else pg_at_end - pg_at_first
         collector.request_stop()
         thread.join(60)
         consumed = metrics.snapshot()["messages_consumed"]
@@ -323,7 +360,22 @@ def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None
         rows = count_rows(db.url)
         if rows != n:
             raise SystemExit(f"{rows} rows for {n} events")
-    return {"collector": n / (end - first), "rss_before": rss_before, "rss_peak": _peak_rss_mb()}
+    return {
+        "collector": n / (end - first),
+        "rss_before": rss_before,
+        "rss_peak": _peak_rss_mb(),
+        **_cpu_figures("collector", n, cpu, pg),
+    }
+
+
+def collector_backends(db_url: str) -> list[int]:
+    """The process ids of the collector's connections to ``db_url``'s database."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'onex-otel-collector'"
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
 
 
 def _read_all(bootstrap: str, prefix: str, n: int) -> Iterator[tuple[str, bytes]]:
@@ -360,6 +412,8 @@ def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
         migrate(db.url)
         checkpoint(db.url)
         with psycopg.connect(db.url) as conn:
+            backend = [conn.info.backend_pid]
+            pg_before, cpu_before = _backend_cpu_s(backend), _own_cpu_s()
             start = time.perf_counter()
             with conn.transaction(), conn.cursor() as cur:
                 for table, rows in by_table.items():
@@ -368,10 +422,12 @@ def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
                         for values in rows:
                             cp.write_row(values)
             seconds = time.perf_counter() - start
+            cpu, pg_after = _own_cpu_s() - cpu_before, _backend_cpu_s(backend)
         written = count_rows(db.url)
         if written != n:
             raise SystemExit(f"{written} rows for {n} events")
-    return {"copy": n / seconds}
+        pg = None if pg_before is None or pg_after is None else pg_after - pg_before
+    return {"copy": n / seconds, **_cpu_figures("copy", n, cpu, pg)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -423,6 +479,11 @@ def measure(bootstrap: str, n: int, rounds: int, batch_size: int | None) -> Roun
             flush=True,
         )
     return out
+
+
+def _median_of(measured: Rounds, key: str) -> str:
+    values = [r[key] for r in measured if key in r]
+    return f"{statistics.median(values):5.1f} us" if values else "n/a (not readable here)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -488,6 +549,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" {min(peak):.0f}-{max(peak):.0f} MB"
         )
     print(f"{'PASS' if flat else 'FAIL'}  collector us/event flat within {FLAT:.0%} across sizes")
+    print("== CPU per event by size (medians; the broker's CPU not included)")
+    for n, measured in results.items():
+        print(
+            f"{n:>9} events: collector process {_median_of(measured, 'collector_cpu_us')}, its"
+            f" PostgreSQL backends {_median_of(measured, 'collector_pg_us')}; raw COPY client"
+            f" {_median_of(measured, 'copy_cpu_us')}, its backend {_median_of(measured, 'copy_pg_us')}"
+        )
     return 0 if flat and all(v.passed for v in verdicts) else 1
 
 
