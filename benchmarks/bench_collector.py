@@ -6,8 +6,8 @@ Run from the repository root (it starts its own broker and fresh databases, like
     python benchmarks/bench_collector.py --sizes 10000,100000     # without 1M (about 3 minutes)
     python benchmarks/bench_collector.py --batch-size 100         # a setting other than default
 
-The full run takes about 10 minutes on 2 cores, of which 1M events take 6-7 (producing them
-~1.5 minutes, then each round ~2 minutes); progress goes to stderr.
+The full run takes 3 to 20 minutes on 2 cores (by machine), most of it the 1M events (producing
+them, then each round); progress goes to stderr.
 
 For each size N, the mixed workload (:func:`mixed_events`: per run of 20 events, 12 tool calls,
 1 routing decision, 1 transformation, 1 router metrics, 1 detection failure and an execution's
