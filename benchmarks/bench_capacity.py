@@ -42,6 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import harness
 import psycopg
 from bench_collector import mixed_events, produce
 from tests.services.kafka import free_port, running_broker
@@ -52,7 +53,6 @@ from onex_collector.metrics import CollectorMetrics
 from onex_collector.migrate import migrate
 from onex_otel.conventions import EventType
 
-_TICK = os.sysconf("SC_CLK_TCK")
 #: Bytes on disk per event (tables, TOAST and indexes) after each CPU run.
 STORAGE: list[float] = []
 _TABLES = (
@@ -72,14 +72,6 @@ def create_topics(bootstrap: str, partitions: int, prefix: str = "") -> None:
     futures = admin.create_topics([NewTopic(prefix + t.value, partitions, 1) for t in EventType])
     for fut in futures.values():
         fut.result(15)
-
-
-def _proc_cpu(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
 
 
 class BackendCpu:
@@ -111,7 +103,7 @@ class BackendCpu:
                 ).fetchall()
             ]
             for pid in pids:
-                cpu = _proc_cpu(pid)
+                cpu = harness.process_cpu_s(pid)
                 if cpu is not None:
                     self.seconds[pid] = max(cpu, self.seconds.get(pid, 0.0))
             self._stop.wait(0.1)

@@ -260,14 +260,8 @@ def count_rows(db_url: str) -> int:
 def _backend_cpu_s(pids: Sequence[int]) -> float | None:
     """CPU seconds (user + system) the PostgreSQL backends ``pids`` used so far (None: unreadable,
     e.g. a server on another host)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    seconds = [harness.process_cpu_s(pid) for pid in pids]
+    return None if None in seconds else sum(s for s in seconds if s is not None)
 
 
 def _own_cpu_s() -> float:

@@ -256,6 +256,16 @@ def machine() -> str:
     return f"{model}, {cores} cores, Python {sys.version.split()[0]}"
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) process ``pid`` has used so far; None where ``/proc`` cannot
+    tell (the process is gone, or runs on another host, e.g. a remote PostgreSQL's backend)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 # ------------------------------------------------------------------------------------------------
 # Time rounds
 # ------------------------------------------------------------------------------------------------

@@ -465,7 +465,7 @@ class Collector:
 
     def _accept(self, msgs: list[Any]) -> bool:
         """Add the messages to the batch being gathered (errors handled); whether any was."""
-        if [msg for msg in msgs if msg.error() is not None]:
+        if any(msg.error() is not None for msg in msgs):
             accepted = self._accept_each(msgs)
         else:  # (the common case: every message in one step rather than one by one)
             self._pending.extend(msgs)
