@@ -209,7 +209,7 @@ def produce_cases(
     exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
     exporter.start()
     records = [r for s in spans for r in span_to_records(s)]
-    messages = [exporter._message(r) for r in records]
+    messages = list(exporter._messages(records))
     raw = Producer(producer_config(settings))
     raw.list_topics(timeout=10)
     exporter.export(spans)  # topics exist, connections are up

@@ -48,7 +48,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -69,7 +69,6 @@ from onex_exporters.mapping import (
     ENCODE_ERRORS,
     EventRecord,
     MappingOptions,
-    dumps,
     encode,
     unserializable,
 )
@@ -410,32 +409,14 @@ class OnexKafkaSpanExporter(SpanExporter):
         return self._resolve_outstanding(old, 1.0)
 
     # -- routing ---------------------------------------------------------------------------
-    def _message(self, record: EventRecord) -> _Message:
-        event_type, envelope, traceparent, tracestate = record
-        topic, static = self._static[event_type]
-        headers = [(HEADER_TRACEPARENT, traceparent.encode()), *static]
-        if tracestate:
-            headers.append((HEADER_TRACESTATE, tracestate.encode()))
-        return topic, dumps(envelope), envelope["correlation_id"].encode(), headers, None
+    def _messages(self, records: Iterable[EventRecord]) -> Iterator[_Message]:
+        """The Kafka messages of ``records``, each encoded only when it is asked for.
 
-    def publish(self, records: Sequence[EventRecord], *, sync: bool = True) -> None:
-        """Send mapped events (used by the exporter and by the lifecycle processor).
-
-        Never raises and never waits on the network. ``sync=False`` (the lifecycle processor,
-        on the agent's thread) leaves the spool's ``batch`` fsync to the I/O thread, which
-        syncs within a second.
+        Produced one by one, a message's value is freed (librdkafka keeps a copy) before the
+        next is encoded, so a batch reuses the same memory: with all of a batch's values alive at
+        once, the allocator took fresh pages from the system for every batch. An event that
+        cannot be encoded is dropped and counted.
         """
-        if not records:
-            return
-        self._count("events", len(records))
-        if not self.enabled:
-            self._drop(DROP_DISABLED, len(records))
-            return
-        if self._is_shutdown:
-            self._drop(DROP_SHUTDOWN, len(records))
-            return
-        messages: list[_Message] = []
-        append = messages.append
         static = self._static
         # the events of one span share their headers: built once per span and event type
         headers_of: dict[tuple[EventType, str, str | None], tuple[str, list[tuple[str, bytes]]]] = {}
@@ -454,10 +435,27 @@ class OnexKafkaSpanExporter(SpanExporter):
                 if tracestate:
                     headers.append((HEADER_TRACESTATE, tracestate.encode()))
                 routed = headers_of[key] = (topic, headers)
-            append((routed[0], value, envelope["correlation_id"].encode(), routed[1], None))
+            yield routed[0], value, envelope["correlation_id"].encode(), routed[1], None
+
+    def publish(self, records: Sequence[EventRecord], *, sync: bool = True) -> None:
+        """Send mapped events (used by the exporter and by the lifecycle processor).
+
+        Never raises and never waits on the network. ``sync=False`` (the lifecycle processor,
+        on the agent's thread) leaves the spool's ``batch`` fsync to the I/O thread, which
+        syncs within a second.
+        """
+        if not records:
+            return
+        self._count("events", len(records))
+        if not self.enabled:
+            self._drop(DROP_DISABLED, len(records))
+            return
+        if self._is_shutdown:
+            self._drop(DROP_SHUTDOWN, len(records))
+            return
         token = otel_context.attach(otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
-            self._route(messages, sync)
+            self._route(self._messages(records), sync)
         finally:
             otel_context.detach(token)
 
@@ -499,7 +497,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         finally:
             otel_context.detach(token)
 
-    def _route(self, messages: list[_Message], sync: bool = True) -> None:
+    def _route(self, messages: Iterable[_Message], sync: bool = True) -> None:
         producer = self._ensure_started()
         to_spool: list[SpoolRecord] = []
         with self._route_lock:
@@ -514,7 +512,8 @@ class OnexKafkaSpanExporter(SpanExporter):
                 produce = producer.produce
                 next_seq = seq.__next__
                 delivered = self._delivered
-                for i, (topic, value, key, headers, ack) in enumerate(messages):
+                pending = iter(messages)
+                for topic, value, key, headers, ack in pending:
                     try:
                         # delivery reports carry no headers: they travel with the callback
                         produce(
@@ -525,10 +524,9 @@ class OnexKafkaSpanExporter(SpanExporter):
                             on_delivery=partial(delivered, headers, next_seq(), ack),
                         )
                         produced += 1
+                        continue
                     except BufferError:  # queue full: keep the order, go through the spool
-                        self._begin_holding()
-                        self._held.extend(SpoolRecord(t, v, k, tuple(h), a) for t, v, k, h, a in messages[i:])
-                        break
+                        pass
                     except Exception as exc:
                         err = exc.args[0] if exc.args else None
                         if permanent(err):  # this message can never be sent: count it
@@ -536,10 +534,12 @@ class OnexKafkaSpanExporter(SpanExporter):
                             continue
                         # e.g. a fatal producer: spool and rebuild
                         self._fatal = True
-                        self._begin_holding()
                         self._warn.warning("produce", "onex-otel produce failed: %s", exc)
-                        self._held.extend(SpoolRecord(t, v, k, tuple(h), a) for t, v, k, h, a in messages[i:])
-                        break
+                    # this message and the rest go through the spool, in order
+                    self._begin_holding()
+                    self._held.append(SpoolRecord(topic, value, key, tuple(headers), ack))
+                    self._held.extend(SpoolRecord(t, v, k, tuple(h), a) for t, v, k, h, a in pending)
+                    break
                 self._count("produced", produced)
             if to_spool:
                 self._to_spool(to_spool)
