@@ -102,48 +102,6 @@ def make_spans(executions: int) -> list[Any]:
     return factory.finished()
 
 
-def foreign_spans(count: int) -> list[Any]:
-    """``count`` spans of other instrumentations: psycopg queries and HTTP client calls."""
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from opentelemetry.trace import SpanKind
-
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    db = provider.get_tracer("opentelemetry.instrumentation.psycopg", "0.48b0")
-    http = provider.get_tracer("opentelemetry.instrumentation.httpx", "0.48b0")
-    for i in range(count):
-        if i % 2:
-            with db.start_as_current_span(
-                "SELECT onex",
-                kind=SpanKind.CLIENT,
-                attributes={
-                    "db.system": "postgresql",
-                    "db.name": "onex",
-                    "db.user": "postgres",
-                    "db.statement": "SELECT id, name FROM agents WHERE id = %s",
-                    "net.peer.name": "127.0.0.1",
-                    "net.peer.port": 5432,
-                },
-            ):
-                pass
-        else:
-            with http.start_as_current_span(
-                "GET",
-                kind=SpanKind.CLIENT,
-                attributes={
-                    "http.method": "GET",
-                    "http.url": f"https://api.example.com/v1/items/{i}",
-                    "http.status_code": 200,
-                    "net.peer.name": "api.example.com",
-                },
-            ) as span:
-                span.add_event("http.response.started")
-    return list(memory.get_finished_spans())
-
-
 def _settings(bootstrap: str, tmp: str) -> Any:
     from onex_otel.config import load_settings
 
@@ -169,6 +127,7 @@ def _broker() -> Iterator[str]:
 def cpu_cases(batch: int, tmp: str) -> dict[str, Callable[[], object]]:
     """The ``cpu`` phase: OTLP encode, mapping + JSON, spans that map to nothing."""
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from tests.exporters.spans import foreign_spans
 
     from onex_exporters.kafka import OnexKafkaSpanExporter
     from onex_exporters.mapping import span_to_records

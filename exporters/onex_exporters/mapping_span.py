@@ -334,7 +334,8 @@ def _exception_event(facts: _SpanFacts) -> Mapping[str, Any]:
 #: Attribute keys any span that maps to something carries (onex's contract, a stamp of the span
 #: processor, a dialect's kind): a span with none of them, no mapped span event and no Claude
 #: Code name or scope maps to nothing.
-_MARKER_KEYS = frozenset(
+#: attribute keys of which any one makes a span worth mapping
+MARKER_KEYS = frozenset(
     {GEN_AI_OPERATION_NAME, ONEX_SPAN_ROLE, ONEX_ACTION_TYPE, TRACELOOP_SPAN_KIND, OI_SPAN_KIND}
 )
 #: The span event names that map to events.
@@ -376,7 +377,7 @@ def may_map(span: Any) -> bool:
         attrs = span._attributes
         if type(attrs) is BoundedAttributes:
             attrs = attrs._dict
-        if attrs and not _MARKER_KEYS.isdisjoint(attrs):
+        if attrs and not MARKER_KEYS.isdisjoint(attrs):
             return True
         name = span._name
         if name and name.startswith(CC_PREFIX):
@@ -395,14 +396,24 @@ def may_map(span: Any) -> bool:
             events = span.events
         except Exception:  # not a span: the mapping says why (and the exporter counts it)
             return True
-        if (
-            (attrs and not _MARKER_KEYS.isdisjoint(attrs))
-            or (name and name.startswith(CC_PREFIX))
-            or scope in CC_TRACES_SCOPES
-        ):
-            return True
+        return may_map_parts(attrs or (), name or "", scope, (event.name for event in events or ()))
     if events:
         for event in events:
             if event.name in _MAPPED_EVENTS:
                 return True
     return False
+
+
+def may_map_parts(keys: Iterable[str], name: str, scope: str | None, event_names: Iterable[str]) -> bool:
+    """:func:`may_map` of a span known by its parts, before it is built (the bridge's OTLP spans).
+
+    ``keys`` are its attribute keys, ``scope`` its instrumentation scope's name, ``event_names``
+    its events' names; each iterable is read only as far as the answer needs (a marker key is
+    usually among the first).
+    """
+    return (
+        not MARKER_KEYS.isdisjoint(keys)
+        or name.startswith(CC_PREFIX)
+        or scope in CC_TRACES_SCOPES
+        or not _MAPPED_EVENTS.isdisjoint(event_names)
+    )

@@ -33,7 +33,7 @@ from tests.bridge.helpers import (
 from tests.bridge.otlp_messages import json_value, proto_value
 from tests.core.conftest import reset_tracing
 from tests.exporters.helpers import decode, settings_for, topics, wait_until
-from tests.exporters.spans import SpanFactory, run_full_execution
+from tests.exporters.spans import SpanFactory, foreign_spans, run_full_execution
 from tests.services.kafka import Broker
 
 
@@ -56,9 +56,10 @@ def test_garbage_goes_to_the_dlq_and_the_rest_flows(broker: Broker, tmp_path: Pa
         spans_topic, settings.bridge_logs_topic, settings.bridge_dlq_topic, *topics(settings)
     )
     runs = executions(4)
+    others = foreign_spans(4)  # they map to nothing: counted, not built
     encode = proto_value if encoding == "otlp_proto" else json_value
     garbage = b"\x00\x01 this is no export request \xff"
-    values = [encode(runs[0]), encode(runs[1]), garbage, encode(runs[2]), encode(runs[3])]
+    values = [encode(runs[0] + others), encode(runs[1]), garbage, encode(runs[2]), encode(runs[3])]
     produce_values(broker, spans_topic, values)
     want = sorted(r.event_id for run in runs for s in run for r in span_to_records(s))
 
@@ -78,7 +79,8 @@ def test_garbage_goes_to_the_dlq_and_the_rest_flows(broker: Broker, tmp_path: Pa
     assert sorted(event_ids(out)) == want  # every event once, garbage or not in between
     decode(out)  # keys, headers, envelopes as the in-process exporter writes them
     assert health == {"status": "healthy", "consumer": "running"}
-    assert metrics["messages_consumed"] == 5 and metrics["spans_received"] == sum(map(len, runs))
+    assert metrics["messages_consumed"] == 5
+    assert metrics["spans_received"] == sum(map(len, runs)) + len(others)
     assert metrics["events_published"] == len(want) and metrics["dlq_messages"] == 1
     assert b"onex_bridge_dlq_messages_total 1.0" in prom
 

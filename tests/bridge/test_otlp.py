@@ -17,8 +17,11 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from onex_exporters.bridge import DecodeError
 from onex_exporters.bridge.otlp import decode_logs, decode_traces, spans_from_request
 from onex_exporters.mapping import span_to_records
+from onex_exporters.mapping_span import may_map
+from onex_otel.conventions import ATTR_NAME, EVENT_DECISION, GEN_AI_OPERATION_NAME
+from onex_otel.dialects import CC_PREFIX, CC_TRACES_SCOPES
 from tests.bridge.otlp_messages import json_value, proto_value
-from tests.exporters.spans import SpanFactory, run_full_execution
+from tests.exporters.spans import SpanFactory, foreign_spans, run_full_execution
 
 ENCODINGS = ("otlp_proto", "otlp_json")
 
@@ -105,6 +108,54 @@ def test_the_mapping_reads_decoded_spans_as_the_originals(encoding: str) -> None
     assert [(r.event_type, r.envelope, r.traceparent, r.tracestate) for r in got] == [
         (r.event_type, r.envelope, r.traceparent, r.tracestate) for r in want
     ]
+
+
+def _spans_of_every_kind() -> list[ReadableSpan]:
+    """onex executions, spans of other instrumentations, and each reason a span may map."""
+    factory = SpanFactory()
+    run_full_execution(factory)
+    run_full_execution(factory, fail=True)
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    other = provider.get_tracer("some.library")
+    with other.start_as_current_span("with a decision event") as span:
+        span.add_event(EVENT_DECISION, {ATTR_NAME: "route"})
+    with other.start_as_current_span(CC_PREFIX + "tool"):
+        pass
+    with provider.get_tracer(min(CC_TRACES_SCOPES)).start_as_current_span("any name"):
+        pass
+    late = {f"k{i}": i for i in range(20)}
+    with other.start_as_current_span("a marker last", attributes={**late, GEN_AI_OPERATION_NAME: "chat"}):
+        pass
+    provider.shutdown()
+    return [*foreign_spans(3), *factory.finished(), *memory.get_finished_spans(), *foreign_spans(3)]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_spans_that_map_to_nothing_are_left_out_before_they_are_built(encoding: str) -> None:
+    spans = _spans_of_every_kind()
+    request = decode_traces(encoded(spans, encoding), encoding)
+    every = spans_from_request(request)
+    kept = spans_from_request(request, mappable_only=True)
+    assert len(every) == len(spans)
+    # exactly the spans the mapping would have passed over are left out
+    assert [shape(s) for s in kept] == [shape(s) for s in every if may_map(s)]
+    assert len(kept) == len(every) - 6
+    got = [(r.event_type, r.envelope, r.traceparent) for s in kept for r in span_to_records(s)]
+    want = [(r.event_type, r.envelope, r.traceparent) for s in every for r in span_to_records(s)]
+    assert got == want and len(want) > 20
+
+
+def test_a_left_out_span_with_bad_ids_does_not_stop_the_others() -> None:
+    request = decode_traces(proto_value(_spans_of_every_kind()), "otlp_proto")
+    mappable = [shape(s) for s in spans_from_request(request, mappable_only=True)]
+    foreign = request.resource_spans[0].scope_spans[0].spans[0]
+    assert foreign.name in ("GET", "SELECT onex")
+    foreign.trace_id = b"\x00" * 16
+    with pytest.raises(DecodeError, match="trace id is zero"):
+        spans_from_request(request)
+    assert [shape(s) for s in spans_from_request(request, mappable_only=True)] == mappable
 
 
 def test_otlp_json_as_written_by_hand_per_the_specification() -> None:

@@ -254,3 +254,43 @@ def run_full_execution(factory: SpanFactory, cid: uuid.UUID | None = None, fail:
     except ValueError:
         pass
     return cid
+
+
+def foreign_spans(count: int) -> list[ReadableSpan]:
+    """``count`` spans of other instrumentations, which map to no event.
+
+    psycopg queries and HTTP client calls (these with an event of their own).
+    """
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    db = provider.get_tracer("opentelemetry.instrumentation.psycopg", "0.48b0")
+    http = provider.get_tracer("opentelemetry.instrumentation.httpx", "0.48b0")
+    for i in range(count):
+        if i % 2:
+            with db.start_as_current_span(
+                "SELECT onex",
+                kind=trace.SpanKind.CLIENT,
+                attributes={
+                    "db.system": "postgresql",
+                    "db.name": "onex",
+                    "db.user": "postgres",
+                    "db.statement": "SELECT id, name FROM agents WHERE id = %s",
+                    "net.peer.name": "127.0.0.1",
+                    "net.peer.port": 5432,
+                },
+            ):
+                pass
+        else:
+            with http.start_as_current_span(
+                "GET",
+                kind=trace.SpanKind.CLIENT,
+                attributes={
+                    "http.method": "GET",
+                    "http.url": f"https://api.example.com/v1/items/{i}",
+                    "http.status_code": 200,
+                    "net.peer.name": "api.example.com",
+                },
+            ) as span:
+                span.add_event("http.response.started")
+    return list(memory.get_finished_spans())

@@ -45,6 +45,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from opentelemetry.trace.span import TraceState
 
 from onex_exporters.bridge import DecodeError
+from onex_exporters.mapping_span import MARKER_KEYS, may_map_parts
 from onex_otel.conventions import ENCODING_OTLP_JSON, ENCODING_OTLP_PROTO
 
 __all__ = [
@@ -298,19 +299,34 @@ def _trace_state(text: str) -> TraceState | None:
     return TraceState.from_header([text])
 
 
-def spans_from_request(request: ExportTraceServiceRequest) -> list[ReadableSpan]:
+def spans_from_request(
+    request: ExportTraceServiceRequest, *, mappable_only: bool = False
+) -> list[ReadableSpan]:
     """The request's spans as SDK :class:`ReadableSpan` objects (resource and scope kept).
 
-    Raises :class:`DecodeError` for a span whose ids are missing or malformed.
+    ``mappable_only`` leaves out, before building them, the spans that certainly map to no
+    event (:func:`~onex_exporters.mapping_span.may_map_parts` of the OTLP span: a database or
+    HTTP span costs a look at its attribute keys, name, scope and event names, no decoding).
+
+    Raises :class:`DecodeError` for a span built whose ids are missing or malformed.
     """
     out: list[ReadableSpan] = []
     for rs in request.resource_spans:
         resource = _resource(rs)
         for ss in rs.scope_spans:
             scope = _scope(ss)
+            name = scope.name
             for span in ss.spans:
-                out.append(_span(span, resource, scope))
+                if not mappable_only or _may_map(span, name):
+                    out.append(_span(span, resource, scope))
     return out
+
+
+def _may_map(span: Any, scope: str) -> bool:
+    for kv in span.attributes:  # the usual case: a marker among the first keys, no more read
+        if kv.key in MARKER_KEYS:
+            return True
+    return may_map_parts((), span.name, scope, [event.name for event in span.events])
 
 
 #: Resources and scopes already built, by their serialized form: one producer sends the same

@@ -463,7 +463,9 @@ class Bridge:
     def _map_spans(
         self, msg: Any, records: list[EventRecord], poison: list[tuple[Any, str, str, str]]
     ) -> int:
-        spans = spans_from_request(decode_traces(msg.value(), self.options.encoding))
+        request = decode_traces(msg.value(), self.options.encoding)
+        # a span that certainly maps to nothing is counted, not built
+        spans = spans_from_request(request, mappable_only=True)
         failed: list[str] = []
         error_class = ""
         options = self.mapping_options
@@ -482,7 +484,7 @@ class Bridge:
                     c.DLQ_STAGE_MAP,
                 )
             )
-        return len(spans)
+        return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
 
     def _map_logs(self, msg: Any, records: list[EventRecord], poison: list[tuple[Any, str, str, str]]) -> int:
         from onex_exporters.bridge.logs import records_from_logs
