@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import Event
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Status, StatusCode, TraceState
 
@@ -388,6 +389,11 @@ def may_map(span: Any) -> bool:
         events = span._events
         if type(events) is BoundedList:
             events = events._dq  # type: ignore[attr-defined]  # no copy, no lock
+        if events:
+            for event in events:  # an SDK event's name is a property: its field is read
+                if (event._name if type(event) is Event else event.name) in _MAPPED_EVENTS:
+                    return True
+        return False
     else:
         try:
             attrs = _plain(span)
@@ -397,11 +403,6 @@ def may_map(span: Any) -> bool:
         except Exception:  # not a span: the mapping says why (and the exporter counts it)
             return True
         return may_map_parts(attrs or (), name or "", scope, (event.name for event in events or ()))
-    if events:
-        for event in events:
-            if event.name in _MAPPED_EVENTS:
-                return True
-    return False
 
 
 def may_map_parts(keys: Iterable[str], name: str, scope: str | None, event_names: Iterable[str]) -> bool:
