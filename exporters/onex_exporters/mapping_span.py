@@ -335,7 +335,6 @@ def _exception_event(facts: _SpanFacts) -> Mapping[str, Any]:
 #: Attribute keys any span that maps to something carries (onex's contract, a stamp of the span
 #: processor, a dialect's kind): a span with none of them, no mapped span event and no Claude
 #: Code name or scope maps to nothing.
-#: attribute keys of which any one makes a span worth mapping
 MARKER_KEYS = frozenset(
     {GEN_AI_OPERATION_NAME, ONEX_SPAN_ROLE, ONEX_ACTION_TYPE, TRACELOOP_SPAN_KIND, OI_SPAN_KIND}
 )
