@@ -223,3 +223,72 @@ def test_the_migration_records_the_named_ids_already_stored() -> None:
         with psycopg.connect(db.url, autocommit=True) as conn:
             assert ingest(conn, [action(before, T1, "after")]) == 0
         assert rows_of(db, before) == [("before", T2)]
+
+
+@pytest.mark.parametrize("pipelined", [False, True], ids=["write", "pipelined"])
+def test_two_writers_claiming_named_ids_in_opposite_orders_deadlock_and_both_land(
+    migrated: Database, pipelined: bool
+) -> None:
+    """A deadlock between two batches (the same facts, opposite orders) is retried: each id once.
+
+    Two paths can report the same facts in different orders (a Claude Code tool use as a span and
+    as a log event, in two partitions). Made to happen: a third transaction holds the claim of C
+    while one batch claims B then waits for C, the other claims A then waits for C; once C is
+    free, one of them takes it and then waits for the other's A, which waits for its C.
+    PostgreSQL aborts one (deadlock_timeout, 1 s by default); the writer writes that batch again
+    (``pipelined``: sent as the collector sends its batches, the failed answer settled by a write).
+    """
+    a, b, c = named(), named(), named()
+    batches = {
+        "one": [action(b, T1, "one"), action(c, T1, "one"), action(a, T1, "one")],
+        "two": [action(a, T2, "two"), action(c, T2, "two"), action(b, T2, "two")],
+    }
+    results: dict[str, Any] = {}
+    deadlocks = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    before = query(migrated, deadlocks)[0][0]
+    with psycopg.connect(migrated.url) as holder:
+        assert ingest(holder, [action(c, T1, "holder")]) == 1  # not committed yet
+
+        def run(name: str) -> None:
+            try:
+                writer = Writer(migrated.url)
+                if pipelined:
+                    results[name] = writer.start(batches[name], writers=1).result().rows_inserted
+                else:
+                    results[name] = writer.write(batches[name]).rows_inserted
+                writer.close()
+            except BaseException as exc:  # reported below
+                results[name] = exc
+
+        threads = [threading.Thread(target=run, args=(name,), daemon=True) for name in batches]
+        for thread in threads:
+            thread.start()
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE '%%onex_ingest%%'"
+        )
+        with psycopg.connect(migrated.url, autocommit=True) as probe:
+            for _ in range(200):  # up to 10 s for both batches to wait on C
+                row = probe.execute(waiting).fetchone()
+                if row and row[0] == 2:
+                    break
+                threading.Event().wait(0.05)
+            else:
+                raise AssertionError("the two batches never both waited on the held id")
+        holder.rollback()
+        for thread in threads:
+            thread.join(30)
+            assert not thread.is_alive(), "a batch did not finish within 30 s"
+    assert not [r for r in results.values() if isinstance(r, BaseException)], results
+    assert results["one"] + results["two"] == 3  # every id written once, by one batch or the other
+    for event_id in (a, b, c):
+        assert len(rows_of(migrated, event_id)) == 1
+    assert query(migrated, "SELECT count(*) FROM onex_named_event_ids WHERE id = ANY(%s)", ([a, b, c],)) == [
+        (3,)
+    ]
+    # statistics reach pg_stat_database at the end of a transaction; give them a moment
+    for _ in range(50):
+        if query(migrated, deadlocks)[0][0] > before:
+            break
+        threading.Event().wait(0.1)
+    assert query(migrated, deadlocks)[0][0] > before, "no deadlock happened: the test proved nothing"
