@@ -7,15 +7,18 @@ Run from the repository root (own broker, fresh databases on the local PostgreSQ
 1. CPU per event. One collector (in this process, default settings) consumes N mixed events
    (benchmarks/bench_collector.py's mix) into a fresh database, twice: with the partitions a new
    database has (today and 7 days ahead), and with 60 days of partitions kept (each table then
-   has 68 day partitions). Measured: the collector process's CPU time (user + system, every
-   thread) and the CPU time of the PostgreSQL backends serving the collector (sampled from
-   /proc every 0.1 s while they live; the server's shared background processes, WAL writer and
-   checkpointer, are not included). Printed: events per CPU-second of each side, i.e. what one
-   core of each sustains, and the 60-day / fresh ratio; and the wall rate from the first
-   committed batch to the last (both sides sharing this machine's cores), and the bytes on disk
-   per event. ``--before VERSION`` also runs both layouts with the migrations only up to
-   VERSION (e.g. 0008: before the rebuild was bounded by time, 0009), alternating with the
-   current ones, and prints each tree's 60-day / fresh ratio.
+   has 68 day partitions); the process prepared as ``onex-otel collect`` prepares its own
+   (startup objects frozen out of the garbage collector's way). Measured from the moment the
+   collector joined its consumer group (its start-up, clients and group join, left out) to its
+   last event: the collector process's CPU time (user + system, every thread) and the CPU time
+   of the PostgreSQL backends serving the collector (read from /proc at the join and every 0.1 s
+   while they live; the server's shared background processes, WAL writer and checkpointer, are
+   not included). Printed: events per CPU-second of each side, i.e. what one core of each
+   sustains, and the 60-day / fresh ratio; and the wall rate from the first committed batch to
+   the last (both sides sharing this machine's cores), and the bytes on disk per event.
+   ``--before VERSION`` also runs both layouts with the migrations only up to VERSION (e.g.
+   0008: before the rebuild was bounded by time, 0009), alternating with the current ones, and
+   prints each tree's 60-day / fresh ratio.
 2. ``--group``: the wall-clock rate of 1 collector process, then 2 in one consumer group, on
    topics of 4 partitions (``onex-otel collect`` subprocesses; once the group has settled, rate
    = events / time from the start of their publication to the last row, the producer running
@@ -29,7 +32,6 @@ import argparse
 import contextlib
 import gc
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -52,6 +54,7 @@ from onex_collector.consumer import Collector, CollectorOptions
 from onex_collector.metrics import CollectorMetrics
 from onex_collector.migrate import migrate
 from onex_otel.conventions import EventType
+from onex_otel.long_running import freeze_startup_objects
 
 #: Bytes on disk per event (tables, TOAST and indexes) after each CPU run.
 STORAGE: list[float] = []
@@ -82,6 +85,7 @@ class BackendCpu:
         self._dbname, self._application = dbname, application
         self.seconds: dict[int, float] = {}
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # one reader of the connection at a time
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self) -> BackendCpu:
@@ -93,20 +97,30 @@ class BackendCpu:
         self._thread.join(5)
         self._conn.close()
 
+    def sample(self) -> float:
+        """Read the backends' CPU now (rather than at the next 0.1 s tick); the total so far."""
+        with self._lock:
+            self._read()
+            return self.total
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            pids = [
-                r[0]
-                for r in self._conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
-                    (self._dbname, self._application),
-                ).fetchall()
-            ]
-            for pid in pids:
-                cpu = harness.process_cpu_s(pid)
-                if cpu is not None:
-                    self.seconds[pid] = max(cpu, self.seconds.get(pid, 0.0))
+            with self._lock:
+                self._read()
             self._stop.wait(0.1)
+
+    def _read(self) -> None:
+        pids = [
+            r[0]
+            for r in self._conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+                (self._dbname, self._application),
+            ).fetchall()
+        ]
+        for pid in pids:
+            cpu = harness.process_cpu_s(pid)
+            if cpu is not None:
+                self.seconds[pid] = max(cpu, self.seconds.get(pid, 0.0))
 
     @property
     def total(self) -> float:
@@ -130,18 +144,21 @@ def cpu_run(bootstrap: str, n: int, days_kept: int, target: str | None = None) -
             bootstrap_servers=bootstrap, conninfo=db.url, group_id=f"cap-{uuid.uuid4().hex[:6]}"
         )
         collector = Collector(options, metrics=metrics)
+        freeze_startup_objects()  # as `onex-otel collect` does before it runs its collector
         with BackendCpu(db.url, db.name, "onex-otel-collector") as pg:
-            before = resource.getrusage(resource.RUSAGE_SELF)
             thread = threading.Thread(target=collector.run, daemon=True)
             thread.start()
             deadline = time.monotonic() + max(120.0, n / 300)
             first: tuple[float, int] | None = None
+            joined: tuple[float, float] | None = None  # both sides' CPU when the group was joined
             while (snap := metrics.snapshot())["messages_consumed"] < n and (time.monotonic() < deadline):
+                if joined is None and collector._assigned:  # start-up (clients, group join) left out
+                    joined = (harness.own_cpu_s(), pg.sample())
                 if first is None and snap["batches_processed"]:
                     first = (time.perf_counter(), snap["messages_consumed"])
                 time.sleep(0.005)
             end = time.perf_counter()
-            after = resource.getrusage(resource.RUSAGE_SELF)
+            own_end = harness.own_cpu_s()
             time.sleep(0.3)  # one more sample of the backends before they close
             collector.request_stop()
             thread.join(60)
@@ -155,10 +172,9 @@ def cpu_run(bootstrap: str, n: int, days_kept: int, target: str | None = None) -
                 " AND c.relname <> 'schema_migrations'"
             ).fetchone()
         STORAGE.append(int(size[0]) / n if size and size[0] else 0.0)
-    own = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if first is None:
+    if first is None or joined is None:
         raise SystemExit("no batch was committed")
-    return (n - first[1]) / (end - first[0]), own, pg.total
+    return (n - first[1]) / (end - first[0]), own_end - joined[0], pg.total - joined[1]
 
 
 def group_rate(bootstrap: str, n: int, members: int, workdir: Path) -> float:

@@ -264,11 +264,6 @@ def _backend_cpu_s(pids: Sequence[int]) -> float | None:
     return None if None in seconds else sum(s for s in seconds if s is not None)
 
 
-def _own_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _cpu_figures(prefix: str, n: int, own: float, backends: float | None) -> dict[str, float]:
     """Per-event CPU of the worker process and of its backends (us), as figures of a round."""
     figures = {f"{prefix}_cpu_us": own / n * 1e6}
@@ -333,7 +328,7 @@ def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None
             snap = metrics.snapshot()
             if first is None and collector._assigned:  # joined the group: the clock starts
                 first = time.perf_counter()
-                cpu_at_first = _own_cpu_s()
+                cpu_at_first = harness.own_cpu_s()
                 backends = collector_backends(db.url)  # (opened before the partitions came)
                 pg_at_first = _backend_cpu_s(backends)
             if snap["messages_consumed"] >= n:
@@ -343,7 +338,7 @@ def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None
                 last_print = time.monotonic()
             time.sleep(0.005)
         end = time.perf_counter()
-        cpu = _own_cpu_s() - cpu_at_first
+        cpu = harness.own_cpu_s() - cpu_at_first
         pg_at_end = _backend_cpu_s(backends)
         pg = None if pg_at_first is None or pg_at_end is None else pg_at_end - pg_at_first
         collector.request_stop()
@@ -407,7 +402,7 @@ def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
         checkpoint(db.url)
         with psycopg.connect(db.url) as conn:
             backend = [conn.info.backend_pid]
-            pg_before, cpu_before = _backend_cpu_s(backend), _own_cpu_s()
+            pg_before, cpu_before = _backend_cpu_s(backend), harness.own_cpu_s()
             start = time.perf_counter()
             with conn.transaction(), conn.cursor() as cur:
                 for table, rows in by_table.items():
@@ -416,7 +411,7 @@ def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
                         for values in rows:
                             cp.write_row(values)
             seconds = time.perf_counter() - start
-            cpu, pg_after = _own_cpu_s() - cpu_before, _backend_cpu_s(backend)
+            cpu, pg_after = harness.own_cpu_s() - cpu_before, _backend_cpu_s(backend)
         written = count_rows(db.url)
         if written != n:
             raise SystemExit(f"{written} rows for {n} events")
