@@ -325,7 +325,7 @@ def test_a_collector_whose_database_is_away_drops_its_unfinished_work_at_a_rebal
                 group_id=group,
                 topic_types=topics,
                 batch_size=1_000_000,
-                batch_timeout_ms=60_000,
+                batch_timeout_ms=300_000,  # never due while the test runs: only a rebalance moves it
                 eager_batches=False,
                 shutdown_timeout_s=20.0,
             )
@@ -340,8 +340,16 @@ def test_a_collector_whose_database_is_away_drops_its_unfinished_work_at_a_rebal
             proxy.cut()
             joiner = Collector(options(broker, migrated, group_id=group, topic_types=topics))
             with running(joiner):
-                # The rebalance completes at once: the joiner writes its partitions' share.
-                wait_for(lambda: landed() > 0, timeout=30, what="the joiner's first rows")
+                # The rebalance completes without the holder's database: the joiner writes its
+                # partitions' share (a group's join takes seconds on a loaded machine; the bound
+                # stays far below the holder's batch timeout, which never comes).
+                try:
+                    wait_for(lambda: landed() > 0, timeout=60, what="the joiner's first rows")
+                except AssertionError as exc:
+                    raise AssertionError(
+                        f"{exc}; joiner assigned {sorted(joiner._assigned)}, "
+                        f"joiner {joiner.metrics.snapshot()}, holder {holder.metrics.snapshot()}"
+                    ) from None
                 assert holder.metrics.snapshot()["messages_revoked"] >= len(envs)
                 proxy.restore()
             # The joiner left: the holder reads the rest again; its drain writes it.
