@@ -1,6 +1,6 @@
 """The stack the dashboard tests read: agents -> Kafka -> `onex-otel collect` -> PostgreSQL.
 
-One module-scoped run fills a migrated database of its own through the real path:
+One run for the whole package fills a migrated database of its own through the real path:
 
 - an agent process (``agent_process.py``) runs agents through the public API with the real Kafka
   exporter, and prints its Prometheus metrics (OpenTelemetry's Prometheus exporter);
@@ -201,7 +201,7 @@ def _get(url: str) -> str:
         return str(response.read().decode())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("dashboards")
     with running_broker(tmp) as broker, fresh_database("onex_dash") as db:
