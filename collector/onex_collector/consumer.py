@@ -501,8 +501,16 @@ class Collector:
             log.warning("kafka consumer: %s", err.str())
 
     def _final_commit(self) -> None:
-        """Commit the stored offsets now and wait for the broker's answer."""
+        """Commit the stored offsets now and wait for the broker's answer.
+
+        Not while Kafka is known to be away: librdkafka would hold the call until the group's
+        session timed out, only to fail. The offsets stay uncommitted; their events are read
+        again and written again, idempotently.
+        """
         if self._consumer is None:
+            return
+        if not self.metrics.kafka_ok:
+            log.debug("Kafka unavailable: offsets not committed now")
             return
         try:
             self._consumer.commit(asynchronous=False)
@@ -513,6 +521,12 @@ class Collector:
 
     def _close(self) -> None:
         if self._consumer is not None:
+            if not self.metrics.kafka_ok:
+                log.warning(
+                    "stopping while Kafka is unavailable (%s): the last offsets stay uncommitted "
+                    "(their events are read and written again, idempotently)",
+                    self.metrics.kafka_reason or "unreachable",
+                )
             self._final_commit()
             try:
                 self._consumer.close()

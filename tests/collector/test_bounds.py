@@ -51,7 +51,9 @@ def test_health_is_degraded_until_a_broker_answers(broker: Broker, migrated: Dat
     assert set(seen) == {"degraded"}
 
 
-def test_a_one_shot_run_gives_up_when_kafka_stays_away(own_broker: Broker, migrated: Database) -> None:
+def test_a_one_shot_run_gives_up_when_kafka_stays_away(
+    own_broker: Broker, migrated: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     own_broker.create_topics(*ALL_TOPICS, "onex.dlq.test")
     corr = uuid.uuid4()
     produce(own_broker, [action(corr, "before")])
@@ -83,6 +85,8 @@ def test_a_one_shot_run_gives_up_when_kafka_stays_away(own_broker: Broker, migra
         thread.join(30)
     assert len(errors) == 1 and isinstance(errors[0], KafkaUnavailable), errors
     assert f"no Kafka broker answered at {own_broker.bootstrap} for 3s" in str(errors[0])
+    # it did not wait on a commit the absent broker could not take (the offsets stay uncommitted)
+    assert "stopping while Kafka is unavailable" in caplog.text
 
 
 CTRL_C = """
