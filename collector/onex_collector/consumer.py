@@ -77,6 +77,7 @@ from onex_collector.writer import (
 )
 from onex_otel import conventions as c
 from onex_otel.errors import OnexError
+from onex_otel.kafka_consumers import commit_stored_offsets
 
 __all__ = ["Collector", "CollectorOptions", "DeadLetterUnavailable", "KafkaUnavailable"]
 
@@ -500,34 +501,20 @@ class Collector:
         else:
             log.warning("kafka consumer: %s", err.str())
 
-    def _final_commit(self) -> None:
-        """Commit the stored offsets now and wait for the broker's answer.
-
-        Not while Kafka is known to be away: librdkafka would hold the call until the group's
-        session timed out, only to fail. The offsets stay uncommitted; their events are read
-        again and written again, idempotently.
-        """
-        if self._consumer is None:
-            return
-        if not self.metrics.kafka_ok:
-            log.debug("Kafka unavailable: offsets not committed now")
-            return
-        try:
-            self._consumer.commit(asynchronous=False)
-        except KafkaException as exc:
-            code = exc.args[0].code() if exc.args else None
-            if code != KafkaError._NO_OFFSET:
-                log.warning("final commit failed (idempotent redelivery follows): %s", exc)
+    def _final_commit(self, stopping: bool = False) -> None:
+        """Commit the stored offsets now (not while Kafka is known to be away)."""
+        if self._consumer is not None:
+            commit_stored_offsets(
+                self._consumer,
+                kafka_ok=self.metrics.kafka_ok,
+                log=log,
+                otherwise="idempotent redelivery follows",
+                stopping=stopping,
+            )
 
     def _close(self) -> None:
         if self._consumer is not None:
-            if not self.metrics.kafka_ok:
-                log.warning(
-                    "stopping while Kafka is unavailable (%s): the last offsets stay uncommitted "
-                    "(their events are read and written again, idempotently)",
-                    self.metrics.kafka_reason or "unreachable",
-                )
-            self._final_commit()
+            self._final_commit(stopping=True)
             try:
                 self._consumer.close()
             except (KafkaException, RuntimeError) as exc:

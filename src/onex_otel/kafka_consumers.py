@@ -9,9 +9,16 @@ a user's ``consumer_config`` is applied last and overrides any of these.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Final
 
-__all__ = ["FETCH_QUEUE_BACKOFF_MS", "FETCH_WAIT_MAX_MS", "PREFETCH_KBYTES", "service_consumer_config"]
+__all__ = [
+    "FETCH_QUEUE_BACKOFF_MS",
+    "FETCH_WAIT_MAX_MS",
+    "PREFETCH_KBYTES",
+    "commit_stored_offsets",
+    "service_consumer_config",
+]
 
 #: How long the broker may hold a fetch for more data. librdkafka's 500 ms default leaves events
 #: waiting in a broker that holds fetches to the limit; 100 ms keeps publish-to-row latency low
@@ -44,3 +51,29 @@ def service_consumer_config(bootstrap_servers: str, group_id: str, commit_interv
         "queued.max.messages.kbytes": PREFETCH_KBYTES,
         "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS,
     }
+
+
+def commit_stored_offsets(
+    consumer: Any, *, kafka_ok: bool, log: logging.Logger, otherwise: str, stopping: bool = False
+) -> None:
+    """Commit the offsets ``consumer`` has stored, now, and wait for the broker's answer.
+
+    Not while Kafka is known to be away (``kafka_ok`` false): librdkafka would hold the call
+    until the group's session timed out, only to fail. The offsets then stay uncommitted, as
+    after a failed commit; ``otherwise`` says what follows. ``stopping``: the service's last
+    commit, whose skipping is a warning.
+    """
+    if not kafka_ok:
+        if stopping:
+            log.warning("stopping while Kafka is unavailable: offsets not committed (%s)", otherwise)
+        else:
+            log.debug("Kafka unavailable: offsets not committed now (%s)", otherwise)
+        return
+    from confluent_kafka import KafkaError, KafkaException
+
+    try:
+        consumer.commit(asynchronous=False)
+    except KafkaException as exc:
+        code = exc.args[0].code() if exc.args else None
+        if code != KafkaError._NO_OFFSET:
+            log.warning("final commit failed (%s): %s", otherwise, exc)

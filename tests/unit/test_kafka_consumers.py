@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from onex_collector.kafka_clients import consumer_config
 from onex_collector.options import CollectorOptions
 from onex_exporters.bridge.service import Bridge, BridgeOptions
 from onex_otel.config import Settings
-from onex_otel.kafka_consumers import service_consumer_config
+from onex_otel.kafka_consumers import commit_stored_offsets, service_consumer_config
 
 SHARED = service_consumer_config("127.0.0.1:9092", "g", 1000)
 
@@ -59,3 +61,46 @@ def test_a_users_consumer_config_overrides_the_defaults(bridge: Bridge) -> None:
         collector_config(consumer_config={"fetch.queue.backoff.ms": 1000})["fetch.queue.backoff.ms"] == 1000
     )
     assert bridge._consumer_config()["fetch.wait.max.ms"] == 7
+
+
+class Committing:
+    """Records the commits asked of it; raises ``error`` from each, when given."""
+
+    def __init__(self, error: int | None = None) -> None:
+        self.calls: list[bool] = []
+        self.error = error
+
+    def commit(self, *, asynchronous: bool = True) -> None:
+        self.calls.append(asynchronous)
+        if self.error is not None:
+            raise KafkaException(KafkaError(self.error))
+
+
+LOG = logging.getLogger("test.commit")
+
+
+@pytest.mark.parametrize("stopping", [False, True])
+def test_no_commit_is_waited_on_while_kafka_is_away(stopping: bool, caplog: pytest.LogCaptureFixture) -> None:
+    consumer = Committing()
+    with caplog.at_level(logging.DEBUG, logger=LOG.name):
+        commit_stored_offsets(consumer, kafka_ok=False, log=LOG, otherwise="it follows", stopping=stopping)
+    assert consumer.calls == []
+    (record,) = caplog.records
+    assert record.levelno == (logging.WARNING if stopping else logging.DEBUG)
+    assert "offsets not committed" in record.getMessage() and "it follows" in record.getMessage()
+
+
+def test_a_commit_waits_for_the_broker_and_only_a_real_failure_is_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fine, nothing, failing = (
+        Committing(),
+        Committing(KafkaError._NO_OFFSET),
+        Committing(KafkaError._WAIT_COORD),
+    )
+    with caplog.at_level(logging.DEBUG, logger=LOG.name):
+        for consumer in (fine, nothing, failing):
+            commit_stored_offsets(consumer, kafka_ok=True, log=LOG, otherwise="it follows", stopping=True)
+    assert fine.calls == nothing.calls == failing.calls == [False]  # synchronous
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING and "final commit failed (it follows)" in record.getMessage()

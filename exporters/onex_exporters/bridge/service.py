@@ -45,7 +45,7 @@ from onex_otel import conventions as c
 from onex_otel.config import Settings
 from onex_otel.deadletter import send_dead_letters
 from onex_otel.errors import OnexError
-from onex_otel.kafka_consumers import service_consumer_config
+from onex_otel.kafka_consumers import commit_stored_offsets, service_consumer_config
 from onex_otel.long_running import freeze_startup_objects
 from onex_otel.service_metrics import Kind, ServiceMetrics
 from onex_otel.status_http import StatusServer
@@ -373,7 +373,7 @@ class Bridge:
 
     def _close(self) -> None:
         if self._consumer is not None:
-            self._final_commit()
+            self._final_commit(stopping=True)
             try:
                 self._consumer.close()
             except Exception as exc:
@@ -388,17 +388,16 @@ class Bridge:
     def _elapsed_since_stop(self) -> float:
         return 0.0 if self._stop_at is None else time.monotonic() - self._stop_at
 
-    def _final_commit(self) -> None:
-        if self._consumer is None:
-            return
-        from confluent_kafka import KafkaError, KafkaException
-
-        try:
-            self._consumer.commit(asynchronous=False)
-        except KafkaException as exc:
-            code = exc.args[0].code() if exc.args else None
-            if code != KafkaError._NO_OFFSET:
-                log.warning("final commit failed (the batch will be republished): %s", exc)
+    def _final_commit(self, stopping: bool = False) -> None:
+        """Commit the stored offsets now (not while Kafka is known to be away)."""
+        if self._consumer is not None:
+            commit_stored_offsets(
+                self._consumer,
+                kafka_ok=self.metrics.kafka_ok,
+                log=log,
+                otherwise="the batch will be republished",
+                stopping=stopping,
+            )
 
     # -- one batch --------------------------------------------------------------------------------
     def _take(self, msgs: Sequence[Any]) -> None:
