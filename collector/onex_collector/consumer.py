@@ -85,6 +85,8 @@ log = logging.getLogger("onex_collector")
 
 _STOP_POLL_S = 0.2  # longest a blocking call waits before the loop looks at the stop flag again
 _LAG_EVERY_S = 2.0
+#: What follows offsets left uncommitted (in the warning of a commit skipped or failed).
+_UNCOMMITTED = "idempotent redelivery follows"
 _INFLIGHT_POLL_S = 0.005
 _ERROR_LOG_EVERY_S = 30.0  # a Kafka error repeated (a reconnect every few ms) is logged this often
 
@@ -504,13 +506,7 @@ class Collector:
     def _final_commit(self, stopping: bool = False) -> None:
         """Commit the stored offsets now (not while Kafka is known to be away)."""
         if self._consumer is not None:
-            commit_stored_offsets(
-                self._consumer,
-                kafka_ok=self.metrics.kafka_ok,
-                log=log,
-                otherwise="idempotent redelivery follows",
-                stopping=stopping,
-            )
+            commit_stored_offsets(self._consumer, self.metrics.kafka_ok, log, _UNCOMMITTED, stopping=stopping)
 
     def _close(self) -> None:
         if self._consumer is not None:

@@ -54,7 +54,7 @@ def service_consumer_config(bootstrap_servers: str, group_id: str, commit_interv
 
 
 def commit_stored_offsets(
-    consumer: Any, *, kafka_ok: bool, log: logging.Logger, otherwise: str, stopping: bool = False
+    consumer: Any, kafka_ok: bool, log: logging.Logger, otherwise: str, *, stopping: bool = False
 ) -> None:
     """Commit the offsets ``consumer`` has stored, now, and wait for the broker's answer.
 

@@ -83,7 +83,7 @@ LOG = logging.getLogger("test.commit")
 def test_no_commit_is_waited_on_while_kafka_is_away(stopping: bool, caplog: pytest.LogCaptureFixture) -> None:
     consumer = Committing()
     with caplog.at_level(logging.DEBUG, logger=LOG.name):
-        commit_stored_offsets(consumer, kafka_ok=False, log=LOG, otherwise="it follows", stopping=stopping)
+        commit_stored_offsets(consumer, False, LOG, "it follows", stopping=stopping)
     assert consumer.calls == []
     (record,) = caplog.records
     assert record.levelno == (logging.WARNING if stopping else logging.DEBUG)
@@ -100,7 +100,7 @@ def test_a_commit_waits_for_the_broker_and_only_a_real_failure_is_a_warning(
     )
     with caplog.at_level(logging.DEBUG, logger=LOG.name):
         for consumer in (fine, nothing, failing):
-            commit_stored_offsets(consumer, kafka_ok=True, log=LOG, otherwise="it follows", stopping=True)
+            commit_stored_offsets(consumer, True, LOG, "it follows", stopping=True)
     assert fine.calls == nothing.calls == failing.calls == [False]  # synchronous
     (record,) = caplog.records
     assert record.levelno == logging.WARNING and "final commit failed (it follows)" in record.getMessage()

@@ -56,6 +56,8 @@ log = logging.getLogger("onex_exporters.bridge")
 
 _POLL_S = 0.2  # longest a consume() waits before the loop looks at the stop flag again
 _LAG_EVERY_S = 2.0
+#: What follows offsets left uncommitted (in the warning of a commit skipped or failed).
+_UNCOMMITTED = "the batch will be republished"
 _SETTLE_STEP_S = 1.0
 _DLQ_CONFIRM_S = 15.0
 
@@ -391,13 +393,7 @@ class Bridge:
     def _final_commit(self, stopping: bool = False) -> None:
         """Commit the stored offsets now (not while Kafka is known to be away)."""
         if self._consumer is not None:
-            commit_stored_offsets(
-                self._consumer,
-                kafka_ok=self.metrics.kafka_ok,
-                log=log,
-                otherwise="the batch will be republished",
-                stopping=stopping,
-            )
+            commit_stored_offsets(self._consumer, self.metrics.kafka_ok, log, _UNCOMMITTED, stopping=stopping)
 
     # -- one batch --------------------------------------------------------------------------------
     def _take(self, msgs: Sequence[Any]) -> None:
