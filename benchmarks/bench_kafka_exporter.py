@@ -28,7 +28,14 @@ the producer configured as the exporter's, every message's value pre-serialized)
            baseline: what any exporter that spools failed messages must hand the producer)
   publish  the exporter's ``publish()`` of the batch's records, mapped in advance
   export   the exporter's ``export()`` of the batch: mapping + JSON + produce
+  whole    the same work as one slice: the whole batch mapped, then sent (``export()`` maps and
+           sends ``SLICE_SPANS`` spans at a time; this is its design's baseline)
   otlp     as above, in the same rounds (so export / otlp is a within-round ratio)
+
+``gc`` phase (the same broker and cases, untimed): the garbage collector's collections of each
+  generation per call of ``hdrcb``, ``publish``, ``export`` and ``whole``, counted over ``--calls`` x 10
+  calls (``gc.get_stats()``). Each collection holds the GIL and a full one (generation 2) walks
+  the whole heap of the agent's process, so the events a batch keeps alive cost every thread.
 
 ``frameworks`` phase (no broker; ``--framework-runs`` agent runs per dialect, 0 leaves it out):
   the spans of real frameworks with fake models, recorded through onex-otel's span processor
@@ -51,6 +58,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import statistics
 import sys
@@ -66,7 +74,9 @@ from harness import Rounds, Target
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PHASES = ("cpu", "produce", "frameworks")
+PHASES = ("cpu", "produce", "gc", "frameworks")
+#: the cases whose garbage collections the ``gc`` phase counts
+GC_CASES = ("hdrcb", "publish", "export", "whole")
 
 LABELS = {
     "otlp": "otlp     OTLP encode_spans + SerializeToString",
@@ -78,6 +88,7 @@ LABELS = {
     "hdrcb": "hdrcb    raw produce + headers + per-message callback",
     "publish": "publish  exporter publish() of premapped records",
     "export": "export   exporter export(): map + JSON + produce",
+    "whole": "whole    the same, the whole batch mapped first, then sent",
 }
 TARGETS = [Target("export", "otlp", "<=", 0.5), Target("export", "hdrcb", "<=", 4.0)]
 NOTHING_LIMIT_NS = 1000.0
@@ -162,6 +173,7 @@ def produce_cases(
 
     from onex_exporters.kafka import OnexKafkaSpanExporter, producer_config
     from onex_exporters.mapping import span_to_records
+    from onex_exporters.mapping_span import spans_to_map
 
     spans = make_spans(batch // 5 + 1)[:batch]
     settings = _settings(bootstrap, tmp)
@@ -212,7 +224,25 @@ def produce_cases(
         "hdrcb": hdrcb,
         "publish": lambda: exporter.publish(records),
         "export": lambda: exporter.export(spans),
+        "whole": lambda: exporter.publish(exporter._map(spans_to_map(spans))),
     }, flush
+
+
+def gc_collections(cases: dict[str, Callable[[], object]], flush: Callable[[], object], calls: int) -> Rounds:
+    """Collections per call of each of :data:`GC_CASES`: one round per generation (0, 1, 2)."""
+    per_generation: Rounds = [{}, {}, {}]
+    for name in GC_CASES:
+        gc.collect()
+        before = [s["collections"] for s in gc.get_stats()]
+        for i in range(calls):
+            cases[name]()
+            if i % 6 == 5:  # as between timed loops: the producer's queue never fills
+                flush()
+        after = [s["collections"] for s in gc.get_stats()]
+        for generation, (b, a) in enumerate(zip(before, after, strict=True)):
+            per_generation[generation][name] = (a - b) / calls
+        flush()
+    return per_generation
 
 
 def framework_cases(runs: int) -> dict[str, Callable[[], object]]:
@@ -281,6 +311,9 @@ def main() -> None:
                 return
             with _broker() as bootstrap:
                 cases, flush = produce_cases(args.batch, bootstrap, tmp)
+                if args.phase == "gc":
+                    harness.emit_rounds(gc_collections(cases, flush, args.calls * 10))
+                    return
                 harness.emit_rounds(
                     harness.time_rounds(cases, args.calls, args.rounds, flush, slices=min(args.calls, 3))
                 )
@@ -363,11 +396,11 @@ def main() -> None:
     verdicts += harness.report(
         "through Kafka, us per event (same batch, same events)",
         produce,
-        {k: LABELS[k] for k in ("bare", "hdr", "hdrcb", "publish", "export", "otlp")},
+        {k: LABELS[k] for k in ("bare", "hdr", "hdrcb", "publish", "export", "whole", "otlp")},
         "us/event",
         ["hdrcb", "otlp"],
         TARGETS,
-        pairs=[("hdr", "bare"), ("hdrcb", "bare"), ("publish", "hdrcb")],
+        pairs=[("hdr", "bare"), ("hdrcb", "bare"), ("publish", "hdrcb"), ("export", "whole")],
     )
     ratio = statistics.median(harness.round_ratios(produce, "otlp", "export"))
     raw = statistics.median(harness.round_ratios(produce, "hdrcb", "export"))
@@ -375,6 +408,10 @@ def main() -> None:
         f"as rates: export() = {ratio:.2f}x the OTLP encode rate (target >= 2), "
         f"{raw:.2f}x raw produce with headers + callback (target >= 0.25)"
     )
+    print("== garbage collections per call, generations 0 / 1 / 2 (mean of the processes)")
+    for name in GC_CASES:
+        counts = [statistics.mean(r[name] for r in rounds["gc"][g::3]) for g in range(3)]
+        print(f"{LABELS[name]:<58} " + " / ".join(f"{c:.2f}" for c in counts))
     if "frameworks" in rounds:
         from tests.frameworks.runners import RUNNERS
 

@@ -272,7 +272,7 @@ def test_collectors_killed_joining_and_leaving_mid_stream_write_every_event_once
     assert rows == [(len(executions),)]
 
     # The collector that joined took partitions over and wrote its share.
-    port = wait_for(lambda: _port(joiner_log), timeout=10, what="the joiner's HTTP port")
+    port = wait_for(lambda: _port(joiner_log), timeout=30, what="the joiner's HTTP port")
     assert _metrics(port)["messages_inserted"] > 0
     joiner.send_signal(signal.SIGTERM)
     assert joiner.wait(40) == 0, joiner_log.read_text()[-2000:]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from onex_exporters.kafka import OnexKafkaSpanExporter
+from onex_exporters.kafka import OnexKafkaSpanExporter, _Message
 from onex_exporters.mapping import EventRecord
 from onex_otel.config import Settings, load_settings
 from onex_otel.conventions import EventType
@@ -19,15 +19,16 @@ from tests.exporters.spans import SpanFactory, progress, run_full_execution
 
 
 class RecordingExporter(OnexKafkaSpanExporter):
-    """The real exporter, remembering the order in which it was handed events."""
+    """The real exporter, remembering the events it sent (or spooled), in their order."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.published: list[EventRecord] = []
         super().__init__(*args, **kwargs)
 
-    def publish(self, records: Sequence[EventRecord], *, sync: bool = True) -> None:
+    def _messages(self, records: Iterable[EventRecord]) -> Iterator[_Message]:
+        records = list(records)
         self.published.extend(records)
-        super().publish(records, sync=sync)
+        return super()._messages(records)
 
 
 def settings_for(bootstrap: str, spool_dir: str, **overrides: Any) -> Settings:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from onex_exporters.kafka import OnexKafkaSpanExporter
+from onex_exporters.kafka import SLICE_SPANS, OnexKafkaSpanExporter
+from onex_exporters.mapping import span_to_records
 from onex_exporters.spool import Spool
 from onex_otel import conventions as c
 from tests.exporters.helpers import RecordingExporter, run_executions, settings_for, wait_until
@@ -52,6 +54,39 @@ def test_full_producer_queue_goes_to_the_spool_in_order(tmp_path: Path) -> None:
     assert stats["dropped"] == {} and stats["delivered"] == 0
     spooled = Spool(tmp_path / "spool").read(max_records=10_000).records
     assert [json.loads(r.value)["event_id"] for r in spooled] == [r.event_id for r in exporter.published]
+    exporter.shutdown(timeout_millis=100)
+
+
+def test_an_export_of_several_slices_keeps_the_order_and_syncs_the_spool_once(tmp_path: Path) -> None:
+    settings = settings_for(NOWHERE, str(tmp_path / "spool"), kafka_delivery_timeout_ms=600_000)
+    exporter = RecordingExporter(
+        settings, attach_lifecycle=False, producer_overrides={"queue.buffering.max.messages": 5}
+    )
+    first = SpanFactory()
+    run_executions(first, 1)
+    exporter.export(first.finished())  # the queue fills: from now on, events go to the spool
+    wait_until(lambda: exporter.stats()["spooled"] == exporter.stats()["events"], 30, "spool")
+    assert exporter.spool is not None
+    syncs: list[str] = []
+    sync = exporter.spool.sync
+
+    def counted_sync() -> None:  # the I/O thread's own periodic syncs are not the export's
+        if threading.current_thread() is threading.main_thread():
+            syncs.append("export")
+        sync()
+
+    exporter.spool.sync = counted_sync  # type: ignore[method-assign]
+    factory = SpanFactory()
+    run_executions(factory, 10)
+    spans = factory.finished()
+    assert len(spans) > 2 * SLICE_SPANS
+    before = len(exporter.published)
+    exporter.export(spans)
+    assert syncs == ["export"]  # once for the whole batch, not once per slice
+    expected = [r.event_id for s in spans for r in span_to_records(s)]
+    assert [r.event_id for r in exporter.published[before:]] == expected
+    spooled = Spool(tmp_path / "spool").read(max_records=10_000).records
+    assert [json.loads(r.value)["event_id"] for r in spooled][-len(expected) :] == expected
     exporter.shutdown(timeout_millis=100)
 
 
