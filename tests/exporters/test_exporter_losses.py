@@ -38,16 +38,22 @@ def metric_points(reader: InMemoryMetricReader) -> dict[tuple[str, tuple[Any, ..
     return points
 
 
-def test_full_producer_queue_goes_to_the_spool_in_order(tmp_path: Path) -> None:
+def _spooling_exporter(tmp_path: Path, factory: SpanFactory) -> RecordingExporter:
+    """An exporter whose producer queue (5 messages) ``factory``'s spans overflowed: it spools."""
     settings = settings_for(NOWHERE, str(tmp_path / "spool"), kafka_delivery_timeout_ms=600_000)
     exporter = RecordingExporter(
         settings, attach_lifecycle=False, producer_overrides={"queue.buffering.max.messages": 5}
     )
-    factory = SpanFactory()
-    run_executions(factory, 2)
     assert exporter.export(factory.finished()).name == "SUCCESS"
     # the queue took 5; the rest waited, then everything went to the spool in order
     wait_until(lambda: exporter.stats()["spooled"] == exporter.stats()["events"], 30, "spool")
+    return exporter
+
+
+def test_full_producer_queue_goes_to_the_spool_in_order(tmp_path: Path) -> None:
+    factory = SpanFactory()
+    run_executions(factory, 2)
+    exporter = _spooling_exporter(tmp_path, factory)
     exporter.export(factory.finished()[:2])  # later events queue behind them
     stats = exporter.stats()
     assert stats["spooled"] == stats["events"] == len(exporter.published)
@@ -58,14 +64,9 @@ def test_full_producer_queue_goes_to_the_spool_in_order(tmp_path: Path) -> None:
 
 
 def test_an_export_of_several_slices_keeps_the_order_and_syncs_the_spool_once(tmp_path: Path) -> None:
-    settings = settings_for(NOWHERE, str(tmp_path / "spool"), kafka_delivery_timeout_ms=600_000)
-    exporter = RecordingExporter(
-        settings, attach_lifecycle=False, producer_overrides={"queue.buffering.max.messages": 5}
-    )
     first = SpanFactory()
     run_executions(first, 1)
-    exporter.export(first.finished())  # the queue fills: from now on, events go to the spool
-    wait_until(lambda: exporter.stats()["spooled"] == exporter.stats()["events"], 30, "spool")
+    exporter = _spooling_exporter(tmp_path, first)  # from now on, events go to the spool
     assert exporter.spool is not None
     syncs: list[str] = []
     sync = exporter.spool.sync
