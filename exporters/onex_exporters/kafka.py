@@ -452,17 +452,20 @@ class OnexKafkaSpanExporter(SpanExporter):
         on the agent's thread) leaves the spool's ``batch`` fsync to the I/O thread, which
         syncs within a second.
         """
-        if not records or not self._accepts(records):
-            return
         token = _suppress_instrumentation()
         try:
-            if self._route(self._messages(records)) and sync:
+            if self._send_records(records) and sync:
                 self._sync_spool()
         finally:
             otel_context.detach(token)
 
-    def _accepts(self, records: Sequence[EventRecord]) -> bool:
-        """Count ``records`` as events; False, counted as dropped, when none can be sent."""
+    def _send_records(self, records: Sequence[EventRecord]) -> bool:
+        """Count ``records`` and produce (or spool) them; True when some went to the spool.
+
+        When none can be sent (disabled, shut down) they are counted as dropped.
+        """
+        if not records:
+            return False
         self._count("events", len(records))
         if not self.enabled:
             self._drop(DROP_DISABLED, len(records))
@@ -470,7 +473,7 @@ class OnexKafkaSpanExporter(SpanExporter):
         if self._is_shutdown:
             self._drop(DROP_SHUTDOWN, len(records))
             return False
-        return True
+        return self._route(self._messages(records))
 
     def start(self) -> None:
         """Start the producer and its I/O thread now rather than at the first event.
@@ -661,9 +664,9 @@ class OnexKafkaSpanExporter(SpanExporter):
                 try:
                     spooled = False
                     for start in range(0, len(to_map), SLICE_SPANS):  # see SLICE_SPANS
-                        records = self._map(to_map[start : start + SLICE_SPANS])
-                        if records and self._accepts(records):
-                            spooled = self._route(self._messages(records)) or spooled
+                        spooled = (
+                            self._send_records(self._map(to_map[start : start + SLICE_SPANS])) or spooled
+                        )
                     if spooled:
                         self._sync_spool()
                 finally:
