@@ -195,10 +195,12 @@ def produce_cases(
             produce(topic, value, key)
         poll(0)
 
+    # every argument by position, as the exporter passes them: a keyword argument costs
+    # produce() a lookup by name for each of its keywords (see kafka._ANY_PARTITION)
     def hdr() -> None:
         produce, poll = raw.produce, raw.poll
         for topic, value, key, headers, _ack in messages:
-            produce(topic, value, key, headers=headers)  # type: ignore[arg-type]
+            produce(topic, value, key, -1, None, None, 0, headers)  # type: ignore[arg-type]
         poll(0)
 
     def on_delivery(_headers: Any, _seq: int, err: Any, msg: Any) -> None:
@@ -207,13 +209,8 @@ def produce_cases(
     def hdrcb() -> None:
         produce, poll = raw.produce, raw.poll
         for seq, (topic, value, key, headers, _ack) in enumerate(messages):
-            produce(
-                topic,
-                value,
-                key,
-                headers=headers,  # type: ignore[arg-type]
-                on_delivery=functools.partial(on_delivery, headers, seq),
-            )
+            callback = functools.partial(on_delivery, headers, seq)
+            produce(topic, value, key, -1, callback, None, 0, headers)  # type: ignore[arg-type]
         poll(0)
 
     def flush() -> None:

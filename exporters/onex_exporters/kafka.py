@@ -121,6 +121,13 @@ EXIT_MARGIN_S = 3.0
 #: and what is encoded is still in the CPU's caches. A whole 512-span batch mapped first: 2.2x
 #: the collections and 1.16x the time per event (``benchmarks/bench_kafka_exporter.py``, ``whole``).
 SLICE_SPANS = 16
+#: ``Producer.produce``'s partition argument for "the partitioner chooses" (librdkafka's
+#: ``RD_KAFKA_PARTITION_UA``). The exporter passes all of produce()'s arguments by position: with
+#: any keyword argument, each of its keywords is looked up by a name built from a C string, for every
+#: message (about 4,000 instructions a call, a quarter of a produce with headers and a callback).
+#: Its producer is the C class, which no instrumentation wraps (``_make_producer``): the
+#: confluent-kafka instrumentation's wrapper would read a positional timestamp as the headers.
+_ANY_PARTITION = -1
 _EXPORTERS: weakref.WeakSet[OnexKafkaSpanExporter] = weakref.WeakSet()
 #: topic, value, key, headers, and who waits to hear that the message is safe (see ``send``)
 _Message = tuple[str, bytes, bytes | None, list[tuple[str, bytes]], Callable[[str], None] | None]
@@ -533,13 +540,17 @@ class OnexKafkaSpanExporter(SpanExporter):
                 pending = iter(messages)
                 for topic, value, key, headers, ack in pending:
                     try:
-                        # delivery reports carry no headers: they travel with the callback
+                        # every argument by position (see _ANY_PARTITION); delivery reports
+                        # carry no headers: they travel with the callback
                         produce(
                             topic,
                             value,
                             key,
-                            headers=headers,
-                            on_delivery=partial(delivered, headers, next_seq(), ack),
+                            _ANY_PARTITION,
+                            partial(delivered, headers, next_seq(), ack),  # callback
+                            None,  # on_delivery, its alias
+                            0,  # timestamp: now
+                            headers,
                         )
                         produced += 1
                         continue
