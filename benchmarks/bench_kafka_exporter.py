@@ -174,6 +174,7 @@ def produce_cases(
     from confluent_kafka.cimpl import Producer
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
+    from onex_exporters.kafka import _ANY_PARTITION as ANY
     from onex_exporters.kafka import OnexKafkaSpanExporter, producer_config
     from onex_exporters.mapping import span_to_records
     from onex_exporters.mapping_span import spans_to_map
@@ -200,7 +201,7 @@ def produce_cases(
     def hdr() -> None:
         produce, poll = raw.produce, raw.poll
         for topic, value, key, headers, _ack in messages:
-            produce(topic, value, key, -1, None, None, 0, headers)  # type: ignore[arg-type]
+            produce(topic, value, key, ANY, None, None, 0, headers)  # type: ignore[arg-type]
         poll(0)
 
     def on_delivery(_headers: Any, _seq: int, err: Any, msg: Any) -> None:
@@ -210,7 +211,7 @@ def produce_cases(
         produce, poll = raw.produce, raw.poll
         for seq, (topic, value, key, headers, _ack) in enumerate(messages):
             callback = functools.partial(on_delivery, headers, seq)
-            produce(topic, value, key, -1, callback, None, 0, headers)  # type: ignore[arg-type]
+            produce(topic, value, key, ANY, callback, None, 0, headers)  # type: ignore[arg-type]
         poll(0)
 
     def flush() -> None:
