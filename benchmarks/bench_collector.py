@@ -39,6 +39,7 @@ worker process and of its PostgreSQL backends over the measured interval (the ba
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import resource
@@ -538,6 +539,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" {min(peak):.0f}-{max(peak):.0f} MB"
         )
     print(f"{'PASS' if flat else 'FAIL'}  collector us/event flat within {FLAT:.0%} across sizes")
+    # what does not grow with the events: from the medians of two sizes, the cost of the extra
+    # events (marginal, per event) and what is left of the smaller size's time (fixed)
+    totals = [(n, n / statistics.median(r["collector"] for r in measured)) for n, measured in results.items()]
+    for (n1, t1), (n2, t2) in itertools.pairwise(totals):
+        marginal = (t2 - t1) / (n2 - n1)
+        print(
+            f"  {n1} -> {n2} events: {marginal * 1e6:.1f} us per extra event, "
+            f"{(t1 - n1 * marginal) * 1000:.0f} ms that do not grow with the events"
+        )
     print("== CPU per event by size (medians; the broker's CPU not included)")
     for n, measured in results.items():
         print(
