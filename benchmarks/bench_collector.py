@@ -539,14 +539,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" {min(peak):.0f}-{max(peak):.0f} MB"
         )
     print(f"{'PASS' if flat else 'FAIL'}  collector us/event flat within {FLAT:.0%} across sizes")
-    # what does not grow with the events: from the medians of two sizes, the cost of the extra
-    # events (marginal, per event) and what is left of the smaller size's time (fixed)
+    # from the medians of two sizes: what the larger size's extra events cost each, against the
+    # smaller size's cost per event; the time left over is what does not grow with the events
     totals = [(n, n / statistics.median(r["collector"] for r in measured)) for n, measured in results.items()]
     for (n1, t1), (n2, t2) in itertools.pairwise(totals):
         marginal = (t2 - t1) / (n2 - n1)
+        fixed = t1 - n1 * marginal
         print(
-            f"  {n1} -> {n2} events: {marginal * 1e6:.1f} us per extra event, "
-            f"{(t1 - n1 * marginal) * 1000:.0f} ms that do not grow with the events"
+            f"  {n1} -> {n2} events: {marginal * 1e6:.1f} us per extra event "
+            f"({marginal * n1 / t1:.3f}x the {n1}'s cost per event); "
+            + (
+                f"{fixed * 1000:.0f} ms of the {n1}'s time do not grow with the events"
+                if fixed > 0
+                else "the cost per event grows with the events"
+            )
         )
     print("== CPU per event by size (medians; the broker's CPU not included)")
     for n, measured in results.items():
