@@ -526,8 +526,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("== per-event cost and memory by size (medians)")
     base_us: float | None = None
     flat = True
+    seconds: list[tuple[int, float]] = []  # (size, the collector's median time for it)
     for n, measured in results.items():
         us = 1e6 / statistics.median(r["collector"] for r in measured)
+        seconds.append((n, n * us / 1e6))
         copy_us = 1e6 / statistics.median(r["copy"] for r in measured)
         base_us = base_us or us
         flat = flat and abs(us / base_us - 1) <= FLAT
@@ -541,8 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'PASS' if flat else 'FAIL'}  collector us/event flat within {FLAT:.0%} across sizes")
     # from the medians of two sizes: what the larger size's extra events cost each, against the
     # smaller size's cost per event; the time left over is what does not grow with the events
-    totals = [(n, n / statistics.median(r["collector"] for r in measured)) for n, measured in results.items()]
-    for (n1, t1), (n2, t2) in itertools.pairwise(totals):
+    for (n1, t1), (n2, t2) in itertools.pairwise(seconds):
         marginal = (t2 - t1) / (n2 - n1)
         fixed = t1 - n1 * marginal
         print(
