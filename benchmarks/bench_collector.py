@@ -12,28 +12,34 @@ them, then each round); progress goes to stderr.
 For each size N, the mixed workload (:func:`mixed_events`: per run of 20 events, 12 tool calls,
 1 routing decision, 1 transformation, 1 router metrics, 1 detection failure and an execution's
 started, 2 progress and completed events, each with the Kafka exporter's headers) is produced
-once to topics of its own. Then, in rounds, two fresh worker processes, one after the other
-(the order alternating from round to round), each into a fresh migrated database:
+once to topics of its own. Then, in rounds, three fresh worker processes, one after the other
+(the order rotating from round to round), the first two each into a fresh migrated database:
 
 * ``collector``: a :class:`~onex_collector.consumer.Collector` (default settings unless given)
   consumes the N events, in a process prepared as ``onex-otel collect`` prepares its own (what
   startup allocated frozen out of the garbage collector's way:
   :func:`~onex_otel.long_running.freeze_startup_objects`). Figure: events/s from the moment
-  it joined its consumer group (its partitions assigned: the join itself, seconds of protocol
-  waits, is excluded) to its last committed batch; and the worker's peak RSS (``ru_maxrss``)
+  it joined its consumer group (its partitions assigned, as its consumer's assignment callback
+  tells: the join itself, seconds of protocol waits, is excluded) to its last committed batch;
+  and the worker's peak RSS (``ru_maxrss``)
   beside its RSS before it consumed anything. The group resumes from committed offsets (at the
   start of each topic), as a restarted collector does: a group's very first start, with nothing
   committed, also waits out librdkafka's offset-reset timer (about 100 ms) before it fetches.
 * ``copy`` (the baseline): the worker reads and decodes the same N messages first (not timed),
   then COPYs their rows into the same partitioned tables in one transaction. Figure: rows/s of
   the COPY (one row per event).
+* ``read``: a consumer configured as the collector's reads the N messages and does nothing with
+  them: the Kafka side alone, which the collector pays and the COPY does not. Figure: events/s
+  from its assignment to its last message.
 
-Printed per size: min/median/max of both rates, every round's ratio, the per-event cost of the
+Printed per size: min/median/max of the rates, every round's ratio, the per-event cost of the
 collector (us/event) and the verdict on the target (collector >= 0.7x raw COPY); then the
 per-event cost of every size against the smallest (target: flat within 10%) and the peak RSS
 of every size (target: not growing with N); and where the time goes: the CPU per event of each
-worker process and of its PostgreSQL backends over the measured interval (the backends' from
-/proc, so only where the server runs on this host; the broker's CPU is not included).
+worker process, of its PostgreSQL backends and of the broker over the measured interval (from
+/proc, so only where the server and the broker run on this host), and what that CPU alone
+allows: the collector, its backends and the broker together need so many us of CPU per event,
+and the machine's cores bound the collector's rate at cores / that, whatever the scheduling.
 """
 
 from __future__ import annotations
@@ -89,6 +95,8 @@ TARGET = Target("collector", "copy", ">=", 0.7)
 #: Per-event cost at every size within this fraction of the smallest size's.
 FLAT = 0.10
 _TABLES = tuple(TABLE_COLUMNS)
+#: The workers of a round: the collector, its baseline, and the Kafka side alone.
+KINDS = ["copy", "collector", "read"]
 
 
 def mixed_events(n: int) -> list[OnexEnvelopeV1]:
@@ -265,6 +273,20 @@ def _backend_cpu_s(pids: Sequence[int]) -> float | None:
     return None if None in seconds else sum(s for s in seconds if s is not None)
 
 
+def _broker_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds the broker used so far (None: not a process of this host, or not told)."""
+    return None if pid is None else harness.process_cpu_s(pid)
+
+
+def _spent(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
+
+
+def _broker_figures(prefix: str, n: int, seconds: float | None) -> dict[str, float]:
+    """The broker's CPU per event (us) while the worker read, as a figure of a round."""
+    return {} if seconds is None else {f"{prefix}_broker_us": seconds / n * 1e6}
+
+
 def _cpu_figures(prefix: str, n: int, own: float, backends: float | None) -> dict[str, float]:
     """Per-event CPU of the worker process and of its backends (us), as figures of a round."""
     figures = {f"{prefix}_cpu_us": own / n * 1e6}
@@ -286,7 +308,9 @@ def _peak_rss_mb() -> float:
 # ------------------------------------------------------------------------------------------------
 # Workers (each a fresh process, each into a fresh database)
 # ------------------------------------------------------------------------------------------------
-def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None) -> dict[str, float]:
+def collector_worker(
+    bootstrap: str, prefix: str, n: int, batch_size: int | None, broker_pid: int | None
+) -> dict[str, float]:
     """Events/s of one collector (own group, fresh database) through the n events on the broker."""
     with fresh_database("onex_bench_collect") as db:
         migrate(db.url)
@@ -303,6 +327,23 @@ def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None
             **extra,
         )
         collector = Collector(options, metrics=metrics)
+        # The clock starts in the consumer's own assignment callback: to the moment, and before
+        # the collector's thread reads a message.
+        assigned_at: list[float] = []
+        on_assign = collector._on_assign
+
+        def clocked_assign(consumer: Any, partitions: list[TopicPartition]) -> None:
+            if not assigned_at:
+                assigned_at.append(time.perf_counter())
+                cpu_at_first.append(harness.own_cpu_s())
+                pg_at_first.append(_backend_cpu_s(backends))
+                broker_at_first.append(_broker_cpu_s(broker_pid))
+            on_assign(consumer, partitions)
+
+        collector._on_assign = clocked_assign  # type: ignore[method-assign]
+        cpu_at_first: list[float] = []
+        pg_at_first: list[float | None] = []
+        broker_at_first: list[float | None] = []
         freeze_startup_objects()  # as `onex-otel collect` does before it runs its collector
         rss_before = _rss_mb()
         target: Any = collector.run
@@ -317,36 +358,32 @@ def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None
                 prof.stop()
                 Path(profile).write_text(prof.output_text(show_all=False, color=False))
 
+        # Its connections open before it subscribes (seconds before its partitions come): their
+        # backends are found here, not on the clock.
+        collector.writer.open(options.db_writers)
+        backends: list[int] = collector_backends(db.url)
         thread = threading.Thread(target=target, daemon=True)
         thread.start()
         deadline = time.monotonic() + max(120.0, n / 500)
-        first: float | None = None
-        cpu_at_first = 0.0
-        backends: list[int] = []
-        pg_at_first: float | None = None
         last_print = time.monotonic()
         while time.monotonic() < deadline:
             snap = metrics.snapshot()
-            if first is None and collector._assigned:  # joined the group: the clock starts
-                first = time.perf_counter()
-                cpu_at_first = harness.own_cpu_s()
-                backends = collector_backends(db.url)  # (opened before the partitions came)
-                pg_at_first = _backend_cpu_s(backends)
             if snap["messages_consumed"] >= n:
                 break
             if time.monotonic() - last_print > 10:
                 print(f"  collector: {snap['messages_consumed']}/{n}", file=sys.stderr, flush=True)
                 last_print = time.monotonic()
-            time.sleep(0.005)
+            time.sleep(0.002)
         end = time.perf_counter()
-        cpu = harness.own_cpu_s() - cpu_at_first
-        pg_at_end = _backend_cpu_s(backends)
-        pg = None if pg_at_first is None or pg_at_end is None else pg_at_end - pg_at_first
+        cpu = harness.own_cpu_s()
+        pg_at_end, broker_at_end = _backend_cpu_s(backends), _broker_cpu_s(broker_pid)
         collector.request_stop()
         thread.join(60)
         consumed = metrics.snapshot()["messages_consumed"]
-        if consumed < n or first is None:
+        if consumed < n or not assigned_at:
             raise SystemExit(f"the collector consumed only {consumed} of {n} events")
+        first = assigned_at[0]
+        cpu -= cpu_at_first[0]
         rows = count_rows(db.url)
         if rows != n:
             raise SystemExit(f"{rows} rows for {n} events")
@@ -354,7 +391,8 @@ def collector_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None
         "collector": n / (end - first),
         "rss_before": rss_before,
         "rss_peak": _peak_rss_mb(),
-        **_cpu_figures("collector", n, cpu, pg),
+        **_cpu_figures("collector", n, cpu, _spent(pg_at_first[0], pg_at_end)),
+        **_broker_figures("collector", n, _spent(broker_at_first[0], broker_at_end)),
     }
 
 
@@ -391,6 +429,35 @@ def _read_all(bootstrap: str, prefix: str, n: int) -> Iterator[tuple[str, bytes]
         raise SystemExit(f"read only {got} of {n} events")
 
 
+def read_worker(bootstrap: str, prefix: str, n: int, broker_pid: int | None) -> dict[str, float]:
+    """Events/s of a consumer configured as the collector's reading the n events, nothing more.
+
+    The Kafka side alone (the broker and librdkafka), which the collector pays and the raw COPY
+    does not: timed from the partitions' assignment (as the collector) to the last message.
+    """
+    from onex_collector.kafka_clients import consumer_config
+
+    options = CollectorOptions(
+        bootstrap_servers=bootstrap, conninfo="", group_id=f"bench-{uuid.uuid4().hex[:6]}"
+    )
+    conf = consumer_config(options, error_cb=lambda _err: None, on_commit=lambda _err, _tps: None)
+    consumer = Consumer(conf)
+    try:
+        consumer.list_topics(timeout=10)  # connected before the clock
+        start, cpu_before, broker_before = time.perf_counter(), harness.own_cpu_s(), _broker_cpu_s(broker_pid)
+        consumer.assign([TopicPartition(name, 0, 0) for name in topic_types(prefix)])
+        got, deadline = 0, time.monotonic() + max(120.0, n / 1000)
+        while got < n and time.monotonic() < deadline:
+            got += sum(1 for msg in consumer.consume(CollectorOptions.batch_size, 1.0) if msg.error() is None)
+        seconds = time.perf_counter() - start
+        cpu, broker = harness.own_cpu_s() - cpu_before, _spent(broker_before, _broker_cpu_s(broker_pid))
+    finally:
+        consumer.close()
+    if got < n:
+        raise SystemExit(f"read only {got} of {n} events")
+    return {"read": n / seconds, "read_cpu_us": cpu / n * 1e6, **_broker_figures("read", n, broker)}
+
+
 def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
     """Rows/s of one raw COPY of the events' rows into a fresh database (decoded beforehand)."""
     types = topic_types(prefix)
@@ -423,7 +490,9 @@ def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------------
 # The parent: one broker, per size one production and interleaved rounds
 # ------------------------------------------------------------------------------------------------
-def _worker(kind: str, bootstrap: str, prefix: str, n: int, batch_size: int | None) -> dict[str, float]:
+def _worker(
+    kind: str, bootstrap: str, prefix: str, n: int, batch_size: int | None, broker_pid: int | None
+) -> dict[str, float]:
     argv = [
         sys.executable,
         __file__,
@@ -438,6 +507,8 @@ def _worker(kind: str, bootstrap: str, prefix: str, n: int, batch_size: int | No
     ]
     if batch_size is not None:
         argv += ["--batch-size", str(batch_size)]
+    if broker_pid is not None:
+        argv += ["--broker-pid", str(broker_pid)]
     # stderr passes through (progress); the figures come on stdout.
     proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=max(600, n / 200), check=False)
     if proc.returncode != 0:
@@ -446,7 +517,7 @@ def _worker(kind: str, bootstrap: str, prefix: str, n: int, batch_size: int | No
     return rounds[0]
 
 
-def measure(bootstrap: str, n: int, rounds: int, batch_size: int | None) -> Rounds:
+def measure(bootstrap: str, n: int, rounds: int, batch_size: int | None, broker_pid: int | None) -> Rounds:
     prefix = f"b{n}-{uuid.uuid4().hex[:6]}."
     create_topics(bootstrap, prefix)
     started = time.monotonic()
@@ -455,14 +526,14 @@ def measure(bootstrap: str, n: int, rounds: int, batch_size: int | None) -> Roun
     print(f"{n} events: produced in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     out: Rounds = []
     for i in range(rounds):
-        order = ["copy", "collector"] if i % 2 == 0 else ["collector", "copy"]
+        order = KINDS[i % len(KINDS) :] + KINDS[: i % len(KINDS)]  # rotated round by round
         figures: dict[str, float] = {}
         for kind in order:
-            figures.update(_worker(kind, bootstrap, prefix, n, batch_size))
+            figures.update(_worker(kind, bootstrap, prefix, n, batch_size, broker_pid))
         out.append(figures)
         print(
             f"{n} events, round {i + 1}/{rounds}: collector {figures['collector']:.0f} events/s,"
-            f" raw COPY {figures['copy']:.0f} rows/s, ratio"
+            f" raw COPY {figures['copy']:.0f} rows/s, Kafka read {figures['read']:.0f} events/s, ratio"
             f" {figures['collector'] / figures['copy']:.3f}, collector peak RSS"
             f" {figures['rss_peak']:.0f} MB",
             file=sys.stderr,
@@ -471,9 +542,14 @@ def measure(bootstrap: str, n: int, rounds: int, batch_size: int | None) -> Roun
     return out
 
 
-def _median_of(measured: Rounds, key: str) -> str:
+def _median(measured: Rounds, key: str) -> float | None:
     values = [r[key] for r in measured if key in r]
-    return f"{statistics.median(values):5.1f} us" if values else "n/a (not readable here)"
+    return statistics.median(values) if values else None
+
+
+def _median_of(measured: Rounds, key: str) -> str:
+    value = _median(measured, key)
+    return "n/a (not readable here)" if value is None else f"{value:5.1f} us"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -489,14 +565,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--batch-size", type=int, default=None, help="collector BATCH_SIZE (default: the setting's default)"
     )
-    parser.add_argument("--worker", choices=("collector", "copy"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--broker-pid", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
     parser.add_argument("--events", type=int, help="one size only (the same as --sizes N)")
     args = parser.parse_args(argv)
     if args.worker:
         if args.worker == "collector":
-            figures = collector_worker(args.bootstrap, args.prefix, args.events, args.batch_size)
+            figures = collector_worker(
+                args.bootstrap, args.prefix, args.events, args.batch_size, args.broker_pid
+            )
+        elif args.worker == "read":
+            figures = read_worker(args.bootstrap, args.prefix, args.events, args.broker_pid)
         else:
             figures = copy_worker(args.bootstrap, args.prefix, args.events)
         harness.emit_rounds([figures])
@@ -514,11 +595,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdicts: list[harness.Verdict] = []
     with running_broker(Path(tempfile.mkdtemp(prefix="onex-bench-"))) as b:
         for i, n in enumerate(sizes):
-            results[n] = measure(b.bootstrap, n, per_size[min(i, len(per_size) - 1)], args.batch_size)
+            broker_pid = None if b.proc is None else b.proc.pid
+            results[n] = measure(
+                b.bootstrap, n, per_size[min(i, len(per_size) - 1)], args.batch_size, broker_pid
+            )
             verdicts += harness.report(
                 f"{n} mixed events",
                 results[n],
-                {"collector": "collector, Kafka -> PostgreSQL", "copy": "raw COPY, same rows"},
+                {
+                    "collector": "collector, Kafka -> PostgreSQL",
+                    "copy": "raw COPY, same rows",
+                    "read": "Kafka read alone, as the collector reads",
+                },
                 "events/s",
                 ["copy"],
                 [TARGET],
@@ -555,13 +643,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else "the cost per event grows with the events"
             )
         )
-    print("== CPU per event by size (medians; the broker's CPU not included)")
+    print("== CPU per event by size (medians; the backends' and the broker's where they run on this host)")
+    cores = harness.cores()
     for n, measured in results.items():
         print(
             f"{n:>9} events: collector process {_median_of(measured, 'collector_cpu_us')}, its"
-            f" PostgreSQL backends {_median_of(measured, 'collector_pg_us')}; raw COPY client"
-            f" {_median_of(measured, 'copy_cpu_us')}, its backend {_median_of(measured, 'copy_pg_us')}"
+            f" PostgreSQL backends {_median_of(measured, 'collector_pg_us')}, the broker"
+            f" {_median_of(measured, 'collector_broker_us')}; Kafka read alone: consumer"
+            f" {_median_of(measured, 'read_cpu_us')}, broker {_median_of(measured, 'read_broker_us')};"
+            f" raw COPY client {_median_of(measured, 'copy_cpu_us')}, its backend"
+            f" {_median_of(measured, 'copy_pg_us')}"
         )
+        # what the CPU alone allows: the collector's processes together need `total` us of CPU
+        # per event, and the machine has `cores` of them at most
+        parts = [_median(measured, f"collector_{k}_us") for k in ("cpu", "pg", "broker")]
+        if None not in parts:
+            total = sum(v for v in parts if v is not None)
+            copy_rate = statistics.median(r["copy"] for r in measured)
+            ceiling = cores * 1e6 / total
+            print(
+                f"           the collector's CPU, {total:.1f} us per event on {cores} cores, bounds it at"
+                f" {ceiling:,.0f} events/s = {ceiling / copy_rate:.2f}x raw COPY; {TARGET.limit}x"
+                f" needs at most {cores * 1e6 / (TARGET.limit * copy_rate):.1f} us"
+            )
     return 0 if flat and all(v.passed for v in verdicts) else 1
 
 

@@ -253,8 +253,14 @@ def machine() -> str:
                     break
     except OSError:
         pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores, Python {sys.version.split()[0]}"
+    return f"{model}, {cores()} cores, Python {sys.version.split()[0]}"
+
+
+def cores() -> int:
+    """The number of cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def own_cpu_s() -> float:
