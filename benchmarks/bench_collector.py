@@ -13,7 +13,8 @@ For each size N, the mixed workload (:func:`mixed_events`: per run of 20 events,
 1 routing decision, 1 transformation, 1 router metrics, 1 detection failure and an execution's
 started, 2 progress and completed events, each with the Kafka exporter's headers) is produced
 once to topics of its own. Then, in rounds, three fresh worker processes, one after the other
-(the order rotating from round to round), the first two each into a fresh migrated database:
+(the order rotating from round to round), ``collector`` and ``copy`` each into a fresh migrated
+database:
 
 * ``collector``: a :class:`~onex_collector.consumer.Collector` (default settings unless given)
   consumes the N events, in a process prepared as ``onex-otel collect`` prepares its own (what
@@ -330,6 +331,10 @@ def collector_worker(
         # The clock starts in the consumer's own assignment callback: to the moment, and before
         # the collector's thread reads a message.
         assigned_at: list[float] = []
+        cpu_at_first: list[float] = []
+        pg_at_first: list[float | None] = []
+        broker_at_first: list[float | None] = []
+        backends: list[int] = []
         on_assign = collector._on_assign
 
         def clocked_assign(consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -341,9 +346,6 @@ def collector_worker(
             on_assign(consumer, partitions)
 
         collector._on_assign = clocked_assign  # type: ignore[method-assign]
-        cpu_at_first: list[float] = []
-        pg_at_first: list[float | None] = []
-        broker_at_first: list[float | None] = []
         freeze_startup_objects()  # as `onex-otel collect` does before it runs its collector
         rss_before = _rss_mb()
         target: Any = collector.run
@@ -361,7 +363,7 @@ def collector_worker(
         # Its connections open before it subscribes (seconds before its partitions come): their
         # backends are found here, not on the clock.
         collector.writer.open(options.db_writers)
-        backends: list[int] = collector_backends(db.url)
+        backends += collector_backends(db.url)
         thread = threading.Thread(target=target, daemon=True)
         thread.start()
         deadline = time.monotonic() + max(120.0, n / 500)
