@@ -554,15 +554,30 @@ def _median_of(measured: Rounds, key: str) -> str:
     return "n/a (not readable here)" if value is None else f"{value:5.1f} us"
 
 
+def _counts(text: str) -> list[int]:
+    """A comma-separated list of positive whole numbers (``--sizes``, ``--rounds``)."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive whole numbers")
+    return counts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--sizes",
+        type=_counts,
         default="10000,100000,1000000",
         help="comma-separated event counts (drop 1000000 to skip the long one)",
     )
     parser.add_argument(
-        "--rounds", default="5,3,2", help="rounds per size, in the order of --sizes (the last repeats)"
+        "--rounds",
+        type=_counts,
+        default="5,3,2",
+        help="rounds per size, in the order of --sizes (the last repeats)",
     )
     parser.add_argument(
         "--batch-size", type=int, default=None, help="collector BATCH_SIZE (default: the setting's default)"
@@ -584,8 +599,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             figures = copy_worker(args.bootstrap, args.prefix, args.events)
         harness.emit_rounds([figures])
         return 0
-    sizes = [args.events] if args.events else [int(s) for s in args.sizes.split(",")]
-    per_size = [int(r) for r in args.rounds.split(",")]
+    sizes: list[int] = [args.events] if args.events else args.sizes
+    per_size: list[int] = args.rounds
     batch = args.batch_size or CollectorOptions.batch_size
     print(f"machine: {harness.machine()}")
     print(
