@@ -6,7 +6,7 @@ Run from the repository root (it starts its own broker and fresh databases, like
     python benchmarks/bench_collector.py --sizes 10000,100000     # without 1M (about 3 minutes)
     python benchmarks/bench_collector.py --batch-size 100         # a setting other than default
 
-The full run takes 3 to 20 minutes on 2 cores (by machine), most of it the 1M events (producing
+The full run takes 5 to 20 minutes on 2 cores (by machine), most of it the 1M events (producing
 them, then each round); progress goes to stderr.
 
 For each size N, the mixed workload (:func:`mixed_events`: per run of 20 events, 12 tool calls,
