@@ -193,8 +193,13 @@ def create_topics(bootstrap: str, prefix: str = "") -> None:
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics([NewTopic(topic(t, prefix), 1, 1) for t in EventType])
-    for fut in futures.values():
-        fut.result(15)
+    try:
+        for fut in futures.values():
+            fut.result(15)
+    except TimeoutError:
+        raise SystemExit(
+            f"no Kafka broker answered at {bootstrap} within 15 s (creating the topics)"
+        ) from None
 
 
 def _produce_into(producer: Producer, envelopes: Sequence[OnexEnvelopeV1], prefix: str) -> None:
@@ -565,6 +570,15 @@ def _counts(text: str) -> list[int]:
     return counts
 
 
+def _run_worker(args: argparse.Namespace) -> dict[str, float]:
+    """A worker process's figures (``--worker``)."""
+    if args.worker == "collector":
+        return collector_worker(args.bootstrap, args.prefix, args.events, args.batch_size, args.broker_pid)
+    if args.worker == "read":
+        return read_worker(args.bootstrap, args.prefix, args.events, args.broker_pid)
+    return copy_worker(args.bootstrap, args.prefix, args.events)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
@@ -589,14 +603,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=int, help="one size only (the same as --sizes N)")
     args = parser.parse_args(argv)
     if args.worker:
-        if args.worker == "collector":
-            figures = collector_worker(
-                args.bootstrap, args.prefix, args.events, args.batch_size, args.broker_pid
-            )
-        elif args.worker == "read":
-            figures = read_worker(args.bootstrap, args.prefix, args.events, args.broker_pid)
-        else:
-            figures = copy_worker(args.bootstrap, args.prefix, args.events)
+        try:
+            figures = _run_worker(args)
+        except psycopg.OperationalError as exc:
+            raise SystemExit(f"{args.worker} worker: {str(exc).splitlines()[0]}") from None
         harness.emit_rounds([figures])
         return 0
     sizes: list[int] = [args.events] if args.events else args.sizes
