@@ -413,23 +413,16 @@ def collector_backends(db_url: str) -> list[int]:
     return [int(pid) for (pid,) in rows]
 
 
-def _read_all(bootstrap: str, prefix: str, n: int) -> Iterator[tuple[str, bytes]]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bench-read-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.assign([TopicPartition(topic(t, prefix), 0, 0) for t in EventType])
+def _from_start(consumer: Consumer, prefix: str, n: int) -> Iterator[Any]:
+    """The first ``n`` messages of the workload's topics, each from its start; closes ``consumer``."""
+    consumer.assign([TopicPartition(name, 0, 0) for name in topic_types(prefix)])
     got, deadline = 0, time.monotonic() + max(120.0, n / 1000)
     try:
         while got < n and time.monotonic() < deadline:
-            for msg in consumer.consume(10_000, 1.0):
-                name, value = msg.topic(), msg.value()
-                if msg.error() is None and name is not None and value is not None:
+            for msg in consumer.consume(CollectorOptions.batch_size, 1.0):
+                if msg.error() is None:
                     got += 1
-                    yield name, value
+                    yield msg
     finally:
         consumer.close()
     if got < n:
@@ -447,21 +440,15 @@ def read_worker(bootstrap: str, prefix: str, n: int, broker_pid: int | None) -> 
     options = CollectorOptions(
         bootstrap_servers=bootstrap, conninfo="", group_id=f"bench-{uuid.uuid4().hex[:6]}"
     )
-    conf = consumer_config(options, error_cb=lambda _err: None, on_commit=lambda _err, _tps: None)
-    consumer = Consumer(conf)
-    try:
-        consumer.list_topics(timeout=10)  # connected before the clock
-        start, cpu_before, broker_before = time.perf_counter(), harness.own_cpu_s(), _broker_cpu_s(broker_pid)
-        consumer.assign([TopicPartition(name, 0, 0) for name in topic_types(prefix)])
-        got, deadline = 0, time.monotonic() + max(120.0, n / 1000)
-        while got < n and time.monotonic() < deadline:
-            got += sum(1 for msg in consumer.consume(CollectorOptions.batch_size, 1.0) if msg.error() is None)
-        seconds = time.perf_counter() - start
-        cpu, broker = harness.own_cpu_s() - cpu_before, _spent(broker_before, _broker_cpu_s(broker_pid))
-    finally:
-        consumer.close()
-    if got < n:
-        raise SystemExit(f"read only {got} of {n} events")
+    consumer = Consumer(
+        consumer_config(options, error_cb=lambda _err: None, on_commit=lambda _err, _tps: None)
+    )
+    consumer.list_topics(timeout=10)  # connected before the clock
+    start, cpu_before, broker_before = time.perf_counter(), harness.own_cpu_s(), _broker_cpu_s(broker_pid)
+    for _msg in _from_start(consumer, prefix, n):
+        pass
+    seconds = time.perf_counter() - start
+    cpu, broker = harness.own_cpu_s() - cpu_before, _spent(broker_before, _broker_cpu_s(broker_pid))
     return {"read": n / seconds, "read_cpu_us": cpu / n * 1e6, **_broker_figures("read", n, broker)}
 
 
@@ -469,8 +456,15 @@ def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
     """Rows/s of one raw COPY of the events' rows into a fresh database (decoded beforehand)."""
     types = topic_types(prefix)
     by_table: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
-    for name, value in _read_all(bootstrap, prefix, n):
-        for row in decode_message(name, value, types).rows:
+    plain = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-read-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+        }
+    )
+    for msg in _from_start(plain, prefix, n):
+        for row in decode_message(msg.topic(), msg.value(), types).rows:
             by_table[row.table].append(_db_values(row))
     with fresh_database("onex_bench_copy") as db:
         migrate(db.url)
