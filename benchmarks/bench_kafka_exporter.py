@@ -279,18 +279,14 @@ def _per(rounds: Rounds, divisor: Callable[[str], float]) -> Rounds:
 
 
 def main() -> None:
-    parser = harness.worker_parser((__doc__ or "").splitlines()[0])
+    parser = harness.phased_parser((__doc__ or "").splitlines()[0], PHASES, 6, 3, unit="batches")
     parser.add_argument("--batch", type=int, default=512, help="spans per export() call")
-    parser.add_argument("--calls", type=int, default=6, help="batches per timed loop")
-    parser.add_argument("--callgrind-calls", type=int, default=3, help="batches per loop under callgrind")
-    parser.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
     parser.add_argument(
         "--framework-runs",
         type=int,
         default=20,
         help="agent runs per framework dialect (0: no frameworks phase)",
     )
-    parser.add_argument("--phase", choices=PHASES, help="(worker) the phase to measure")
     args = parser.parse_args()
 
     if args.worker or args.callgrind_worker:

@@ -1,7 +1,12 @@
-"""Cost of the legacy API calls against their new-API equivalents, in the same run.
+"""Cost of the legacy API calls against their new-API equivalents, decided reliably.
 
-Prints ns per call, inside an agent execution and standalone (no execution: the legacy call makes
-a span of its own carrying the legacy identity), of:
+ns per call, measured with ``benchmarks/harness.py``: each phase runs in ``--processes`` fresh
+worker processes, each measuring all of the phase's cases once per round (``--rounds`` rounds,
+the order rotated), and ratios are taken within a round; each phase is also counted in
+instructions per call under callgrind (``--callgrind-calls``; ``--no-callgrind`` skips it).
+
+Phases: ``exec``, inside an agent execution; ``alone``, standalone (no execution: the legacy call
+makes a span of its own carrying the legacy identity). Cases:
 
   (n1) record_decision(...)                       (new API, the baseline)
   (l1) await ActionLogger.log_decision(...)       (legacy)
@@ -9,60 +14,65 @@ a span of its own carrying the legacy identity), of:
   (l2) async with ActionLogger.tool_call(...)     (legacy)
   (l3) await ActionLogger.log_tool_call(..., duration_ms=...)
 
-and the ratios legacy / new. Spans go to a BatchSpanProcessor with a discarding exporter.
+The legacy calls never wait for anything: each coroutine is run to its end by one ``send(None)``
+on the calling thread (one that suspended would stop the benchmark), so no event loop's cost is
+in either figure. Spans go to a BatchSpanProcessor with a discarding exporter
+(``bench_decorator``'s provider), flushed between loops. No target: the ratios legacy / new are
+printed.
 
-Usage: python benchmarks/bench_legacy.py [--calls N] [--repeat R]
+Usage: python benchmarks/bench_legacy.py [--processes 3] [--rounds 5] [--calls 5000]
+       [--callgrind-calls 500] [--no-callgrind]
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import gc
-import time
-from collections.abc import Awaitable, Callable, Sequence
+import os
+import sys
+from collections.abc import Awaitable, Callable
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+import harness
+from bench_decorator import _env, _provider
+from harness import Rounds
 
-import onex_otel
-from onex_otel import ActionLogger, agent_execution, record_decision, tool_call
-
+PHASES = ("exec", "alone")
 CID = "5f0c2a8e-3d41-4b7a-9c55-0e8f4b1d2a77"
+LABELS = {
+    "n1": "(n1) record_decision (new)",
+    "l1": "(l1) log_decision (legacy)",
+    "n2": "(n2) tool_call block (new)",
+    "l2": "(l2) tool_call block (legacy)",
+    "l3": "(l3) log_tool_call (legacy)",
+}
+PAIRS = [("l1", "n1"), ("l2", "n2"), ("l3", "n2")]
 
 
-class DiscardingExporter(SpanExporter):
-    """Accepts every span and does nothing with it."""
+def _run(make: Callable[[], Awaitable[object]]) -> Callable[[], None]:
+    """A plain call running what ``make()`` returns to its end, with no event loop."""
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
+    def call() -> None:
+        steps = make().__await__()
+        try:
+            next(steps)
+        except StopIteration:
+            return
+        steps.close()
+        raise RuntimeError("a legacy call suspended: it needs an event loop, which this benchmark leaves out")
 
-
-async def measure(body: Callable[[], Awaitable[None]], calls: int, repeat: int) -> float:
-    """Best ns per call over ``repeat`` runs of ``calls`` calls."""
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter_ns()
-        for _ in range(calls):
-            await body()
-        best = min(best, (time.perf_counter_ns() - start) / calls)
-    return best
+    return call
 
 
-async def main(calls: int, repeat: int) -> None:
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(DiscardingExporter(), max_queue_size=1 << 16))
+def build_cases(phase: str) -> tuple[dict[str, Callable[[], object]], Callable[[], object]]:
+    """The phase's cases and the flush to run between timed loops."""
+    import onex_otel
+    from onex_otel import ActionLogger, agent_execution, record_decision, tool_call
+
+    provider = _provider()
     onex_otel.configure(tracer_provider=provider)
     log = ActionLogger("agent-bench", correlation_id=CID)
+    if phase == "exec":  # an execution open for the rest of the worker
+        agent_execution("agent-bench", correlation_id=CID).__enter__()
 
-    async def n1() -> None:
-        record_decision("pick", {"n": 1}, {"r": 2})
-
-    async def l1() -> None:
-        await log.log_decision("pick", {"n": 1}, {"r": 2})
-
-    async def n2() -> None:
+    def n2() -> None:
         with tool_call("Read", {"path": "x"}) as action:
             action.set_result({"n": 1})
 
@@ -70,37 +80,51 @@ async def main(calls: int, repeat: int) -> None:
         async with log.tool_call("Read", {"path": "x"}) as action:
             action.set_result({"n": 1})
 
-    async def l3() -> None:
-        await log.log_tool_call("Read", {"path": "x"}, {"n": 1}, duration_ms=3)
+    return {
+        "n1": lambda: record_decision("pick", {"n": 1}, {"r": 2}),
+        "l1": _run(lambda: log.log_decision("pick", {"n": 1}, {"r": 2})),
+        "n2": n2,
+        "l2": _run(l2),
+        "l3": _run(lambda: log.log_tool_call("Read", {"path": "x"}, {"n": 1}, duration_ms=3)),
+    }, provider.force_flush
 
-    for where in ("inside an execution", "standalone"):
-        results: dict[str, float] = {}
-        for name, body in (("n1", n1), ("l1", l1), ("n2", n2), ("l2", l2), ("l3", l3)):
-            if where == "standalone":
-                results[name] = await measure(body, calls, repeat)
-            else:
-                async with agent_execution("agent-bench", correlation_id=CID):
-                    results[name] = await measure(body, calls, repeat)
-        print(f"{where}:")
-        for name, label in (
-            ("n1", "record_decision (new)"),
-            ("l1", "log_decision (legacy)"),
-            ("n2", "tool_call block (new)"),
-            ("l2", "tool_call block (legacy)"),
-            ("l3", "log_tool_call (legacy)"),
-        ):
-            print(f"  ({name}) {label:28s} {results[name]:9.0f} ns/call")
-        print(
-            f"  ratio l1/n1 = {results['l1'] / results['n1']:.2f}, "
-            f"l2/n2 = {results['l2'] / results['n2']:.2f}, "
-            f"l3/n2 = {results['l3'] / results['n2']:.2f}"
+
+def main() -> None:
+    parser = harness.phased_parser((__doc__ or "").splitlines()[0], PHASES, 5000, 500)
+    args = parser.parse_args()
+    if min(args.processes, args.rounds, args.calls, args.callgrind_calls) < 1:
+        parser.error("--processes, --rounds, --calls and --callgrind-calls must be at least 1")
+
+    if args.worker or args.callgrind_worker:
+        cases, flush = build_cases(args.phase)
+        if args.callgrind_worker:
+            harness.callgrind_worker(cases, args.callgrind_calls)
+        else:
+            harness.emit_rounds(harness.time_rounds(cases, args.calls, args.rounds, flush))
+        return
+
+    me = [sys.executable, os.path.abspath(__file__)]
+    env = _env()
+    print(f"machine: {harness.machine()}")
+    counting = not args.no_callgrind and harness.valgrind_available()
+    if not args.no_callgrind and not counting:
+        print("valgrind not found: no instruction counts")
+    for phase, title in (("exec", "inside an agent execution"), ("alone", "standalone")):
+        print(f"measuring {phase}...", file=sys.stderr, flush=True)
+        rounds: Rounds = harness.run_processes(
+            [*me, "--worker", "--phase", phase, "--rounds", str(args.rounds), "--calls", str(args.calls)],
+            args.processes,
+            env=env,
         )
-    provider.shutdown()
+        instr = None
+        if counting:
+            instr = harness.count_instructions(
+                [*me, "--callgrind-worker", "--phase", phase, "--callgrind-calls", str(args.callgrind_calls)],
+                args.callgrind_calls,
+                env=env,
+            )
+        harness.report(f"{title} (ns/call)", rounds, LABELS, "ns/call", ["n1", "n2"], [], instr, PAIRS)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=5000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    asyncio.run(main(args.calls, args.repeat))
+    main()

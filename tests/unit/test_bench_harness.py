@@ -133,3 +133,17 @@ def test_time_rounds_rotates_the_order_and_measures_every_case() -> None:
     assert all(v > 0 for r in rounds for v in r.values())
     # one warm-up call each, then per round two slices of one call, the cases taken in turn
     assert seen == ["a", "b", "c", *"abcabc", *"bcabca", *"cabcab"]
+
+
+def test_phased_parser_shares_the_loop_options() -> None:
+    parser = h.phased_parser("bench", ["one", "two"], calls=7, callgrind_calls=2)
+    args = parser.parse_args(["--phase", "two", "--no-callgrind", "--rounds", "3"])
+    assert (args.phase, args.calls, args.callgrind_calls, args.no_callgrind, args.rounds) == (
+        "two",
+        7,
+        2,
+        True,
+        3,
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--phase", "three"])
