@@ -62,7 +62,7 @@ from harness import (  # noqa: E402
 )
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
 from tests.exporters.spans import foreign_spans  # noqa: E402
-from tests.services.kafka import running_broker  # noqa: E402
+from tests.services.kafka import script_broker  # noqa: E402
 
 from onex_exporters.bridge.otlp import decode_traces, spans_from_request  # noqa: E402
 from onex_exporters.bridge.service import Bridge, options_from_settings  # noqa: E402
@@ -247,7 +247,7 @@ def main() -> int:
             print("valgrind not found: no instruction counts")
 
     seconds: Rounds = []
-    with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
+    with tempfile.TemporaryDirectory() as tmp, script_broker(Path(tmp)) as broker:
         settings = load_settings(
             {},
             kafka_bootstrap_servers=broker.bootstrap,

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness
 import psycopg
 from bench_collector import mixed_events, produce
-from tests.services.kafka import free_port, running_broker
+from tests.services.kafka import free_port, script_broker
 from tests.services.postgres import fresh_database
 
 from onex_collector.consumer import Collector, CollectorOptions
@@ -271,7 +271,7 @@ def main() -> int:
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         workdir = Path(tempfile.mkdtemp(prefix="onex-capacity-"))
-        broker = stack.enter_context(running_broker(workdir))
+        broker = stack.enter_context(script_broker(workdir))
         create_topics(broker.bootstrap, 1)
         print(f"producing {args.events} events ...", file=sys.stderr, flush=True)
         produce(broker.bootstrap, mixed_events(args.events))

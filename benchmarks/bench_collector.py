@@ -68,7 +68,7 @@ import harness
 import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 from harness import Rounds, Target
-from tests.services.kafka import running_broker
+from tests.services.kafka import script_broker
 from tests.services.postgres import fresh_database
 
 from onex_collector.consumer import Collector, CollectorOptions
@@ -614,7 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     results: dict[int, Rounds] = {}
     verdicts: list[harness.Verdict] = []
-    with running_broker(Path(tempfile.mkdtemp(prefix="onex-bench-"))) as b:
+    with script_broker(Path(tempfile.mkdtemp(prefix="onex-bench-"))) as b:
         for i, n in enumerate(sizes):
             broker_pid = None if b.proc is None else b.proc.pid
             results[n] = measure(

@@ -47,7 +47,7 @@ from harness import Target
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.services.kafka import running_broker  # noqa: E402
+from tests.services.kafka import script_broker  # noqa: E402
 
 from onex_otel import records  # noqa: E402
 from onex_otel.conventions import EventType  # noqa: E402
@@ -156,7 +156,7 @@ def main() -> None:
             hook = args.hook_venv
         hook_bin, dev_bin = hook / "bin", Path(sys.executable).parent
         dev_cli = shutil.which("onex-otel", path=str(dev_bin))
-        with running_broker(tmp) as broker:
+        with script_broker(tmp) as broker:
             env = dict(
                 os.environ,
                 KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,

@@ -129,12 +129,9 @@ def _settings(bootstrap: str, tmp: str) -> Any:
 
 @contextlib.contextmanager
 def _broker() -> Iterator[str]:
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-        return
-    from tests.services.kafka import running_broker
+    from tests.services.kafka import script_broker
 
-    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp, running_broker(Path(tmp)) as broker:
+    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp, script_broker(Path(tmp)) as broker:
         yield broker.bootstrap
 
 

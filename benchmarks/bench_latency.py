@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness
 from bench_collector import create_topics, mixed_events
-from tests.services.kafka import running_broker
+from tests.services.kafka import script_broker
 from tests.services.postgres import fresh_database
 
 from onex_collector.consumer import Collector, CollectorOptions
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"machine: {harness.machine()}")
     warm, envelopes = mixed_events(_WARM_UP), mixed_events(n)
     tmp = Path(tempfile.mkdtemp(prefix="onex-bench-"))
-    with running_broker(tmp) as b, fresh_database("onex_bench_latency") as db:
+    with script_broker(tmp) as b, fresh_database("onex_bench_latency") as db:
         create_topics(b.bootstrap)
         migrate(db.url)
         worker = subprocess.Popen(

@@ -52,7 +52,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter  # 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
     InMemorySpanExporter,
 )
-from tests.services.kafka import running_broker  # noqa: E402
+from tests.services.kafka import script_broker  # noqa: E402
 from tests.services.otlp import OtlpReceiver as Sink  # noqa: E402
 
 from onex_exporters.bridge.receiver import OtlpReceiver  # noqa: E402
@@ -181,7 +181,7 @@ def main() -> int:
     n = len(spans)
     print(f"{n} spans in {len(batches)} requests of {args.batch}; {machine()}", flush=True)
 
-    with tempfile.TemporaryDirectory() as tmp, running_broker(Path(tmp)) as broker:
+    with tempfile.TemporaryDirectory() as tmp, script_broker(Path(tmp)) as broker:
         settings = load_settings(
             {},
             kafka_bootstrap_servers=broker.bootstrap,

@@ -128,10 +128,36 @@ class Broker:
         return messages
 
 
+#: How long an external broker (``KAFKA_BOOTSTRAP_SERVERS``) gets to answer before it is reported.
+EXTERNAL_ANSWER_S = 15.0
+
+
+class BrokerUnreachable(RuntimeError):
+    """The external broker named by ``KAFKA_BOOTSTRAP_SERVERS`` did not answer."""
+
+
+def check_answers(bootstrap: str, timeout: float | None = None) -> None:
+    """Raise :class:`BrokerUnreachable` unless a broker at ``bootstrap`` answers within ``timeout``
+    (default :data:`EXTERNAL_ANSWER_S`)."""
+    timeout = EXTERNAL_ANSWER_S if timeout is None else timeout
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})  # its own error is below
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise BrokerUnreachable(
+            f"no Kafka broker answered at {bootstrap} (KAFKA_BOOTSTRAP_SERVERS) within {timeout:g} s: "
+            f"{exc.args[0].str() if exc.args else exc}"
+        ) from None
+
+
 @contextlib.contextmanager
 def running_broker(log_dir: Path) -> Iterator[Broker]:
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BROKERS")
     if external:
+        check_answers(external)
         yield Broker(external, None, None)
         return
     port = free_port()
@@ -141,3 +167,14 @@ def running_broker(log_dir: Path) -> Iterator[Broker]:
         yield broker
     finally:
         broker.stop()
+
+
+@contextlib.contextmanager
+def script_broker(log_dir: Path) -> Iterator[Broker]:
+    """:func:`running_broker` for a command-line script (a benchmark): an external broker that does
+    not answer ends the script with one line instead of a traceback."""
+    try:
+        with running_broker(log_dir) as broker:
+            yield broker
+    except BrokerUnreachable as exc:
+        raise SystemExit(str(exc)) from None
