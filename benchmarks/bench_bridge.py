@@ -240,12 +240,6 @@ def main() -> int:
         f"{n} spans ({args.executions} executions: agent + 3 tools + 1 decision), {events} "
         f"events; {len(values)} OTLP messages of {size} spans; {args.rounds} rounds"
     )
-    if not args.no_callgrind:
-        if valgrind_available():
-            instructions(size)
-        else:
-            print("valgrind not found: no instruction counts")
-
     seconds: Rounds = []
     with tempfile.TemporaryDirectory() as tmp, script_broker(Path(tmp)) as broker:
         settings = load_settings(
@@ -268,6 +262,12 @@ def main() -> int:
             for path in paths[i % 2 :] + paths[: i % 2]:
                 figures.update(path())
             seconds.append(figures)
+
+    if not args.no_callgrind:
+        if valgrind_available():
+            instructions(size)  # after the rounds: a broker that does not answer ends it first
+        else:
+            print("valgrind not found: no instruction counts")
 
     rounds = [{k: v / n * 1e6 for k, v in r.items()} for r in seconds]
     verdict = report(

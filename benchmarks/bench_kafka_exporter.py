@@ -316,8 +316,11 @@ def main() -> None:
                 )
         return
 
+    from tests.services.kafka import script_checks_broker
+
     from onex_exporters.mapping import span_to_records
 
+    script_checks_broker()  # the produce phase's workers use it
     spans = make_spans(args.batch // 5 + 1)[: args.batch]
     events = sum(len(span_to_records(s)) for s in spans)
     me = [sys.executable, os.path.abspath(__file__)]

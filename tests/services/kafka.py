@@ -153,9 +153,14 @@ def check_answers(bootstrap: str, timeout: float | None = None) -> None:
         ) from None
 
 
+def external_bootstrap() -> str | None:
+    """The external broker the environment names (``KAFKA_BOOTSTRAP_SERVERS``), if any."""
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BROKERS") or None
+
+
 @contextlib.contextmanager
 def running_broker(log_dir: Path) -> Iterator[Broker]:
-    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BROKERS")
+    external = external_bootstrap()
     if external:
         check_answers(external)
         yield Broker(external, None, None)
@@ -169,12 +174,20 @@ def running_broker(log_dir: Path) -> Iterator[Broker]:
         broker.stop()
 
 
+def script_checks_broker() -> None:
+    """For a command-line script (a benchmark): an external broker that does not answer ends it
+    with one line, before any work, instead of a traceback."""
+    external = external_bootstrap()
+    if external:
+        try:
+            check_answers(external)
+        except BrokerUnreachable as exc:
+            raise SystemExit(str(exc)) from None
+
+
 @contextlib.contextmanager
 def script_broker(log_dir: Path) -> Iterator[Broker]:
-    """:func:`running_broker` for a command-line script (a benchmark): an external broker that does
-    not answer ends the script with one line instead of a traceback."""
-    try:
-        with running_broker(log_dir) as broker:
-            yield broker
-    except BrokerUnreachable as exc:
-        raise SystemExit(str(exc)) from None
+    """:func:`running_broker` for a command-line script (see :func:`script_checks_broker`)."""
+    script_checks_broker()
+    with running_broker(log_dir) as broker:
+        yield broker

@@ -29,3 +29,7 @@ def test_a_script_ends_with_one_line_when_the_external_broker_does_not_answer(
         pytest.fail("the script ran without a broker")
     assert str(exited.value).startswith(f"no Kafka broker answered at {address} (KAFKA_BOOTSTRAP_SERVERS)")
     assert "\n" not in str(exited.value)
+
+
+def test_a_broker_that_answers_passes_the_check(broker: kafka.Broker) -> None:
+    kafka.check_answers(broker.bootstrap, timeout=10.0)  # a real broker (integration: the fixture)
