@@ -164,10 +164,16 @@ def cpu_cases(batch: int, tmp: str) -> dict[str, Callable[[], object]]:
     return {"otlp": otlp, "map": mapping, "nothing": nothing, "xnothing": xnothing}
 
 
+@contextlib.contextmanager
 def produce_cases(
     batch: int, bootstrap: str, tmp: str
-) -> tuple[dict[str, Callable[[], object]], Callable[[], object]]:
-    """The ``produce`` phase and the flush to run between timed loops."""
+) -> Iterator[tuple[dict[str, Callable[[], object]], Callable[[], object]]]:
+    """The ``produce`` phase and the flush to run between timed loops.
+
+    On leaving, the producers are flushed and the exporter shut down, before the broker stops
+    and ``tmp`` (the exporter's spool) is removed: its I/O thread would otherwise write to the
+    spool while the folder goes.
+    """
     from confluent_kafka.cimpl import Producer
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
@@ -215,15 +221,22 @@ def produce_cases(
         raw.flush(60)
         exporter.force_flush(60_000)
 
-    return {
-        "otlp": lambda: encode_spans(spans).SerializeToString(),
-        "bare": bare,
-        "hdr": hdr,
-        "hdrcb": hdrcb,
-        "publish": lambda: exporter.publish(records),
-        "export": lambda: exporter.export(spans),
-        "whole": lambda: exporter.publish(exporter._map(spans_to_map(spans))),
-    }, flush
+    try:
+        yield (
+            {
+                "otlp": lambda: encode_spans(spans).SerializeToString(),
+                "bare": bare,
+                "hdr": hdr,
+                "hdrcb": hdrcb,
+                "publish": lambda: exporter.publish(records),
+                "export": lambda: exporter.export(spans),
+                "whole": lambda: exporter.publish(exporter._map(spans_to_map(spans))),
+            },
+            flush,
+        )
+    finally:
+        raw.flush(60)
+        exporter.shutdown()
 
 
 def gc_collections(cases: dict[str, Callable[[], object]], flush: Callable[[], object], calls: int) -> Rounds:
@@ -303,8 +316,7 @@ def main() -> None:
                         harness.time_rounds(cases, args.calls, args.rounds, slices=min(args.calls, 3))
                     )
                 return
-            with _broker() as bootstrap:
-                cases, flush = produce_cases(args.batch, bootstrap, tmp)
+            with _broker() as bootstrap, produce_cases(args.batch, bootstrap, tmp) as (cases, flush):
                 if args.phase == "gc":
                     harness.emit_rounds(gc_collections(cases, flush, args.calls * 10))
                     return
