@@ -34,7 +34,8 @@ import harness
 from bench_decorator import _env, _provider
 from harness import Rounds
 
-PHASES = ("exec", "alone")
+#: Each phase and its title.
+PHASES = {"exec": "inside an agent execution", "alone": "standalone"}
 CID = "5f0c2a8e-3d41-4b7a-9c55-0e8f4b1d2a77"
 LABELS = {
     "n1": "(n1) record_decision (new)",
@@ -90,7 +91,7 @@ def build_cases(phase: str) -> tuple[dict[str, Callable[[], object]], Callable[[
 
 
 def main() -> None:
-    parser = harness.phased_parser((__doc__ or "").splitlines()[0], PHASES, 5000, 500)
+    parser = harness.phased_parser((__doc__ or "").splitlines()[0], list(PHASES), 5000, 500)
     args = parser.parse_args()
     if min(args.processes, args.rounds, args.calls, args.callgrind_calls) < 1:
         parser.error("--processes, --rounds, --calls and --callgrind-calls must be at least 1")
@@ -109,7 +110,7 @@ def main() -> None:
     counting = not args.no_callgrind and harness.valgrind_available()
     if not args.no_callgrind and not counting:
         print("valgrind not found: no instruction counts")
-    for phase, title in (("exec", "inside an agent execution"), ("alone", "standalone")):
+    for phase, title in PHASES.items():
         print(f"measuring {phase}...", file=sys.stderr, flush=True)
         rounds: Rounds = harness.run_processes(
             [*me, "--worker", "--phase", phase, "--rounds", str(args.rounds), "--calls", str(args.calls)],

@@ -174,20 +174,27 @@ def running_broker(log_dir: Path) -> Iterator[Broker]:
         broker.stop()
 
 
+@contextlib.contextmanager
+def _one_line_exit() -> Iterator[None]:
+    """A :class:`BrokerUnreachable` inside ends the script with its one line, not a traceback."""
+    try:
+        yield
+    except BrokerUnreachable as exc:
+        raise SystemExit(str(exc)) from None
+
+
 def script_checks_broker() -> None:
-    """For a command-line script (a benchmark): an external broker that does not answer ends it
-    with one line, before any work, instead of a traceback."""
+    """For a command-line script (a benchmark) whose workers use the broker: an external broker
+    that does not answer ends it with one line, before any work."""
     external = external_bootstrap()
     if external:
-        try:
+        with _one_line_exit():
             check_answers(external)
-        except BrokerUnreachable as exc:
-            raise SystemExit(str(exc)) from None
 
 
 @contextlib.contextmanager
 def script_broker(log_dir: Path) -> Iterator[Broker]:
-    """:func:`running_broker` for a command-line script (see :func:`script_checks_broker`)."""
-    script_checks_broker()
-    with running_broker(log_dir) as broker:
+    """:func:`running_broker` for a command-line script: an external broker that does not answer
+    (checked once, by :func:`running_broker`) ends it with one line."""
+    with _one_line_exit(), running_broker(log_dir) as broker:
         yield broker
