@@ -55,6 +55,7 @@ from harness import (  # noqa: E402
     Rounds,
     Target,
     callgrind_worker,
+    count,
     count_instructions,
     machine,
     report,
@@ -202,8 +203,8 @@ def instructions(size: int) -> None:
     )
     per_span = {k: v / size for k, v in counts.items()}
     print(f"== instructions per span, one message of {size} spans (callgrind, {calls} calls)")
-    for name, count in per_span.items():
-        print(f"{name:<20} {count:>10,.0f} instructions/span")
+    for name, instructions in per_span.items():
+        print(f"{name:<20} {instructions:>10,.0f} instructions/span")
     ratio = per_span["export_map"] / per_span["bridge_decode_map"]
     print(
         f"export() mapping / bridge decoding + mapping: {ratio:.3f}x (producing, the same for both, left out)"
@@ -217,14 +218,12 @@ def instructions(size: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--executions", type=int, default=2000)
-    parser.add_argument("--spans-per-message", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=5, help="rounds, both paths once in each")
+    parser.add_argument("--executions", type=count, default=2000)
+    parser.add_argument("--spans-per-message", type=count, default=512)
+    parser.add_argument("--rounds", type=count, default=5, help="rounds, both paths once in each")
     parser.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
     parser.add_argument("--callgrind-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if min(args.executions, args.spans_per_message, args.rounds) < 1:
-        parser.error("--executions, --spans-per-message and --rounds must be at least 1")
     if args.callgrind_worker:
         callgrind_worker(instruction_cases(args.spans_per_message), 3)
         return 0

@@ -290,7 +290,7 @@ def _per(rounds: Rounds, divisor: Callable[[str], float]) -> Rounds:
 
 def main() -> None:
     parser = harness.phased_parser((__doc__ or "").splitlines()[0], PHASES, 6, 3, unit="batches")
-    parser.add_argument("--batch", type=int, default=512, help="spans per export() call")
+    parser.add_argument("--batch", type=harness.count, default=512, help="spans per export() call")
     parser.add_argument(
         "--framework-runs",
         type=int,

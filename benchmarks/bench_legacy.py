@@ -93,8 +93,6 @@ def build_cases(phase: str) -> tuple[dict[str, Callable[[], object]], Callable[[
 def main() -> None:
     parser = harness.phased_parser((__doc__ or "").splitlines()[0], list(PHASES), 5000, 500)
     args = parser.parse_args()
-    if min(args.processes, args.rounds, args.calls, args.callgrind_calls) < 1:
-        parser.error("--processes, --rounds, --calls and --callgrind-calls must be at least 1")
 
     if args.worker or args.callgrind_worker:
         cases, flush = build_cases(args.phase)

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from confluent_kafka.cimpl import Producer  # noqa: E402
-from harness import machine, report, time_rounds  # noqa: E402
+from harness import count, machine, report, time_rounds  # noqa: E402
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans  # noqa: E402
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # noqa: E402
     OTLPSpanExporter as GrpcSpans,
@@ -167,12 +167,10 @@ def _cases(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--spans", type=int, default=20000)
-    parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=5, help="rounds, every case once in each")
+    parser.add_argument("--spans", type=count, default=20000)
+    parser.add_argument("--batch", type=count, default=512)
+    parser.add_argument("--rounds", type=count, default=5, help="rounds, every case once in each")
     args = parser.parse_args()
-    if min(args.spans, args.batch, args.rounds) < 1:
-        parser.error("--spans, --batch and --rounds must be at least 1")
     logging.basicConfig(level=logging.WARNING)
 
     spans = make_spans(args.spans)

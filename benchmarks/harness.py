@@ -480,11 +480,22 @@ def process_instructions(
         return _callgrind_total(out)
 
 
+def count(text: str) -> int:
+    """An argument that counts something (processes, rounds, calls, spans): a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def worker_parser(description: str) -> argparse.ArgumentParser:
     """An argument parser with the options every harness benchmark shares."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--processes", type=int, default=3, help="fresh worker processes")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per worker process")
+    parser.add_argument("--processes", type=count, default=3, help="fresh worker processes")
+    parser.add_argument("--rounds", type=count, default=5, help="rounds per worker process")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--callgrind-worker", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -495,9 +506,9 @@ def phased_parser(
 ) -> argparse.ArgumentParser:
     """:func:`worker_parser` with the options of a benchmark of phases of timed loops."""
     parser = worker_parser(description)
-    parser.add_argument("--calls", type=int, default=calls, help=f"{unit} per timed loop")
+    parser.add_argument("--calls", type=count, default=calls, help=f"{unit} per timed loop")
     parser.add_argument(
-        "--callgrind-calls", type=int, default=callgrind_calls, help=f"{unit} per loop under callgrind"
+        "--callgrind-calls", type=count, default=callgrind_calls, help=f"{unit} per loop under callgrind"
     )
     parser.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
     parser.add_argument("--phase", choices=phases, help="(worker) the phase to measure")

@@ -147,3 +147,11 @@ def test_phased_parser_shares_the_loop_options() -> None:
     )
     with pytest.raises(SystemExit):
         parser.parse_args(["--phase", "three"])
+
+
+def test_counts_are_whole_numbers_of_at_least_one() -> None:
+    parser = h.phased_parser("bench", ["one"], calls=7, callgrind_calls=2)
+    assert parser.parse_args(["--calls", "3", "--processes", "1"]).calls == 3
+    for bad in (["--calls", "0"], ["--rounds", "-1"], ["--processes", "x"], ["--callgrind-calls", "0"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
