@@ -67,12 +67,12 @@ LABELS = {
 }
 
 
-def make_spans(count: int) -> list[ReadableSpan]:
+def make_spans(n: int) -> list[ReadableSpan]:
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("bench")
-    while len(memory.get_finished_spans()) < count:
+    while len(memory.get_finished_spans()) < n:
         with tracer.start_as_current_span(
             "invoke_agent bench", attributes={"gen_ai.operation.name": "invoke_agent"}
         ):
@@ -86,7 +86,7 @@ def make_spans(count: int) -> list[ReadableSpan]:
                     },
                 ):
                     pass
-    return list(memory.get_finished_spans())[:count]
+    return list(memory.get_finished_spans())[:n]
 
 
 def send_all(exporter: SpanExporter, batches: list[list[ReadableSpan]]) -> Callable[[], None]:
