@@ -12,9 +12,9 @@ them, then each round); progress goes to stderr.
 For each size N, the mixed workload (:func:`mixed_events`: per run of 20 events, 12 tool calls,
 1 routing decision, 1 transformation, 1 router metrics, 1 detection failure and an execution's
 started, 2 progress and completed events, each with the Kafka exporter's headers) is produced
-once to topics of its own. Then, in rounds, three fresh worker processes, one after the other
-(the order rotating from round to round), ``collector`` and ``copy`` each into a fresh migrated
-database:
+once to topics of its own. Then, in rounds, four fresh worker processes, one after the other
+(the order rotating from round to round), ``collector``, ``copy`` and ``ingest`` each into a fresh
+migrated database:
 
 * ``collector``: a :class:`~onex_collector.consumer.Collector` (default settings unless given)
   consumes the N events, in a process prepared as ``onex-otel collect`` prepares its own (what
@@ -32,6 +32,12 @@ database:
 * ``read``: a consumer configured as the collector's reads the N messages and does nothing with
   them: the Kafka side alone, which the collector pays and the COPY does not. Figure: events/s
   from its assignment to its last message.
+* ``ingest``: the database's side of the collector alone. The worker reads and decodes the same
+  N messages and builds its batches' documents first (not timed), then runs the collector's
+  statement (``onex_ingest``: idempotent inserts, the live execution log rebuilt) on each, one
+  after the other on one connection set up as the writer's, each batch its own transaction.
+  Figure: events/s of the statements; what the collector would reach if its own process cost
+  nothing and it wrote on one connection.
 
 Printed per size: min/median/max of the rates, every round's ratio, the per-event cost of the
 collector (us/event) and the verdict on the target (collector >= 0.7x raw COPY); then the
@@ -72,10 +78,12 @@ from tests.services.kafka import script_broker
 from tests.services.postgres import fresh_database
 
 from onex_collector.consumer import Collector, CollectorOptions
+from onex_collector.ingest import INGEST, batch_document
 from onex_collector.metrics import CollectorMetrics
 from onex_collector.migrate import migrate
 from onex_collector.rows import TABLE_COLUMNS, decode_message
-from onex_collector.writer import _db_values
+from onex_collector.tables import Decoded
+from onex_collector.writer import Writer, _db_values
 from onex_otel import conventions as c
 from onex_otel.conventions import ActionType, EventType
 from onex_otel.envelope import (
@@ -96,8 +104,8 @@ TARGET = Target("collector", "copy", ">=", 0.7)
 #: Per-event cost at every size within this fraction of the smallest size's.
 FLAT = 0.10
 _TABLES = tuple(TABLE_COLUMNS)
-#: The workers of a round: the collector, its baseline, and the Kafka side alone.
-KINDS = ["copy", "collector", "read"]
+#: The workers of a round: the collector, its baseline, the Kafka side alone and the database's.
+KINDS = ["copy", "collector", "read", "ingest"]
 
 
 def mixed_events(n: int) -> list[OnexEnvelopeV1]:
@@ -272,6 +280,13 @@ def count_rows(db_url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def expect_rows(db_url: str, n: int) -> None:
+    """Exit unless the workload's tables hold one row per event of the ``n``."""
+    rows = count_rows(db_url)
+    if rows != n:
+        raise SystemExit(f"{rows} rows for {n} events")
+
+
 def _backend_cpu_s(pids: Sequence[int]) -> float | None:
     """CPU seconds (user + system) the PostgreSQL backends ``pids`` used so far (None: unreadable,
     e.g. a server on another host)."""
@@ -391,9 +406,7 @@ def collector_worker(
             raise SystemExit(f"the collector consumed only {consumed} of {n} events")
         first = assigned_at[0]
         cpu -= cpu_at_first[0]
-        rows = count_rows(db.url)
-        if rows != n:
-            raise SystemExit(f"{rows} rows for {n} events")
+        expect_rows(db.url, n)
     return {
         "collector": n / (end - first),
         "rss_before": rss_before,
@@ -452,10 +465,9 @@ def read_worker(bootstrap: str, prefix: str, n: int, broker_pid: int | None) -> 
     return {"read": n / seconds, "read_cpu_us": cpu / n * 1e6, **_broker_figures("read", n, broker)}
 
 
-def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
-    """Rows/s of one raw COPY of the events' rows into a fresh database (decoded beforehand)."""
+def _decoded(bootstrap: str, prefix: str, n: int) -> list[Decoded]:
+    """The n events read from the broker and decoded as the collector decodes them (not timed)."""
     types = topic_types(prefix)
-    by_table: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
     plain = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -463,8 +475,14 @@ def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
             "enable.auto.commit": False,
         }
     )
-    for msg in _from_start(plain, prefix, n):
-        for row in decode_message(msg.topic(), msg.value(), types).rows:
+    return [decode_message(msg.topic(), msg.value(), types) for msg in _from_start(plain, prefix, n)]
+
+
+def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
+    """Rows/s of one raw COPY of the events' rows into a fresh database (decoded beforehand)."""
+    by_table: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
+    for event in _decoded(bootstrap, prefix, n):
+        for row in event.rows:
             by_table[row.table].append(_db_values(row))
     with fresh_database("onex_bench_copy") as db:
         migrate(db.url)
@@ -481,11 +499,37 @@ def copy_worker(bootstrap: str, prefix: str, n: int) -> dict[str, float]:
                             cp.write_row(values)
             seconds = time.perf_counter() - start
             cpu, pg_after = harness.own_cpu_s() - cpu_before, _backend_cpu_s(backend)
-        written = count_rows(db.url)
-        if written != n:
-            raise SystemExit(f"{written} rows for {n} events")
+        expect_rows(db.url, n)
         pg = None if pg_before is None or pg_after is None else pg_after - pg_before
     return {"copy": n / seconds, **_cpu_figures("copy", n, cpu, pg)}
+
+
+def _documents(events: Sequence[Decoded], size: int) -> list[str]:
+    """The documents of ``events`` in batches of ``size``, as the collector's writer builds them."""
+    return [batch_document(events[i : i + size]) for i in range(0, len(events), size)]
+
+
+def ingest_worker(bootstrap: str, prefix: str, n: int, batch_size: int | None) -> dict[str, float]:
+    """Events/s of the collector's statement alone: its batches' documents built beforehand.
+
+    The database's side of the collector (idempotent inserts, one transaction per batch, the live
+    execution log rebuilt), on one connection set up as the writer's, one batch after the other:
+    what the collector would reach on one connection if its own process cost nothing.
+    """
+    documents = _documents(_decoded(bootstrap, prefix, n), batch_size or CollectorOptions.batch_size)
+    with fresh_database("onex_bench_ingest") as db:
+        migrate(db.url)
+        checkpoint(db.url)
+        with Writer(db.url)._connect() as conn:
+            backend = [conn.info.backend_pid]
+            pg_before, cpu_before = _backend_cpu_s(backend), harness.own_cpu_s()
+            start = time.perf_counter()
+            for document in documents:
+                conn.execute(INGEST, (document,)).fetchone()
+            seconds = time.perf_counter() - start
+            cpu, pg_after = harness.own_cpu_s() - cpu_before, _backend_cpu_s(backend)
+        expect_rows(db.url, n)
+    return {"ingest": n / seconds, **_cpu_figures("ingest", n, cpu, _spent(pg_before, pg_after))}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -534,7 +578,8 @@ def measure(bootstrap: str, n: int, rounds: int, batch_size: int | None, broker_
         out.append(figures)
         print(
             f"{n} events, round {i + 1}/{rounds}: collector {figures['collector']:.0f} events/s,"
-            f" raw COPY {figures['copy']:.0f} rows/s, Kafka read {figures['read']:.0f} events/s, ratio"
+            f" raw COPY {figures['copy']:.0f} rows/s, Kafka read {figures['read']:.0f} events/s,"
+            f" statement alone {figures['ingest']:.0f} events/s, ratio"
             f" {figures['collector'] / figures['copy']:.3f}, collector peak RSS"
             f" {figures['rss_peak']:.0f} MB",
             file=sys.stderr,
@@ -570,6 +615,8 @@ def _run_worker(args: argparse.Namespace) -> dict[str, float]:
         return collector_worker(args.bootstrap, args.prefix, args.events, args.batch_size, args.broker_pid)
     if args.worker == "read":
         return read_worker(args.bootstrap, args.prefix, args.events, args.broker_pid)
+    if args.worker == "ingest":
+        return ingest_worker(args.bootstrap, args.prefix, args.events, args.batch_size)
     return copy_worker(args.bootstrap, args.prefix, args.events)
 
 
@@ -627,6 +674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "collector": "collector, Kafka -> PostgreSQL",
                     "copy": "raw COPY, same rows",
                     "read": "Kafka read alone, as the collector reads",
+                    "ingest": "the collector's statement alone, batches built first",
                 },
                 "events/s",
                 ["copy"],
@@ -673,7 +721,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" {_median_of(measured, 'collector_broker_us')}; Kafka read alone: consumer"
             f" {_median_of(measured, 'read_cpu_us')}, broker {_median_of(measured, 'read_broker_us')};"
             f" raw COPY client {_median_of(measured, 'copy_cpu_us')}, its backend"
-            f" {_median_of(measured, 'copy_pg_us')}"
+            f" {_median_of(measured, 'copy_pg_us')}; the collector's statement alone: client"
+            f" {_median_of(measured, 'ingest_cpu_us')}, its backend {_median_of(measured, 'ingest_pg_us')}"
         )
         # what the CPU alone allows: the collector's processes together need `total` us of CPU
         # per event, and the machine has `cores` of them at most
