@@ -598,14 +598,8 @@ def _median_of(measured: Rounds, key: str) -> str:
 
 
 def _counts(text: str) -> list[int]:
-    """A comma-separated list of positive whole numbers (``--sizes``, ``--rounds``)."""
-    try:
-        counts = [int(part) for part in text.split(",")]
-    except ValueError:
-        counts = []
-    if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive whole numbers")
-    return counts
+    """A comma-separated list of :func:`harness.count` values (``--sizes``, ``--rounds``)."""
+    return [harness.count(part) for part in text.split(",")]
 
 
 def _run_worker(args: argparse.Namespace) -> dict[str, float]:
@@ -635,13 +629,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         " that one slow round does not move",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=None, help="collector BATCH_SIZE (default: the setting's default)"
+        "--batch-size",
+        type=harness.count,
+        default=None,
+        help="collector BATCH_SIZE (default: the setting's default)",
     )
     parser.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--broker-pid", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
-    parser.add_argument("--events", type=int, help="one size only (the same as --sizes N)")
+    parser.add_argument("--events", type=harness.count, help="one size only (the same as --sizes N)")
     args = parser.parse_args(argv)
     if args.worker:
         try:
